@@ -1,0 +1,1 @@
+"""Hydra configs, shipped in the wheel as latentgraph.conf (search path pkg://latentgraph.conf)."""

@@ -1,0 +1,85 @@
+"""Training-overhead benchmark: a Lightning fit against a plain PyTorch loop, same model and data.
+
+Both train the default WAE (``model=wae``) on the default corpus for the same number of optimizer
+steps, with the same loss (``SequenceWAE.loss_terms``), Adam and gradient clipping. The Lightning
+fit has no logger, checkpointing, progress bar or validation, so the ratio is Lightning's own loop
+overhead (plus the ``self.log`` calls in ``training_step``). Runs alternate, and the median of
+``--repeats`` pairs is reported.
+
+    python scripts/bench_training.py --epochs 2 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from latentgraph.data import PeptideDataModule, prepare_data
+from latentgraph.models.wae import SequenceWAE
+
+MODEL = dict(latent_dim=64, embedding_dim=64, encoder_hidden=128, decoder_hidden=256, lr=3e-3, max_len=50)
+DATA = dict(id_source="modlamp:AMPvsUniProt", ood_sources=["modlamp:AMPvsTM"], corpus_sources=[], target="amp",
+            max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2, split_seed=0,
+            corpus_val_fraction=0.1, batch_size=64)
+
+
+def loader() -> DataLoader:
+    module = PeptideDataModule(prepared=prepare_data(**DATA), **DATA)
+    module.setup("fit")
+    return module.train_dataloader()
+
+
+def plain_loop(train: DataLoader, epochs: int) -> float:
+    torch.manual_seed(0)
+    model = SequenceWAE(**MODEL)
+    optimizer = torch.optim.Adam(model.parameters(), lr=MODEL["lr"])
+    model.train()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for batch in train:
+            loss = model.loss_terms(batch)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+    return time.perf_counter() - start
+
+
+def lightning_fit(train: DataLoader, epochs: int) -> float:
+    torch.manual_seed(0)
+    model = SequenceWAE(**MODEL)
+    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         gradient_clip_val=1.0, num_sanity_val_steps=0)
+    start = time.perf_counter()
+    trainer.fit(model, train_dataloaders=train)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    train = loader()
+    plain, lightning = [], []
+    for _ in range(args.repeats):
+        plain.append(plain_loop(train, args.epochs))
+        lightning.append(lightning_fit(train, args.epochs))
+    steps = args.epochs * len(train)
+    p, lt = statistics.median(plain), statistics.median(lightning)
+    print(f"machine: {platform.machine()} {platform.processor() or ''} cores={torch.get_num_threads()} torch={torch.__version__} pl={pl.__version__}")
+    print(f"steps per run: {steps} (batch {DATA['batch_size']}, {args.epochs} epochs), repeats: {args.repeats}")
+    print(f"plain loop   median {p:.2f} s  ({[round(x, 2) for x in plain]})")
+    print(f"lightning    median {lt:.2f} s  ({[round(x, 2) for x in lightning]})")
+    print(f"ratio lightning / plain: {lt / p:.3f}")
+
+
+if __name__ == "__main__":
+    main()

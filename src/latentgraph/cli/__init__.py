@@ -1,0 +1,1 @@
+"""Command line: the ``latentgraph`` Hydra app composes the pipeline stages."""

@@ -1,0 +1,71 @@
+"""The autoencoder stage: prepare data, fit the WAE, write checkpoints and metrics."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from latentgraph.artifacts import write_json
+from latentgraph.cli.tracking import build_callbacks, build_loggers
+from latentgraph.data import PeptideDataModule, PreparedData, prepare_data, write_data_report
+from latentgraph.models.wae import SequenceWAE
+
+log = logging.getLogger(__name__)
+
+WAE_QUALITY_KEYS = ("val/recon", "val/token_acc", "val/exact_match", "val/prior_valid", "val/prior_unique")
+
+
+def print_data_summary(data: PreparedData, console: Console | None = None) -> None:
+    """A rich table of what was read, kept and dropped."""
+    table = Table(title="data", show_lines=False)
+    for column in ("source", "read", "duplicates", "label conflicts", "kept"):
+        table.add_column(column, justify="right" if column != "source" else "left")
+    for name, row in data.summary["sources"].items():
+        table.add_row(name, str(row["read"]), str(row["duplicates_removed"]),
+                      str(row["conflicting_sequences_removed"]), str(row["kept"]))
+    (console or Console()).print(table)
+    s = data.summary
+    log.info("ID %s: train %d / val %d / test %d; OOD: %s; autoencoder corpus: train %d / val %d",
+             s["id"]["name"], s["id"]["train"], s["id"]["val"], s["id"]["test"],
+             ", ".join(f"{k} {v['n']}" for k, v in s["ood"].items()) or "none", s["corpus"]["train"], s["corpus"]["val"])
+    if data.drop_log.total:
+        log.warning("dropped %d bad records (%s); see data/dropped.csv", data.drop_log.total,
+                    "; ".join(f"{src}: {reasons}" for src, reasons in data.drop_log.summary().items()))
+
+
+def model_kwargs(model_cfg: DictConfig) -> dict:
+    kwargs = OmegaConf.to_container(model_cfg, resolve=True)
+    kwargs.pop("name")
+    for key in ("regularizer", "decode"):  # enums -> plain strings (primitive hparams)
+        kwargs[key] = str(getattr(kwargs[key], "value", kwargs[key]))
+    return kwargs
+
+
+def train_autoencoder(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
+    """Fit the WAE on the corpus; return its final validation quality metrics."""
+    data = prepare_data(**OmegaConf.to_container(cfg.data, resolve=True))
+    write_data_report(data, run_dir)
+    print_data_summary(data)
+
+    datamodule = PeptideDataModule(prepared=data, **OmegaConf.to_container(cfg.data, resolve=True))
+    log.info("Instantiating model <%s>", SequenceWAE.__name__)
+    model = SequenceWAE(**model_kwargs(cfg.model))
+    loggers = build_loggers(cfg, run_dir)
+    callbacks = build_callbacks(cfg, run_dir)
+    log.info("Instantiating trainer <%s>", cfg.trainer._target_)
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers, callbacks=callbacks,
+                                                  default_root_dir=str(run_dir))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in WAE_QUALITY_KEYS}
+    metrics["global_step"] = trainer.global_step
+    metrics["epochs"] = trainer.current_epoch
+    write_json(run_dir / "metrics" / "wae.json", metrics)
+    log.info("WAE quality: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    return metrics

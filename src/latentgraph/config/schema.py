@@ -1,0 +1,317 @@
+"""Structured-config schemas for every config group (the Hydra structured-config pattern).
+
+The yaml files under ``conf/`` extend these dataclasses, so a wrong type or an unknown key fails
+when Hydra composes the config. Range checks live in ``__post_init__``; OmegaConf does not run
+them while merging, so :func:`validate_config` instantiates every node (``OmegaConf.to_object``)
+and reports the first failure with its full key, e.g. ``model.latent_dim``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, is_dataclass
+from enum import Enum
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from latentgraph.data.records import BadRecordPolicy
+
+
+class ConfigValueError(ValueError):
+    """A config value out of its allowed range; ``key`` is the full dotted key once validated."""
+
+    def __init__(self, key: str, value: Any, requirement: str):
+        self.key, self.value, self.requirement = key, value, requirement
+        super().__init__(f"invalid config value {key}={value!r}: {requirement}")
+
+
+def _check(ok: bool, key: str, value: Any, requirement: str) -> None:
+    if not ok:
+        raise ConfigValueError(key, value, requirement)
+
+
+def _positive(node: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(node, name)
+        _check(value is not None and value > 0, name, value, "must be > 0")
+
+
+def _fraction(node: Any, name: str, *, closed_right: bool = False) -> None:
+    value = getattr(node, name)
+    ok = 0 <= value <= 1 if closed_right else 0 <= value < 1
+    _check(ok, name, value, "must be in [0, 1]" if closed_right else "must be in [0, 1)")
+
+
+class Regularizer(str, Enum):
+    mmd_rf = "mmd_rf"  # WAE: MMD to N(0, I) with random Fourier features
+    kl = "kl"  # VAE: KL to N(0, I)
+
+
+class DecodeMode(str, Enum):
+    greedy = "greedy"
+    sample = "sample"
+
+
+@dataclass
+class DataConfig:
+    id_source: str = "modlamp:AMPvsUniProt"
+    ood_sources: list[str] = field(default_factory=lambda: ["modlamp:AMPvsTM"])
+    corpus_sources: list[str] = field(default_factory=list)
+    target: str = "amp"
+    max_len: int = 50
+    bad_records: BadRecordPolicy = BadRecordPolicy.drop
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    corpus_val_fraction: float = 0.1
+    corpus_limit: Optional[int] = None
+    overlap: str = "drop_from_id"
+    augment_substitution: float = 0.0
+    batch_size: int = 128
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_len", "batch_size")
+        _check(self.max_len <= 1000, "max_len", self.max_len, "must be <= 1000")
+        _fraction(self, "val_fraction")
+        _fraction(self, "test_fraction")
+        _check(self.val_fraction + self.test_fraction < 1, "test_fraction", self.test_fraction,
+               "val_fraction + test_fraction must be < 1")
+        _fraction(self, "corpus_val_fraction")
+        _fraction(self, "augment_substitution")
+        _check(self.corpus_limit is None or self.corpus_limit > 1, "corpus_limit", self.corpus_limit, "must be > 1 or null")
+        _check(self.overlap in ("drop_from_id", "drop_from_ood"), "overlap", self.overlap,
+               "must be 'drop_from_id' or 'drop_from_ood'")
+        _check(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
+        _check(bool(self.target), "target", self.target, "must name a label column")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "wae"
+    latent_dim: int = 32
+    embedding_dim: int = 64
+    encoder_hidden: int = 128
+    decoder_hidden: int = 256
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    word_dropout: float = 0.1
+    regularizer: Regularizer = Regularizer.mmd_rf
+    beta: float = 1.0
+    beta_start: float = 0.0
+    beta_anneal_steps: int = 1000
+    rf_features: int = 512
+    mmd_sigma: Optional[float] = None  # RBF bandwidth; null = sqrt(latent_dim)
+    lr: float = 1e-3
+    max_len: int = 50
+    decode: DecodeMode = DecodeMode.greedy
+    temperature: float = 1.0
+    prior_samples: int = 256
+    positional: bool = True
+
+    def __post_init__(self) -> None:
+        _positive(self, "latent_dim", "embedding_dim", "encoder_hidden", "decoder_hidden", "encoder_layers",
+                  "decoder_layers", "rf_features", "lr", "max_len", "temperature", "prior_samples")
+        _fraction(self, "word_dropout")
+        for name in ("beta", "beta_start"):
+            value = getattr(self, name)
+            _check(value >= 0 and math.isfinite(value), name, value, "must be finite and >= 0")
+        _check(self.beta_anneal_steps >= 0, "beta_anneal_steps", self.beta_anneal_steps, "must be >= 0")
+        _check(self.mmd_sigma is None or self.mmd_sigma > 0, "mmd_sigma", self.mmd_sigma, "must be > 0 or null")
+
+
+@dataclass
+class AttributesConfig:
+    """Attribute oracles (DESIGN §3); filled by the attributes stage."""
+
+    set: str = "default"
+
+
+@dataclass
+class PerturbationConfig:
+    """Perturbation experiment (DESIGN §5); filled by the perturbation stage."""
+
+    enabled: bool = False
+    n_base: int = 256
+    deltas: list[float] = field(default_factory=lambda: [-2.0, -1.0, 1.0, 2.0])
+    base: str = "prior"
+
+    def __post_init__(self) -> None:
+        _positive(self, "n_base")
+        _check(self.base in ("prior", "posterior"), "base", self.base, "must be 'prior' or 'posterior'")
+        _check(len(self.deltas) > 0 and all(d != 0 for d in self.deltas), "deltas", list(self.deltas),
+               "must be a non-empty list of non-zero steps")
+
+
+@dataclass
+class GraphConfig:
+    """Edge test and graph structure (DESIGN §5-6); filled by the graph stage."""
+
+    threshold: str = "fdr"
+    alpha: float = 0.05
+    min_effect: float = 0.05
+    tau: float = 0.1
+    structure: str = "footprint"
+
+    def __post_init__(self) -> None:
+        _check(self.threshold in ("fdr", "fixed"), "threshold", self.threshold, "must be 'fdr' or 'fixed'")
+        _check(0 < self.alpha < 1, "alpha", self.alpha, "must be in (0, 1)")
+        _check(self.min_effect >= 0, "min_effect", self.min_effect, "must be >= 0")
+        _check(self.tau >= 0, "tau", self.tau, "must be >= 0")
+        _check(self.structure in ("footprint", "shared_latent"), "structure", self.structure,
+               "must be 'footprint' or 'shared_latent'")
+
+
+@dataclass
+class PredictorConfig:
+    """Predictors on attribute features (DESIGN §7); filled by the predictors stage."""
+
+    model: str = "logistic"
+    seeds: int = 5
+
+    def __post_init__(self) -> None:
+        _check(self.model in ("logistic", "mlp"), "model", self.model, "must be 'logistic' or 'mlp'")
+        _check(self.seeds >= 1, "seeds", self.seeds, "must be >= 1")
+
+
+@dataclass
+class TrainerConfig:
+    """Keyword arguments of ``pytorch_lightning.Trainer``."""
+
+    _target_: str = "pytorch_lightning.Trainer"
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    max_epochs: int = 40
+    max_steps: int = -1
+    gradient_clip_val: float = 1.0
+    log_every_n_steps: int = 10
+    check_val_every_n_epoch: int = 1
+    limit_train_batches: Any = 1.0
+    limit_val_batches: Any = 1.0
+    num_sanity_val_steps: int = 0
+    deterministic: bool = False
+    precision: Any = 32
+    enable_progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.max_epochs >= 1 or self.max_steps > 0, "max_epochs", self.max_epochs, "must be >= 1")
+        _check(self.max_steps == -1 or self.max_steps > 0, "max_steps", self.max_steps, "must be -1 or > 0")
+        _positive(self, "log_every_n_steps", "check_val_every_n_epoch")
+        _check(self.gradient_clip_val >= 0, "gradient_clip_val", self.gradient_clip_val, "must be >= 0")
+        for name in ("limit_train_batches", "limit_val_batches"):
+            value = getattr(self, name)
+            _check(isinstance(value, (int, float)) and value > 0, name, value, "must be a positive int or fraction")
+
+
+@dataclass
+class CsvLoggerConfig:
+    name: str = "csv"
+
+
+@dataclass
+class WandbLoggerConfig:
+    enabled: bool = True
+    offline: bool = True  # no account needed; `wandb sync` uploads later
+    mode: Optional[str] = None  # "disabled" turns W&B into a no-op (tests)
+    project: str = "latentgraph"
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    job_type: str = "train"
+    tags: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check(self.mode in (None, "online", "offline", "disabled"), "mode", self.mode,
+               "must be null, 'online', 'offline' or 'disabled'")
+
+
+@dataclass
+class LoggerConfig:
+    csv: CsvLoggerConfig = field(default_factory=CsvLoggerConfig)
+    wandb: WandbLoggerConfig = field(default_factory=WandbLoggerConfig)
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = "val/recon"
+    mode: str = "min"
+    save_top_k: int = 1
+    every_n_train_steps: int = 50  # how often last.ckpt is refreshed, so a killed fit loses little
+
+    def __post_init__(self) -> None:
+        _check(self.mode in ("min", "max"), "mode", self.mode, "must be 'min' or 'max'")
+        _check(self.save_top_k >= 1, "save_top_k", self.save_top_k, "must be >= 1")
+        _positive(self, "every_n_train_steps")
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = False
+    monitor: str = "val/recon"
+    patience: int = 5
+
+    def __post_init__(self) -> None:
+        _positive(self, "patience")
+
+
+@dataclass
+class CallbacksConfig:
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    rich_progress_bar: bool = True
+
+
+@dataclass
+class PathsConfig:
+    run_dir: str = "${hydra:runtime.output_dir}"
+    cache_dir: str = "${oc.env:LATENTGRAPH_CACHE,${oc.env:HOME,.}/.cache/latentgraph}"
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    ckpt_path: Optional[str] = None
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    attributes: AttributesConfig = field(default_factory=AttributesConfig)
+    perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        _check(self.model.max_len == self.data.max_len, "model.max_len", self.model.max_len,
+               f"must equal data.max_len={self.data.max_len}")
+
+
+def register_configs() -> None:
+    """Register the schema as ``base_config``; ``conf/config.yaml`` lists it first in its defaults."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def validate_config(cfg: DictConfig) -> Config:
+    """Run every schema's range checks; raise :class:`ConfigValueError` naming the full key.
+
+    Children are checked before their parent, so the error names the deepest failing node.
+    Returns the config as plain dataclass instances.
+    """
+    _validate_node(cfg, "")
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+
+
+def _validate_node(node: DictConfig, prefix: str) -> None:
+    for name, child in node.items_ex(resolve=False):
+        if isinstance(child, DictConfig) and is_dataclass(OmegaConf.get_type(child)):
+            _validate_node(child, f"{prefix}{name}.")
+    try:
+        OmegaConf.to_object(node)
+    except ConfigValueError as error:
+        key = error.key if not prefix else f"{prefix}{error.key}"
+        raise ConfigValueError(key, error.value, error.requirement) from None
+

@@ -1,0 +1,154 @@
+"""Read every configured source, apply the bad-record policy, deduplicate and split (DESIGN §2).
+
+:func:`prepare_data` is the data layer's one entry point: it returns a :class:`PreparedData`
+holding the labelled ID splits, the OOD sets and the autoencoder corpus, plus the run-level
+summary of what was dropped and why. :func:`write_data_report` puts that summary in the run
+directory (``data/summary.json``, ``data/dropped.csv``, ``data/conflicts.csv``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.data.records import DataError, DropLog, RecordFilter
+from latentgraph.data.sources import parse_source_spec, read_source
+from latentgraph.data.splits import deduplicate, holdout_split, remove_sequences, split_labelled
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    target: str
+    id_train: pd.DataFrame
+    id_val: pd.DataFrame
+    id_test: pd.DataFrame
+    ood: dict[str, pd.DataFrame]
+    corpus_train: list[str]
+    corpus_val: list[str]
+    drop_log: DropLog
+    conflicts: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def id_sequences(self) -> set[str]:
+        return set(self.id_train["sequence"]) | set(self.id_val["sequence"]) | set(self.id_test["sequence"])
+
+
+def prepare_data(
+    *,
+    id_source: str,
+    ood_sources: list[str],
+    corpus_sources: list[str],
+    target: str,
+    max_len: int,
+    bad_records: str,
+    val_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+    corpus_val_fraction: float,
+    corpus_limit: int | None = None,
+    overlap: str = "drop_from_id",
+    **_: object,
+) -> PreparedData:
+    """Build the ID splits, OOD sets and autoencoder corpus from source specs.
+
+    Accepts the ``data`` config's keys as keyword arguments (``prepare_data(**cfg.data)``).
+    No sequence is in two of: ID splits, OOD sets. ``overlap="drop_from_id"`` (default) takes a
+    shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
+    are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
+    ``"drop_from_ood"`` takes it out of the OOD set instead. The autoencoder corpus never holds
+    an OOD sequence.
+
+    Raises:
+        DataError: a missing file, an unreadable format, a missing target column, or (under
+            ``bad_records=strict``) the first bad record.
+    """
+    drop_log = DropLog()
+    record_filter = RecordFilter(max_len=max_len, policy=bad_records, drop_log=drop_log)
+    summary: dict = {"sources": {}}
+    conflict_frames = []
+
+    def load(spec_text: str) -> tuple[str, pd.DataFrame]:
+        spec = parse_source_spec(spec_text)
+        raw = read_source(spec, record_filter)
+        dedup = deduplicate(raw)
+        if len(dedup.conflicts):
+            conflict_frames.append(dedup.conflicts.assign(source=spec_text))
+            log.warning("%s: %d sequences carry conflicting labels across duplicates; all their copies were dropped",
+                        spec_text, dedup.conflicts["sequence"].nunique())
+        summary["sources"][spec.name] = {
+            "spec": spec_text, "read": len(raw), "duplicates_removed": dedup.n_duplicates,
+            "conflicting_sequences_removed": int(dedup.conflicts["sequence"].nunique()) if len(dedup.conflicts) else 0,
+            "kept": len(dedup.frame),
+        }
+        return spec.name, dedup.frame
+
+    # ID labelled set
+    id_name, id_frame = load(id_source)
+    if target not in id_frame.columns:
+        labels = [c for c in id_frame.columns if c != "sequence"]
+        raise DataError(f"ID source {id_source!r} has no label column {target!r} for data.target (labels: {labels or 'none'})")
+
+    # OOD sets; a sequence in both an OOD set and the ID set is removed from one side (data.overlap)
+    ood: dict[str, pd.DataFrame] = {}
+    for spec_text in ood_sources:
+        name, frame = load(spec_text)
+        if name in ood or name == id_name:
+            raise DataError(f"two data sources share the name {name!r}; rename one of the files")
+        if target in frame.columns:
+            frame = frame[frame[target].notna()].reset_index(drop=True)
+        ood[name] = frame
+    if overlap == "drop_from_ood":
+        id_all = set(id_frame["sequence"])
+        for name in ood:
+            ood[name], n_overlap = remove_sequences(ood[name], id_all)
+            summary["sources"][name]["removed_as_in_id"] = n_overlap
+    ood_all = set().union(*(set(f["sequence"]) for f in ood.values())) if ood else set()
+    if overlap == "drop_from_id":
+        id_frame, n_overlap = remove_sequences(id_frame, ood_all)
+        summary["sources"][id_name]["removed_as_in_ood"] = n_overlap
+    id_train, id_val, id_test = split_labelled(
+        id_frame, target=target, fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction), seed=split_seed
+    )
+
+    # Autoencoder corpus: every ID sequence plus extra sources, minus every OOD sequence
+    corpus = list(dict.fromkeys(list(id_frame["sequence"])))
+    for spec_text in corpus_sources:
+        _, frame = load(spec_text)
+        corpus.extend(frame["sequence"])
+    corpus = list(dict.fromkeys(corpus))
+    n_before = len(corpus)
+    corpus = [s for s in corpus if s not in ood_all]
+    summary["corpus_removed_as_ood"] = n_before - len(corpus)
+    if corpus_limit is not None and len(corpus) > corpus_limit:
+        corpus, _ = holdout_split(corpus, fraction=1 - corpus_limit / len(corpus), seed=split_seed)
+    corpus_train, corpus_val = holdout_split(corpus, fraction=corpus_val_fraction, seed=split_seed)
+    if not corpus_train:
+        raise DataError("the autoencoder corpus is empty after filtering; check the data sources and data.max_len")
+
+    conflicts = pd.concat(conflict_frames, ignore_index=True) if conflict_frames else pd.DataFrame(columns=["sequence", "source"])
+    summary.update({
+        "target": target,
+        "id": {"name": id_name, "train": len(id_train), "val": len(id_val), "test": len(id_test),
+               "positives_train": int((id_train[target] == 1).sum())},
+        "ood": {name: {"n": len(f), "positives": int((f[target] == 1).sum()) if target in f else None} for name, f in ood.items()},
+        "corpus": {"train": len(corpus_train), "val": len(corpus_val)},
+        "dropped": {"total": drop_log.total, "by_source": drop_log.summary()},
+        "conflicting_label_rows": len(conflicts),
+    })
+    return PreparedData(target, id_train, id_val, id_test, ood, corpus_train, corpus_val, drop_log, conflicts, summary)
+
+
+def write_data_report(data: PreparedData, run_dir: str | Path) -> Path:
+    """Write ``data/summary.json``, ``data/dropped.csv`` and ``data/conflicts.csv`` atomically."""
+    out = Path(run_dir) / "data"
+    write_json(out / "summary.json", data.summary)
+    atomic_write_text(out / "dropped.csv", data.drop_log.to_csv())
+    atomic_write_text(out / "conflicts.csv", data.conflicts.to_csv(index=False))
+    return out

@@ -1,0 +1,177 @@
+"""Sequence sources behind one interface: the modlamp sets, CSV files and streamed FASTA files.
+
+A *source spec* is a string: ``modlamp:AMPvsUniProt`` (also ``AMPvsTM``, ``ACPvsTM``,
+``ACPvsRandom``) or the path of a ``.csv`` file (a ``sequence`` column plus numeric label
+columns) or a FASTA file (``.fasta``, ``.fa``, ``.faa``, ``.fas``; unlabelled). Every reader yields
+``(record_number, raw_sequence, labels)`` with 1-based record numbers in file order, and
+:func:`read_source` passes them through the bad-record policy.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from latentgraph.data.records import DataError, DroppedRecord, RecordFilter
+
+# modlamp loader -> the label column its positive class fills (label 1 = the named property).
+MODLAMP_SETS = {
+    "AMPvsUniProt": ("load_AMPvsUniProt", "amp"),
+    "AMPvsTM": ("load_AMPvsTM", "amp"),
+    "ACPvsTM": ("load_ACPvsTM", "acp"),
+    "ACPvsRandom": ("load_ACPvsRandom", "acp"),
+}
+FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
+CSV_SUFFIXES = (".csv",)
+
+RawRecord = tuple[int, str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str  # "modlamp" | "csv" | "fasta"
+    location: str
+
+    @property
+    def name(self) -> str:
+        """Short name used in reports and result tables (the modlamp set name or the file stem)."""
+        return self.location if self.kind == "modlamp" else Path(self.location).stem
+
+
+def parse_source_spec(spec: str) -> SourceSpec:
+    """Parse ``modlamp:NAME`` or a file path; raise :class:`DataError` naming the problem."""
+    if spec.startswith("modlamp:"):
+        name = spec.split(":", 1)[1]
+        if name not in MODLAMP_SETS:
+            raise DataError(f"unknown modlamp set {name!r} in source {spec!r}; known: {', '.join(MODLAMP_SETS)}")
+        return SourceSpec("modlamp", name)
+    path = Path(spec).expanduser()
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        kind = "csv"
+    elif suffix in FASTA_SUFFIXES:
+        kind = "fasta"
+    else:
+        raise DataError(
+            f"cannot tell the format of source {spec!r}: expected modlamp:NAME, a .csv file or a FASTA file "
+            f"({', '.join(FASTA_SUFFIXES)})"
+        )
+    if not path.is_file():
+        raise DataError(f"data file not found: {str(path)!r} (source {spec!r})")
+    return SourceSpec(kind, str(path))
+
+
+def iter_modlamp(name: str) -> Iterator[RawRecord]:
+    from modlamp import datasets
+
+    loader_name, label = MODLAMP_SETS[name]
+    bunch = getattr(datasets, loader_name)()
+    for i, (sequence, target) in enumerate(zip(bunch.sequences, bunch.target), start=1):
+        yield i, str(sequence), {label: float(target)}
+
+
+def iter_fasta(path: str) -> Iterator[RawRecord]:
+    """Stream a FASTA file record by record; memory is bounded by the longest record.
+
+    Sequence lines may wrap. Blank lines are ignored. Text before the first ``>`` header is a
+    format error (a missing header line), raised whatever the bad-record policy, because the
+    records after it cannot be numbered reliably.
+    """
+    record = 0
+    chunks: list[str] | None = None
+    with open(path, encoding="utf-8", errors="replace", newline=None) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith(">"):
+                if chunks is not None:
+                    yield record, "".join(chunks), {}
+                record += 1
+                chunks = []
+            elif chunks is None:
+                raise DataError(
+                    f"{path}: line {line_number}: sequence data before the first FASTA header; "
+                    "every record must start with a '>' line"
+                )
+            else:
+                chunks.append(line)
+    if chunks is not None:
+        yield record, "".join(chunks), {}
+
+
+def _find_sequence_column(fieldnames: list[str] | None, path: str) -> str:
+    for name in fieldnames or []:
+        if name.strip().lower() == "sequence":
+            return name
+    raise DataError(f"{path}: no 'sequence' column (columns found: {fieldnames or 'none, the file is empty'})")
+
+
+def iter_csv(path: str) -> Iterator[RawRecord | tuple[int, str, DroppedRecord]]:
+    """Stream a CSV file with a ``sequence`` column; every other column is a numeric label.
+
+    An empty label cell is a missing label (NaN). A label cell that is not a number makes the
+    record bad (reason ``bad_label``), which the caller handles under the bad-record policy.
+    """
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.DictReader(handle)
+        sequence_column = _find_sequence_column(reader.fieldnames, path)
+        label_columns = [c for c in reader.fieldnames if c != sequence_column and c is not None]
+        for record, row in enumerate(reader, start=1):
+            labels: dict[str, float] = {}
+            bad_label = None
+            for column in label_columns:
+                cell = (row.get(column) or "").strip()
+                if not cell:
+                    labels[column.strip()] = math.nan
+                    continue
+                try:
+                    value = float(cell)
+                except ValueError:
+                    bad_label = f"label column {column!r} holds {cell[:40]!r}, not a number"
+                    break
+                if not math.isfinite(value):
+                    bad_label = f"label column {column!r} holds a non-finite value {cell!r}"
+                    break
+                labels[column.strip()] = value
+            sequence = row.get(sequence_column) or ""
+            if bad_label is not None:
+                yield record, sequence, DroppedRecord(path, record, "bad_label", bad_label, sequence.strip())
+            else:
+                yield record, sequence, labels
+
+
+def iter_records(spec: SourceSpec) -> Iterator:
+    if spec.kind == "modlamp":
+        return iter_modlamp(spec.location)
+    if spec.kind == "csv":
+        return iter_csv(spec.location)
+    return iter_fasta(spec.location)
+
+
+def read_source(spec: SourceSpec, record_filter: RecordFilter) -> pd.DataFrame:
+    """Read one source into a frame with a ``sequence`` column and one float column per label.
+
+    Bad records follow ``record_filter``'s policy. Duplicates are kept here; see
+    :func:`latentgraph.data.splits.deduplicate`.
+    """
+    source = spec.location if spec.kind != "modlamp" else f"modlamp:{spec.location}"
+    sequences: list[str] = []
+    label_rows: list[dict[str, float]] = []
+    for record, raw, labels in iter_records(spec):
+        if isinstance(labels, DroppedRecord):
+            record_filter.reject(labels)
+            continue
+        sequence = record_filter.accept(source, record, raw)
+        if sequence is None:
+            continue
+        sequences.append(sequence)
+        label_rows.append(labels)
+    frame = pd.DataFrame(label_rows, dtype=float) if any(label_rows) else pd.DataFrame(index=range(len(sequences)))
+    frame.insert(0, "sequence", sequences)
+    return frame

@@ -1,0 +1,1 @@
+"""Generative autoencoders (DESIGN §4)."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: the composed config (Hydra compose API, once per session) and CLI helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from latentgraph.config import register_configs
+
+os.environ.setdefault("WANDB_MODE", "disabled")  # tests never talk to W&B unless a test opts in
+os.environ.setdefault("WANDB_SILENT", "true")
+
+register_configs()
+
+FAST = ["logger.wandb.mode=disabled", "trainer.enable_progress_bar=false"]
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    with initialize_config_module(config_module="latentgraph.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides or []))
+
+
+@pytest.fixture(scope="session")
+def smoke_config_base() -> DictConfig:
+    return compose_config(["experiment=smoke", *FAST])
+
+
+@pytest.fixture
+def smoke_config(smoke_config_base: DictConfig, tmp_path: Path) -> DictConfig:
+    cfg = smoke_config_base.copy()
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(tmp_path / "run")
+        cfg.paths.cache_dir = str(tmp_path / "cache")
+    return cfg
+
+
+def run_cli(*overrides: str, cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed ``latentgraph`` app in a subprocess (the way users do)."""
+    command = [sys.executable, "-m", "latentgraph.cli.main", *overrides]
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    return OmegaConf.to_yaml(cfg)

@@ -1,0 +1,66 @@
+"""Config composition and validation: a bad value fails before any work and names its full key."""
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from latentgraph.config import ConfigValueError, validate_config
+
+from conftest import compose_config
+
+
+def validated(*overrides):
+    cfg = compose_config([*overrides, "paths.run_dir=/tmp/unused"])
+    return validate_config(cfg)
+
+
+def test_default_config_validates():
+    config = validated()
+    assert config.model.latent_dim == 32 and config.data.max_len == 50
+    assert config.seed == 0
+
+
+def test_wae_class_preset_sizes():
+    config = validated("model=wae_class")
+    assert (config.model.latent_dim, config.model.embedding_dim, config.model.encoder_hidden) == (100, 150, 80)
+    assert config.data.max_len == config.model.max_len == 25
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("model.latent_dim=-3", "model.latent_dim"),
+        ("data.max_len=0", "data.max_len"),
+        ("model.word_dropout=1.5", "model.word_dropout"),
+        ("data.test_fraction=0.95", "data.test_fraction"),
+        ("logger.wandb.mode=sometimes", "logger.wandb.mode"),
+        ("callbacks.checkpoint.every_n_train_steps=0", "callbacks.checkpoint.every_n_train_steps"),
+        ("graph.alpha=2", "graph.alpha"),
+        ("trainer.limit_train_batches=0", "trainer.limit_train_batches"),
+        ("seed=-1", "seed"),
+    ],
+)
+def test_range_errors_name_the_full_key(override, key):
+    with pytest.raises(ConfigValueError) as info:
+        validated(override)
+    assert info.value.key == key
+    assert f"invalid config value {key}=" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("model.latent_dim=abc", "model.latent_dim"), ("model.regularizer=l2", "model.regularizer"),
+     ("data.bad_records=ignore", "data.bad_records"), ("model.no_such_key=1", "no_such_key")],
+)
+def test_type_errors_fail_at_composition(override, key):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_config([override])
+    assert key in str(info.value) or key in str(info.value.__cause__)
+
+
+def test_groups_exist():
+    cfg = compose_config(["paths.run_dir=/tmp/unused"])
+    for group in ("data", "model", "attributes", "perturbation", "graph", "predictor", "trainer", "logger",
+                  "callbacks", "paths"):
+        assert group in cfg, group
+    assert OmegaConf.select(cfg, "trainer._target_") == "pytorch_lightning.Trainer"

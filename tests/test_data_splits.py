@@ -1,0 +1,85 @@
+"""Deduplication, splits and leak-freedom of the autoencoder corpus."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentgraph.data import PeptideDataModule, detokenize, prepare_data
+from latentgraph.data.splits import deduplicate, holdout_split, split_labelled
+
+
+def test_deduplicate_reports_conflicts_and_keeps_agreeing_copies():
+    frame = pd.DataFrame({
+        "sequence": ["AAA", "AAA", "CCC", "CCC", "DDD", "EEE", "EEE"],
+        "amp": [1.0, 1.0, 1.0, 0.0, 0.0, np.nan, 1.0],
+    })
+    result = deduplicate(frame)
+    assert result.frame["sequence"].tolist() == ["AAA", "DDD", "EEE"]
+    assert result.frame.set_index("sequence")["amp"].to_dict() == {"AAA": 1.0, "DDD": 0.0, "EEE": 1.0}
+    assert result.n_duplicates == 2
+    assert result.conflicts["sequence"].tolist() == ["CCC", "CCC"]
+
+
+def test_split_is_stratified_disjoint_and_fixed_by_seed():
+    frame = pd.DataFrame({"sequence": [f"S{i}" for i in range(1000)], "amp": [float(i % 4 == 0) for i in range(1000)]})
+    a = split_labelled(frame, target="amp", fractions=(0.7, 0.1, 0.2), seed=3)
+    b = split_labelled(frame, target="amp", fractions=(0.7, 0.1, 0.2), seed=3)
+    c = split_labelled(frame, target="amp", fractions=(0.7, 0.1, 0.2), seed=4)
+    assert [len(p) for p in a] == [700, 100, 200]
+    assert all(x["sequence"].tolist() == y["sequence"].tolist() for x, y in zip(a, b))
+    assert a[2]["sequence"].tolist() != c[2]["sequence"].tolist()
+    sets = [set(p["sequence"]) for p in a]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    for part in a:
+        assert part["amp"].mean() == pytest.approx(0.25, abs=0.01)
+
+
+def test_holdout_split():
+    train, held = holdout_split([str(i) for i in range(100)], fraction=0.1, seed=0)
+    assert len(held) == 10 and len(train) == 90 and not set(train) & set(held)
+
+
+def data_kwargs(**overrides):
+    kwargs = dict(id_source="modlamp:AMPvsUniProt", ood_sources=["modlamp:AMPvsTM"], corpus_sources=[], target="amp",
+                  max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2, split_seed=0,
+                  corpus_val_fraction=0.1, batch_size=256)
+    kwargs.update(overrides)
+    return kwargs
+
+
+def test_modlamp_default_shift_counts():
+    data = prepare_data(**data_kwargs())
+    s = data.summary
+    # AMPvsUniProt: 5200 records, 270 longer than 50, 532 repeats, 22 sequences with conflicting labels
+    assert s["sources"]["AMPvsUniProt"]["read"] == 4930
+    assert s["sources"]["AMPvsUniProt"]["duplicates_removed"] == 532
+    assert s["sources"]["AMPvsUniProt"]["conflicting_sequences_removed"] == 22
+    assert s["dropped"]["by_source"]["modlamp:AMPvsUniProt"] == {"too_long": 270}
+    # the OOD set stays whole and keeps its positives; the shared sequences leave the ID set
+    assert s["ood"]["AMPvsTM"] == {"n": 405, "positives": 199}
+    assert not data.id_sequences & set(data.ood["AMPvsTM"]["sequence"])
+
+
+def test_no_ood_sequence_reaches_the_autoencoder_corpus(tmp_path):
+    # a user OOD CSV that overlaps both the ID set and an extra corpus FASTA
+    id_frame = prepare_data(**data_kwargs(ood_sources=[]))
+    shared_with_id = id_frame.id_train["sequence"].tolist()[:5]
+    (tmp_path / "extra.fasta").write_text("".join(f">x{i}\n{s}\n" for i, s in enumerate(["KLAKLAKK", "GIGKFLHS"])))
+    (tmp_path / "user_ood.csv").write_text(
+        "sequence,amp\n" + "".join(f"{s},1\n" for s in shared_with_id) + "KLAKLAKK,0\n")
+    data = prepare_data(**data_kwargs(
+        ood_sources=["modlamp:AMPvsTM", str(tmp_path / "user_ood.csv")],
+        corpus_sources=[str(tmp_path / "extra.fasta")]))
+    ood = set().union(*(set(f["sequence"]) for f in data.ood.values()))
+    assert {"KLAKLAKK", *shared_with_id} <= ood
+    assert "GIGKFLHS" in data.corpus_train + data.corpus_val
+
+    module = PeptideDataModule(prepared=data, **data_kwargs())
+    module.setup("fit")
+    served = set()
+    for loader in (module.train_dataloader(), module.val_dataloader()):
+        for batch in loader:
+            served.update(detokenize(batch))
+    assert len(served) == len(data.corpus_train) + len(data.corpus_val)
+    assert not served & ood
+    assert not data.id_sequences & ood
