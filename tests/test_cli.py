@@ -63,6 +63,12 @@ def test_bad_config_value_fails_before_training(tmp_path):
         assert not (run_dir / "checkpoints").exists() and not (run_dir / "data").exists()
 
 
+def test_missing_checkpoint_to_resume_from(tmp_path):
+    result = run_cli("experiment=smoke", *FAST, f"ckpt_path={tmp_path / 'gone.ckpt'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid config value ckpt_path=" in result.stderr and "no such checkpoint file" in result.stderr
+
+
 def test_type_error_fails_at_composition(tmp_path):
     result = run_cli("model.latent_dim=big", cwd=tmp_path)
     assert result.returncode != 0

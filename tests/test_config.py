@@ -16,8 +16,18 @@ def validated(*overrides):
 
 def test_default_config_validates():
     config = validated()
-    assert config.model.latent_dim == 32 and config.data.max_len == 50
+    assert config.model.latent_dim == 128 and config.data.max_len == 50
     assert config.seed == 0
+
+
+@pytest.mark.parametrize("group", ["data", "model", "trainer", "logger", "callbacks", "graph", "perturbation"])
+def test_schema_defaults_match_the_default_yaml(group):
+    """A Python user of the dataclasses gets the same defaults as a command-line user."""
+    from latentgraph.config.schema import Config
+
+    composed = compose_config(["paths.run_dir=/tmp/unused"])
+    schema = OmegaConf.structured(Config)
+    assert OmegaConf.to_container(composed[group], resolve=True) == OmegaConf.to_container(schema[group], resolve=True)
 
 
 def test_wae_class_preset_sizes():

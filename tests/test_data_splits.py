@@ -83,3 +83,4 @@ def test_no_ood_sequence_reaches_the_autoencoder_corpus(tmp_path):
     assert len(served) == len(data.corpus_train) + len(data.corpus_val)
     assert not served & ood
     assert not data.id_sequences & ood
+

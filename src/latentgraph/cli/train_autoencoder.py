@@ -13,6 +13,7 @@ from rich.table import Table
 
 from latentgraph.artifacts import write_json
 from latentgraph.cli.tracking import build_callbacks, build_loggers
+from latentgraph.config import ConfigValueError
 from latentgraph.data import PeptideDataModule, PreparedData, prepare_data, write_data_report
 from latentgraph.models.wae import SequenceWAE
 
@@ -49,6 +50,8 @@ def model_kwargs(model_cfg: DictConfig) -> dict:
 
 def train_autoencoder(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     """Fit the WAE on the corpus; return its final validation quality metrics."""
+    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
+        raise ConfigValueError("ckpt_path", cfg.ckpt_path, "no such checkpoint file")
     data = prepare_data(**OmegaConf.to_container(cfg.data, resolve=True))
     write_data_report(data, run_dir)
     print_data_summary(data)

@@ -58,7 +58,7 @@ class DecodeMode(str, Enum):
 class DataConfig:
     id_source: str = "modlamp:AMPvsUniProt"
     ood_sources: list[str] = field(default_factory=lambda: ["modlamp:AMPvsTM"])
-    corpus_sources: list[str] = field(default_factory=list)
+    corpus_sources: list[str] = field(default_factory=lambda: ["modlamp:ACPvsRandom", "modlamp:ACPvsTM"])
     target: str = "amp"
     max_len: int = 50
     bad_records: BadRecordPolicy = BadRecordPolicy.drop
@@ -68,8 +68,9 @@ class DataConfig:
     corpus_val_fraction: float = 0.1
     corpus_limit: Optional[int] = None
     overlap: str = "drop_from_id"
-    augment_substitution: float = 0.0
-    batch_size: int = 128
+    augment_substitution: float = 0.1
+    augment_crop: float = 0.5
+    batch_size: int = 64
     num_workers: int = 0
 
     def __post_init__(self) -> None:
@@ -81,6 +82,7 @@ class DataConfig:
                "val_fraction + test_fraction must be < 1")
         _fraction(self, "corpus_val_fraction")
         _fraction(self, "augment_substitution")
+        _fraction(self, "augment_crop", closed_right=True)
         _check(self.corpus_limit is None or self.corpus_limit > 1, "corpus_limit", self.corpus_limit, "must be > 1 or null")
         _check(self.overlap in ("drop_from_id", "drop_from_ood"), "overlap", self.overlap,
                "must be 'drop_from_id' or 'drop_from_ood'")
@@ -91,20 +93,20 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "wae"
-    latent_dim: int = 32
+    latent_dim: int = 128
     embedding_dim: int = 64
     encoder_hidden: int = 128
     decoder_hidden: int = 256
     encoder_layers: int = 1
     decoder_layers: int = 1
-    word_dropout: float = 0.1
+    word_dropout: float = 0.8
     regularizer: Regularizer = Regularizer.mmd_rf
     beta: float = 1.0
     beta_start: float = 0.0
     beta_anneal_steps: int = 1000
     rf_features: int = 512
     mmd_sigma: Optional[float] = None  # RBF bandwidth; null = sqrt(latent_dim)
-    lr: float = 1e-3
+    lr: float = 3e-3
     max_len: int = 50
     decode: DecodeMode = DecodeMode.greedy
     temperature: float = 1.0
@@ -184,7 +186,7 @@ class TrainerConfig:
     accelerator: str = "cpu"
     devices: Any = 1
     strategy: str = "auto"
-    max_epochs: int = 40
+    max_epochs: int = 60
     max_steps: int = -1
     gradient_clip_val: float = 1.0
     log_every_n_steps: int = 10

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
 from latentgraph.data.alphabet import tokenize_numpy
-from latentgraph.data.augment import substitute_residues
+from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data
 
 
@@ -35,13 +35,13 @@ def _collate(rows: list[torch.Tensor]) -> torch.Tensor:
 
 
 class _AugmentingCollate:
-    """Collate, then apply residue substitutions (training batches only)."""
+    """Collate, then crop and mutate (training batches only; see :mod:`latentgraph.data.augment`)."""
 
-    def __init__(self, rate: float):
-        self.rate = rate
+    def __init__(self, *, crop: float, substitution: float):
+        self.crop, self.substitution = crop, substitution
 
     def __call__(self, rows: list[torch.Tensor]) -> torch.Tensor:
-        return substitute_residues(_collate(rows), self.rate)
+        return substitute_residues(crop_residues(_collate(rows), self.crop), self.substitution)
 
 
 class PeptideDataModule(pl.LightningDataModule):
@@ -58,7 +58,8 @@ class PeptideDataModule(pl.LightningDataModule):
         self.max_len = int(data_config["max_len"])
         self.batch_size = int(data_config.get("batch_size", 128))
         self.num_workers = int(data_config.get("num_workers", 0))
-        self.substitution_rate = float(data_config.get("augment_substitution", 0.0))
+        self.augment = _AugmentingCollate(crop=float(data_config.get("augment_crop", 0.0)),
+                                          substitution=float(data_config.get("augment_substitution", 0.0)))
         self.prepared = prepared
         self._train: TokenDataset | None = None
         self._val: TokenDataset | None = None
@@ -72,7 +73,8 @@ class PeptideDataModule(pl.LightningDataModule):
             self._val = TokenDataset(self.prepared.corpus_val, self.max_len)
 
     def _loader(self, dataset: Dataset, *, train: bool) -> DataLoader:
-        collate = _AugmentingCollate(self.substitution_rate) if train and self.substitution_rate > 0 else _collate
+        augmenting = train and (self.augment.crop > 0 or self.augment.substitution > 0)
+        collate = self.augment if augmenting else _collate
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, num_workers=self.num_workers,
                           collate_fn=collate, persistent_workers=self.num_workers > 0)
 
