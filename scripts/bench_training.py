@@ -1,7 +1,7 @@
 """Training-overhead benchmark: a Lightning fit against a plain PyTorch loop, same model and data.
 
-Both train the default WAE (``model=wae``) on the default corpus for the same number of optimizer
-steps, with the same loss (``SequenceWAE.loss_terms``), Adam and gradient clipping. The Lightning
+Both train the default WAE (``model=wae``, composed from the packaged configs) on the default
+corpus and data loader (with its augmentation) for the same number of optimizer steps, with the same loss (``SequenceWAE.loss_terms``), Adam and gradient clipping. The Lightning
 fit has no logger, checkpointing, progress bar or validation, so the ratio is Lightning's own loop
 overhead (plus the ``self.log`` calls in ``training_step``). Runs alternate, and the median of
 ``--repeats`` pairs is reported.
@@ -20,13 +20,19 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from latentgraph.cli.train_autoencoder import model_kwargs
+from latentgraph.config import register_configs
 from latentgraph.data import PeptideDataModule, prepare_data
 from latentgraph.models.wae import SequenceWAE
 
-MODEL = dict(latent_dim=64, embedding_dim=64, encoder_hidden=128, decoder_hidden=256, lr=3e-3, max_len=50)
-DATA = dict(id_source="modlamp:AMPvsUniProt", ood_sources=["modlamp:AMPvsTM"], corpus_sources=[], target="amp",
-            max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2, split_seed=0,
-            corpus_val_fraction=0.1, batch_size=64)
+register_configs()
+with initialize_config_module(config_module="latentgraph.conf", version_base="1.3"):
+    _CFG = compose(config_name="config", overrides=["paths.run_dir=/tmp/unused"])
+MODEL = model_kwargs(_CFG.model)
+DATA = OmegaConf.to_container(_CFG.data, resolve=True)
 
 
 def loader() -> DataLoader:

@@ -111,3 +111,13 @@ def test_checkpoint_reloads_with_weights_only(tmp_path):
     assert reloaded.hparams.latent_dim == 8 and reloaded.hparams.max_len == 12
     for (name, a), (_, b) in zip(model.state_dict().items(), reloaded.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_encode_rejects_bad_sequences_by_index():
+    from latentgraph.data.records import DataError
+
+    model = tiny_model().eval()
+    with pytest.raises(DataError, match=r"sequence 1 \('KLXK'\) cannot be encoded: non-canonical character 'X'"):
+        model.encode(["KLAK", "KLXK"])
+    with pytest.raises(DataError, match="length 13 exceeds data.max_len=12"):
+        model.encode(["A" * 13])

@@ -6,7 +6,6 @@ import logging
 import os
 from pathlib import Path
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
@@ -76,5 +75,3 @@ def finish_wandb() -> None:
     if wandb.run is not None:
         wandb.finish()
 
-
-__all__ = ["build_callbacks", "build_loggers", "finish_wandb", "sweep_group", "pl"]

@@ -20,6 +20,7 @@ from torch import nn
 from typing_extensions import override
 
 from latentgraph.data.alphabet import AMINO_ACIDS, BOS, EOS, PAD, UNK, VOCAB_SIZE, decoded_is_valid, detokenize, tokenize
+from latentgraph.data.records import DataError, check_sequence
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
 
 
@@ -163,24 +164,29 @@ class SequenceWAE(pl.LightningModule):
         return out
 
     # ----------------------------------------------------------------------------- sequence API
-    @property
-    def device_(self) -> torch.device:
-        return next(self.parameters()).device
-
     @torch.no_grad()
     def encode(self, sequences: list[str]) -> torch.Tensor:
-        """Codes ``[n, d]`` (posterior means) for validated peptide strings."""
-        tokens = tokenize(sequences, self.max_len).to(self.device_)
+        """Codes ``[n, d]`` (posterior means) for peptide strings.
+
+        Raises:
+            DataError: a sequence that is empty, longer than ``max_len`` or holds a character
+                outside the 20 canonical residues (named with its index).
+        """
+        for index, sequence in enumerate(sequences):
+            problem = check_sequence(sequence, self.max_len)
+            if problem is not None:
+                raise DataError(f"sequence {index} ({sequence[:60]!r}) cannot be encoded: {problem.detail}")
+        tokens = tokenize(sequences, self.max_len).to(self.device)
         return self.encode_tokens(tokens)[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> list[str]:
         """Peptide strings decoded from codes ``[n, d]`` (greedy unless configured to sample)."""
-        return detokenize(self.generate(z.to(self.device_)))
+        return detokenize(self.generate(z.to(self.device)))
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` codes from the prior N(0, I), on the model's device."""
-        return torch.randn(n, self.latent_dim, generator=generator).to(self.device_)
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
 
     # ----------------------------------------------------------------------------- training
     def _code(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
