@@ -20,7 +20,7 @@ VOCAB = SPECIAL_TOKENS + tuple(AMINO_ACIDS)
 VOCAB_SIZE = len(VOCAB)
 
 # byte -> token id; every byte that is not a canonical residue maps to <unk>.
-_BYTE_TO_TOKEN = np.full(256, UNK, dtype=np.int64)
+_BYTE_TO_TOKEN = np.full(256, UNK, dtype=np.uint8)
 for _i, _aa in enumerate(AMINO_ACIDS):
     _BYTE_TO_TOKEN[ord(_aa)] = N_SPECIAL + _i
 # token id -> byte; specials map to 0 so they vanish when the bytes are decoded.
@@ -49,14 +49,15 @@ def tokenize_numpy(sequences: Sequence[str], max_len: int) -> np.ndarray:
     out = np.zeros((n, max_len + 2), dtype=np.uint8)
     if n == 0:
         return out
-    raw = np.array(sequences, dtype=f"S{max_len}")  # fixed-width bytes, NUL padded
-    body = raw.view(np.uint8).reshape(n, max_len)
-    lengths = np.char.str_len(raw)
-    tokens = _BYTE_TO_TOKEN[body]
-    positions = np.arange(max_len)[None, :]
-    tokens[positions >= lengths[:, None]] = PAD
+    # one pass over a joined byte buffer: row/column of every residue from the lengths
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
+    lengths = np.minimum(lengths, max_len)
+    joined = "".join(s[:max_len] for s in sequences).encode("ascii", errors="replace")
+    rows = np.repeat(np.arange(n), lengths)
+    starts = np.cumsum(lengths) - lengths
+    columns = np.arange(len(joined)) - np.repeat(starts, lengths) + 1
+    out[rows, columns] = _BYTE_TO_TOKEN[np.frombuffer(joined, dtype=np.uint8)]
     out[:, 0] = BOS
-    out[:, 1:-1] = tokens
     out[np.arange(n), lengths + 1] = EOS
     return out
 
