@@ -105,10 +105,15 @@ def _ionisable(counts: torch.Tensor, amide: bool) -> tuple[torch.Tensor, torch.T
 
 
 def _charge_at(groups: torch.Tensor, pka: torch.Tensor, sign: torch.Tensor, ph: torch.Tensor) -> torch.Tensor:
-    """Henderson–Hasselbalch: bases carry ``1/(1+10^(pH-pKa))``, acids ``-1/(1+10^(pKa-pH))``."""
+    """Henderson–Hasselbalch: bases carry ``1/(1+10^(pH-pKa))``, acids ``-1/(1+10^(pKa-pH))``.
+
+    Written with one ``10^pH`` per row (``10^(±(pH-pKa)) = 10^(±pH)·10^(∓pKa)``), since the
+    bisection evaluates it many times.
+    """
     ph = ph.reshape(-1, 1) if ph.dim() else ph
-    fraction = 1.0 / (1.0 + 10.0 ** (sign * (ph - pka)))
-    return (groups * sign * fraction).sum(dim=1)
+    x = 10.0**ph
+    ratio = torch.where(sign > 0, x * 10.0 ** (-pka), 10.0**pka / x)
+    return (groups * sign / (1.0 + ratio)).sum(dim=1)
 
 
 def _net_charge(tokens: torch.Tensor, counts: torch.Tensor, *, ph: float | torch.Tensor = 7.0,
