@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from latentgraph.data.alphabet import EOS, PAD, detokenize, tokenize
+from latentgraph.data.alphabet import EOS, PAD, tokenize
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
 from latentgraph.models.wae import SequenceWAE, prior_sample_quality, reconstruction_accuracy
 
