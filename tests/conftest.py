@@ -43,7 +43,7 @@ def smoke_config(smoke_config_base: DictConfig, tmp_path: Path) -> DictConfig:
 def run_cli(*overrides: str, cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed ``latentgraph`` app in a subprocess (the way users do)."""
     command = [sys.executable, "-m", "latentgraph.cli.main", *overrides]
-    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", "LATENTGRAPH_CACHE": str(cwd / "cache"), **(env or {})}
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 

@@ -49,6 +49,10 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     assert wae["global_step"] == 18  # 2 epochs x 9 batches (540 corpus sequences / batch 64)
     offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1 and list(offline_runs[0].glob("run-*.wandb"))
+    classifiers = json.loads((run_dir / "metrics" / "classifiers.json").read_text())
+    assert set(classifiers) == {"amp", "acp"}
+    assert set(classifiers["amp"]["ood_auroc"]) == {"AMPvsTM"} and set(classifiers["acp"]["ood_auroc"]) == {"ACPvsTM"}
+    assert all(Path(c["checkpoint"]).is_file() and not c["reused"] for c in classifiers.values())
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
     assert summary["dropped"]["total"] == 277  # modlamp records longer than data.max_len=50
     assert len((run_dir / "data" / "dropped.csv").read_text().splitlines()) == 278

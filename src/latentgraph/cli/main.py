@@ -1,6 +1,6 @@
 """``latentgraph``: one Hydra command runs every pipeline stage that exists.
 
-Stages so far: data → autoencoder fit. Errors in the user's input (a bad config value, a
+Stages so far: data → attribute classifiers (trained or reloaded from the cache) → autoencoder fit. Errors in the user's input (a bad config value, a
 missing file, a bad record under ``strict``) are reported in one line naming the key, file or
 record, and the process exits with status 2.
 """
@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from latentgraph.cli.tracking import finish_wandb
-from latentgraph.cli.train_autoencoder import train_autoencoder
+from latentgraph.cli.train_autoencoder import prepare_run_data, train_autoencoder
+from latentgraph.cli.train_classifiers import train_attribute_classifiers
 from latentgraph.config import ConfigValueError, register_configs, validate_config
 from latentgraph.data import DataError
 
@@ -32,12 +32,15 @@ EXIT_USER_ERROR = 2
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run the pipeline for a composed config; returns the metrics a sweeper could optimise."""
     validate_config(cfg)  # range checks before any work, naming the full key
+    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
+        raise ConfigValueError("ckpt_path", cfg.ckpt_path, "no such checkpoint file")
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(cfg.seed, workers=True)  # seed 0 is a seed like any other
     started = time.perf_counter()
     try:
-        metrics = train_autoencoder(cfg, run_dir)
+        data = prepare_run_data(cfg, run_dir)
+        train_attribute_classifiers(cfg, data, run_dir)
+        metrics = train_autoencoder(cfg, run_dir, data)
     finally:
         finish_wandb()
     log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from latentgraph.artifacts import write_json
 from latentgraph.cli.tracking import build_callbacks, build_loggers
-from latentgraph.config import ConfigValueError
 from latentgraph.data import PeptideDataModule, PreparedData, prepare_data, write_data_report
 from latentgraph.models.wae import SequenceWAE
 
@@ -48,13 +47,21 @@ def model_kwargs(model_cfg: DictConfig) -> dict:
     return kwargs
 
 
-def train_autoencoder(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """Fit the WAE on the corpus; return its final validation quality metrics."""
-    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
-        raise ConfigValueError("ckpt_path", cfg.ckpt_path, "no such checkpoint file")
+def prepare_run_data(cfg: DictConfig, run_dir: Path) -> PreparedData:
+    """Read and split the configured sources; write and print the data report."""
     data = prepare_data(**OmegaConf.to_container(cfg.data, resolve=True))
     write_data_report(data, run_dir)
     print_data_summary(data)
+    return data
+
+
+def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData) -> dict[str, float]:
+    """Fit the WAE on the corpus; return its final validation quality metrics.
+
+    The stage seeds itself (seed 0 is a seed like any other), so its result does not depend on
+    whether an earlier stage trained or came from the cache.
+    """
+    pl.seed_everything(cfg.seed, workers=True)
 
     datamodule = PeptideDataModule(prepared=data, **OmegaConf.to_container(cfg.data, resolve=True))
     log.info("Instantiating model <%s>", SequenceWAE.__name__)

@@ -125,10 +125,42 @@ class ModelConfig:
 
 
 @dataclass
+class ClassifierSpec:
+    """Where a trained attribute classifier gets its labelled data."""
+
+    train_source: str = "id"  # "id" = this run's ID splits; else a labelled source spec
+    ood_sources: list[str] = field(default_factory=list)  # reported AUROC only
+
+
+@dataclass
+class ClassifierTrainingConfig:
+    epochs: int = 15
+    batch_size: int = 64
+    embedding_dim: int = 32
+    channels: int = 64
+    kernel_sizes: str = "3,5,7"
+    dropout: float = 0.3
+    lr: float = 3e-3
+
+    def __post_init__(self) -> None:
+        _positive(self, "epochs", "batch_size", "embedding_dim", "channels", "lr")
+        _fraction(self, "dropout")
+        ok = all(part.strip().isdigit() and int(part) > 0 for part in self.kernel_sizes.split(","))
+        _check(ok, "kernel_sizes", self.kernel_sizes, "must be comma-separated positive integers, e.g. '3,5,7'")
+
+
+def _default_classifiers() -> dict[str, ClassifierSpec]:
+    return {"amp": ClassifierSpec("id", ["modlamp:AMPvsTM"]),
+            "acp": ClassifierSpec("modlamp:ACPvsRandom", ["modlamp:ACPvsTM"])}
+
+
+@dataclass
 class AttributesConfig:
-    """Attribute oracles (DESIGN §3); filled by the attributes stage."""
+    """Attribute oracles (DESIGN §3): trained classifiers, cached by their settings."""
 
     set: str = "default"
+    classifiers: dict[str, ClassifierSpec] = field(default_factory=_default_classifiers)
+    classifier: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
 
 
 @dataclass

@@ -1,0 +1,88 @@
+"""Train an attribute classifier once, cache its checkpoint, reload it on later runs.
+
+The cache key hashes everything the trained weights depend on (the training data's source and
+split settings, the model and training settings, the seed), so a run whose settings match
+reuses the checkpoint and any change retrains. Checkpoints are written to a temporary file and
+renamed, so a killed run never leaves a half-written one to be trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torchmetrics.functional.classification import binary_auroc
+
+from latentgraph.attributes.classifier import SequenceClassifier
+from latentgraph.data.alphabet import tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedClassifier:
+    model: SequenceClassifier
+    checkpoint: Path
+    reused: bool
+    key: str
+
+
+def cache_key(settings: dict) -> str:
+    """Short stable hash of a JSON-serialisable settings dict."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _loader(frame: pd.DataFrame, label: str, max_len: int, *, shuffle: bool, batch_size: int) -> DataLoader:
+    dataset = TensorDataset(tokenize(list(frame["sequence"]), max_len), torch.tensor(frame[label].to_numpy()).long())
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+
+
+def train_or_load_classifier(
+    *, name: str, train: pd.DataFrame, val: pd.DataFrame, settings: dict, cache_dir: str | Path,
+    max_len: int, epochs: int, batch_size: int, seed: int, model_kwargs: dict,
+) -> TrainedClassifier:
+    """Return the classifier for ``name``, trained on ``train`` (label column ``name``) or reloaded.
+
+    Args:
+        settings: what the training data depends on (sources, split settings); hashed into the
+            cache key together with the model and training arguments.
+    """
+    key = cache_key({"name": name, "data": settings, "max_len": max_len, "epochs": epochs, "batch_size": batch_size,
+                     "seed": seed, "model": model_kwargs})
+    checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
+    if checkpoint.is_file():
+        log.info("classifier %r: reused from cache key %s (%s)", name, key, checkpoint)
+        return TrainedClassifier(SequenceClassifier.load_from_checkpoint(checkpoint, map_location="cpu"), checkpoint, True, key)
+    log.info("classifier %r: training (cache key %s)", name, key)
+    pl.seed_everything(seed, workers=True)
+    model = SequenceClassifier(name=name, max_len=max_len, **model_kwargs)
+    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, deterministic=True)
+    trainer.fit(model, _loader(train, name, max_len, shuffle=True, batch_size=batch_size),
+                _loader(val, name, max_len, shuffle=False, batch_size=1024))
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{checkpoint.name}.", suffix=".tmp", dir=checkpoint.parent)
+    os.close(fd)
+    try:
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, checkpoint)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return TrainedClassifier(model, checkpoint, False, key)
+
+
+def classifier_auroc(model: SequenceClassifier, frame: pd.DataFrame, label: str) -> float:
+    """AUROC of ``model`` on a labelled frame (NaN when it holds a single class)."""
+    labels = torch.tensor(frame[label].to_numpy()).long()
+    if labels.unique().numel() < 2:
+        return float("nan")
+    return float(binary_auroc(model.predict_proba(list(frame["sequence"])), labels))
