@@ -62,3 +62,23 @@ def test_predict_proba_rejects_bad_sequences(amp_data, tmp_path):
     probabilities = model.predict_proba(["KLAKLAK", "GIGKFLHSAKKFGKAFVGEIMNS"])
     assert probabilities.shape == (2,) and torch.isfinite(probabilities).all()
     assert ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_cache_key_follows_the_data_the_classifier_trains_on():
+    from conftest import compose_config
+
+    from latentgraph.cli.train_classifiers import training_data_settings
+
+    def key(*overrides, name="amp"):
+        cfg = compose_config(["paths.run_dir=/tmp/unused", *overrides])
+        return cache_key(training_data_settings(cfg, cfg.attributes.classifiers[name]))
+
+    base = key()
+    # the run's OOD sets shape the ID split the amp classifier trains on
+    assert key("data.ood_sources=[]") != base
+    assert key("data.split_seed=1") != base and key("data.max_len=40") != base
+    # scoring-only and unrelated settings keep the cached weights
+    assert key("attributes.classifiers.amp.ood_sources=[]") == base
+    assert key("model.latent_dim=16") == base and key("graph.alpha=0.01") == base
+    # acp trains on its own source, whatever the run's OOD sets are
+    assert key("data.ood_sources=[]", name="acp") == key(name="acp")

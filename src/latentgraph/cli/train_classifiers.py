@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.artifacts import write_json
@@ -25,6 +24,7 @@ class ClassifierData:
     val: pd.DataFrame
     test: pd.DataFrame
     ood: dict[str, pd.DataFrame]
+
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,29 @@ def _labelled_splits(cfg: DictConfig, name: str, spec: DictConfig, data: Prepare
     ood = {}
     for ood_spec in spec.ood_sources:
         source = parse_source_spec(ood_spec)
-        frame = deduplicate(read_source(source, splits_filter(cfg))).frame
+        frame = deduplicate(read_source(source, _record_filter(cfg))).frame
         ood[source.name], _ = remove_sequences(frame[frame[name].notna()] if name in frame else frame, seen)
     return ClassifierData(splits.id_train, splits.id_val, splits.id_test, ood)
 
 
-def splits_filter(cfg: DictConfig) -> RecordFilter:
+def _record_filter(cfg: DictConfig) -> RecordFilter:
     return RecordFilter(max_len=cfg.data.max_len, policy=cfg.data.bad_records, drop_log=DropLog())
+
+
+def training_data_settings(cfg: DictConfig, spec: DictConfig) -> dict:
+    """Every data setting a classifier's training split depends on (part of its cache key).
+
+    An ``id``-sourced classifier trains on the run's ID split, which also depends on the run's
+    OOD sources (shared sequences leave the ID set); its own ``ood_sources`` are only scored.
+    """
+    from_id = spec.train_source == "id"
+    return {
+        "source": cfg.data.id_source if from_id else spec.train_source,
+        "excluded_ood_sources": list(cfg.data.ood_sources) if from_id else [],
+        "split_seed": cfg.data.split_seed, "val_fraction": cfg.data.val_fraction,
+        "test_fraction": cfg.data.test_fraction, "max_len": cfg.data.max_len,
+        "overlap": cfg.data.overlap, "bad_records": cfg.data.bad_records.value,
+    }
 
 
 def train_attribute_classifiers(cfg: DictConfig, data: PreparedData, run_dir: Path) -> dict[str, TrainedClassifier]:
@@ -67,13 +83,8 @@ def train_attribute_classifiers(cfg: DictConfig, data: PreparedData, run_dir: Pa
     report: dict[str, dict] = {}
     for name, spec in cfg.attributes.classifiers.items():
         splits = _labelled_splits(cfg, name, spec, data)
-        settings = {"train_source": spec.train_source, "ood_sources": list(spec.ood_sources),
-                    "id_source": cfg.data.id_source if spec.train_source == "id" else spec.train_source,
-                    "split_seed": cfg.data.split_seed, "val_fraction": cfg.data.val_fraction,
-                    "test_fraction": cfg.data.test_fraction, "max_len": cfg.data.max_len,
-                    "overlap": cfg.data.overlap, "bad_records": cfg.data.bad_records.value}
         result = train_or_load_classifier(
-            name=name, train=splits.train, val=splits.val, settings=settings,
+            name=name, train=splits.train, val=splits.val, settings=training_data_settings(cfg, spec),
             cache_dir=cfg.paths.cache_dir, max_len=cfg.data.max_len, epochs=epochs, batch_size=batch_size,
             seed=cfg.seed, model_kwargs=training)
         trained[name] = result
