@@ -17,7 +17,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryAvera
 from typing_extensions import override
 
 from latentgraph.data.alphabet import PAD, VOCAB_SIZE, tokenize
-from latentgraph.data.records import DataError, check_sequence
+from latentgraph.data.records import require_valid
 
 
 def _metrics(prefix: str) -> MetricCollection:
@@ -92,11 +92,7 @@ class SequenceClassifier(pl.LightningModule):
         Raises:
             DataError: a sequence that is empty, too long or non-canonical (named by index).
         """
-        for index, sequence in enumerate(sequences):
-            problem = check_sequence(sequence, self.hparams.max_len)
-            if problem is not None:
-                raise DataError(f"sequence {index} ({sequence[:60]!r}) cannot be scored by {self.hparams.name!r}: "
-                                f"{problem.detail}")
+        require_valid(sequences, self.hparams.max_len, what=f"scored by {self.hparams.name!r}")
         was_training = self.training
         self.eval()
         tokens = tokenize(sequences, self.hparams.max_len).to(self.device)

@@ -51,11 +51,11 @@ def _load_tables() -> dict[str, torch.Tensor]:
     for i, a in enumerate(AMINO_ACIDS):
         for j, b in enumerate(AMINO_ACIDS):
             pair[N_SPECIAL + i, N_SPECIAL + j] = float(diwv[a][b])
-    eisenberg_by_token = torch.zeros(VOCAB_SIZE, dtype=torch.float64)
+    eisenberg_by_token = torch.zeros(VOCAB_SIZE, dtype=torch.float64)  # specials -> 0
     eisenberg_by_token[N_SPECIAL:] = _residue_table(eisenberg)
     return {
         "mass": _residue_table(aa_weights()),
-        "eisenberg": _residue_table(eisenberg),
+        "eisenberg": eisenberg_by_token[N_SPECIAL:],
         "eisenberg_by_token": eisenberg_by_token,
         "boman": _residue_table(aa_energies()),
         "instability_pairs": pair,
@@ -82,9 +82,14 @@ def _length(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     return counts.sum(dim=1)
 
 
+def _per_residue(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """``values / length``; an empty row divides by 1, so it yields 0, never NaN."""
+    return values / counts.sum(dim=1).clamp(min=1)
+
+
 def _fraction(counts: torch.Tensor, residues: str) -> torch.Tensor:
     columns = [_INDEX[aa] for aa in residues]
-    return counts[:, columns].sum(dim=1) / counts.sum(dim=1).clamp(min=1)
+    return _per_residue(counts[:, columns].sum(dim=1), counts)
 
 
 def _molecular_weight(tokens: torch.Tensor, counts: torch.Tensor, *, amide: bool = False) -> torch.Tensor:
@@ -140,7 +145,7 @@ def _isoelectric_point(tokens: torch.Tensor, counts: torch.Tensor, *, amide: boo
 
 
 def _eisenberg_hydrophobicity(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    return counts @ TABLES["eisenberg"].to(counts.device) / counts.sum(dim=1).clamp(min=1)
+    return _per_residue(counts @ TABLES["eisenberg"].to(counts.device), counts)
 
 
 def _hydrophobic_moment(tokens: torch.Tensor, counts: torch.Tensor, *,
@@ -150,13 +155,12 @@ def _hydrophobic_moment(tokens: torch.Tensor, counts: torch.Tensor, *,
     k = torch.arange(tokens.shape[1], dtype=torch.float64, device=tokens.device) - 1
     radians = k * math.radians(angle_deg)
     cos_sum, sin_sum = h @ torch.cos(radians), h @ torch.sin(radians)
-    return torch.sqrt(cos_sum**2 + sin_sum**2) / counts.sum(dim=1).clamp(min=1)
+    return _per_residue(torch.sqrt(cos_sum**2 + sin_sum**2), counts)
 
 
 def _aliphatic_index(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    n = counts.sum(dim=1).clamp(min=1)
-    x = lambda aa: counts[:, _INDEX[aa]] / n  # noqa: E731
-    return 100 * (x("A") + 2.9 * x("V") + 3.9 * (x("I") + x("L")))
+    x = lambda aa: counts[:, _INDEX[aa]]  # noqa: E731
+    return 100 * _per_residue(x("A") + 2.9 * x("V") + 3.9 * (x("I") + x("L")), counts)
 
 
 def _instability_index(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -164,11 +168,11 @@ def _instability_index(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tens
     tokens = tokens.long()
     # specials map to 0 in the table, so <bos>/<eos>/<pad> pairs add nothing
     total = pairs[tokens[:, :-1] * VOCAB_SIZE + tokens[:, 1:]].sum(dim=1)
-    return 10.0 * total / counts.sum(dim=1).clamp(min=1)
+    return 10.0 * _per_residue(total, counts)
 
 
 def _boman_index(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    return counts @ TABLES["boman"].to(counts.device) / counts.sum(dim=1).clamp(min=1)
+    return _per_residue(counts @ TABLES["boman"].to(counts.device), counts)
 
 
 def _aromaticity(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:

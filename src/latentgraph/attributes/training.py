@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.functional.classification import binary_auroc
 
+from latentgraph.artifacts import atomic_target
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.data.alphabet import tokenize
 
@@ -69,14 +68,8 @@ def train_or_load_classifier(
                          enable_progress_bar=False, enable_model_summary=False, deterministic=True)
     trainer.fit(model, _loader(train, name, max_len, shuffle=True, batch_size=batch_size),
                 _loader(val, name, max_len, shuffle=False, batch_size=1024))
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{checkpoint.name}.", suffix=".tmp", dir=checkpoint.parent)
-    os.close(fd)
-    try:
+    with atomic_target(checkpoint) as tmp:
         trainer.save_checkpoint(tmp)
-        os.replace(tmp, checkpoint)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return TrainedClassifier(model, checkpoint, False, key)
 
 

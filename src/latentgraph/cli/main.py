@@ -1,8 +1,9 @@
 """``latentgraph``: one Hydra command runs every pipeline stage that exists.
 
-Stages so far: data → attribute classifiers (trained or reloaded from the cache) → autoencoder fit. Errors in the user's input (a bad config value, a
-missing file, a bad record under ``strict``) are reported in one line naming the key, file or
-record, and the process exits with status 2.
+Stages so far: data → attribute classifiers (trained or reloaded from the cache) → autoencoder
+fit. Errors in the user's input (a bad config value, a missing file, a bad record under
+``strict``) are reported in one line naming the key, file or record, and the process exits with
+status 2.
 """
 
 from __future__ import annotations

@@ -55,6 +55,17 @@ def check_sequence(sequence: str, max_len: int) -> RecordProblem | None:
     return None
 
 
+def require_valid(sequences: list[str], max_len: int, *, what: str) -> None:
+    """Raise :class:`DataError` naming the first sequence (by index) that a model cannot take.
+
+    ``what`` completes the message: ``"sequence 3 ('KLXK') cannot be <what>: ..."``.
+    """
+    for index, sequence in enumerate(sequences):
+        problem = check_sequence(sequence, max_len)
+        if problem is not None:
+            raise DataError(f"sequence {index} ({sequence[:60]!r}) cannot be {what}: {problem.detail}")
+
+
 def normalise(raw: str) -> str:
     """Strip surrounding whitespace and upper-case; the only repairs the data layer makes."""
     return raw.strip().upper()

@@ -20,7 +20,7 @@ from torch import nn
 from typing_extensions import override
 
 from latentgraph.data.alphabet import AMINO_ACIDS, BOS, EOS, PAD, UNK, VOCAB_SIZE, decoded_is_valid, detokenize, tokenize
-from latentgraph.data.records import DataError, check_sequence
+from latentgraph.data.records import require_valid
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
 
 
@@ -172,10 +172,7 @@ class SequenceWAE(pl.LightningModule):
             DataError: a sequence that is empty, longer than ``max_len`` or holds a character
                 outside the 20 canonical residues (named with its index).
         """
-        for index, sequence in enumerate(sequences):
-            problem = check_sequence(sequence, self.max_len)
-            if problem is not None:
-                raise DataError(f"sequence {index} ({sequence[:60]!r}) cannot be encoded: {problem.detail}")
+        require_valid(sequences, self.max_len, what="encoded")
         tokens = tokenize(sequences, self.max_len).to(self.device)
         return self.encode_tokens(tokens)[0]
 
