@@ -56,6 +56,10 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
     assert summary["dropped"]["total"] == 277  # modlamp records longer than data.max_len=50
     assert len((run_dir / "data" / "dropped.csv").read_text().splitlines()) == 278
+    attributes = json.loads((run_dir / "attributes" / "set.json").read_text())
+    assert attributes["names"][-2:] == ["amp", "acp"] and len(attributes["names"]) == 14
+    assert attributes["target"] == "amp" and "amp" not in attributes["features_for_target"]
+    assert 10 < attributes["id_train_mean"]["length"] < 50
 
 
 def test_bad_config_value_fails_before_training(tmp_path):

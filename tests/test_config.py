@@ -48,6 +48,8 @@ def test_wae_class_preset_sizes():
         ("graph.alpha=2", "graph.alpha"),
         ("trainer.limit_train_batches=0", "trainer.limit_train_batches"),
         ("seed=-1", "seed"),
+        ("attributes.descriptors=[length,flexibility]", "attributes.descriptors"),
+        ("attributes.external=[deepamp]", "attributes.external"),
     ],
 )
 def test_range_errors_name_the_full_key(override, key):
@@ -55,6 +57,18 @@ def test_range_errors_name_the_full_key(override, key):
         validated(override)
     assert info.value.key == key
     assert f"invalid config value {key}=" in str(info.value)
+
+
+def test_an_attribute_set_with_nothing_in_it_is_refused():
+    with pytest.raises(ConfigValueError) as info:
+        validated("attributes=descriptors", "attributes.descriptors=[]")
+    assert info.value.key == "attributes.set" and "holds no attribute" in str(info.value)
+
+
+def test_attribute_set_options_compose():
+    assert validated("attributes=descriptors").attributes.use_classifiers is False
+    macrel = validated("attributes=macrel").attributes
+    assert macrel.external == ["macrel"] and not macrel.use_classifiers and len(macrel.descriptors) == 12
 
 
 @pytest.mark.parametrize(

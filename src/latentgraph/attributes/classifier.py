@@ -93,9 +93,14 @@ class SequenceClassifier(pl.LightningModule):
             DataError: a sequence that is empty, too long or non-canonical (named by index).
         """
         require_valid(sequences, self.hparams.max_len, what=f"scored by {self.hparams.name!r}")
+        return self.proba_from_tokens(tokenize(sequences, self.hparams.max_len), batch_size=batch_size)
+
+    @torch.no_grad()
+    def proba_from_tokens(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """As :meth:`predict_proba` on already validated token rows ``[n, L]`` (any width)."""
         was_training = self.training
         self.eval()
-        tokens = tokenize(sequences, self.hparams.max_len).to(self.device)
+        tokens = tokens.to(self.device)
         out = torch.cat([torch.sigmoid(self(tokens[i:i + batch_size])) for i in range(0, len(tokens), batch_size)]) \
             if len(tokens) else torch.empty(0)
         self.train(was_training)

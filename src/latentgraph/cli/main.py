@@ -1,9 +1,9 @@
 """``latentgraph``: one Hydra command runs every pipeline stage that exists.
 
-Stages so far: data → attribute classifiers (trained or reloaded from the cache) → autoencoder
-fit. Errors in the user's input (a bad config value, a missing file, a bad record under
-``strict``) are reported in one line naming the key, file or record, and the process exits with
-status 2.
+Stages so far: data → attribute classifiers (trained or reloaded from the cache) and the
+attribute set → autoencoder fit. Errors in the user's input (a bad config value, a missing
+file, a bad record under ``strict``) are reported in one line naming the key, file or record,
+and the process exits with status 2.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from latentgraph.cli.tracking import finish_wandb
 from latentgraph.cli.train_autoencoder import prepare_run_data, train_autoencoder
-from latentgraph.cli.train_classifiers import train_attribute_classifiers
+from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
 from latentgraph.config import ConfigValueError, register_configs, validate_config
 from latentgraph.data import DataError
 
@@ -40,7 +40,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     try:
         data = prepare_run_data(cfg, run_dir)
-        train_attribute_classifiers(cfg, data, run_dir)
+        classifiers = train_attribute_classifiers(cfg, data, run_dir)
+        build_run_attribute_set(cfg, classifiers, data, run_dir)
         metrics = train_autoencoder(cfg, run_dir, data)
     finally:
         finish_wandb()

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.artifacts import write_json
+from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, train_or_load_classifier
 from latentgraph.config import ConfigValueError
 from latentgraph.data import PreparedData, prepare_data
@@ -76,7 +78,13 @@ def training_data_settings(cfg: DictConfig, spec: DictConfig) -> dict:
 
 
 def train_attribute_classifiers(cfg: DictConfig, data: PreparedData, run_dir: Path) -> dict[str, TrainedClassifier]:
-    """Train or reload every configured classifier; write ``metrics/classifiers.json``."""
+    """Train or reload every configured classifier; write ``metrics/classifiers.json``.
+
+    Nothing is trained when the attribute set uses no classifier (``attributes.use_classifiers``).
+    """
+    if not cfg.attributes.use_classifiers:
+        log.info("attribute set %r uses no trained classifier; none trained", cfg.attributes.set)
+        return {}
     training = OmegaConf.to_container(cfg.attributes.classifier, resolve=True)
     epochs, batch_size = training.pop("epochs"), training.pop("batch_size")
     trained: dict[str, TrainedClassifier] = {}
@@ -100,3 +108,33 @@ def train_attribute_classifiers(cfg: DictConfig, data: PreparedData, run_dir: Pa
                  report[name]["test_auroc"], {k: round(v, 3) for k, v in report[name]["ood_auroc"].items()})
     write_json(run_dir / "metrics" / "classifiers.json", report)
     return trained
+
+
+def build_run_attribute_set(cfg: DictConfig, classifiers: dict[str, TrainedClassifier], data: PreparedData,
+                            run_dir: Path) -> AttributeSet:
+    """The run's attribute set; writes ``attributes/set.json`` (columns, oracles, feature columns).
+
+    The JSON also holds each attribute's mean and standard deviation over the ID train split, so
+    a reader can see the scale of every column before any perturbation.
+    """
+    attributes = build_attribute_set(
+        name=cfg.attributes.set, descriptors=list(cfg.attributes.descriptors),
+        classifiers=[trained.model for trained in classifiers.values()], external=list(cfg.attributes.external),
+        max_len=cfg.data.max_len, bad_records=cfg.data.bad_records.value)
+    features = attributes.features_for(data.target)
+    values = attributes(list(data.id_train["sequence"]))
+    write_json(run_dir / "attributes" / "set.json", {
+        "set": attributes.name, "names": attributes.names, "oracle_for": attributes.oracle_for,
+        "target": data.target, "features_for_target": features.names,
+        "id_train_mean": dict(zip(attributes.names, values.nanmean(dim=0).tolist())),
+        "id_train_std": dict(zip(attributes.names, _nanstd(values).tolist())),
+    })
+    log.info("attribute set %r: %d attributes; %d are features for target %r (its oracles %s left out)",
+             attributes.name, len(attributes), len(features), data.target,
+             sorted(set(attributes.names) - set(features.names)) or "none")
+    return attributes
+
+
+def _nanstd(values: torch.Tensor) -> torch.Tensor:
+    mean = values.nanmean(dim=0, keepdim=True)
+    return ((values - mean) ** 2).nanmean(dim=0).sqrt()

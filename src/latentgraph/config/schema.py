@@ -154,13 +154,40 @@ def _default_classifiers() -> dict[str, ClassifierSpec]:
             "acp": ClassifierSpec("modlamp:ACPvsRandom", ["modlamp:ACPvsTM"])}
 
 
+def _all_descriptors() -> list[str]:
+    from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES  # lazy: loads modlamp's tables
+
+    return list(DESCRIPTOR_NAMES)
+
+
+EXTERNAL_MODELS = ("macrel",)
+
+
 @dataclass
 class AttributesConfig:
-    """Attribute oracles (DESIGN §3): trained classifiers, cached by their settings."""
+    """Attribute oracles (DESIGN §3): descriptors, trained classifiers, external models.
+
+    ``set`` names the combination for reports; ``descriptors``, ``use_classifiers`` and
+    ``external`` say what it holds. The trained classifiers are cached by their settings.
+    """
 
     set: str = "default"
+    descriptors: list[str] = field(default_factory=_all_descriptors)
+    use_classifiers: bool = True
+    external: list[str] = field(default_factory=list)
     classifiers: dict[str, ClassifierSpec] = field(default_factory=_default_classifiers)
     classifier: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
+
+    def __post_init__(self) -> None:
+        known = _all_descriptors()
+        unknown = [name for name in self.descriptors if name not in known]
+        _check(not unknown, "descriptors", list(self.descriptors), f"unknown {unknown}; known: {', '.join(known)}")
+        _check(len(set(self.descriptors)) == len(self.descriptors), "descriptors", list(self.descriptors),
+               "lists a descriptor twice")
+        bad = [name for name in self.external if name not in EXTERNAL_MODELS]
+        _check(not bad, "external", list(self.external), f"unknown model(s) {bad}; known: {', '.join(EXTERNAL_MODELS)}")
+        has_any = self.descriptors or (self.use_classifiers and self.classifiers) or self.external
+        _check(bool(has_any), "set", self.set, "holds no attribute: give descriptors, classifiers or external models")
 
 
 @dataclass
