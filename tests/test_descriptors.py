@@ -111,3 +111,19 @@ def test_batched_equals_one_at_a_time_and_ignores_padding():
 def test_unknown_descriptor_name():
     with pytest.raises(KeyError, match="unknown descriptor"):
         compute_descriptors(tokenize(["KLA"], 5), ["length", "charm"])
+
+
+def test_values_do_not_depend_on_chunking_or_column_selection(sequences, ours):
+    tokens = tokenize(sequences[:500], 200)  # wider than any row: the padding is cut per chunk
+    reference = np.stack([ours[name][:500] for name in DESCRIPTOR_NAMES], axis=1)
+    for chunk_rows in (1, 7, 64, 10_000):
+        values = compute_descriptors(tokens, chunk_rows=chunk_rows).numpy()
+        np.testing.assert_allclose(values, reference, rtol=1e-12, atol=1e-12)
+    picked = compute_descriptors(tokens, ["instability_index", "length", "isoelectric_point"]).numpy()
+    columns = [DESCRIPTOR_NAMES.index(n) for n in ("instability_index", "length", "isoelectric_point")]
+    np.testing.assert_allclose(picked, reference[:, columns], rtol=1e-12, atol=1e-12)
+
+
+def test_empty_batch_and_empty_selection():
+    assert compute_descriptors(tokenize([], 10)).shape == (0, len(DESCRIPTOR_NAMES))
+    assert compute_descriptors(tokenize(["KLA"], 10), []).shape == (1, 0)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from latentgraph.data.alphabet import AMINO_ACIDS, N_SPECIAL, VOCAB_SIZE
+from latentgraph.data.alphabet import AMINO_ACIDS, EOS, N_SPECIAL, VOCAB_SIZE
 
 WATER_MASS = 18.015  # Da, lost per peptide bond
 AMIDE_MASS_SHIFT = -0.98  # Da, C-terminal OH -> NH2
@@ -133,15 +133,40 @@ def _charge_density(tokens: torch.Tensor, counts: torch.Tensor, *, ph: float = 7
 
 def _isoelectric_point(tokens: torch.Tensor, counts: torch.Tensor, *, amide: bool = False,
                        iterations: int = 40) -> torch.Tensor:
-    groups, pka, sign = _ionisable(counts, amide)
-    low = torch.zeros(counts.shape[0], dtype=torch.float64, device=counts.device)
+    # the pI depends on the ionisable-group counts alone: bisect once per distinct composition
+    groups, inverse = _distinct_rows(_ionisable(counts, amide)[0])
+    _, pka, sign = _ionisable(counts[:1], amide)
+    low = torch.zeros(groups.shape[0], dtype=torch.float64, device=counts.device)
     high = torch.full_like(low, 20.0)
     for _ in range(iterations):
         mid = (low + high) / 2
         positive = _charge_at(groups, pka, sign, mid) > 0
         low = torch.where(positive, mid, low)
         high = torch.where(positive, high, mid)
-    return (low + high) / 2
+    return ((low + high) / 2)[inverse]
+
+
+def _distinct_rows(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distinct rows of a non-negative integer-valued matrix and each row's index among them.
+
+    Rows are packed into one int64 key when that cannot overflow (a 1-D unique is ~50× faster
+    than ``torch.unique(dim=0)``), else ``torch.unique(dim=0)`` is used.
+    """
+    as_int = values.long()
+    base = int(as_int.max()) + 1 if len(as_int) else 1
+    if base ** values.shape[1] >= 2**62:
+        return torch.unique(values, dim=0, return_inverse=True)
+    weights = base ** torch.arange(values.shape[1], device=values.device, dtype=torch.long)
+    _, first, inverse = _unique_with_first((as_int * weights).sum(dim=1))
+    return values[first], inverse
+
+
+def _unique_with_first(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``torch.unique`` of a 1-D tensor plus the index of one occurrence of each distinct key."""
+    unique, inverse = torch.unique(keys, return_inverse=True)
+    first = torch.empty(len(unique), dtype=torch.long, device=keys.device)
+    first[inverse] = torch.arange(len(keys), device=keys.device)
+    return unique, first, inverse
 
 
 def _eisenberg_hydrophobicity(tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -268,13 +293,44 @@ DESCRIPTORS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "hydrophobic_ratio": _hydrophobic_ratio,
 }
 DESCRIPTOR_NAMES = tuple(DESCRIPTORS)
+ORDER_DEPENDENT = frozenset({"hydrophobic_moment", "instability_index"})  # the rest need residue counts only
 
 
-def compute_descriptors(tokens: torch.Tensor, names: Sequence[str] | None = None) -> torch.Tensor:
-    """``[n, m]`` float64 matrix of the named descriptors (all twelve by default), columns in order."""
+def compute_descriptors(tokens: torch.Tensor, names: Sequence[str] | None = None, *,
+                        chunk_rows: int = 8192) -> torch.Tensor:
+    """``[n, m]`` float64 matrix of the named descriptors (all twelve by default), columns in order.
+
+    Residue counts and the two order-dependent descriptors (hydrophobic moment, instability index)
+    are computed over chunks of rows of similar length, each cut to its own longest row: a batch's
+    width is set by its longest sequence, and most rows would otherwise be padding. Every other
+    descriptor is a function of the counts and runs once on the whole batch. The values do not
+    depend on the chunking (tested).
+
+    Args:
+        tokens: ``[n, L]`` as from :func:`latentgraph.data.alphabet.tokenize` (residues from
+            column 1, after ``<bos>``).
+        names: descriptor names (see :data:`DESCRIPTOR_NAMES`).
+        chunk_rows: rows per chunk; bounds the temporary memory to about ``chunk_rows·L·8`` bytes.
+    """
     names = list(DESCRIPTOR_NAMES if names is None else names)
     unknown = [name for name in names if name not in DESCRIPTORS]
     if unknown:
         raise KeyError(f"unknown descriptor(s) {unknown}; known: {', '.join(DESCRIPTOR_NAMES)}")
-    counts = residue_counts(tokens)
-    return torch.stack([DESCRIPTORS[name](tokens, counts) for name in names], dim=1)
+    n = tokens.shape[0]
+    order_based = [name for name in names if name in ORDER_DEPENDENT]
+    counts = torch.zeros(n, len(AMINO_ACIDS), dtype=torch.float64, device=tokens.device)
+    by_order = torch.zeros(n, len(order_based), dtype=torch.float64, device=tokens.device)
+    # rows sorted by their <eos> column; this only groups rows, each chunk's width is measured
+    order = torch.argsort((tokens == EOS).to(torch.uint8).argmax(dim=1)) if n else torch.zeros(0, dtype=torch.long)
+    for rows in order.split(chunk_rows):
+        chunk = tokens.index_select(0, rows)
+        used_columns = torch.nonzero(chunk.any(dim=0)).flatten()
+        width = int(used_columns[-1]) + 1 if len(used_columns) else 1
+        chunk = chunk[:, :width].long()  # one conversion, shared by every descriptor
+        counts[rows] = chunk_counts = residue_counts(chunk)
+        if order_based:
+            by_order[rows] = torch.stack([DESCRIPTORS[name](chunk, chunk_counts) for name in order_based], dim=1)
+    # the rest depend on residue counts alone: one pass over the whole batch
+    columns = [by_order[:, order_based.index(name)] if name in ORDER_DEPENDENT else DESCRIPTORS[name](None, counts)
+               for name in names]
+    return torch.stack(columns, dim=1) if columns else torch.zeros(n, 0, dtype=torch.float64, device=tokens.device)

@@ -224,7 +224,9 @@ def _screen_tokens(tokens: torch.Tensor, max_len: int) -> tuple[list[str], torch
     for i in torch.nonzero(bad).flatten().tolist():
         problems[i] = check_sequence(sequences[i], max_len) or RecordProblem(
             "non_canonical", "a special token (e.g. <unk>) before <eos>, or no <eos>")
-    return sequences, tokens, problems
+    # re-tokenized so that nothing after a row's <eos> (or a missing <bos>) reaches a block
+    width = max((len(s) for s in sequences), default=1)
+    return sequences, torch.from_numpy(tokenize_numpy(sequences, max(width, 1))), problems
 
 
 def build_attribute_set(*, name: str, descriptors: Sequence[str], classifiers: Sequence[SequenceClassifier] = (),

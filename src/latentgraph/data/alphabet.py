@@ -49,14 +49,19 @@ def tokenize_numpy(sequences: Sequence[str], max_len: int) -> np.ndarray:
     out = np.zeros((n, max_len + 2), dtype=np.uint8)
     if n == 0:
         return out
-    # one pass over a joined byte buffer: row/column of every residue from the lengths
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
-    lengths = np.minimum(lengths, max_len)
-    joined = "".join(s[:max_len] for s in sequences).encode("ascii", errors="replace")
-    rows = np.repeat(np.arange(n), lengths)
-    starts = np.cumsum(lengths) - lengths
-    columns = np.arange(len(joined)) - np.repeat(starts, lengths) + 1
-    out[rows, columns] = _BYTE_TO_TOKEN[np.frombuffer(joined, dtype=np.uint8)]
+    # one pass over a joined byte buffer: the flat output index of every residue from the lengths
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
+    if lengths.max() > max_len:
+        lengths = np.minimum(lengths, max_len)
+        joined = "".join(s[:max_len] for s in sequences)
+    else:
+        joined = "".join(sequences)
+    codes = _BYTE_TO_TOKEN[np.frombuffer(joined.encode("ascii", errors="replace"), dtype=np.uint8)]
+    width = max_len + 2
+    row_offset = np.arange(n, dtype=np.int64) * width + 1 - (np.cumsum(lengths) - lengths)
+    flat = np.repeat(row_offset, lengths)
+    flat += np.arange(len(codes), dtype=np.int64)
+    out.reshape(-1)[flat] = codes
     out[:, 0] = BOS
     out[np.arange(n), lengths + 1] = EOS
     return out
