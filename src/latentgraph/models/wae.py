@@ -150,8 +150,9 @@ class SequenceWAE(pl.LightningModule):
             step_input = torch.cat([self._embed(token.unsqueeze(1), offset=t), z_step], dim=2)
             output, state = self.decoder(step_input, state)
             logits = self.to_logits(output[:, 0])
-            logits[:, PAD] = -math.inf  # never emit padding or a second <bos>
-            logits[:, BOS] = -math.inf
+            # never emit padding, a second <bos>, or <unk> (word dropout's input-only token, which
+            # detokenize would silently drop)
+            logits[:, [PAD, BOS, UNK]] = -math.inf
             if sample:
                 probs = torch.softmax(logits / temperature, dim=1)
                 token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)

@@ -1,0 +1,9 @@
+"""Latent→attribute graph, attribute DAG, SEM fit and Markov blanket (DESIGN §6).
+
+    from latentgraph.graph import build_graph, AttributeGraph
+"""
+
+from latentgraph.graph.build import AttributeGraph, build_graph
+from latentgraph.graph.structure import footprint_dag, markov_blanket
+
+__all__ = ["AttributeGraph", "build_graph", "footprint_dag", "markov_blanket"]

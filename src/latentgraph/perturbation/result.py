@@ -1,0 +1,92 @@
+"""The outcome of a perturbation experiment, and its files (``perturbation/`` in a run directory)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, write_json
+
+ARRAYS = ("sensitivity", "pvalues", "qvalues", "change_rate", "deltas", "latent_scale", "attribute_spread",
+          "base_codes", "base_values", "effects")
+
+
+@dataclass
+class PerturbationResult:
+    """Effects of latent perturbations on attributes, and the per-pair test results.
+
+    Shapes: ``d`` latents, ``m`` attributes, ``N`` base codes, ``K`` steps.
+
+    Attributes:
+        latent_names, attribute_names: row and column names (``z0 … z{d-1}``; the attributes' names).
+        sensitivity: ``[d, m]`` mean ``|Δ|`` over base codes and steps, over the attribute's spread.
+        pvalues, qvalues: ``[d, m]`` sign-flip p-values and their Benjamini–Hochberg q-values.
+        change_rate: ``[d]`` fraction of perturbed decodes that differ from their base decode.
+        deltas: ``[K]`` the steps ``δ_k``; latent ``j`` moves by ``δ_k · latent_scale[j]``.
+        latent_scale: ``[d]`` the spread ``s_j`` of each latent (1 when not measured on data).
+        attribute_spread: ``[m]`` standard deviation of each attribute over the base decodes.
+        base_codes: ``[N, d]``; base_values: ``[N, m]``; effects: ``[N, d, K, m]`` (NaN: not scorable).
+        base_sequences: the ``N`` base decodes.
+        info: how it was run (seed, base, permutations, counts of unscorable decodes, timings).
+    """
+
+    latent_names: list[str]
+    attribute_names: list[str]
+    sensitivity: torch.Tensor
+    pvalues: torch.Tensor
+    qvalues: torch.Tensor
+    change_rate: torch.Tensor
+    deltas: torch.Tensor
+    latent_scale: torch.Tensor
+    attribute_spread: torch.Tensor
+    base_codes: torch.Tensor
+    base_values: torch.Tensor
+    effects: torch.Tensor
+    base_sequences: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def perturbed_codes(self) -> torch.Tensor:
+        """``[N, d, K, d]``: the code each effect was measured at (for SEM fits)."""
+        n, d = self.base_codes.shape
+        step = self.deltas[None, :, None] * self.latent_scale[:, None, None] * torch.eye(d)[:, None, :]  # [d, K, d]
+        return self.base_codes[:, None, None, :] + step[None]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A ``[d, m]`` array as a DataFrame with latent rows and attribute columns."""
+        return pd.DataFrame(getattr(self, name).numpy(), index=self.latent_names, columns=self.attribute_names)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``result.npz`` (every array), ``summary.json`` and readable CSVs; each file atomically."""
+        directory = Path(directory)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{name: getattr(self, name).numpy() for name in ARRAYS})
+        atomic_write_bytes(directory / "result.npz", buffer.getvalue())
+        write_json(directory / "summary.json", {
+            "latent_names": self.latent_names, "attribute_names": self.attribute_names,
+            "deltas": self.deltas.tolist(), "base_sequences": self.base_sequences, "info": self.info,
+        })
+        for name in ("sensitivity", "pvalues", "qvalues"):
+            atomic_write_text(directory / f"{name}.csv", self.table(name).to_csv())
+        change = pd.DataFrame({"latent": self.latent_names, "change_rate": self.change_rate.numpy(),
+                               "latent_scale": self.latent_scale.numpy()})
+        atomic_write_text(directory / "change_rate.csv", change.to_csv(index=False))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PerturbationResult:
+        """Read a result written by :meth:`save` (``directory`` holds ``result.npz`` and ``summary.json``)."""
+        directory = Path(directory)
+        for name in ("result.npz", "summary.json"):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory / name} not found: not a saved perturbation result")
+        summary = json.loads((directory / "summary.json").read_text())
+        with np.load(directory / "result.npz") as arrays:
+            tensors = {name: torch.from_numpy(arrays[name].copy()) for name in ARRAYS}
+        return cls(latent_names=summary["latent_names"], attribute_names=summary["attribute_names"],
+                   base_sequences=summary["base_sequences"], info=summary["info"], **tensors)

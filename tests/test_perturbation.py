@@ -1,0 +1,104 @@
+"""The perturbation engine: codes grid, determinism, plain callables, unscorable decodes, files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from toy_models import ToyAttributes, ToyAutoencoder
+
+from latentgraph.perturbation import Autoencoder, PerturbationResult, run_perturbation
+from latentgraph.perturbation.engine import perturbed_codes
+
+
+def test_perturbed_codes_grid_order():
+    base = torch.tensor([[0.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
+    deltas, scale = torch.tensor([-1.0, 2.0]), torch.tensor([1.0, 0.5, 3.0])
+    codes = perturbed_codes(base, torch.arange(12), deltas, scale)  # 2 bases × 3 latents × 2 steps
+    expected = [[-1, 0, 0], [2, 0, 0], [0, -0.5, 0], [0, 1, 0], [0, 0, -3], [0, 0, 6]]
+    assert torch.equal(codes[:6], torch.tensor(expected))
+    assert torch.equal(codes[6:], torch.tensor(expected) + 10)
+
+
+def test_deterministic_for_a_seed_and_independent_of_batch_size():
+    run = lambda seed, batch: run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=16, deltas=[-1, 1],  # noqa: E731
+                                               seed=seed, batch_size=batch, n_permutations=499, progress=False)
+    a, b, c = run(0, 4096), run(0, 7), run(1, 4096)
+    for name in ("effects", "pvalues", "qvalues", "sensitivity", "change_rate", "base_codes"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    assert not torch.equal(a.base_codes, c.base_codes)
+    assert a.effects.shape == (16, 6, 2, 8) and a.pvalues.shape == (6, 8) and a.change_rate.shape == (6,)
+
+
+def test_plain_callable_attributes_and_the_protocol():
+    class Lengths:
+        names = ["length", "k_count"]
+
+        def __call__(self, sequences):
+            return torch.tensor([[len(s), s.count("K")] for s in sequences], dtype=torch.float32)
+
+    assert isinstance(ToyAutoencoder(), Autoencoder)
+    result = run_perturbation(ToyAutoencoder(), Lengths(), n_base=32, deltas=[1.0, 2.0], n_permutations=999,
+                              progress=False)
+    assert result.attribute_names == ["length", "k_count"]
+    assert (result.sensitivity[:, 0] == 0).all()  # the toy's length never changes
+    assert float(result.qvalues[0, 1]) < 0.05 and (result.qvalues[4:, 1] == 1).all()
+
+
+def test_the_project_wae_satisfies_the_protocol():
+    from latentgraph.models.wae import SequenceWAE
+
+    model = SequenceWAE(latent_dim=4, embedding_dim=8, encoder_hidden=8, decoder_hidden=8, max_len=10)
+    assert isinstance(model, Autoencoder)
+    result = run_perturbation(model, ToyAttributes(), n_base=4, deltas=[1.0], n_permutations=99, progress=False,
+                              base="posterior", sequences=["KKKAA", "EEWWL", "GGSSA", "KLWEA", "AAAAK"])
+    assert result.info["latent_scale"] == "data" and result.base_codes.shape == (4, 4)
+
+
+def test_unscorable_decodes_are_counted_and_left_out(caplog):
+    class NaNForW(ToyAttributes):
+        def __call__(self, sequences):
+            values = super().__call__(sequences)
+            values[torch.tensor(["W" in s for s in sequences])] = float("nan")
+            return values
+
+    with caplog.at_level("WARNING"):
+        result = run_perturbation(ToyAutoencoder(), NaNForW(), n_base=32, deltas=[-1, 1], n_permutations=499,
+                                  progress=False)
+    assert result.info["unscorable_decodes"] > 0 and "could not be scored" in caplog.text
+    assert torch.isfinite(result.pvalues).all() and torch.isfinite(result.sensitivity).all()
+
+
+def test_attributes_of_the_wrong_shape_are_a_clear_error():
+    class Broken:
+        names = ["a", "b"]
+
+        def __call__(self, sequences):
+            return torch.zeros(len(sequences), 3)
+
+    with pytest.raises(ValueError, match=r"expected a tensor of shape \(\d+, 2\)"):
+        run_perturbation(ToyAutoencoder(), Broken(), n_base=4, deltas=[1], progress=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"deltas": []}, "non-empty"), ({"deltas": [0.0, 1.0]}, "non-zero"), ({"n_base": 1}, "n_base"),
+    ({"base": "posterior"}, "needs sequences"), ({"base": "mean"}, "'prior' or 'posterior'"),
+    ({"latent_scale": "data"}, "needs sequences"),
+])
+def test_bad_arguments(kwargs, message):
+    args = {"n_base": 4, "deltas": [1.0], "progress": False, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        run_perturbation(ToyAutoencoder(), ToyAttributes(), **args)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    result = run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=8, deltas=[-1, 1], n_permutations=99,
+                              progress=False)
+    result.save(tmp_path / "perturbation")
+    for name in ("result.npz", "summary.json", "sensitivity.csv", "pvalues.csv", "qvalues.csv", "change_rate.csv"):
+        assert (tmp_path / "perturbation" / name).is_file(), name
+    loaded = PerturbationResult.load(tmp_path / "perturbation")
+    assert loaded.latent_names == result.latent_names and loaded.base_sequences == result.base_sequences
+    assert torch.equal(loaded.qvalues, result.qvalues) and loaded.info == result.info
+    assert loaded.perturbed_codes().shape == (8, 6, 2, 6)
+    with pytest.raises(FileNotFoundError, match="not a saved perturbation result"):
+        PerturbationResult.load(tmp_path)
