@@ -60,6 +60,32 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     assert attributes["names"][-2:] == ["amp", "acp"] and len(attributes["names"]) == 14
     assert attributes["target"] == "amp" and "amp" not in attributes["features_for_target"]
     assert 10 < attributes["id_train_mean"]["length"] < 50
+    check_perturbation_and_graph(run_dir, tmp_path)
+
+
+def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
+    """The smoke run's perturbation/ and graph/, then a stage=graph rebuild from them."""
+    for name in ("result.npz", "summary.json", "sensitivity.csv", "pvalues.csv", "qvalues.csv", "change_rate.csv"):
+        assert (run_dir / "perturbation" / name).is_file(), name
+    info = json.loads((run_dir / "perturbation" / "summary.json").read_text())["info"]
+    assert info["n_base"] == 16 and info["decodes"] == 16 + 16 * 8 * 2  # N + N·d·K (smoke: d 8, K 2)
+    for name in ("graph.json", "attribute_dag.graphml", "latent_attribute.graphml", "blanket.json", "summary.json",
+                 "sensitivity_heatmap.png", "graph.png"):
+        assert (run_dir / "graph" / name).is_file(), name
+    assert (run_dir / "graph" / "graph.png").read_bytes()[:4] == b"\x89PNG"
+    blanket = json.loads((run_dir / "graph" / "blanket.json").read_text())
+    assert blanket["target"] == "amp" and blanket["target_node"] == "amp" and "amp" not in blanket["features"]
+    metrics = pd.read_csv(run_dir / "csv" / "metrics.csv")
+    assert "perturbation/seconds" in metrics.columns and "graph/latents_with_edges" in metrics.columns
+
+    rebuilt = tmp_path / "rebuilt"
+    result = run_cli("stage=graph", f"run_dir={run_dir}", "graph.threshold=fixed", "graph.tau=0", "logger=csv_only",
+                     f"hydra.run.dir={rebuilt}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((rebuilt / "graph" / "summary.json").read_text())
+    assert summary["settings"]["threshold"] == "fixed" and summary["latent_edges"] == 8 * 14  # tau 0: every pair
+    assert json.loads((rebuilt / "graph" / "source.json").read_text())["run_dir"] == str(run_dir.resolve())
+    assert not (rebuilt / "checkpoints").exists()  # nothing was trained
 
 
 def test_bad_config_value_fails_before_training(tmp_path):
@@ -69,6 +95,16 @@ def test_bad_config_value_fails_before_training(tmp_path):
         assert result.returncode == 2
         assert f"invalid config value {key}=" in result.stderr
         assert not (run_dir / "checkpoints").exists() and not (run_dir / "data").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["stage=graph"], "invalid config value run_dir=None: stage=graph needs run_dir="),
+    (["stage=graph", "run_dir=/nowhere"], "holds no perturbation/result.npz"),
+    (["stage=train"], "invalid config value stage='train'"),
+])
+def test_graph_stage_needs_a_finished_run(tmp_path, overrides, message):
+    result = run_cli(*overrides, "logger=csv_only", cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
 
 
 def test_missing_checkpoint_to_resume_from(tmp_path):

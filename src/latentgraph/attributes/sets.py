@@ -137,6 +137,7 @@ class AttributeSet:
 
     def __post_init__(self) -> None:
         self.bad_records = BadRecordPolicy(self.bad_records)
+        self._warned = False
         duplicated = sorted({n for n in self.names if self.names.count(n) > 1})
         if duplicated:
             raise ValueError(f"attribute names must be unique; repeated: {duplicated}")
@@ -189,8 +190,11 @@ class AttributeSet:
         for index, problem in problems.items():  # strict raises at the first, naming the row (1-based)
             records.reject(DroppedRecord("attribute input", index + 1, problem.reason, problem.detail, sequences[index]))
             valid[index] = False
-        log.warning("attribute set %r: skipped %d of %d sequences (empty, too long or non-canonical); "
-                    "their rows are NaN", self.name, len(problems), len(valid))
+        # warned once per set, then counted quietly: callers scoring many batches report the total
+        level = logging.DEBUG if self._warned else logging.WARNING
+        self._warned = True
+        log.log(level, "attribute set %r: skipped %d of %d sequences (empty, too long or non-canonical); their "
+                "rows are NaN (counted in drop_log)", self.name, len(problems), len(valid))
         return valid, SequenceBatch(self.max_len, None, tokens[valid])
 
 

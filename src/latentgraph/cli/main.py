@@ -1,9 +1,10 @@
 """``latentgraph``: one Hydra command runs every pipeline stage that exists.
 
 Stages so far: data → attribute classifiers (trained or reloaded from the cache) and the
-attribute set → autoencoder fit. Errors in the user's input (a bad config value, a missing
-file, a bad record under ``strict``) are reported in one line naming the key, file or record,
-and the process exits with status 2.
+attribute set → autoencoder fit → perturbation experiment (a callback at fit end) → graph.
+``stage=graph run_dir=PATH`` rebuilds only the graph from an earlier run's saved effects.
+Errors in the user's input (a bad config value, a missing file, a bad record under ``strict``)
+are reported in one line naming the key, file or record, and the process exits with status 2.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from latentgraph.cli.graph_stage import perturbation_callback, rebuild_graph
 from latentgraph.cli.tracking import finish_wandb
 from latentgraph.cli.train_autoencoder import prepare_run_data, train_autoencoder
 from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
@@ -39,10 +41,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
-        data = prepare_run_data(cfg, run_dir)
-        classifiers = train_attribute_classifiers(cfg, data, run_dir)
-        build_run_attribute_set(cfg, classifiers, data, run_dir)
-        metrics = train_autoencoder(cfg, run_dir, data)
+        if cfg.stage == "graph":
+            metrics = rebuild_graph(cfg, run_dir)
+        else:
+            data = prepare_run_data(cfg, run_dir)
+            classifiers = train_attribute_classifiers(cfg, data, run_dir)
+            attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
+            callback = perturbation_callback(cfg, attributes, data, run_dir)
+            metrics = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [])
     finally:
         finish_wandb()
     log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
@@ -57,7 +63,7 @@ def main(cfg: DictConfig) -> float | None:
         log.error("%s", error)
         print(f"latentgraph: error: {error}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    return metrics.get("val/recon")
+    return metrics.get("val/recon", metrics.get("graph/blanket_size"))
 
 
 if __name__ == "__main__":

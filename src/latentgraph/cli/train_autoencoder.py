@@ -55,7 +55,8 @@ def prepare_run_data(cfg: DictConfig, run_dir: Path) -> PreparedData:
     return data
 
 
-def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData) -> dict[str, float]:
+def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData,
+                      extra_callbacks: list[pl.Callback] = ()) -> dict[str, float]:
     """Fit the WAE on the corpus; return its final validation quality metrics.
 
     The stage seeds itself (seed 0 is a seed like any other), so its result does not depend on
@@ -67,7 +68,7 @@ def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData) -> dic
     log.info("Instantiating model <%s>", SequenceWAE.__name__)
     model = SequenceWAE(**model_kwargs(cfg.model))
     loggers = build_loggers(cfg, run_dir)
-    callbacks = build_callbacks(cfg, run_dir)
+    callbacks = build_callbacks(cfg, run_dir) + list(extra_callbacks)
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers, callbacks=callbacks,
                                                   default_root_dir=str(run_dir))

@@ -192,29 +192,38 @@ class AttributesConfig:
 
 @dataclass
 class PerturbationConfig:
-    """Perturbation experiment (DESIGN §5); filled by the perturbation stage."""
+    """Perturbation experiment (DESIGN §5), run by the PerturbationCallback at fit end."""
 
-    enabled: bool = False
+    enabled: bool = True
     n_base: int = 256
     deltas: list[float] = field(default_factory=lambda: [-2.0, -1.0, 1.0, 2.0])
     base: str = "prior"
+    latent_scale: str = "data"
+    batch_size: int = 4096
+    n_permutations: Optional[int] = None
 
     def __post_init__(self) -> None:
-        _positive(self, "n_base")
+        _check(self.n_base >= 2, "n_base", self.n_base, "must be >= 2 (the edge test pairs base codes)")
+        _positive(self, "batch_size")
         _check(self.base in ("prior", "posterior"), "base", self.base, "must be 'prior' or 'posterior'")
+        _check(self.latent_scale in ("data", "unit"), "latent_scale", self.latent_scale, "must be 'data' or 'unit'")
         _check(len(self.deltas) > 0 and all(d != 0 for d in self.deltas), "deltas", list(self.deltas),
                "must be a non-empty list of non-zero steps")
+        _check(self.n_permutations is None or self.n_permutations >= 99, "n_permutations", self.n_permutations,
+               "must be >= 99 or null (automatic)")
 
 
 @dataclass
 class GraphConfig:
-    """Edge test and graph structure (DESIGN §5-6); filled by the graph stage."""
+    """Edge test and graph structure (DESIGN §5-6)."""
 
     threshold: str = "fdr"
     alpha: float = 0.05
     min_effect: float = 0.05
     tau: float = 0.1
     structure: str = "footprint"
+    sem: str = "linear"
+    empty_blanket: str = "all"
 
     def __post_init__(self) -> None:
         _check(self.threshold in ("fdr", "fixed"), "threshold", self.threshold, "must be 'fdr' or 'fixed'")
@@ -223,6 +232,8 @@ class GraphConfig:
         _check(self.tau >= 0, "tau", self.tau, "must be >= 0")
         _check(self.structure in ("footprint", "shared_latent"), "structure", self.structure,
                "must be 'footprint' or 'shared_latent'")
+        _check(self.sem in ("linear", "mlp"), "sem", self.sem, "must be 'linear' or 'mlp'")
+        _check(self.empty_blanket in ("all", "fail"), "empty_blanket", self.empty_blanket, "must be 'all' or 'fail'")
 
 
 @dataclass
@@ -334,6 +345,8 @@ class PathsConfig:
 class Config:
     seed: int = 0
     ckpt_path: Optional[str] = None
+    stage: str = "all"  # all: every stage; graph: rebuild the graph from run_dir's saved effects
+    run_dir: Optional[str] = None  # the earlier run that stage=graph reads
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
@@ -347,6 +360,9 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        _check(self.stage in ("all", "graph"), "stage", self.stage, "must be 'all' or 'graph'")
+        _check(self.stage != "graph" or self.run_dir is not None, "run_dir", self.run_dir,
+               "stage=graph needs run_dir=<an earlier run directory holding perturbation/>")
         _check(self.model.max_len == self.data.max_len, "model.max_len", self.model.max_len,
                f"must equal data.max_len={self.data.max_len}")
 

@@ -51,6 +51,13 @@ class PerturbationResult:
     base_sequences: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
 
+    def cloned(self) -> PerturbationResult:
+        """A copy whose tensors are ordinary ones (results made under ``torch.inference_mode``
+        cannot take part in autograd, which an MLP SEM fit needs)."""
+        tensors = {name: getattr(self, name).clone() for name in ARRAYS}
+        return PerturbationResult(latent_names=list(self.latent_names), attribute_names=list(self.attribute_names),
+                                  base_sequences=list(self.base_sequences), info=dict(self.info), **tensors)
+
     def perturbed_codes(self) -> torch.Tensor:
         """``[N, d, K, d]``: the code each effect was measured at (for SEM fits)."""
         n, d = self.base_codes.shape

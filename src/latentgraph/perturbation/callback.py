@@ -1,0 +1,74 @@
+"""``PerturbationCallback``: the perturbation experiment when an autoencoder fit ends (DESIGN §5)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from typing_extensions import override
+
+from latentgraph.perturbation.engine import run_perturbation
+from latentgraph.perturbation.protocol import Attributes
+from latentgraph.perturbation.result import PerturbationResult
+
+log = logging.getLogger(__name__)
+
+
+class PerturbationCallback(pl.Callback):
+    """Run :func:`~latentgraph.perturbation.run_perturbation` on the fitted model, on rank zero.
+
+    The model is moved to the strategy's device (Lightning has torn the fit down by
+    ``on_fit_end``), put in eval mode and run under ``torch.inference_mode()``. The result is
+    saved to ``out_dir``, its summary numbers are logged through ``trainer.loggers``, and
+    ``on_result(result, trainer)`` runs next (the CLI builds the graph there).
+
+    Args:
+        attributes: the attributes to score decodes with.
+        out_dir: where :meth:`PerturbationResult.save` writes (``<run>/perturbation``).
+        sequences: held-out sequences, for ``base="posterior"`` and ``latent_scale="data"``.
+        settings: keyword arguments of ``run_perturbation`` (``n_base``, ``deltas``, ``base``,
+            ``latent_scale``, ``batch_size``, ``n_permutations``, ``seed``).
+    """
+
+    def __init__(self, *, attributes: Attributes, out_dir: str | Path, sequences: Sequence[str] | None = None,
+                 on_result: Callable[[PerturbationResult, pl.Trainer], None] | None = None, **settings) -> None:
+        self.attributes = attributes
+        self.out_dir = Path(out_dir)
+        self.sequences = list(sequences) if sequences is not None else None
+        self.on_result = on_result
+        self.settings = settings
+        self.result: PerturbationResult | None = None
+
+    @override
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        if trainer.interrupted:
+            log.warning("perturbation: skipped, the fit was interrupted")
+            return
+        device = trainer.strategy.root_device
+        was_training = pl_module.training
+        pl_module.to(device).eval()
+        log.info("perturbation: %s on %s", ", ".join(f"{k}={v}" for k, v in self.settings.items()), device)
+        try:
+            with torch.inference_mode():
+                result = run_perturbation(pl_module, self.attributes, sequences=self.sequences,
+                                          progress=trainer.progress_bar_callback is not None, **self.settings)
+        finally:
+            pl_module.train(was_training)
+        result = result.cloned()
+        result.save(self.out_dir)
+        self.result = result
+        metrics = {
+            "perturbation/seconds": result.info["seconds"],
+            "perturbation/decodes_per_second": result.info["decodes"] / max(result.info["seconds"], 1e-9),
+            "perturbation/unscorable_decodes": result.info["unscorable_decodes"],
+            "perturbation/mean_change_rate": float(result.change_rate.mean()),
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        if self.on_result is not None:
+            self.on_result(result, trainer)
