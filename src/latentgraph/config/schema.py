@@ -219,7 +219,7 @@ class GraphConfig:
 
     threshold: str = "fdr"
     alpha: float = 0.05
-    min_effect: float = 0.05
+    min_effect: float = 0.5
     tau: float = 0.1
     structure: str = "footprint"
     sem: str = "linear"

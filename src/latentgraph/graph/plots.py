@@ -78,14 +78,19 @@ def graph_picture(graph: AttributeGraph, path: str | Path, *, target: str | None
     left.axis("off")
 
     dag = graph.dag
-    layers = {node: depth for depth, generation in enumerate(nx.topological_generations(dag)) for node in generation}
+    # layers from the directed edges only, so a tied class sits side by side in one layer
+    directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
+    directed_only.add_nodes_from(dag.nodes)
+    layers = {node: depth for depth, generation in enumerate(nx.topological_generations(directed_only))
+              for node in generation}
     nx.set_node_attributes(dag, layers, "layer")
     layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
     layout = {node: (x, -y) for node, (x, y) in layout.items()}
     directed = [(u, v) for u, v, tied in dag.edges(data="undirected") if not tied]
     tied = [(u, v) for u, v, t in dag.edges(data="undirected") if t]
     nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=right, arrows=True, arrowsize=14, node_size=900)
-    nx.draw_networkx_edges(dag, layout, edgelist=tied, ax=right, arrows=False, style="dashed")
+    nx.draw_networkx_edges(dag, layout, edgelist=tied, ax=right, arrows=False, style="dashed", alpha=0.5,
+                           connectionstyle="arc3,rad=0.25")
     nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=900, alpha=0.8, ax=right)
     nx.draw_networkx_labels(dag, layout, font_size=7, ax=right)
     right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange; dashed = tie")
