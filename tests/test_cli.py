@@ -61,6 +61,22 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     assert attributes["target"] == "amp" and "amp" not in attributes["features_for_target"]
     assert 10 < attributes["id_train_mean"]["length"] < 50
     check_perturbation_and_graph(run_dir, tmp_path)
+    check_results(run_dir)
+
+
+def check_results(run_dir: Path) -> None:
+    """The smoke run's results/: one row per feature set × regime × dataset × n × seed."""
+    results = pd.read_csv(run_dir / "results" / "metrics.csv")
+    assert set(results["feature_set"]) == {"markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges",
+                                           "lingam"}
+    assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
+    assert set(results["dataset"]) == {"id_test", "AMPvsTM"} and set(results["seed"]) == {0, 1}
+    assert results["auroc"].between(0, 1).all()
+    assert not results.duplicated(["feature_set", "regime", "dataset", "n", "seed"]).any()
+    features = json.loads((run_dir / "results" / "features.json").read_text())
+    assert "amp" not in features["attributes"] and len(features["feature_sets"]["random"]) == 2
+    for name in ("metrics.json", "summary.csv", "ood_drop.csv", "limited_curve.png"):
+        assert (run_dir / "results" / name).is_file(), name
 
 
 def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ def test_default_config_validates():
     assert config.seed == 0
 
 
-@pytest.mark.parametrize("group", ["data", "model", "attributes", "trainer", "logger", "callbacks", "graph", "perturbation"])
+@pytest.mark.parametrize("group", ["data", "model", "attributes", "trainer", "logger", "callbacks", "graph", "perturbation",
+                                   "predictor"])
 def test_schema_defaults_match_the_default_yaml(group):
     """A Python user of the dataclasses gets the same defaults as a command-line user."""
     from latentgraph.config.schema import Config

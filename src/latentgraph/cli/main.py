@@ -1,7 +1,8 @@
 """``latentgraph``: one Hydra command runs every pipeline stage that exists.
 
 Stages so far: data → attribute classifiers (trained or reloaded from the cache) and the
-attribute set → autoencoder fit → perturbation experiment (a callback at fit end) → graph.
+attribute set → autoencoder fit → perturbation experiment (a callback at fit end) → graph →
+predictors (every feature set × regime × seed) → results/.
 ``stage=graph run_dir=PATH`` rebuilds only the graph from an earlier run's saved effects.
 Errors in the user's input (a bad config value, a missing file, a bad record under ``strict``)
 are reported in one line naming the key, file or record, and the process exits with status 2.
@@ -18,6 +19,7 @@ import hydra
 from omegaconf import DictConfig
 
 from latentgraph.cli.graph_stage import perturbation_callback, rebuild_graph
+from latentgraph.cli.predictor_stage import run_predictor_stage
 from latentgraph.cli.tracking import finish_wandb
 from latentgraph.cli.train_autoencoder import prepare_run_data, train_autoencoder
 from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
@@ -48,7 +50,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
             classifiers = train_attribute_classifiers(cfg, data, run_dir)
             attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
             callback = perturbation_callback(cfg, attributes, data, run_dir)
-            metrics = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [])
+            metrics, autoencoder = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [])
+            metrics.update(run_predictor_stage(cfg, data, attributes, autoencoder, run_dir))
     finally:
         finish_wandb()
     log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)

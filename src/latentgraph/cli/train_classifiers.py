@@ -70,7 +70,7 @@ def training_data_settings(cfg: DictConfig, spec: DictConfig) -> dict:
     from_id = spec.train_source == "id"
     return {
         "source": cfg.data.id_source if from_id else spec.train_source,
-        "excluded_ood_sources": list(cfg.data.ood_sources) if from_id else [],
+        "excluded_ood_sources": [*cfg.data.ood_sources, *cfg.data.ood_csv] if from_id else [],
         "split_seed": cfg.data.split_seed, "val_fraction": cfg.data.val_fraction,
         "test_fraction": cfg.data.test_fraction, "max_len": cfg.data.max_len,
         "overlap": cfg.data.overlap, "bad_records": cfg.data.bad_records.value,

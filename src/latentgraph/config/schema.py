@@ -58,6 +58,7 @@ class DecodeMode(str, Enum):
 class DataConfig:
     id_source: str = "modlamp:AMPvsUniProt"
     ood_sources: list[str] = field(default_factory=lambda: ["modlamp:AMPvsTM"])
+    ood_csv: list[str] = field(default_factory=list)  # labelled CSVs (sequence,label), named by file stem
     corpus_sources: list[str] = field(default_factory=lambda: ["modlamp:ACPvsRandom", "modlamp:ACPvsTM"])
     target: str = "amp"
     max_len: int = 50
@@ -236,16 +237,39 @@ class GraphConfig:
         _check(self.empty_blanket in ("all", "fail"), "empty_blanket", self.empty_blanket, "must be 'all' or 'fail'")
 
 
+PREDICTOR_FEATURE_SETS = ("markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges", "lingam")
+PREDICTOR_REGIMES = ("supervised", "unsupervised", "fewshot", "limited")
+
+
 @dataclass
 class PredictorConfig:
-    """Predictors on attribute features (DESIGN §7); filled by the predictors stage."""
+    """Predictors on attribute features (DESIGN §7)."""
 
     model: str = "logistic"
     seeds: int = 5
+    regime: str = "all"
+    feature_sets: list[str] = field(default_factory=lambda: list(PREDICTOR_FEATURE_SETS))
+    fewshot_k: list[int] = field(default_factory=lambda: [8, 16, 32, 64])
+    limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256, 512])
+    prior_samples: int = 2000
+    max_steps: int = 500
+    patience: int = 25
+    lr: float = 1e-2
+    fewshot_steps: int = 100
+    fewshot_lr: float = 3e-3
 
     def __post_init__(self) -> None:
         _check(self.model in ("logistic", "mlp"), "model", self.model, "must be 'logistic' or 'mlp'")
         _check(self.seeds >= 1, "seeds", self.seeds, "must be >= 1")
+        _check(self.regime in ("all", *PREDICTOR_REGIMES), "regime", self.regime,
+               f"must be 'all' or one of {', '.join(PREDICTOR_REGIMES)}")
+        unknown = [name for name in self.feature_sets if name not in PREDICTOR_FEATURE_SETS]
+        _check(not unknown and len(self.feature_sets) > 0, "feature_sets", list(self.feature_sets),
+               f"must be a non-empty list of {', '.join(PREDICTOR_FEATURE_SETS)}")
+        _check(all(k >= 2 for k in self.fewshot_k), "fewshot_k", list(self.fewshot_k), "every k must be >= 2")
+        _check(all(n >= 4 for n in self.limited_n), "limited_n", list(self.limited_n), "every n must be >= 4")
+        _check(self.prior_samples >= 20, "prior_samples", self.prior_samples, "must be >= 20")
+        _positive(self, "max_steps", "patience", "lr", "fewshot_steps", "fewshot_lr")
 
 
 @dataclass

@@ -54,11 +54,14 @@ def prepare_data(
     corpus_val_fraction: float,
     corpus_limit: int | None = None,
     overlap: str = "drop_from_id",
+    ood_csv: list[str] | None = None,
     **_: object,
 ) -> PreparedData:
     """Build the ID splits, OOD sets and autoencoder corpus from source specs.
 
     Accepts the ``data`` config's keys as keyword arguments (``prepare_data(**cfg.data)``).
+    ``ood_csv`` adds labelled CSV files (a ``sequence`` column and a ``label`` column, read as the
+    target) as further OOD sets, each named by its file stem.
     No sequence is in two of: ID splits, OOD sets. ``overlap="drop_from_id"`` (default) takes a
     shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
     are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
@@ -97,8 +100,16 @@ def prepare_data(
 
     # OOD sets; a sequence in both an OOD set and the ID set is removed from one side (data.overlap)
     ood: dict[str, pd.DataFrame] = {}
-    for spec_text in ood_sources:
+    for spec_text in [*ood_sources, *(ood_csv or [])]:
         name, frame = load(spec_text)
+        if spec_text in (ood_csv or []):
+            if parse_source_spec(spec_text).kind != "csv":
+                raise DataError(f"data.ood_csv entry {spec_text!r} is not a .csv file")
+            if target not in frame.columns:
+                if "label" not in frame.columns:
+                    raise DataError(f"{spec_text}: data.ood_csv needs a 'label' column (or {target!r}); "
+                                    f"columns: {list(frame.columns)}")
+                frame = frame.rename(columns={"label": target})
         if name in ood or name == id_name:
             raise DataError(f"two data sources share the name {name!r}; rename one of the files")
         if target in frame.columns:

@@ -1,0 +1,205 @@
+"""Predictors per feature set × regime × seed, evaluated in and out of distribution (DESIGN §7).
+
+Everything here works on attribute matrices and labels; the CLI computes them from sequences.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from latentgraph.predictors.feature_sets import (ges_features, lasso_features, lingam_features, mutual_info_features,
+                                                 pc_features, random_features)
+from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor
+
+log = logging.getLogger(__name__)
+
+FEATURE_SETS = ("markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges", "lingam")
+REGIMES = ("supervised", "unsupervised", "fewshot", "limited")
+ID_TEST = "id_test"
+
+
+@dataclass
+class Labelled:
+    """Attribute values ``x [n, m]`` (columns: :attr:`PredictorData.names`) and binary labels ``y [n]``."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def columns(self, index: list[int]) -> Labelled:
+        return Labelled(self.x[:, index], self.y)
+
+    def rows(self, index: np.ndarray | torch.Tensor) -> Labelled:
+        index = torch.as_tensor(index, dtype=torch.long)
+        return Labelled(self.x[index], self.y[index])
+
+
+@dataclass
+class PredictorData:
+    names: list[str]
+    train: Labelled
+    val: Labelled
+    test: Labelled
+    ood: dict[str, Labelled]
+    prior: Labelled | None = None  # prior samples labelled by the target oracle (unsupervised regime)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PredictorSettings:
+    model: str = "logistic"
+    seeds: int = 5
+    regimes: Sequence[str] = REGIMES
+    fewshot_k: Sequence[int] = (8, 16, 32, 64)
+    limited_n: Sequence[int] = (16, 32, 64, 128, 256, 512)
+    max_steps: int = 500
+    patience: int = 25
+    lr: float = 1e-2
+    fewshot_steps: int = 100
+    fewshot_lr: float = 3e-3
+
+
+def choose_feature_sets(data: PredictorData, blanket: list[str], wanted: Sequence[str], *,
+                        seed: int = 0) -> dict[str, list[str] | Callable[[int], list[str]]]:
+    """Each wanted feature set's attributes, chosen on the ID training split.
+
+    ``random`` is a function of the seed (one draw per seed); every other set is fixed. The
+    size-matched sets (``lasso``, ``mutual_info``, ``random``) use ``k = len(blanket)``.
+    """
+    x, y, names = data.train.x.numpy(), data.train.y.numpy(), data.names
+    k = max(len(blanket), 1)
+    chosen: dict[str, list[str] | Callable[[int], list[str]]] = {}
+    for name in wanted:
+        if name == "markov_blanket":
+            chosen[name] = list(blanket)
+        elif name == "all":
+            chosen[name] = list(names)
+        elif name == "lasso":
+            chosen[name] = lasso_features(x, y, names, k)
+        elif name == "mutual_info":
+            chosen[name] = mutual_info_features(x, y, names, k, seed=seed)
+        elif name == "random":
+            chosen[name] = lambda s, k=k: random_features(names, k, seed=1000 + s)
+        elif name == "pc":
+            chosen[name] = pc_features(x, y, names, seed=seed)
+        elif name == "ges":
+            chosen[name] = ges_features(x, y, names, seed=seed)
+        elif name == "lingam":
+            chosen[name] = lingam_features(x, y, names, seed=seed)
+        else:
+            raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FEATURE_SETS)}")
+        if not callable(chosen[name]):
+            log.info("feature set %s: %s", name, chosen[name] or "(empty)")
+    return chosen
+
+
+def stratified_sample(y: torch.Tensor, n: int, seed: int) -> np.ndarray:
+    """``n`` row indices with both classes in proportion (at least one of each when ``n ≥ 2``)."""
+    rng = np.random.default_rng(seed)
+    labels = y.numpy()
+    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    n_pos = int(round(n * len(positives) / len(labels)))
+    n_pos = min(max(n_pos, 1 if n >= 2 else 0), len(positives), n - (1 if n >= 2 else 0))
+    n_neg = min(n - n_pos, len(negatives))
+    return np.concatenate([rng.choice(positives, n_pos, replace=False), rng.choice(negatives, n_neg, replace=False)])
+
+
+def run_regimes(data: PredictorData, feature_sets: dict[str, list[str] | Callable[[int], list[str]]],
+                settings: PredictorSettings, progress: Callable[[], None] | None = None) -> pd.DataFrame:
+    """One row per feature set × regime × dataset × n/k × seed: AUROC, AUPRC, accuracy."""
+    rows: list[dict] = []
+    index = {name: i for i, name in enumerate(data.names)}
+
+    def record(feature_set: str, regime: str, dataset: str, n: int, seed: int, features: list[str],
+               predictor: AttributePredictor | None, evaluation: Labelled) -> None:
+        if predictor is None:  # an empty feature set predicts the training base rate
+            metrics = {"auroc": 0.5, "auprc": float(evaluation.y.float().mean()), "acc": float("nan")}
+        else:
+            metrics = evaluate_predictor(predictor, evaluation.x[:, [index[f] for f in features]], evaluation.y)
+        rows.append({"feature_set": feature_set, "regime": regime, "dataset": dataset, "n": n, "seed": seed,
+                     "n_features": len(features), **metrics})
+
+    def fit(train: Labelled, val: Labelled | None, features: list[str], seed: int, **kwargs) -> AttributePredictor | None:
+        if not features:
+            return None
+        columns = [index[f] for f in features]
+        train_x = train.columns(columns)
+        val_pair = (val.x[:, columns], val.y) if val is not None else None
+        options = {"max_steps": settings.max_steps, "patience": settings.patience, "lr": settings.lr, **kwargs}
+        return fit_predictor(train_x.x, train_x.y, val=val_pair, seed=seed, model=settings.model, **options)
+
+    evaluations = {ID_TEST: data.test, **data.ood}
+    for set_name, chosen in feature_sets.items():
+        for seed in range(settings.seeds):
+            features = chosen(seed) if callable(chosen) else chosen
+            supervised = fit(data.train, data.val, features, seed)
+            if "supervised" in settings.regimes:
+                for dataset, evaluation in evaluations.items():
+                    record(set_name, "supervised", dataset, len(data.train), seed, features, supervised, evaluation)
+            if "unsupervised" in settings.regimes and data.prior is not None:
+                cut = int(0.8 * len(data.prior))
+                model = fit(data.prior.rows(np.arange(cut)), data.prior.rows(np.arange(cut, len(data.prior))),
+                            features, seed)
+                for dataset, evaluation in evaluations.items():
+                    record(set_name, "unsupervised", dataset, cut, seed, features, model, evaluation)
+            if "fewshot" in settings.regimes:
+                for dataset, ood in data.ood.items():
+                    for k in settings.fewshot_k:
+                        if k >= len(ood) - 1:
+                            continue
+                        shots = stratified_sample(ood.y, k, seed)
+                        rest = np.setdiff1d(np.arange(len(ood)), shots)
+                        tuned = fit(ood.rows(shots), None, features, seed, init_from=supervised,
+                                    max_steps=settings.fewshot_steps, lr=settings.fewshot_lr) if supervised else None
+                        record(set_name, "fewshot", dataset, k, seed, features, tuned, ood.rows(rest))
+            if "limited" in settings.regimes:
+                for n in [*settings.limited_n, len(data.train)]:
+                    if n > len(data.train) or (n == len(data.train) and n in settings.limited_n):
+                        continue
+                    subset = data.train.rows(stratified_sample(data.train.y, n, seed))
+                    model = fit(subset, data.val, features, seed) if n < len(data.train) else supervised
+                    for dataset, evaluation in evaluations.items():
+                        record(set_name, "limited", dataset, n, seed, features, model, evaluation)
+            if progress is not None:
+                progress()
+    return pd.DataFrame(rows)
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95 % t-interval half-width of AUROC over seeds, per feature set × regime × dataset × n."""
+    def interval(values: pd.Series) -> float:
+        values = values.dropna()
+        if len(values) < 2:
+            return float("nan")
+        return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+
+    grouped = results.groupby(["feature_set", "regime", "dataset", "n"], sort=False)["auroc"]
+    summary = grouped.agg(auroc_mean="mean", seeds="count").reset_index()
+    summary["auroc_ci95"] = grouped.apply(interval).to_numpy()
+    return summary
+
+
+def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per feature set and regime (largest n for ``limited``): ID test AUROC, each OOD AUROC and the drop."""
+    rows = []
+    main = summary[summary["regime"].isin(["supervised", "unsupervised"])]
+    for (feature_set, regime), group in main.groupby(["feature_set", "regime"], sort=False):
+        id_row = group[group["dataset"] == ID_TEST]
+        if id_row.empty:
+            continue
+        id_auroc = float(id_row["auroc_mean"].iloc[0])
+        for _, row in group[group["dataset"] != ID_TEST].iterrows():
+            rows.append({"feature_set": feature_set, "regime": regime, "dataset": row["dataset"],
+                         "id_auroc": id_auroc, "ood_auroc": row["auroc_mean"], "ood_ci95": row["auroc_ci95"],
+                         "id_ci95": float(id_row["auroc_ci95"].iloc[0]), "drop": id_auroc - row["auroc_mean"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,142 @@
+"""The attribute predictor (DESIGN §7): logistic regression or a small MLP on standardised attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryAveragePrecision
+from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_average_precision
+from typing_extensions import override
+
+
+def _metrics(prefix: str) -> MetricCollection:
+    return MetricCollection({"auroc": BinaryAUROC(), "auprc": BinaryAveragePrecision(), "acc": BinaryAccuracy()},
+                            prefix=prefix)
+
+
+class AttributePredictor(pl.LightningModule):
+    """Binary predictor of a target from attribute features ``[n, k]``.
+
+    The features are standardised with the training set's mean and standard deviation, kept as
+    buffers, so the module takes raw attribute values.
+
+    Args:
+        n_features: number of input attributes ``k``.
+        model: ``"logistic"`` (one linear layer) or ``"mlp"`` (one hidden layer of ``hidden``).
+        lr, weight_decay: AdamW settings.
+    """
+
+    def __init__(self, *, n_features: int, model: str = "logistic", hidden: int = 32, lr: float = 1e-2,
+                 weight_decay: float = 1e-3) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        if model == "logistic":
+            self.net = nn.Linear(n_features, 1)
+        elif model == "mlp":
+            self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        else:
+            raise ValueError(f"predictor model must be 'logistic' or 'mlp', got {model!r}")
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("std", torch.ones(n_features))
+        self.val_metrics = _metrics("val/")
+
+    def set_standardisation(self, x: torch.Tensor) -> None:
+        self.mean.copy_(x.mean(dim=0))
+        self.std.copy_(x.std(dim=0).clamp(min=1e-8) if len(x) > 1 else torch.ones(x.shape[1]))
+
+    @override
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[n]``."""
+        return self.net((x - self.mean) / self.std).squeeze(1)
+
+    def _common_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.binary_cross_entropy_with_logits(logits, y.float())
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+        if stage == "val":
+            self.val_metrics.update(torch.sigmoid(logits), y.long())
+            self.log_dict(self.val_metrics, on_epoch=True, batch_size=len(y))
+        return loss
+
+    @override
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "train")
+
+    @override
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._common_step(batch, "val")
+
+    @override
+    def configure_optimizers(self) -> Any:
+        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        was_training = self.training
+        self.eval()
+        out = torch.sigmoid(self(x.to(self.mean.dtype)))
+        self.train(was_training)
+        return out
+
+
+def fit_predictor(x: torch.Tensor, y: torch.Tensor, *, val: tuple[torch.Tensor, torch.Tensor] | None, seed: int,
+                  model: str = "logistic", max_steps: int = 500, patience: int = 25, lr: float = 1e-2,
+                  init_from: AttributePredictor | None = None) -> AttributePredictor:
+    """Train a predictor full-batch with AdamW; early stopping on the validation loss.
+
+    Every feature set gets this same budget: at most ``max_steps`` full-batch steps, stopping
+    after ``patience`` steps without a better validation loss and restoring the best weights.
+    Without ``val`` (few-shot fine-tuning) it runs ``max_steps`` steps. ``init_from`` fine-tunes
+    a copy of an existing predictor and keeps its standardisation.
+
+    The loop is plain PyTorch rather than ``Trainer.fit``: with a few thousand rows and a handful
+    of features a step takes well under a millisecond, and Lightning's per-epoch bookkeeping
+    made each fit about 80× slower (docs/benchmarks.md). The module itself is a LightningModule
+    and trains under a Trainer as well (tested).
+    """
+    torch.manual_seed(seed)
+    if init_from is not None:
+        predictor = AttributePredictor(**init_from.hparams)
+        predictor.load_state_dict(init_from.state_dict())
+        predictor.hparams.lr = lr
+    else:
+        predictor = AttributePredictor(n_features=x.shape[1], model=model, lr=lr)
+        predictor.set_standardisation(x.float())
+    optimiser = predictor.configure_optimizers()
+    x, y = x.float(), y.float()
+    best_loss, best_state, since_best = float("inf"), None, 0
+    predictor.train()
+    for _ in range(max_steps):
+        optimiser.zero_grad()
+        F.binary_cross_entropy_with_logits(predictor(x), y).backward()
+        optimiser.step()
+        if val is None:
+            continue
+        with torch.no_grad():
+            loss = float(F.binary_cross_entropy_with_logits(predictor(val[0].float()), val[1].float()))
+        if loss < best_loss - 1e-6:
+            best_loss, best_state, since_best = loss, {k: v.clone() for k, v in predictor.state_dict().items()}, 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    if best_state is not None:
+        predictor.load_state_dict(best_state)
+    return predictor.eval()
+
+
+def evaluate_predictor(predictor: AttributePredictor, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """AUROC, AUPRC and accuracy (threshold 0.5); AUROC and AUPRC are NaN for a single-class set."""
+    p, labels = predictor.predict_proba(x), y.long()
+    two_classes = labels.unique().numel() == 2
+    return {
+        "auroc": float(binary_auroc(p, labels)) if two_classes else float("nan"),
+        "auprc": float(binary_average_precision(p, labels)) if two_classes else float("nan"),
+        "acc": float(binary_accuracy(p, labels)),
+    }

@@ -1,0 +1,128 @@
+"""Predictors: the planted-spurious-feature check, feature-set baselines, regimes and summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from latentgraph.graph import footprint_dag, markov_blanket
+from latentgraph.predictors.experiment import (Labelled, PredictorData, PredictorSettings, choose_feature_sets,
+                                               ood_drop, run_regimes, stratified_sample, summarise)
+from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
+from latentgraph.predictors.model import AttributePredictor, fit_predictor
+
+NAMES = ["c1", "c2", "spurious", "noise"]
+
+
+def synthetic(n: int, spurious_sign: float, seed: int) -> Labelled:
+    """Label-driven c1, c2; ``spurious`` follows the label in ID and is reversed out of distribution."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    c1 = 1.0 * y + torch.randn(n, generator=g)
+    c2 = 0.8 * y + torch.randn(n, generator=g)
+    spurious = spurious_sign * 2.0 * y + torch.randn(n, generator=g)
+    noise = torch.randn(n, generator=g)
+    return Labelled(torch.stack([c1, c2, spurious, noise], dim=1), y)
+
+
+@pytest.fixture(scope="module")
+def data() -> PredictorData:
+    return PredictorData(names=NAMES, train=synthetic(1500, 1.0, 0), val=synthetic(300, 1.0, 1),
+                         test=synthetic(600, 1.0, 2), ood={"reversed": synthetic(600, -1.0, 3)})
+
+
+def test_blanket_excludes_a_planted_spurious_feature_and_wins_out_of_distribution(data):
+    # footprints as perturbation would find them: c1 and c2 share the target's latent, spurious does not
+    footprint = {"target": frozenset({"z0"}), "c1": frozenset({"z0", "z1"}), "c2": frozenset({"z0", "z2"}),
+                 "spurious": frozenset({"z3"}), "noise": frozenset({"z4"})}
+    blanket = sorted(markov_blanket(footprint_dag(footprint), "target"))
+    assert blanket == ["c1", "c2"] and "spurious" not in blanket
+    sets = choose_feature_sets(data, blanket, ["markov_blanket", "all"])
+    results = run_regimes(data, sets, PredictorSettings(seeds=5, regimes=["supervised"]))
+    summary = summarise(results).set_index(["feature_set", "dataset"])["auroc_mean"]
+    # in distribution the spurious feature helps `all`; out of distribution it betrays it
+    assert summary["all", "id_test"] > summary["markov_blanket", "id_test"]
+    assert summary["markov_blanket", "reversed"] > summary["all", "reversed"] + 0.1
+    assert summary["markov_blanket", "reversed"] > 0.7
+
+
+def test_baselines_choose_sets_of_the_blankets_size(data):
+    sets = choose_feature_sets(data, ["c1", "c2"], ["lasso", "mutual_info", "random", "pc", "ges", "lingam"])
+    assert sets["lasso"] == ["spurious", "c1"]  # the strongest ID correlate enters the L1 path first
+    assert set(sets["mutual_info"]) == {"spurious", "c1"}
+    draws = [tuple(sets["random"](seed)) for seed in range(5)]
+    assert all(len(d) == 2 and set(d) <= set(NAMES) for d in draws) and len(set(draws)) > 1  # one draw per seed
+    for name in ("pc", "ges", "lingam"):  # the label's neighbours in a learned graph: never the pure noise
+        assert "noise" not in sets[name] and {"c1", "spurious"} <= set(sets[name]), (name, sets[name])
+
+
+def test_graph_matrix_blankets():
+    # causal-learn: 0 → 2 (graph[0,2] = -1, graph[2,0] = 1), 1 — 2 undirected, 2 → 3, 4 → 3
+    g = np.zeros((5, 5), dtype=int)
+    g[0, 2], g[2, 0] = -1, 1
+    g[1, 2], g[2, 1] = -1, -1
+    g[2, 3], g[3, 2] = -1, 1
+    g[4, 3], g[3, 4] = -1, 1
+    assert cpdag_blanket(g, 2) == {0, 1, 3, 4}
+    assert cpdag_blanket(g, 0) == {2}
+    # LiNGAM: adjacency[i, j] != 0 means j → i; 0 → 1 → 2 ← 3
+    a = np.zeros((4, 4))
+    a[1, 0], a[2, 1], a[2, 3] = 1.0, 0.5, -2.0
+    assert adjacency_blanket(a, 1) == {0, 2, 3} and adjacency_blanket(a, 0) == {1}
+
+
+def test_every_regime_produces_rows(data):
+    prior = synthetic(500, 1.0, 9)
+    full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
+    settings = PredictorSettings(seeds=2, fewshot_k=(8, 16), limited_n=(16, 64), max_steps=100)
+    results = run_regimes(full, {"markov_blanket": ["c1", "c2"], "empty": []}, settings)
+    assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
+    limited = results[(results["regime"] == "limited") & (results["feature_set"] == "markov_blanket")]
+    assert sorted(set(limited["n"])) == [16, 64, 1500]
+    fewshot = results[results["regime"] == "fewshot"]
+    assert set(fewshot["dataset"]) == {"reversed"} and sorted(set(fewshot["n"])) == [8, 16]
+    assert (results[results["feature_set"] == "empty"]["auroc"] == 0.5).all()
+    summary = summarise(results)
+    assert (summary["seeds"] == 2).all() and summary["auroc_ci95"].notna().all()
+    drop = ood_drop(summary)
+    assert set(drop["regime"]) == {"supervised", "unsupervised"}
+    row = drop[(drop["feature_set"] == "markov_blanket") & (drop["regime"] == "supervised")].iloc[0]
+    assert row["drop"] == pytest.approx(row["id_auroc"] - row["ood_auroc"])
+
+
+def test_fewshot_fine_tuning_adapts_to_the_shift(data):
+    columns = [0, 1, 2, 3]
+    base = fit_predictor(data.train.x[:, columns], data.train.y, val=(data.val.x, data.val.y), seed=0)
+    ood = data.ood["reversed"]
+    shots = stratified_sample(ood.y, 64, seed=0)
+    tuned = fit_predictor(ood.x[shots], ood.y[shots], val=None, seed=0, init_from=base, max_steps=300, lr=3e-2)
+    rest = np.setdiff1d(np.arange(len(ood)), shots)
+    from latentgraph.predictors.model import evaluate_predictor
+
+    before = evaluate_predictor(base, ood.x[rest], ood.y[rest])["auroc"]
+    after = evaluate_predictor(tuned, ood.x[rest], ood.y[rest])["auroc"]
+    assert after > before + 0.1
+    assert torch.equal(tuned.mean, base.mean)  # fine-tuning keeps the ID standardisation
+
+
+def test_stratified_sample_keeps_both_classes():
+    y = torch.tensor([1] * 10 + [0] * 90)
+    for n in (2, 8, 50):
+        picked = stratified_sample(y, n, seed=0)
+        assert len(picked) == n and len(set(picked)) == n and set(y[picked].tolist()) == {0, 1}
+
+
+def test_predictor_module_trains_under_a_lightning_trainer():
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = synthetic(200, 1.0, 5).x, synthetic(200, 1.0, 5).y
+    model = AttributePredictor(n_features=4, model="mlp")
+    model.set_standardisation(x)
+    loader = DataLoader(TensorDataset(x, y), batch_size=50)
+    trainer = pl.Trainer(fast_dev_run=2, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, loader, loader)
+    assert "val/auroc" in trainer.callback_metrics
+    with pytest.raises(ValueError, match="'logistic' or 'mlp'"):
+        AttributePredictor(n_features=2, model="forest")
