@@ -71,7 +71,7 @@ def test_cache_key_follows_the_data_the_classifier_trains_on():
 
     def key(*overrides, name="amp"):
         cfg = compose_config(["paths.run_dir=/tmp/unused", *overrides])
-        return cache_key(training_data_settings(cfg, cfg.attributes.classifiers[name]))
+        return cache_key(training_data_settings(cfg, name, cfg.attributes.classifiers[name]))
 
     base = key()
     # the run's OOD sets shape the ID split the amp classifier trains on

@@ -221,3 +221,18 @@ def test_killed_fit_resumes_from_last_checkpoint(tmp_path):
     assert metrics["step"].min() >= saved_step  # nothing before the saved step was redone
     wae = json.loads((resumed_dir / "metrics" / "wae.json").read_text())
     assert wae["global_step"] == (saved_epoch + 2) * steps_per_epoch
+
+
+def test_second_shift_acp_with_one_override(tmp_path):
+    run_dir = tmp_path / "acp"
+    result = run_cli("experiment=smoke", "data=acp", "logger=csv_only", "trainer.enable_progress_bar=false",
+                     "predictor.regime=supervised", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    attributes = json.loads((run_dir / "attributes" / "set.json").read_text())
+    assert attributes["target"] == "acp" and "acp" not in attributes["features_for_target"]
+    assert "amp" in attributes["features_for_target"]
+    classifiers = json.loads((run_dir / "metrics" / "classifiers.json").read_text())
+    assert classifiers["acp"]["test"] == 164  # the run's own ID test split (ACPvsRandom)
+    results = pd.read_csv(run_dir / "results" / "metrics.csv")
+    assert set(results["dataset"]) == {"id_test", "ACPvsTM"} and set(results["regime"]) == {"supervised"}
+    assert json.loads((run_dir / "graph" / "blanket.json").read_text())["target_node"] == "acp"

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from latentgraph.data import PeptideDataModule, detokenize, prepare_data
+from latentgraph.data.records import DataError
 from latentgraph.data.splits import deduplicate, holdout_split, split_labelled
 
 
@@ -84,3 +85,36 @@ def test_no_ood_sequence_reaches_the_autoencoder_corpus(tmp_path):
     assert not served & ood
     assert not data.id_sequences & ood
 
+
+
+def _prepare(**overrides):
+    from latentgraph.data import prepare_data
+
+    settings = dict(id_source="modlamp:ACPvsRandom", ood_sources=["modlamp:ACPvsTM"], corpus_sources=[], target="acp",
+                    max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2, split_seed=0,
+                    corpus_val_fraction=0.1)
+    return prepare_data(**{**settings, **overrides})
+
+
+def test_drop_fit_from_ood_keeps_positives_on_both_sides():
+    data = _prepare(overlap="drop_fit_from_ood")
+    fitted = set(data.id_train["sequence"]) | set(data.id_val["sequence"])
+    ood = data.ood["ACPvsTM"]
+    assert not fitted & set(ood["sequence"])
+    assert ood["acp"].sum() == data.id_test["acp"].sum() > 50  # the shared ACPs are the ID test split's
+    assert not set(ood["sequence"]) & set(data.corpus_train + data.corpus_val)
+    # the default rule would leave the ID set without positives here: a clear error, not a silent run
+    with pytest.raises(DataError, match="only one class.*drop_fit_from_ood"):
+        _prepare(overlap="drop_from_id")
+
+
+def test_ood_csv_is_an_extra_ood_set_named_by_its_stem(tmp_path):
+    path = tmp_path / "my_shift.csv"
+    path.write_text("sequence,label\nKKLLKKLLKK,1\nGGSGGSGGSA,0\nKKKKWWWWLLLLAA,1\n")
+    data = _prepare(ood_csv=[str(path)], overlap="drop_fit_from_ood")
+    assert set(data.ood) == {"ACPvsTM", "my_shift"}
+    assert list(data.ood["my_shift"]["acp"]) == [1.0, 0.0, 1.0]
+    bad = tmp_path / "no_label.csv"
+    bad.write_text("sequence,activity\nKKLLKKLLKK,1\n")
+    with pytest.raises(DataError, match="needs a 'label' column"):
+        _prepare(ood_csv=[str(bad)], overlap="drop_fit_from_ood")

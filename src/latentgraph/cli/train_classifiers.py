@@ -34,16 +34,14 @@ log = logging.getLogger(__name__)
 def _labelled_splits(cfg: DictConfig, name: str, spec: DictConfig, data: PreparedData) -> ClassifierData:
     """Train/val/test for one classifier, and its OOD evaluation sets.
 
-    ``train_source: id`` uses the run's own ID splits and OOD sets. Any other source is read and
+    The target's classifier trained on the run's own ID source uses the run's ID splits and OOD
+    sets (:func:`uses_run_split`), so its test split is the run's. Any other source is read and
     split with the run's data settings. Each OOD set is then scored on what the classifier did
     not train on: sequences of its train and val splits are removed from it, while its test
     sequences may stay. (ACPvsRandom and ACPvsTM share all 413 ACPs, so removing every shared
     sequence would leave one side without positives.)
     """
-    if spec.train_source == "id":
-        if data.target != name:
-            raise ConfigValueError(f"attributes.classifiers.{name}.train_source", "id",
-                                   f"needs data.target={name} (got {data.target}) or a labelled source spec")
+    if uses_run_split(cfg, name, spec):
         return ClassifierData(data.id_train, data.id_val, data.id_test, data.ood)
     data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
     data_cfg.update(id_source=spec.train_source, ood_sources=[], corpus_sources=[], target=name)
@@ -61,13 +59,27 @@ def _record_filter(cfg: DictConfig) -> RecordFilter:
     return RecordFilter(max_len=cfg.data.max_len, policy=cfg.data.bad_records, drop_log=DropLog())
 
 
-def training_data_settings(cfg: DictConfig, spec: DictConfig) -> dict:
+def uses_run_split(cfg: DictConfig, name: str, spec: DictConfig) -> bool:
+    """Whether classifier ``name`` trains on the run's own ID split.
+
+    True for ``train_source: id`` and for the target's classifier whose source is the run's ID
+    source (``data=acp`` then needs no change to the classifier settings).
+    """
+    if spec.train_source == "id":
+        if cfg.data.target != name:
+            raise ConfigValueError(f"attributes.classifiers.{name}.train_source", "id",
+                                   f"needs data.target={name} (got {cfg.data.target}) or a labelled source spec")
+        return True
+    return spec.train_source == cfg.data.id_source and cfg.data.target == name
+
+
+def training_data_settings(cfg: DictConfig, name: str, spec: DictConfig) -> dict:
     """Every data setting a classifier's training split depends on (part of its cache key).
 
-    An ``id``-sourced classifier trains on the run's ID split, which also depends on the run's
-    OOD sources (shared sequences leave the ID set); its own ``ood_sources`` are only scored.
+    A classifier on the run's ID split also depends on the run's OOD sources (shared sequences
+    leave the ID set); its own ``ood_sources`` are only scored.
     """
-    from_id = spec.train_source == "id"
+    from_id = uses_run_split(cfg, name, spec)
     return {
         "source": cfg.data.id_source if from_id else spec.train_source,
         "excluded_ood_sources": [*cfg.data.ood_sources, *cfg.data.ood_csv] if from_id else [],
@@ -92,7 +104,7 @@ def train_attribute_classifiers(cfg: DictConfig, data: PreparedData, run_dir: Pa
     for name, spec in cfg.attributes.classifiers.items():
         splits = _labelled_splits(cfg, name, spec, data)
         result = train_or_load_classifier(
-            name=name, train=splits.train, val=splits.val, settings=training_data_settings(cfg, spec),
+            name=name, train=splits.train, val=splits.val, settings=training_data_settings(cfg, name, spec),
             cache_dir=cfg.paths.cache_dir, max_len=cfg.data.max_len, epochs=epochs, batch_size=batch_size,
             seed=cfg.seed, model_kwargs=training)
         trained[name] = result

@@ -85,8 +85,8 @@ class DataConfig:
         _fraction(self, "augment_substitution")
         _fraction(self, "augment_crop", closed_right=True)
         _check(self.corpus_limit is None or self.corpus_limit > 1, "corpus_limit", self.corpus_limit, "must be > 1 or null")
-        _check(self.overlap in ("drop_from_id", "drop_from_ood"), "overlap", self.overlap,
-               "must be 'drop_from_id' or 'drop_from_ood'")
+        _check(self.overlap in ("drop_from_id", "drop_from_ood", "drop_fit_from_ood"), "overlap", self.overlap,
+               "must be 'drop_from_id', 'drop_from_ood' or 'drop_fit_from_ood'")
         _check(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
         _check(bool(self.target), "target", self.target, "must name a label column")
 
@@ -129,7 +129,7 @@ class ModelConfig:
 class ClassifierSpec:
     """Where a trained attribute classifier gets its labelled data."""
 
-    train_source: str = "id"  # "id" = this run's ID splits; else a labelled source spec
+    train_source: str = "id"  # a labelled source spec; "id" = this run's ID splits
     ood_sources: list[str] = field(default_factory=list)  # reported AUROC only
 
 
@@ -151,7 +151,7 @@ class ClassifierTrainingConfig:
 
 
 def _default_classifiers() -> dict[str, ClassifierSpec]:
-    return {"amp": ClassifierSpec("id", ["modlamp:AMPvsTM"]),
+    return {"amp": ClassifierSpec("modlamp:AMPvsUniProt", ["modlamp:AMPvsTM"]),
             "acp": ClassifierSpec("modlamp:ACPvsRandom", ["modlamp:ACPvsTM"])}
 
 

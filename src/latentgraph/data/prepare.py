@@ -62,11 +62,13 @@ def prepare_data(
     Accepts the ``data`` config's keys as keyword arguments (``prepare_data(**cfg.data)``).
     ``ood_csv`` adds labelled CSV files (a ``sequence`` column and a ``label`` column, read as the
     target) as further OOD sets, each named by its file stem.
-    No sequence is in two of: ID splits, OOD sets. ``overlap="drop_from_id"`` (default) takes a
+    No sequence is in both a fitted split and an OOD set. ``overlap="drop_from_id"`` (default) takes a
     shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
     are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
-    ``"drop_from_ood"`` takes it out of the OOD set instead. The autoencoder corpus never holds
-    an OOD sequence.
+    ``"drop_from_ood"`` takes it out of the OOD set instead. ``"drop_fit_from_ood"`` removes from
+    the OOD sets only what the ID train and val splits hold, so an OOD set may share sequences
+    with the ID test split (ACPvsRandom and ACPvsTM share all 413 ACPs: any other rule leaves
+    one side without positives). The autoencoder corpus never holds an OOD sequence.
 
     Raises:
         DataError: a missing file, an unreadable format, a missing target column, or (under
@@ -124,9 +126,19 @@ def prepare_data(
     if overlap == "drop_from_id":
         id_frame, n_overlap = remove_sequences(id_frame, ood_all)
         summary["sources"][id_name]["removed_as_in_ood"] = n_overlap
+    if id_frame[target].nunique() < 2:
+        raise DataError(f"ID source {id_source!r} has only one class of {target!r} left after removing the sequences "
+                        f"it shares with the OOD sets (data.overlap={overlap}); when ID and OOD sets share their "
+                        "positives, use data.overlap=drop_fit_from_ood")
     id_train, id_val, id_test = split_labelled(
         id_frame, target=target, fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction), seed=split_seed
     )
+    if overlap == "drop_fit_from_ood":
+        fitted = set(id_train["sequence"]) | set(id_val["sequence"])
+        for name in ood:
+            ood[name], n_overlap = remove_sequences(ood[name], fitted)
+            summary["sources"][name]["removed_as_in_id_train_or_val"] = n_overlap
+        ood_all = set().union(*(set(f["sequence"]) for f in ood.values())) if ood else set()
 
     # Autoencoder corpus: every ID sequence plus extra sources, minus every OOD sequence
     corpus = list(dict.fromkeys(list(id_frame["sequence"])))
