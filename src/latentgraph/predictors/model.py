@@ -97,7 +97,7 @@ def fit_predictor(x: torch.Tensor, y: torch.Tensor, *, val: tuple[torch.Tensor, 
 
     The loop is plain PyTorch rather than ``Trainer.fit``: with a few thousand rows and a handful
     of features a step takes well under a millisecond, and Lightning's per-epoch bookkeeping
-    made each fit about 80× slower (docs/benchmarks.md). The module itself is a LightningModule
+    made each fit many times slower (docs/benchmarks.md). The module itself is a LightningModule
     and trains under a Trainer as well (tested).
     """
     torch.manual_seed(seed)
