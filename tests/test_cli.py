@@ -236,3 +236,22 @@ def test_second_shift_acp_with_one_override(tmp_path):
     results = pd.read_csv(run_dir / "results" / "metrics.csv")
     assert set(results["dataset"]) == {"id_test", "ACPvsTM"} and set(results["regime"]) == {"supervised"}
     assert json.loads((run_dir / "graph" / "blanket.json").read_text())["target_node"] == "acp"
+
+
+def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", "experiment=smoke", "graph.alpha=0.01,0.05", "logger=csv_only",
+                     "trainer.enable_progress_bar=false", "predictor.regime=supervised", f"hydra.sweep.dir={sweep}",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [p.name for p in jobs] == ["0", "1"]
+    first, second = ((job / "latentgraph.log").read_text() for job in jobs)
+    assert "stage wae: computing" in first and "stage perturbation: computed" in first
+    assert "stage wae: reused from cache key" in second and "stage perturbation: reused from cache key" in second
+    effects = [np.load(job / "perturbation" / "result.npz")["effects"] for job in jobs]
+    assert np.array_equal(effects[0], effects[1], equal_nan=True)
+    alphas = [json.loads((job / "graph" / "summary.json").read_text())["settings"]["alpha"] for job in jobs]
+    assert alphas == [0.01, 0.05]
+    for job in jobs:
+        assert (job / "results" / "metrics.csv").is_file() and (job / "checkpoints" / "last.ckpt").is_file()

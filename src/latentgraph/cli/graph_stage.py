@@ -87,14 +87,20 @@ def write_graph_outputs(result: PerturbationResult, graph_cfg: DictConfig, set_s
     return graph, report
 
 
+def perturbation_settings(cfg: DictConfig) -> dict:
+    """``run_perturbation`` keyword arguments from ``cfg.perturbation``."""
+    settings = OmegaConf.to_container(cfg.perturbation, resolve=True)
+    settings.pop("enabled")
+    return settings
+
+
 def perturbation_callback(cfg: DictConfig, attributes: AttributeSet, data: PreparedData, run_dir: Path
                           ) -> PerturbationCallback | None:
     """The callback for ``cfg.perturbation`` (``None`` when disabled); it writes ``graph/`` too."""
     if not cfg.perturbation.enabled:
         log.info("perturbation: disabled (perturbation.enabled=false)")
         return None
-    settings = OmegaConf.to_container(cfg.perturbation, resolve=True)
-    settings.pop("enabled")
+    settings = perturbation_settings(cfg)
     set_summary = json.loads((run_dir / "attributes" / "set.json").read_text())
 
     def on_result(result: PerturbationResult, trainer: pl.Trainer) -> None:

@@ -18,10 +18,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from latentgraph.cli.graph_stage import perturbation_callback, rebuild_graph
+from latentgraph.cli.cached_stages import autoencoder_and_perturbation
+from latentgraph.cli.graph_stage import rebuild_graph
 from latentgraph.cli.predictor_stage import run_predictor_stage
 from latentgraph.cli.tracking import finish_wandb
-from latentgraph.cli.train_autoencoder import prepare_run_data, train_autoencoder
+from latentgraph.cli.train_autoencoder import prepare_run_data
 from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
 from latentgraph.config import ConfigValueError, register_configs, validate_config
 from latentgraph.data import DataError
@@ -49,8 +50,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             data = prepare_run_data(cfg, run_dir)
             classifiers = train_attribute_classifiers(cfg, data, run_dir)
             attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
-            callback = perturbation_callback(cfg, attributes, data, run_dir)
-            metrics, autoencoder = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [])
+            metrics, autoencoder = autoencoder_and_perturbation(cfg, run_dir, data, attributes, classifiers)
             metrics.update(run_predictor_stage(cfg, data, attributes, autoencoder, run_dir))
     finally:
         finish_wandb()

@@ -56,8 +56,9 @@ def prepare_run_data(cfg: DictConfig, run_dir: Path) -> PreparedData:
 
 
 def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData,
-                      extra_callbacks: list[pl.Callback] = ()) -> tuple[dict[str, float], SequenceWAE]:
-    """Fit the WAE on the corpus; return its final validation quality metrics and the model (in eval mode).
+                      extra_callbacks: list[pl.Callback] = ()) -> tuple[dict[str, float], SequenceWAE, pl.Trainer]:
+    """Fit the WAE on the corpus; return its final validation quality metrics, the model (in eval
+    mode) and the trainer.
 
     The stage seeds itself (seed 0 is a seed like any other), so its result does not depend on
     whether an earlier stage trained or came from the cache.
@@ -79,4 +80,4 @@ def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData,
     metrics["epochs"] = trainer.current_epoch
     write_json(run_dir / "metrics" / "wae.json", metrics)
     log.info("WAE quality: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-    return metrics, model.eval()
+    return metrics, model.eval(), trainer

@@ -1,0 +1,103 @@
+"""The autoencoder and perturbation stages behind the stage cache.
+
+Keys (:func:`wae_key`, :func:`perturbation_key`) hash exactly the settings each stage's result
+depends on, so a sweep over ``graph.*``, ``predictor.*`` or presentation settings reuses the
+fitted WAE and the raw perturbation effects, and any change upstream recomputes them. The log
+says, per stage, whether it was computed or reused and under which key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from latentgraph.artifacts import write_json
+from latentgraph.attributes.sets import AttributeSet
+from latentgraph.attributes.training import TrainedClassifier
+from latentgraph.cli.graph_stage import perturbation_callback, perturbation_settings, write_graph_outputs
+from latentgraph.cli.tracking import build_loggers
+from latentgraph.cli.train_autoencoder import train_autoencoder
+from latentgraph.data import PreparedData
+from latentgraph.models.wae import SequenceWAE
+from latentgraph.perturbation import PerturbationResult, run_perturbation
+from latentgraph.stage_cache import StageCache, stage_key
+
+log = logging.getLogger(__name__)
+
+# trainer settings that change what is shown, not what is learned
+PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
+
+
+def _container(node: DictConfig) -> dict:
+    return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+
+
+def wae_key(cfg: DictConfig) -> str:
+    """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
+    trainer = {k: v for k, v in _container(cfg.trainer).items() if k not in PRESENTATION_KEYS}
+    return stage_key({"data": _container(cfg.data), "model": _container(cfg.model), "trainer": trainer,
+                      "early_stopping": _container(cfg.callbacks.early_stopping), "seed": cfg.seed})
+
+
+def perturbation_key(cfg: DictConfig, wae: str, classifiers: dict[str, TrainedClassifier]) -> str:
+    """Hash of what the raw perturbation effects depend on: the WAE, the attribute set, the settings."""
+    return stage_key({"wae": wae, "attributes": {k: v for k, v in _container(cfg.attributes).items()
+                                                 if k not in ("classifiers", "classifier")},
+                      "classifiers": {name: trained.key for name, trained in classifiers.items()},
+                      "perturbation": _container(cfg.perturbation), "seed": cfg.seed,
+                      "bad_records": str(cfg.data.bad_records)})
+
+
+def autoencoder_and_perturbation(cfg: DictConfig, run_dir: Path, data: PreparedData, attributes: AttributeSet,
+                                 classifiers: dict[str, TrainedClassifier]) -> tuple[dict[str, float], SequenceWAE]:
+    """Fit the WAE (or reuse it) and run the perturbation experiment and graph (or reuse the effects)."""
+    cache = StageCache(Path(cfg.paths.cache_dir) / "stages")
+    w_key = wae_key(cfg)
+    p_key = perturbation_key(cfg, w_key, classifiers)
+    hit = cache.lookup("wae", w_key) if cfg.ckpt_path is None else None
+    if hit is None:
+        log.info("stage wae: computing (key %s)", w_key)
+        callback = perturbation_callback(cfg, attributes, data, run_dir)
+        metrics, model, trainer = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [])
+        with cache.store("wae", w_key) as entry:
+            trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)
+            write_json(entry / "wae.json", metrics)
+        if callback is not None and callback.result is not None:
+            log.info("stage perturbation: computed (key %s)", p_key)
+            with cache.store("perturbation", p_key) as entry:
+                callback.result.save(entry)
+        return metrics, model
+
+    log.info("stage wae: reused from cache key %s (%s)", w_key, hit)
+    model = SequenceWAE.load_from_checkpoint(hit / "model.ckpt", map_location="cpu", weights_only=True).eval()
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(hit / "model.ckpt", run_dir / "checkpoints" / "last.ckpt")
+    metrics = json.loads((hit / "wae.json").read_text())
+    write_json(run_dir / "metrics" / "wae.json", metrics)
+    loggers = build_loggers(cfg, run_dir)
+    for logger in loggers:
+        logger.log_metrics({f"wae/{k}": v for k, v in metrics.items()}, step=0)
+    if cfg.perturbation.enabled:
+        reused = cache.lookup("perturbation", p_key)
+        if reused is not None:
+            log.info("stage perturbation: reused from cache key %s", p_key)
+            result = PerturbationResult.load(reused)
+        else:
+            log.info("stage perturbation: computing (key %s) on the reused WAE", p_key)
+            with torch.inference_mode():
+                result = run_perturbation(model, attributes, sequences=list(data.corpus_val), seed=cfg.seed,
+                                          progress=bool(cfg.trainer.enable_progress_bar), **perturbation_settings(cfg))
+            result = result.cloned()
+            with cache.store("perturbation", p_key) as entry:
+                result.save(entry)
+        result.save(run_dir / "perturbation")
+        set_summary = json.loads((run_dir / "attributes" / "set.json").read_text())
+        write_graph_outputs(result, cfg.graph, set_summary, run_dir / "graph", loggers)
+    for logger in loggers:
+        logger.save()
+    return metrics, model

@@ -1,0 +1,71 @@
+"""The stage cache: complete entries only, atomic stores, concurrent writers of one key."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from latentgraph.stage_cache import COMPLETE, StageCache, stage_key
+
+
+def test_store_then_lookup(tmp_path):
+    cache = StageCache(tmp_path)
+    assert cache.lookup("wae", "k1") is None
+    with cache.store("wae", "k1") as entry:
+        (entry / "model.ckpt").write_bytes(b"weights")
+    found = cache.lookup("wae", "k1")
+    assert found is not None and (found / "model.ckpt").read_bytes() == b"weights" and (found / COMPLETE).is_file()
+    assert not [p for p in (tmp_path / "wae").iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_a_failed_store_leaves_nothing_and_an_unmarked_entry_is_not_trusted(tmp_path):
+    cache = StageCache(tmp_path)
+    with pytest.raises(RuntimeError):
+        with cache.store("perturbation", "k") as entry:
+            (entry / "result.npz").write_bytes(b"half")
+            raise RuntimeError("killed mid-write")
+    assert cache.lookup("perturbation", "k") is None and list((tmp_path / "perturbation").iterdir()) == []
+    (tmp_path / "perturbation" / "k").mkdir()  # e.g. copied by hand, without the marker
+    assert cache.lookup("perturbation", "k") is None
+
+
+def test_two_writers_of_one_key_both_finish_with_one_entry(tmp_path):
+    cache = StageCache(tmp_path)
+    inside, errors = threading.Barrier(2), []
+
+    def writer(payload: bytes) -> None:
+        try:
+            with cache.store("wae", "same") as entry:
+                (entry / "model.ckpt").write_bytes(payload)
+                inside.wait(timeout=10)  # both are mid-write at once
+        except Exception as error:  # noqa: BLE001 - the test reports any
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(b"same bytes",)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (cache.lookup("wae", "same") / "model.ckpt").read_bytes() == b"same bytes"
+    assert [p.name for p in (tmp_path / "wae").iterdir()] == ["same"]
+
+
+def test_keys_are_stable_and_order_free():
+    assert stage_key({"a": 1, "b": [1, 2]}) == stage_key({"b": [1, 2], "a": 1})
+    assert stage_key({"a": 1}) != stage_key({"a": 2})
+
+
+def test_keys_follow_upstream_settings_only():
+    from conftest import compose_config
+
+    from latentgraph.cli.cached_stages import wae_key
+
+    base = wae_key(compose_config(["paths.run_dir=/tmp/unused"]))
+    same = ["graph.alpha=0.01", "predictor.seeds=3", "trainer.enable_progress_bar=false", "logger=csv_only",
+            "perturbation.n_base=64"]
+    for override in same:
+        assert wae_key(compose_config(["paths.run_dir=/tmp/unused", override])) == base, override
+    for override in ["model.latent_dim=64", "data.split_seed=1", "trainer.max_epochs=3", "seed=1"]:
+        assert wae_key(compose_config(["paths.run_dir=/tmp/unused", override])) != base, override
