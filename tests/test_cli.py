@@ -255,3 +255,13 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
     assert alphas == [0.01, 0.05]
     for job in jobs:
         assert (job / "results" / "metrics.csv").is_file() and (job / "checkpoints" / "last.ckpt").is_file()
+
+    from latentgraph.cli.aggregate import main as aggregate
+
+    assert aggregate([str(sweep)]) == 0
+    table = pd.read_csv(sweep / "aggregate.csv")
+    assert set(table["overrides"]) == {"experiment=smoke graph.alpha=0.01 logger=csv_only "
+                                       "trainer.enable_progress_bar=false predictor.regime=supervised",
+                                       "experiment=smoke graph.alpha=0.05 logger=csv_only "
+                                       "trainer.enable_progress_bar=false predictor.regime=supervised"}
+    assert (sweep / "aggregate.png").is_file() and not (sweep / "missing_jobs.txt").exists()

@@ -1,0 +1,1 @@
+"""Reports: sweep aggregation (and, later, the per-run HTML report)."""
