@@ -12,11 +12,12 @@ import json
 import logging
 from pathlib import Path
 
+import pandas as pd
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger, WandbLogger
 
-from latentgraph.artifacts import write_json
+from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.attributes.sets import AttributeSet
 from latentgraph.config import ConfigValueError
 from latentgraph.data import PreparedData
@@ -71,6 +72,7 @@ def write_graph_outputs(result: PerturbationResult, graph_cfg: DictConfig, set_s
         "blanket": report["blanket"], "sem_r2": graph.sem_r2, "settings": settings,
     }
     write_json(out_dir / "summary.json", summary)
+    atomic_write_text(out_dir / "latent_edges.csv", latent_edge_table(result, graph).to_csv(index=False))
     heatmap = sensitivity_heatmap(result, graph, out_dir / "sensitivity_heatmap.png")
     picture = graph_picture(graph, out_dir / "graph.png", target=report["target_node"], blanket=set(report["blanket"]))
     log.info("graph: %d of %d latents have an edge; %d latent edges, %d attribute edges; blanket of %s: %s",
@@ -84,7 +86,21 @@ def write_graph_outputs(result: PerturbationResult, graph_cfg: DictConfig, set_s
         if isinstance(logger, WandbLogger):
             logger.log_image("graph/sensitivity_heatmap", images=[str(heatmap)], step=step)
             logger.log_image("graph/graph", images=[str(picture)], step=step)
+            logger.log_table("graph/latent_edges", dataframe=latent_edge_table(result, graph), step=step)
+            logger.experiment.summary["graph/blanket_size"] = len(report["blanket"])
+            logger.experiment.summary["graph/blanket"] = ", ".join(report["blanket"])
     return graph, report
+
+
+def latent_edge_table(result: PerturbationResult, graph: AttributeGraph) -> pd.DataFrame:
+    """One row per latent edge: latent, attribute, sensitivity, p- and q-value (largest effect first)."""
+    rows = []
+    for latent, attribute in graph.latent_edges:
+        j, a = result.latent_names.index(latent), result.attribute_names.index(attribute)
+        rows.append({"latent": latent, "attribute": attribute, "sensitivity": float(result.sensitivity[j, a]),
+                     "pvalue": float(result.pvalues[j, a]), "qvalue": float(result.qvalues[j, a])})
+    columns = ["latent", "attribute", "sensitivity", "pvalue", "qvalue"]
+    return pd.DataFrame(rows, columns=columns).sort_values("sensitivity", ascending=False, ignore_index=True)
 
 
 def perturbation_settings(cfg: DictConfig) -> dict:

@@ -10,6 +10,7 @@ are reported in one line naming the key, file or record, and the process exits w
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from latentgraph.artifacts import write_json
 from latentgraph.cli.cached_stages import autoencoder_and_perturbation
 from latentgraph.cli.graph_stage import rebuild_graph
 from latentgraph.cli.predictor_stage import run_predictor_stage
@@ -52,10 +54,19 @@ def run(cfg: DictConfig) -> dict[str, float]:
             attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
             metrics, autoencoder = autoencoder_and_perturbation(cfg, run_dir, data, attributes, classifiers)
             metrics.update(run_predictor_stage(cfg, data, attributes, autoencoder, run_dir))
+            write_run_summary(metrics, run_dir)
     finally:
         finish_wandb()
     log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
     return metrics
+
+
+def write_run_summary(metrics: dict[str, float], run_dir: Path) -> None:
+    """``metrics/summary.json``: the run's headline numbers under the keys the W&B summary uses."""
+    blanket = run_dir / "graph" / "blanket.json"
+    if blanket.is_file():
+        metrics["graph/blanket_size"] = float(len(json.loads(blanket.read_text())["blanket"]))
+    write_json(run_dir / "metrics" / "summary.json", metrics)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://latentgraph.conf", config_name="config")

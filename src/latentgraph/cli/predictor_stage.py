@@ -112,13 +112,19 @@ def run_predictor_stage(cfg: DictConfig, data: PreparedData, attributes: Attribu
     write_json(out / "metrics.json", results.to_dict(orient="records"))
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(out / "ood_drop.csv", drops.to_csv(index=False))
-    if "limited" in regimes:
-        limited_curve(summary, out / "limited_curve.png")
+    curve = limited_curve(summary, out / "limited_curve.png") if "limited" in regimes else None
     print_summary(drops, summary)
-    _log_to_wandb(summary, drops)
-    headline = drops[(drops["regime"] == "supervised")] if len(drops) else drops
-    return {f"predictors/{row.feature_set}/ood_auroc/{row.dataset}": float(row.ood_auroc)
-            for row in headline.itertuples()}
+    _log_to_wandb(summary, drops, curve)
+    return headline_metrics(drops)
+
+
+def headline_metrics(drops: pd.DataFrame) -> dict[str, float]:
+    """``predictors/<feature set>/<regime>/<OOD set>/ood_auroc`` and ``.../id_auroc`` (the W&B summary keys)."""
+    metrics = {}
+    for row in drops.itertuples():
+        metrics[f"predictors/{row.feature_set}/{row.regime}/{row.dataset}/ood_auroc"] = float(row.ood_auroc)
+        metrics[f"predictors/{row.feature_set}/{row.regime}/id_auroc"] = float(row.id_auroc)
+    return metrics
 
 
 def limited_curve(summary: pd.DataFrame, path: Path) -> Path:
@@ -161,7 +167,7 @@ def print_summary(drops: pd.DataFrame, summary: pd.DataFrame, console: Console |
         log.info("few-shot AUROC on the rest of each OOD set, by k:\n%s", pivot.round(3).to_string())
 
 
-def _log_to_wandb(summary: pd.DataFrame, drops: pd.DataFrame) -> None:
+def _log_to_wandb(summary: pd.DataFrame, drops: pd.DataFrame, curve: Path | None = None) -> None:
     try:
         import wandb
     except ImportError:  # pragma: no cover
@@ -170,5 +176,7 @@ def _log_to_wandb(summary: pd.DataFrame, drops: pd.DataFrame) -> None:
         return
     wandb.run.log({"predictors/summary": wandb.Table(dataframe=summary),
                    "predictors/ood_drop": wandb.Table(dataframe=drops)})
-    for row in drops.itertuples():
-        wandb.run.summary[f"predictors/{row.feature_set}/{row.regime}/{row.dataset}/ood_auroc"] = row.ood_auroc
+    if curve is not None and curve.is_file():
+        wandb.run.log({"predictors/limited_curve": wandb.Image(str(curve))})
+    for key, value in headline_metrics(drops).items():
+        wandb.run.summary[key] = value
