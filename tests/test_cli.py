@@ -266,8 +266,17 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
 
     assert aggregate([str(sweep)]) == 0
     table = pd.read_csv(sweep / "aggregate.csv")
-    assert set(table["overrides"]) == {"experiment=smoke graph.alpha=0.01 logger=csv_only "
-                                       "trainer.enable_progress_bar=false predictor.regime=supervised",
-                                       "experiment=smoke graph.alpha=0.05 logger=csv_only "
-                                       "trainer.enable_progress_bar=false predictor.regime=supervised"}
+    # a change downstream of the WAE only: the WAE is reused, the effects are computed on it
+    third = tmp_path / "third"
+    result = run_cli("experiment=smoke", "graph.alpha=0.01", "logger=csv_only", "trainer.enable_progress_bar=false",
+                     "predictor.regime=supervised", "perturbation.n_base=8", f"hydra.run.dir={third}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log_text = (third / "latentgraph.log").read_text()
+    assert "stage wae: reused from cache key" in log_text and "stage perturbation: computing (key" in log_text
+    assert np.load(third / "perturbation" / "result.npz")["effects"].shape[0] == 8
+    assert (third / "graph" / "graph.png").is_file() and (third / "results" / "metrics.csv").is_file()
+
+    # jobs are labelled by their overrides, as Hydra recorded them in .hydra/overrides.yaml
+    assert sorted(label.split()[1] for label in set(table["overrides"])) == ["graph.alpha=0.01", "graph.alpha=0.05"]
+    assert all(label.startswith("experiment=smoke") for label in table["overrides"])
     assert (sweep / "aggregate.png").is_file() and not (sweep / "missing_jobs.txt").exists()

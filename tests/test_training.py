@@ -28,9 +28,17 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
 
 
+def fresh_cache(cfg, cache_dir: Path):
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.paths.cache_dir = str(cache_dir)
+    return cfg
+
+
 def test_seed_zero_is_applied_and_runs_repeat_exactly(smoke_config, tmp_path):
-    a = fit(smoke_config, tmp_path / "a", seed=0)
-    b = fit(smoke_config, tmp_path / "b", seed=0)
+    # separate caches, so the second seed-0 run trains instead of reusing the first one's WAE
+    a = fit(fresh_cache(smoke_config, tmp_path / "cache_a"), tmp_path / "a", seed=0)
+    b = fit(fresh_cache(smoke_config, tmp_path / "cache_b"), tmp_path / "b", seed=0)
     fit(smoke_config, tmp_path / "c", seed=1)
     wa, wb, wc = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)  # seed 0 seeds like any other seed
