@@ -6,26 +6,17 @@ dropout → one logit. Its attribute value is the predicted probability of the p
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryAveragePrecision
 from typing_extensions import override
 
+from latentgraph.binary_module import BinaryClassifierModule
 from latentgraph.data.alphabet import PAD, VOCAB_SIZE, tokenize
 from latentgraph.data.records import require_valid
 
 
-def _metrics(prefix: str) -> MetricCollection:
-    return MetricCollection({"auroc": BinaryAUROC(), "auprc": BinaryAveragePrecision(), "acc": BinaryAccuracy()},
-                            prefix=prefix)
-
-
-class SequenceClassifier(pl.LightningModule):
+class SequenceClassifier(BinaryClassifierModule):
     """Binary peptide classifier on token tensors ``[n, L]``.
 
     Args:
@@ -47,8 +38,6 @@ class SequenceClassifier(pl.LightningModule):
         self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, channels, k, padding=k // 2) for k in widths)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(channels * len(widths), 1)
-        self.val_metrics = _metrics("val/")
-        self.test_metrics = _metrics("test/")
 
     @override
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -57,33 +46,6 @@ class SequenceClassifier(pl.LightningModule):
         mask = (tokens != PAD)[:, None, :]
         pooled = [conv(x).masked_fill(~mask, -1e4).amax(dim=2) for conv in self.convs]
         return self.out(self.dropout(F.relu(torch.cat(pooled, dim=1)))).squeeze(1)
-
-    def _common_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        tokens, labels = batch
-        logits = self(tokens)
-        loss = F.binary_cross_entropy_with_logits(logits, labels.float())
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, batch_size=len(labels))
-        if stage != "train":
-            metrics = self.val_metrics if stage == "val" else self.test_metrics
-            metrics.update(torch.sigmoid(logits), labels.long())
-            self.log_dict(metrics, on_epoch=True, batch_size=len(labels))
-        return loss
-
-    @override
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
-
-    @override
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._common_step(batch, "val")
-
-    @override
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._common_step(batch, "test")
-
-    @override
-    def configure_optimizers(self) -> Any:
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
     @torch.no_grad()
     def predict_proba(self, sequences: list[str], batch_size: int = 4096) -> torch.Tensor:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryAveragePrecision
 from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_average_precision
 from typing_extensions import override
 
-
-def _metrics(prefix: str) -> MetricCollection:
-    return MetricCollection({"auroc": BinaryAUROC(), "auprc": BinaryAveragePrecision(), "acc": BinaryAccuracy()},
-                            prefix=prefix)
+from latentgraph.binary_module import BinaryClassifierModule
 
 
-class AttributePredictor(pl.LightningModule):
+class AttributePredictor(BinaryClassifierModule):
     """Binary predictor of a target from attribute features ``[n, k]``.
 
     The features are standardised with the training set's mean and standard deviation, kept as
@@ -43,7 +35,6 @@ class AttributePredictor(pl.LightningModule):
             raise ValueError(f"predictor model must be 'logistic' or 'mlp', got {model!r}")
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
-        self.val_metrics = _metrics("val/")
 
     def set_standardisation(self, x: torch.Tensor) -> None:
         self.mean.copy_(x.mean(dim=0))
@@ -53,28 +44,6 @@ class AttributePredictor(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[n]``."""
         return self.net((x - self.mean) / self.std).squeeze(1)
-
-    def _common_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = F.binary_cross_entropy_with_logits(logits, y.float())
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
-        if stage == "val":
-            self.val_metrics.update(torch.sigmoid(logits), y.long())
-            self.log_dict(self.val_metrics, on_epoch=True, batch_size=len(y))
-        return loss
-
-    @override
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
-
-    @override
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._common_step(batch, "val")
-
-    @override
-    def configure_optimizers(self) -> Any:
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
