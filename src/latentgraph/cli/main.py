@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.artifacts import write_json
 from latentgraph.cli.cached_stages import autoencoder_and_perturbation
@@ -28,6 +28,7 @@ from latentgraph.cli.train_autoencoder import prepare_run_data
 from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
 from latentgraph.config import ConfigValueError, register_configs, validate_config
 from latentgraph.data import DataError
+from latentgraph.report.html import write_report
 
 log = logging.getLogger("latentgraph")
 
@@ -55,6 +56,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             metrics, autoencoder = autoencoder_and_perturbation(cfg, run_dir, data, attributes, classifiers)
             metrics.update(run_predictor_stage(cfg, data, attributes, autoencoder, run_dir))
             write_run_summary(metrics, run_dir)
+        log.info("report: %s", write_report(run_dir, OmegaConf.to_yaml(cfg, resolve=False)))
     finally:
         finish_wandb()
     log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)

@@ -1,1 +1,1 @@
-"""Reports: sweep aggregation (and, later, the per-run HTML report)."""
+"""Reports: the per-run report.html and the sweep aggregation."""

@@ -1,0 +1,157 @@
+"""``report.html``: one self-contained page per run, built from the run directory's own files.
+
+Every figure is embedded as a base64 PNG, so the page can be mailed or archived alone. A
+section whose files are missing (a stage that was disabled or failed) says so instead of
+disappearing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from latentgraph.artifacts import atomic_write_text  # noqa: E402
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .8em; }
+.missing { color: #a33; font-style: italic; }
+"""
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _image(path: Path, alt: str) -> str:
+    if not path.is_file():
+        return f'<p class="missing">{html.escape(alt)}: not produced by this run ({path.name} missing)</p>'
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _figure_image(figure: plt.Figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(frame: pd.DataFrame, table_id: str) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", table_id=table_id, border=0)
+
+
+def _missing(what: str) -> str:
+    return f'<p class="missing">{html.escape(what)}</p>'
+
+
+def fewshot_figure(summary: pd.DataFrame) -> plt.Figure | None:
+    """Few-shot AUROC against k, one line per feature set, one panel per OOD set."""
+    fewshot = summary[summary["regime"] == "fewshot"]
+    if fewshot.empty:
+        return None
+    datasets = list(dict.fromkeys(fewshot["dataset"]))
+    figure, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4), squeeze=False)
+    for axis, dataset in zip(axes[0], datasets):
+        for feature_set, group in fewshot[fewshot["dataset"] == dataset].groupby("feature_set", sort=False):
+            group = group.sort_values("n")
+            axis.errorbar(group["n"], group["auroc_mean"], yerr=group["auroc_ci95"].fillna(0), marker="o",
+                          capsize=2, label=feature_set, linewidth=2.5 if feature_set == "markov_blanket" else 1)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("OOD examples used for fine-tuning (k)")
+        axis.set_ylabel("AUROC on the rest of the OOD set")
+        axis.set_title(dataset)
+        axis.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    return figure
+
+
+def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
+    """Write ``run_dir/report.html`` from the run's files; returns its path.
+
+    ``config_yaml`` is shown when the run directory has no ``.hydra/config.yaml`` (a run made
+    from Python rather than the Hydra app).
+    """
+    run_dir = Path(run_dir)
+    parts = [f"<h1>latentgraph run {html.escape(run_dir.name)}</h1>"]
+
+    data = _read_json(run_dir / "data" / "summary.json")
+    parts.append("<h2>Data</h2>")
+    if data:
+        rows = [{"source": name, **{k: v for k, v in row.items() if k != "spec"}} for name, row in data["sources"].items()]
+        parts.append(_table(pd.DataFrame(rows).fillna(0), "data-sources"))
+        ids = data["id"]
+        ood = ", ".join(f"{name} ({row['n']})" for name, row in data["ood"].items()) or "none"
+        parts.append(f"<p>ID {html.escape(ids['name'])}: train {ids['train']}, val {ids['val']}, test {ids['test']}. "
+                     f"OOD: {html.escape(ood)}. "
+                     f"Autoencoder corpus: train {data['corpus']['train']}, val {data['corpus']['val']}. "
+                     f"Dropped bad records: {data['dropped']['total']} (see data/dropped.csv).</p>")
+    else:
+        parts.append(_missing("no data/summary.json"))
+
+    parts.append("<h2>Autoencoder</h2>")
+    wae = _read_json(run_dir / "metrics" / "wae.json")
+    parts.append(_table(pd.DataFrame([wae]), "wae-metrics") if wae else _missing("no metrics/wae.json"))
+    classifiers = _read_json(run_dir / "metrics" / "classifiers.json")
+    if classifiers:
+        rows = [{"classifier": name, "test AUROC": c["test_auroc"], **{f"{k} AUROC": v for k, v in c["ood_auroc"].items()},
+                 "reused": c["reused"]} for name, c in classifiers.items()]
+        parts.append("<h3>Attribute classifiers</h3>" + _table(pd.DataFrame(rows), "classifier-metrics"))
+
+    parts.append("<h2>Perturbation experiment and graph</h2>")
+    parts.append(_image(run_dir / "graph" / "sensitivity_heatmap.png", "sensitivity heatmap"))
+    parts.append(_image(run_dir / "graph" / "graph.png", "latent to attribute graph and attribute DAG"))
+    blanket = _read_json(run_dir / "graph" / "blanket.json")
+    graph = _read_json(run_dir / "graph" / "summary.json")
+    if blanket:
+        members = ", ".join(blanket["blanket"]) or "empty"
+        fallback = f" Fallback: {blanket['fallback']} ({blanket['reason']})." if blanket["fallback"] else ""
+        parts.append(f'<p id="blanket">Markov blanket of <b>{html.escape(str(blanket["target_node"]))}</b>: '
+                     f"{html.escape(members)}.{html.escape(fallback)}</p>")
+    if graph:
+        parts.append(f"<p>{graph['latents_with_edges']} of {graph['latents']} latents have an edge; "
+                     f"{graph['latent_edges']} latent edges, {graph['attribute_edges']} attribute edges.</p>")
+        sem = pd.DataFrame([{"attribute": k, "SEM R² (held out)": v} for k, v in graph["sem_r2"].items()])
+        parts.append(_table(sem, "sem-r2"))
+    if not (blanket or graph):
+        parts.append(_missing("no graph/ (perturbation.enabled=false?)"))
+
+    parts.append("<h2>Predictors</h2>")
+    drops_path, summary_path = run_dir / "results" / "ood_drop.csv", run_dir / "results" / "summary.csv"
+    if drops_path.is_file() and summary_path.is_file():
+        drops = pd.read_csv(drops_path)
+        shown = drops.assign(
+            ID=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["id_auroc"], drops["id_ci95"])],
+            OOD=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["ood_auroc"], drops["ood_ci95"])],
+        )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
+        parts.append("<p>AUROC, mean ± 95 % interval over seeds.</p>" + _table(shown, "results"))
+        parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
+        figure = fewshot_figure(pd.read_csv(summary_path))
+        parts.append(_figure_image(figure, "few-shot curve") if figure else _missing("no few-shot rows"))
+    else:
+        parts.append(_missing("no results/ (the predictor stage did not run)"))
+
+    config = run_dir / ".hydra" / "config.yaml"
+    parts.append("<h2>Config</h2>")
+    config_text = config.read_text() if config.is_file() else config_yaml
+    parts.append(f"<pre>{html.escape(config_text)}</pre>" if config_text else _missing("no .hydra/config.yaml"))
+
+    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentgraph report: '
+            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n" + "\n".join(parts)
+            + "\n</body></html>\n")
+    return atomic_write_text(run_dir / "report.html", page)

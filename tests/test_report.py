@@ -1,0 +1,105 @@
+"""report.html: self-contained, with its sections; opened in headless Chromium (slow)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from conftest import FAST, compose_config
+from omegaconf import open_dict
+
+from latentgraph.cli.main import run
+from latentgraph.report.html import write_report
+
+
+class Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.title, self.images, self.tables, self._in_title = "", [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "title":
+            self._in_title = True
+        elif tag == "img":
+            self.images.append(attrs)
+        elif tag == "table":
+            self.tables.append(attrs.get("id"))
+
+    def handle_endtag(self, tag):
+        self._in_title = self._in_title and tag != "title"
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    cfg = compose_config(["experiment=smoke", *FAST, "predictor.regime=all"])
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(root / "run")
+        cfg.paths.cache_dir = str(root / "cache")
+    run(cfg)
+    return root / "run"
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text())
+    return page
+
+
+def test_report_is_self_contained_with_every_section(run_dir):
+    report = run_dir / "report.html"
+    assert report.is_file()
+    page = parse(report)
+    assert page.title == f"latentgraph report: {run_dir.name}"
+    assert {"data-sources", "wae-metrics", "classifier-metrics", "sem-r2", "results"} <= set(page.tables)
+    alts = [image["alt"] for image in page.images]
+    assert alts == ["sensitivity heatmap", "latent to attribute graph and attribute DAG", "limited-data curve",
+                    "few-shot curve"]
+    for image in page.images:  # every figure is embedded and decodes as a PNG
+        assert image["src"].startswith("data:image/png;base64,")
+        pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(image["src"].split(",", 1)[1])), format="png")
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+    text = report.read_text()
+    assert 'id="blanket"' in text and "markov_blanket" in text and "seed: 0" in text
+    assert "file://" not in text and 'src="http' not in text  # nothing outside the page
+
+
+def test_a_missing_stage_is_said_not_hidden(run_dir, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("results", "wandb", "checkpoints"))
+    text = write_report(partial).read_text()
+    assert "no results/ (the predictor stage did not run)" in text
+    assert parse(partial / "report.html").title.startswith("latentgraph report")
+
+
+@pytest.mark.slow
+def test_report_in_headless_chromium(run_dir, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "needs Debian's chromium package (.ci/run installs it: apt-get install chromium)"
+    url = (run_dir / "report.html").resolve().as_uri()
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
+    page = Page()
+    page.feed(dom)
+    assert page.title == f"latentgraph report: {run_dir.name}" and "results" in page.tables
+    assert len(page.images) == 4
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, "--window-size=1300,3000", f"--screenshot={shot}", url], capture_output=True, timeout=120,
+                   check=True)
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (3000, 1300)
+    # the figures are drawn: a good share of the page is neither white nor one flat colour
+    coloured = (np.abs(pixels[..., :3] - 1.0).sum(axis=2) > 0.1).mean()
+    assert coloured > 0.05, coloured
