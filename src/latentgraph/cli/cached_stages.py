@@ -1,4 +1,4 @@
-"""The autoencoder and perturbation stages behind the stage cache.
+"""The autoencoder, perturbation and predictor stages behind the stage cache.
 
 Keys (:func:`wae_key`, :func:`perturbation_key`) hash exactly the settings each stage's result
 depends on, so a sweep over ``graph.*``, ``predictor.*`` or presentation settings reuses the
@@ -13,6 +13,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -20,6 +21,7 @@ from latentgraph.artifacts import write_json
 from latentgraph.attributes.sets import AttributeSet
 from latentgraph.attributes.training import TrainedClassifier
 from latentgraph.cli.graph_stage import perturbation_callback, perturbation_settings, write_graph_outputs
+from latentgraph.cli.predictor_stage import headline_metrics, print_summary, run_predictor_stage
 from latentgraph.cli.tracking import build_loggers
 from latentgraph.cli.train_autoencoder import train_autoencoder
 from latentgraph.data import PreparedData
@@ -101,3 +103,41 @@ def autoencoder_and_perturbation(cfg: DictConfig, run_dir: Path, data: PreparedD
     for logger in loggers:
         logger.save()
     return metrics, model
+
+
+RESULT_FILES = ("metrics.csv", "metrics.json", "summary.csv", "ood_drop.csv", "features.json", "limited_curve.png")
+
+
+def predictor_key(cfg: DictConfig, classifiers: dict[str, TrainedClassifier]) -> str:
+    """Hash of what the predictor results depend on: the data, the attribute set, the WAE (its prior
+    decodes), the blanket this run's graph gave, the predictor settings and the seed."""
+    blanket_file = Path(cfg.paths.run_dir) / "graph" / "blanket.json"
+    blanket = json.loads(blanket_file.read_text())["features"] if blanket_file.is_file() else None
+    return stage_key({"wae": wae_key(cfg), "classifiers": {name: t.key for name, t in classifiers.items()},
+                      "attributes": {k: v for k, v in _container(cfg.attributes).items()
+                                     if k not in ("classifiers", "classifier")},
+                      "blanket": blanket, "predictor": _container(cfg.predictor), "seed": cfg.seed})
+
+
+def predictors(cfg: DictConfig, run_dir: Path, data: PreparedData, attributes: AttributeSet,
+               autoencoder: SequenceWAE, classifiers: dict[str, TrainedClassifier]) -> dict[str, float]:
+    """The predictor stage, or its results reused when nothing it depends on changed."""
+    cache = StageCache(Path(cfg.paths.cache_dir) / "stages")
+    key = predictor_key(cfg, classifiers)
+    hit = cache.lookup("predictors", key)
+    if hit is not None:
+        log.info("stage predictors: reused from cache key %s (same data, attributes, WAE, blanket and settings)", key)
+        (run_dir / "results").mkdir(parents=True, exist_ok=True)
+        for name in RESULT_FILES:
+            if (hit / name).is_file():
+                shutil.copyfile(hit / name, run_dir / "results" / name)
+        drops, summary = (pd.read_csv(run_dir / "results" / name) for name in ("ood_drop.csv", "summary.csv"))
+        print_summary(drops, summary)
+        return headline_metrics(drops)
+    log.info("stage predictors: computing (key %s)", key)
+    metrics = run_predictor_stage(cfg, data, attributes, autoencoder, run_dir)
+    with cache.store("predictors", key) as entry:
+        for name in RESULT_FILES:
+            if (run_dir / "results" / name).is_file():
+                shutil.copyfile(run_dir / "results" / name, entry / name)
+    return metrics

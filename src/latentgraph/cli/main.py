@@ -20,9 +20,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.artifacts import write_json
-from latentgraph.cli.cached_stages import autoencoder_and_perturbation
+from latentgraph.cli.cached_stages import autoencoder_and_perturbation, predictors
 from latentgraph.cli.graph_stage import rebuild_graph
-from latentgraph.cli.predictor_stage import run_predictor_stage
 from latentgraph.cli.tracking import finish_wandb
 from latentgraph.cli.train_autoencoder import prepare_run_data
 from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
@@ -54,7 +53,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             classifiers = train_attribute_classifiers(cfg, data, run_dir)
             attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
             metrics, autoencoder = autoencoder_and_perturbation(cfg, run_dir, data, attributes, classifiers)
-            metrics.update(run_predictor_stage(cfg, data, attributes, autoencoder, run_dir))
+            metrics.update(predictors(cfg, run_dir, data, attributes, autoencoder, classifiers))
             write_run_summary(metrics, run_dir)
         log.info("report: %s", write_report(run_dir, OmegaConf.to_yaml(cfg, resolve=False)))
     finally:
