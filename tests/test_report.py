@@ -103,3 +103,17 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
     # the figures are drawn: a good share of the page is neither white nor one flat colour
     coloured = (np.abs(pixels[..., :3] - 1.0).sum(axis=2) > 0.1).mean()
     assert coloured > 0.05, coloured
+
+
+def test_explore_notebook_executes_against_a_smoke_run(run_dir, tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "explore_run.ipynb", as_version=4)
+    monkeypatch.setenv("LATENTGRAPH_RUN_DIR", str(run_dir))
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3  # graph, heatmap, limited curve
+    texts = " ".join(o.get("text", "") + o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "target: amp" in texts and "ood_auroc" in texts and "latents have an edge" in texts
