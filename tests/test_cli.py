@@ -280,3 +280,35 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
     assert sorted(label.split()[1] for label in set(table["overrides"])) == ["graph.alpha=0.01", "graph.alpha=0.05"]
     assert all(label.startswith("experiment=smoke") for label in table["overrides"])
     assert (sweep / "aggregate.png").is_file() and not (sweep / "missing_jobs.txt").exists()
+
+
+@pytest.mark.slow
+def test_parallel_jobs_writing_one_cache_key_both_finish_with_identical_artifacts(tmp_path):
+    sweep = tmp_path / "parallel"
+    result = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "experiment=smoke", "logger=csv_only",
+                     "trainer.enable_progress_bar=false", "predictor.regime=supervised", "graph.alpha=0.01,0.05",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = [sweep / "0", sweep / "1"]
+    logs = [(job / "latentgraph.log").read_text() for job in jobs]
+    assert all("stage wae: computing" in text for text in logs)  # both started before either finished
+    effects = [np.load(job / "perturbation" / "result.npz")["effects"] for job in jobs]
+    assert np.array_equal(effects[0], effects[1], equal_nan=True)
+    for stage in ("wae", "perturbation", "predictors"):
+        entries = list((tmp_path / "cache" / "stages" / stage).iterdir())
+        assert len(entries) == 1 and (entries[0] / "COMPLETE").is_file(), entries  # no temporary left behind
+    weights = [torch.load(job / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+               for job in jobs]
+    assert weights[0].keys() == weights[1].keys()
+
+
+@pytest.mark.slow
+def test_optuna_search_returns_the_blanket_ood_auroc(tmp_path):
+    sweep = tmp_path / "optuna"
+    result = run_cli("experiment=smoke", "hparams_search=optuna_blanket", "hydra.sweeper.n_trials=2", "logger=csv_only",
+                     "trainer.enable_progress_bar=false", "predictor.regime=supervised", f"hydra.sweep.dir={sweep}",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in best and "best_value" in best
+    assert "stage wae: reused" in (sweep / "1" / "latentgraph.log").read_text()

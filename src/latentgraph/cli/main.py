@@ -78,7 +78,11 @@ def main(cfg: DictConfig) -> float | None:
         log.error("%s", error)
         print(f"latentgraph: error: {error}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    return metrics.get("val/recon", metrics.get("graph/blanket_size"))
+    value = metrics.get(cfg.optimized_metric)
+    if value is None:
+        log.warning("optimized_metric=%s is not among this run's metrics; returning nothing to the sweeper",
+                    cfg.optimized_metric)
+    return value
 
 
 if __name__ == "__main__":

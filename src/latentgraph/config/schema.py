@@ -371,6 +371,7 @@ class Config:
     ckpt_path: Optional[str] = None
     stage: str = "all"  # all: every stage; graph: rebuild the graph from run_dir's saved effects
     run_dir: Optional[str] = None  # the earlier run that stage=graph reads
+    optimized_metric: str = "val/recon"  # what the app returns to a sweeper (hparams_search)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
