@@ -77,12 +77,17 @@ def check_results(run_dir: Path) -> None:
     assert "amp" not in features["attributes"] and len(features["feature_sets"]["random"]) == 2
     for name in ("metrics.json", "summary.csv", "ood_drop.csv", "limited_curve.png"):
         assert (run_dir / "results" / name).is_file(), name
-    # wandb 0.31 keeps an offline run's summary inside its .wandb log only; the run mirrors it
-    assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
-    summary = json.loads((run_dir / "metrics" / "summary.json").read_text())
+    # the offline W&B run, read back from its .wandb log, and the run's own mirror of its summary
+    from wandb_log import config_keys, summary as wandb_summary
+
+    [log_file] = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    logged, mirrored = wandb_summary(log_file), json.loads((run_dir / "metrics" / "summary.json").read_text())
     for key in ("graph/blanket_size", "predictors/markov_blanket/supervised/AMPvsTM/ood_auroc",
                 "predictors/all/supervised/AMPvsTM/ood_auroc", "predictors/markov_blanket/supervised/id_auroc"):
-        assert key in summary, (key, sorted(summary)[:40])
+        assert key in logged and key in mirrored, (key, sorted(logged)[:40])
+        assert logged[key] == pytest.approx(mirrored[key])
+    assert {"val/recon", "val/token_acc", "graph/latents_with_edges"} <= set(logged)
+    assert {"data", "model", "graph", "predictor"} <= config_keys(log_file)
 
 
 def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:

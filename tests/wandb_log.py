@@ -1,0 +1,58 @@
+"""Read an offline W&B run's ``.wandb`` log back, for the tests.
+
+wandb 0.31 writes no ``files/wandb-summary.json`` for offline runs and ships no reader for its
+log, so this reads the log format itself: a 7-byte header (``:W&B``, magic, version), then
+LevelDB-style 32 KiB blocks of chunks (CRC 4 bytes, length 2, type 1: full/first/middle/last),
+each whole record a ``wandb.proto.wandb_internal_pb2.Record`` (wandb's own protobuf classes).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2
+
+BLOCK = 32 * 1024
+HEADER = 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def records(path: str | Path) -> list[wandb_internal_pb2.Record]:
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B", "not a W&B run log"
+    out, chunks, pos = [], [], HEADER
+    while pos + 7 <= len(data):
+        if BLOCK - pos % BLOCK < 7:  # block trailer too small for a chunk header
+            pos += BLOCK - pos % BLOCK
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        payload, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 0:
+            continue
+        chunks.append(payload)
+        if kind in (FULL, LAST):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(b"".join(chunks))
+            out.append(record)
+            chunks = []
+    return out
+
+
+def summary(path: str | Path) -> dict:
+    """The run's final summary: the last value of every key in its summary records."""
+    values: dict = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                values["/".join(item.nested_key) if item.nested_key else item.key] = json.loads(item.value_json)
+    return values
+
+
+def config_keys(path: str | Path) -> set[str]:
+    keys: set[str] = set()
+    for record in records(path):
+        if record.WhichOneof("record_type") == "config":
+            keys |= {item.key for item in record.config.update}
+    return keys
