@@ -78,7 +78,7 @@ def check_results(run_dir: Path) -> None:
     for name in ("metrics.json", "summary.csv", "ood_drop.csv", "limited_curve.png"):
         assert (run_dir / "results" / name).is_file(), name
     # the offline W&B run, read back from its .wandb log, and the run's own mirror of its summary
-    from wandb_log import config_keys, summary as wandb_summary
+    from wandb_log import config_keys, run_record, summary as wandb_summary
 
     [log_file] = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     logged, mirrored = wandb_summary(log_file), json.loads((run_dir / "metrics" / "summary.json").read_text())
@@ -88,6 +88,7 @@ def check_results(run_dir: Path) -> None:
         assert logged[key] == pytest.approx(mirrored[key])
     assert {"val/recon", "val/token_acc", "graph/latents_with_edges"} <= set(logged)
     assert {"data", "model", "graph", "predictor"} <= config_keys(log_file)
+    assert run_record(log_file).job_type == "pipeline" and run_record(log_file).project == "latentgraph"
 
 
 def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:

@@ -56,3 +56,8 @@ def config_keys(path: str | Path) -> set[str]:
         if record.WhichOneof("record_type") == "config":
             keys |= {item.key for item in record.config.update}
     return keys
+
+
+def run_record(path: str | Path) -> wandb_internal_pb2.RunRecord:
+    """The run's own record (project, group, job_type, ...)."""
+    return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")

@@ -19,6 +19,7 @@ from pytorch_lightning.loggers import Logger, WandbLogger
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.attributes.sets import AttributeSet
+from latentgraph.cli.tracking import build_loggers
 from latentgraph.config import ConfigValueError
 from latentgraph.data import PreparedData
 from latentgraph.graph import AttributeGraph, build_graph
@@ -133,6 +134,9 @@ def rebuild_graph(cfg: DictConfig, run_dir: Path) -> dict:
         raise ConfigValueError("run_dir", cfg.run_dir, "holds no perturbation/result.npz (a finished stage=all run?)")
     result = PerturbationResult.load(source / "perturbation")
     set_summary = json.loads((source / "attributes" / "set.json").read_text())
-    _, report = write_graph_outputs(result, cfg.graph, set_summary, run_dir / "graph")
+    loggers = build_loggers(cfg, run_dir)
+    _, report = write_graph_outputs(result, cfg.graph, set_summary, run_dir / "graph", loggers)
+    for logger in loggers:
+        logger.save()
     write_json(run_dir / "graph" / "source.json", {"run_dir": str(source.resolve())})
     return {"graph/blanket_size": float(len(report["blanket"]))}

@@ -12,6 +12,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
 log = logging.getLogger(__name__)
 
+JOB_TYPES = {"all": "pipeline", "graph": "graph"}  # W&B job_type per CLI stage
+
 
 def sweep_group() -> str | None:
     """The sweep directory's name in a Hydra multirun (the W&B group), else ``None``."""
@@ -36,7 +38,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
         mode = wandb_cfg.mode or ("offline" if wandb_cfg.offline else "online")
         logger = WandbLogger(
             save_dir=str(run_dir), project=wandb_cfg.project, entity=wandb_cfg.entity, offline=mode == "offline",
-            group=wandb_cfg.group or sweep_group(), job_type=wandb_cfg.job_type, tags=list(wandb_cfg.tags),
+            group=wandb_cfg.group or sweep_group(), job_type=wandb_cfg.job_type or JOB_TYPES[cfg.stage], tags=list(wandb_cfg.tags),
             mode=mode, name=run_dir.name,
         )
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

@@ -315,7 +315,7 @@ class WandbLoggerConfig:
     project: str = "latentgraph"
     entity: Optional[str] = None
     group: Optional[str] = None
-    job_type: str = "train"
+    job_type: Optional[str] = None  # null: the CLI stage ("pipeline" for stage=all, "graph" for stage=graph)
     tags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
