@@ -318,3 +318,19 @@ def test_optuna_search_returns_the_blanket_ood_auroc(tmp_path):
     best = (sweep / "optimization_results.yaml").read_text()
     assert "best_params" in best and "best_value" in best
     assert "stage wae: reused" in (sweep / "1" / "latentgraph.log").read_text()
+
+
+def test_resume_checkpoint_from_other_settings_or_corrupt_is_a_clear_error(tmp_path):
+    run_dir = tmp_path / "first"
+    first = run_cli("experiment=smoke", *FAST, "logger=csv_only", "perturbation.enabled=false",
+                    "predictor.regime=supervised", "predictor.feature_sets=[all]", f"hydra.run.dir={run_dir}",
+                    cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    result = run_cli("experiment=smoke", *FAST, "model.latent_dim=16", f"ckpt_path={checkpoint}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "was trained with other model settings: model.latent_dim=8 in the checkpoint, 16 in this run" in result.stderr
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(checkpoint.read_bytes()[:1000])  # a truncated copy
+    result = run_cli("experiment=smoke", *FAST, f"ckpt_path={corrupt}", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot be read as a latentgraph WAE checkpoint" in result.stderr

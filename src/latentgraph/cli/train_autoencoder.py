@@ -7,12 +7,14 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
 from latentgraph.artifacts import write_json
 from latentgraph.cli.tracking import build_callbacks, build_loggers
+from latentgraph.config import ConfigValueError
 from latentgraph.data import PeptideDataModule, PreparedData, prepare_data, write_data_report
 from latentgraph.models.wae import SequenceWAE
 
@@ -47,6 +49,23 @@ def model_kwargs(model_cfg: DictConfig) -> dict:
     return kwargs
 
 
+def check_resume_checkpoint(path: str, kwargs: dict) -> None:
+    """Refuse a ``ckpt_path`` that cannot be read or was trained with other model settings.
+
+    Lightning would fail deep inside ``load_state_dict`` with a tensor-size message; this names
+    the setting and both values instead. Loading uses ``weights_only`` (no pickled code runs).
+    """
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        saved = checkpoint["hyper_parameters"]
+    except Exception as error:  # a truncated, corrupt or foreign file
+        raise ConfigValueError("ckpt_path", path, f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
+    different = [f"model.{key}={saved[key]!r} in the checkpoint, {value!r} in this run"
+                 for key, value in kwargs.items() if key in saved and saved[key] != value]
+    if different:
+        raise ConfigValueError("ckpt_path", path, "was trained with other model settings: " + "; ".join(different))
+
+
 def prepare_run_data(cfg: DictConfig, run_dir: Path) -> PreparedData:
     """Read and split the configured sources; write and print the data report."""
     data = prepare_data(**OmegaConf.to_container(cfg.data, resolve=True))
@@ -67,7 +86,10 @@ def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData,
 
     datamodule = PeptideDataModule(prepared=data, **OmegaConf.to_container(cfg.data, resolve=True))
     log.info("Instantiating model <%s>", SequenceWAE.__name__)
-    model = SequenceWAE(**model_kwargs(cfg.model))
+    kwargs = model_kwargs(cfg.model)
+    if cfg.ckpt_path is not None:
+        check_resume_checkpoint(cfg.ckpt_path, kwargs)
+    model = SequenceWAE(**kwargs)
     loggers = build_loggers(cfg, run_dir)
     callbacks = build_callbacks(cfg, run_dir) + list(extra_callbacks)
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)
