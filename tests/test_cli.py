@@ -17,6 +17,9 @@ import torch
 
 from conftest import FAST, run_cli
 
+# a smoke run without W&B, progress bars or the slower regimes: for the sweep and cache tests
+QUIET_SMOKE = ["experiment=smoke", "logger=csv_only", "trainer.enable_progress_bar=false", "predictor.regime=supervised"]
+
 AA = list("ACDEFGHIKLMNPQRSTVWY")
 
 
@@ -252,9 +255,7 @@ def test_second_shift_acp_with_one_override(tmp_path):
 
 def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", "experiment=smoke", "graph.alpha=0.01,0.05", "logger=csv_only",
-                     "trainer.enable_progress_bar=false", "predictor.regime=supervised", f"hydra.sweep.dir={sweep}",
-                     cwd=tmp_path)
+    result = run_cli("-m", *QUIET_SMOKE, "graph.alpha=0.01,0.05", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
     assert [p.name for p in jobs] == ["0", "1"]
@@ -274,8 +275,7 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
     table = pd.read_csv(sweep / "aggregate.csv")
     # a change downstream of the WAE only: the WAE is reused, the effects are computed on it
     third = tmp_path / "third"
-    result = run_cli("experiment=smoke", "graph.alpha=0.01", "logger=csv_only", "trainer.enable_progress_bar=false",
-                     "predictor.regime=supervised", "perturbation.n_base=8", f"hydra.run.dir={third}", cwd=tmp_path)
+    result = run_cli(*QUIET_SMOKE, "graph.alpha=0.01", "perturbation.n_base=8", f"hydra.run.dir={third}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     log_text = (third / "latentgraph.log").read_text()
     assert "stage wae: reused from cache key" in log_text and "stage perturbation: computing (key" in log_text
@@ -291,8 +291,7 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
 @pytest.mark.slow
 def test_parallel_jobs_writing_one_cache_key_both_finish_with_identical_artifacts(tmp_path):
     sweep = tmp_path / "parallel"
-    result = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "experiment=smoke", "logger=csv_only",
-                     "trainer.enable_progress_bar=false", "predictor.regime=supervised", "graph.alpha=0.01,0.05",
+    result = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *QUIET_SMOKE, "graph.alpha=0.01,0.05",
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [sweep / "0", sweep / "1"]
@@ -311,9 +310,8 @@ def test_parallel_jobs_writing_one_cache_key_both_finish_with_identical_artifact
 @pytest.mark.slow
 def test_optuna_search_returns_the_blanket_ood_auroc(tmp_path):
     sweep = tmp_path / "optuna"
-    result = run_cli("experiment=smoke", "hparams_search=optuna_blanket", "hydra.sweeper.n_trials=2", "logger=csv_only",
-                     "trainer.enable_progress_bar=false", "predictor.regime=supervised", f"hydra.sweep.dir={sweep}",
-                     cwd=tmp_path)
+    result = run_cli(*QUIET_SMOKE, "hparams_search=optuna_blanket", "hydra.sweeper.n_trials=2",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     best = (sweep / "optimization_results.yaml").read_text()
     assert "best_params" in best and "best_value" in best
