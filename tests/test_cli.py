@@ -333,3 +333,19 @@ def test_resume_checkpoint_from_other_settings_or_corrupt_is_a_clear_error(tmp_p
     corrupt.write_bytes(checkpoint.read_bytes()[:1000])  # a truncated copy
     result = run_cli("experiment=smoke", *FAST, f"ckpt_path={corrupt}", cwd=tmp_path)
     assert result.returncode == 2 and "cannot be read as a latentgraph WAE checkpoint" in result.stderr
+
+
+def test_a_bad_job_does_not_end_the_sweep(tmp_path):
+    sweep = tmp_path / "isolated"
+    result = run_cli("-m", *QUIET_SMOKE, "graph.alpha=2,0.05", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 2  # the sweep as a whole reports the failure
+    assert "invalid config value graph.alpha=2.0: must be in (0, 1)" in result.stderr
+    assert "1 sweep job(s) failed; the others finished" in result.stderr
+    assert "graph.alpha=2.0" in (sweep / "0" / "error.txt").read_text()
+    assert (sweep / "1" / "results" / "metrics.csv").is_file() and (sweep / "1" / "report.html").is_file()
+
+    from latentgraph.cli.aggregate import main as aggregate
+
+    assert aggregate([str(sweep)]) == 0
+    assert (sweep / "missing_jobs.txt").read_text().startswith("0: ")
+    assert set(pd.read_csv(sweep / "aggregate.csv")["job"]) == {1}

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from latentgraph.artifacts import write_json
+from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.cli.cached_stages import autoencoder_and_perturbation, predictors
 from latentgraph.cli.graph_stage import rebuild_graph
 from latentgraph.cli.tracking import finish_wandb
@@ -35,6 +37,7 @@ register_configs()
 
 USER_ERRORS = (ConfigValueError, DataError)
 EXIT_USER_ERROR = 2
+FAILED_JOBS: list[str] = []  # sweep jobs stopped by a user error (the sweep goes on without them)
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -77,7 +80,13 @@ def main(cfg: DictConfig) -> float | None:
     except USER_ERRORS as error:
         log.error("%s", error)
         print(f"latentgraph: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        if not _in_multirun():
+            sys.exit(EXIT_USER_ERROR)
+        # one bad job must not end the sweep: record it, let Hydra start the next job
+        job = f"job {HydraConfig.get().job.num} ({' '.join(HydraConfig.get().overrides.task)})"
+        FAILED_JOBS.append(f"{job}: {error}")
+        atomic_write_text(Path(HydraConfig.get().runtime.output_dir) / "error.txt", f"{error}\n")
+        return None
     value = metrics.get(cfg.optimized_metric)
     if value is None:
         log.warning("optimized_metric=%s is not among this run's metrics; returning nothing to the sweeper",
@@ -85,5 +94,19 @@ def main(cfg: DictConfig) -> float | None:
     return value
 
 
-if __name__ == "__main__":
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def entry() -> None:
+    """The console script: run the app; after a sweep, exit with status 2 if any job failed."""
     main()
+    if FAILED_JOBS:
+        print(f"latentgraph: {len(FAILED_JOBS)} sweep job(s) failed; the others finished:", file=sys.stderr)
+        for line in FAILED_JOBS:
+            print(f"  {line}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+
+if __name__ == "__main__":
+    entry()
