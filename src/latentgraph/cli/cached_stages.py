@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from latentgraph.artifacts import write_json
 from latentgraph.attributes.sets import AttributeSet
 from latentgraph.attributes.training import TrainedClassifier
-from latentgraph.cli.graph_stage import perturbation_callback, perturbation_settings, write_graph_outputs
+from latentgraph.cli.graph_stage import (perturbation_callback, perturbation_settings, read_blanket_report,
+                                         write_graph_outputs)
 from latentgraph.cli.predictor_stage import headline_metrics, print_summary, run_predictor_stage
 from latentgraph.cli.tracking import build_loggers
 from latentgraph.cli.train_autoencoder import train_autoencoder
@@ -39,6 +40,11 @@ def _container(node: DictConfig) -> dict:
     return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
 
 
+def _attribute_set_settings(cfg: DictConfig) -> dict:
+    """``attributes.*`` without the classifier training settings (those enter through the classifiers' keys)."""
+    return {k: v for k, v in _container(cfg.attributes).items() if k not in ("classifiers", "classifier")}
+
+
 def wae_key(cfg: DictConfig) -> str:
     """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
     trainer = {k: v for k, v in _container(cfg.trainer).items() if k not in PRESENTATION_KEYS}
@@ -48,8 +54,7 @@ def wae_key(cfg: DictConfig) -> str:
 
 def perturbation_key(cfg: DictConfig, wae: str, classifiers: dict[str, TrainedClassifier]) -> str:
     """Hash of what the raw perturbation effects depend on: the WAE, the attribute set, the settings."""
-    return stage_key({"wae": wae, "attributes": {k: v for k, v in _container(cfg.attributes).items()
-                                                 if k not in ("classifiers", "classifier")},
+    return stage_key({"wae": wae, "attributes": _attribute_set_settings(cfg),
                       "classifiers": {name: trained.key for name, trained in classifiers.items()},
                       "perturbation": _container(cfg.perturbation), "seed": cfg.seed,
                       "bad_records": str(cfg.data.bad_records)})
@@ -111,12 +116,10 @@ RESULT_FILES = ("metrics.csv", "metrics.json", "summary.csv", "ood_drop.csv", "f
 def predictor_key(cfg: DictConfig, classifiers: dict[str, TrainedClassifier]) -> str:
     """Hash of what the predictor results depend on: the data, the attribute set, the WAE (its prior
     decodes), the blanket this run's graph gave, the predictor settings and the seed."""
-    blanket_file = Path(cfg.paths.run_dir) / "graph" / "blanket.json"
-    blanket = json.loads(blanket_file.read_text())["features"] if blanket_file.is_file() else None
+    report = read_blanket_report(Path(cfg.paths.run_dir))
     return stage_key({"wae": wae_key(cfg), "classifiers": {name: t.key for name, t in classifiers.items()},
-                      "attributes": {k: v for k, v in _container(cfg.attributes).items()
-                                     if k not in ("classifiers", "classifier")},
-                      "blanket": blanket, "predictor": _container(cfg.predictor), "seed": cfg.seed})
+                      "attributes": _attribute_set_settings(cfg),
+                      "blanket": report["features"] if report else None, "predictor": _container(cfg.predictor), "seed": cfg.seed})
 
 
 def predictors(cfg: DictConfig, run_dir: Path, data: PreparedData, attributes: AttributeSet,

@@ -58,6 +58,12 @@ def blanket_report(graph: AttributeGraph, set_summary: dict, empty_blanket: str)
     return report
 
 
+def read_blanket_report(run_dir: Path) -> dict | None:
+    """The run's ``graph/blanket.json`` (see :func:`blanket_report`), or ``None`` when no graph was built."""
+    path = run_dir / "graph" / "blanket.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def write_graph_outputs(result: PerturbationResult, graph_cfg: DictConfig, set_summary: dict, out_dir: Path,
                         loggers: list[Logger] = (), step: int = 0) -> tuple[AttributeGraph, dict]:
     """Build the graph from ``result``; write ``graph/`` (JSON, GraphML, PNGs, blanket, SEM); log it."""

@@ -10,7 +10,6 @@ are reported in one line naming the key, file or record, and the process exits w
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -23,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.cli.cached_stages import autoencoder_and_perturbation, predictors
-from latentgraph.cli.graph_stage import rebuild_graph
+from latentgraph.cli.graph_stage import read_blanket_report, rebuild_graph
 from latentgraph.cli.tracking import finish_wandb
 from latentgraph.cli.train_autoencoder import prepare_run_data
 from latentgraph.cli.train_classifiers import build_run_attribute_set, train_attribute_classifiers
@@ -67,9 +66,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
 def write_run_summary(metrics: dict[str, float], run_dir: Path) -> None:
     """``metrics/summary.json``: the run's headline numbers under the keys the W&B summary uses."""
-    blanket = run_dir / "graph" / "blanket.json"
-    if blanket.is_file():
-        metrics["graph/blanket_size"] = float(len(json.loads(blanket.read_text())["blanket"]))
+    report = read_blanket_report(run_dir)
+    if report is not None:
+        metrics["graph/blanket_size"] = float(len(report["blanket"]))
     write_json(run_dir / "metrics" / "summary.json", metrics)
 
 

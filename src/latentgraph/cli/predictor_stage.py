@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from rich.table import Table  # noqa: E402
 
 from latentgraph.artifacts import atomic_target, atomic_write_text, write_json  # noqa: E402
 from latentgraph.attributes.sets import AttributeSet  # noqa: E402
+from latentgraph.cli.graph_stage import read_blanket_report  # noqa: E402
 from latentgraph.data import PreparedData  # noqa: E402
 from latentgraph.perturbation.protocol import Autoencoder  # noqa: E402
 from latentgraph.predictors.experiment import (ID_TEST, REGIMES, Labelled, PredictorData,  # noqa: E402
@@ -84,8 +84,8 @@ def run_predictor_stage(cfg: DictConfig, data: PreparedData, attributes: Attribu
             log.warning("predictors: %s", note)
 
     wanted = list(cfg.predictor.feature_sets)
-    blanket_file = run_dir / "graph" / "blanket.json"
-    blanket = json.loads(blanket_file.read_text())["features"] if blanket_file.is_file() else None
+    report = read_blanket_report(run_dir)
+    blanket = report["features"] if report else None
     if blanket is None and "markov_blanket" in wanted:
         wanted.remove("markov_blanket")
         pdata.notes["markov_blanket"] = "skipped: no graph/blanket.json (perturbation.enabled=false?)"
