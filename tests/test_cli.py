@@ -199,43 +199,63 @@ def read_global_step(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
 
 
-def test_killed_fit_resumes_from_last_checkpoint(tmp_path):
-    run_dir = tmp_path / "killed"
-    last = run_dir / "checkpoints" / "last.ckpt"
-    command = [sys.executable, "-m", "latentgraph.cli.main", "experiment=smoke", *FAST, "trainer.max_epochs=200",
-               f"hydra.run.dir={run_dir}"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ})
+def kill_after_step(command: list[str], cwd: Path, checkpoint: Path, step: int) -> None:
+    """Start ``command``; SIGKILL it once ``checkpoint`` records ``step`` optimiser steps or more."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "LATENTGRAPH_CACHE": str(cwd / "cache")})
     try:
         deadline = time.time() + 240
         while time.time() < deadline:
-            if last.is_file():
-                try:
-                    if read_global_step(last) >= 20:
-                        break
-                except Exception:  # caught mid-write; try again
-                    pass
-            time.sleep(0.2)
+            if checkpoint.is_file() and read_global_step(checkpoint) >= step:  # written atomically: never half a file
+                break
+            assert process.poll() is None, "the fit ended before it could be killed"
+            time.sleep(0.05)
         else:
-            pytest.fail("no last.ckpt with 20 steps within 240 s")
+            pytest.fail(f"no last.ckpt with {step} steps within 240 s")
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == -signal.SIGKILL
-    saved_step = read_global_step(last)
-    steps_per_epoch = 9  # smoke corpus: 540 sequences / batch 64
-    saved_epoch = saved_step // steps_per_epoch
 
-    resumed_dir = tmp_path / "resumed"
-    result = run_cli("experiment=smoke", *FAST, f"ckpt_path={last}", f"trainer.max_epochs={saved_epoch + 2}",
-                     f"hydra.run.dir={resumed_dir}", cwd=tmp_path)
+
+def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_path):
+    """SIGKILL mid-epoch, rerun the same command with resume=true: the same weights and sensitivity (1e-6)."""
+    settings = [*QUIET_SMOKE, "trainer.max_epochs=12"]  # 9 steps per epoch; last.ckpt every 5 steps
+    reference_dir = tmp_path / "reference" / "run"
+    (tmp_path / "reference").mkdir()
+    result = run_cli(*settings, f"hydra.run.dir={reference_dir}", cwd=tmp_path / "reference")
     assert result.returncode == 0, result.stderr[-3000:]
+
+    work = tmp_path / "killed"
+    work.mkdir()
+    killed_dir = work / "first"
+    kill_after_step([sys.executable, "-m", "latentgraph.cli.main", *settings, f"hydra.run.dir={killed_dir}"],
+                    cwd=work, checkpoint=killed_dir / "checkpoints" / "last.ckpt", step=21)
+    saved_step = read_global_step(killed_dir / "checkpoints" / "last.ckpt")
+    assert saved_step % 9 != 0  # killed mid-epoch
+
+    resumed_dir = work / "second"  # a new directory, as a rerun without hydra.run.dir gets
+    result = run_cli(*settings, "resume=true", f"hydra.run.dir={resumed_dir}", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log_text = (resumed_dir / "latentgraph.log").read_text()
+    assert f"resume: continuing the interrupted fit from {killed_dir / 'checkpoints' / 'last.ckpt'} (step {saved_step})" \
+        in log_text
     metrics = pd.read_csv(resumed_dir / "csv" / "metrics.csv")
     assert metrics["step"].min() >= saved_step  # nothing before the saved step was redone
-    wae = json.loads((resumed_dir / "metrics" / "wae.json").read_text())
-    assert wae["global_step"] == (saved_epoch + 2) * steps_per_epoch
+
+    # the final weights: the fitted WAE each run stored in its stage cache
+    reference, resumed = (torch.load(next((cwd / "cache" / "stages" / "wae").glob("*/model.ckpt")), map_location="cpu",
+                                     weights_only=True) for cwd in (tmp_path / "reference", work))
+    assert resumed["global_step"] == reference["global_step"] == 12 * 9
+    for name, weight in reference["state_dict"].items():
+        np.testing.assert_allclose(resumed["state_dict"][name].numpy(), weight.numpy(), rtol=0, atol=1e-6, err_msg=name)
+    sensitivity = [np.load(d / "perturbation" / "result.npz")["sensitivity"] for d in (reference_dir, resumed_dir)]
+    np.testing.assert_allclose(sensitivity[1], sensitivity[0], rtol=0, atol=1e-6)
+    # the finished fit leaves nothing to resume: a third run reuses the cached WAE
+    result = run_cli(*settings, "resume=true", f"hydra.run.dir={work / 'third'}", cwd=work)
+    assert result.returncode == 0 and "stage wae: reused from cache key" in (work / "third" / "latentgraph.log").read_text()
 
 
 def test_second_shift_acp_with_one_override(tmp_path):

@@ -37,6 +37,12 @@ def test_wae_class_preset_sizes():
     assert config.data.max_len == config.model.max_len == 25
 
 
+def test_resume_with_an_explicit_checkpoint_is_refused():
+    with pytest.raises(ConfigValueError, match="invalid config value resume=True: resume=true finds the checkpoint"):
+        validated("resume=true", "ckpt_path=/x/last.ckpt")
+    assert validated("resume=true", "ckpt_path=last").resume
+
+
 @pytest.mark.parametrize(
     "override, key",
     [

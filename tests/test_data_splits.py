@@ -118,3 +118,18 @@ def test_ood_csv_is_an_extra_ood_set_named_by_its_stem(tmp_path):
     bad.write_text("sequence,activity\nKKLLKKLLKK,1\n")
     with pytest.raises(DataError, match="needs a 'label' column"):
         _prepare(ood_csv=[str(bad)], overlap="drop_fit_from_ood")
+
+
+def test_training_order_depends_only_on_seed_and_epoch_and_resumes_mid_epoch():
+    from latentgraph.data.datamodule import FitPosition, ResumableShuffle
+
+    def order(epoch: int, done: int = 0, rank: int = 0, world: int = 1, seed: int = 0) -> list[int]:
+        return list(ResumableShuffle(50, seed=seed, batch_size=8, position=lambda: FitPosition(epoch, done, rank, world)))
+
+    assert sorted(order(0)) == list(range(50)) and order(0) == order(0)
+    assert order(0) != order(1) and order(0) != order(0, seed=1)
+    assert order(3, done=2) == order(3)[16:]  # a resumed epoch continues where the killed one stopped
+    shards = [order(2, rank=r, world=3) for r in range(3)]
+    assert {len(s) for s in shards} == {17}  # equal shares (51 = 50 padded by wrapping)
+    assert set().union(*shards) == set(range(50))
+    assert len(ResumableShuffle(50, seed=0, batch_size=8, position=lambda: FitPosition(0, 0, 1, 3))) == 17

@@ -69,3 +69,20 @@ def test_keys_follow_upstream_settings_only():
         assert wae_key(compose_config(["paths.run_dir=/tmp/unused", override])) == base, override
     for override in ["model.latent_dim=64", "data.split_seed=1", "trainer.max_epochs=3", "seed=1"]:
         assert wae_key(compose_config(["paths.run_dir=/tmp/unused", override])) != base, override
+
+
+def test_unfinished_fits_are_listed_until_cleared(tmp_path):
+    cache = StageCache(tmp_path / "stages")
+    first, second = tmp_path / "a" / "last.ckpt", tmp_path / "b" / "last.ckpt"
+    cache.mark_unfinished("wae", "k", first)
+    cache.mark_unfinished("wae", "k", second)
+    assert cache.unfinished_checkpoints("wae", "k") == []  # neither fit has saved yet
+    second.parent.mkdir()
+    second.write_bytes(b"x")
+    assert cache.unfinished_checkpoints("wae", "k") == [second.resolve()]
+    first.parent.mkdir()
+    first.write_bytes(b"x")
+    assert cache.unfinished_checkpoints("wae", "k") == [first.resolve(), second.resolve()]
+    assert cache.unfinished_checkpoints("wae", "other") == []
+    cache.clear_unfinished("wae", "k")
+    assert cache.unfinished_checkpoints("wae", "k") == []

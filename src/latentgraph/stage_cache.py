@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from latentgraph.artifacts import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 COMPLETE = "COMPLETE"
@@ -44,6 +46,34 @@ class StageCache:
         """The entry's directory if it is complete, else ``None``."""
         path = self.entry(stage, key)
         return path if (path / COMPLETE).is_file() else None
+
+    # ------------------------------------------------------------------ unfinished fits
+    def _unfinished_record(self, stage: str, key: str) -> Path:
+        return self.root / stage / f"{key}.unfinished.json"
+
+    def mark_unfinished(self, stage: str, key: str, checkpoint: str | Path) -> None:
+        """Record that a fit of ``key`` is writing its resumable checkpoint to ``checkpoint``.
+
+        Every attempt is kept (a resumed fit killed before its first save must not hide the
+        checkpoint it resumed from); :meth:`unfinished_checkpoints` lists those still on disk.
+        """
+        checkpoint = Path(checkpoint).resolve()
+        paths = [p for p in self._recorded_attempts(stage, key) if p != checkpoint] + [checkpoint]
+        atomic_write_text(self._unfinished_record(stage, key), json.dumps([str(p) for p in paths], indent=1))
+
+    def _recorded_attempts(self, stage: str, key: str) -> list[Path]:
+        try:
+            return [Path(p) for p in json.loads(self._unfinished_record(stage, key).read_text())]
+        except (OSError, ValueError):
+            return []
+
+    def unfinished_checkpoints(self, stage: str, key: str) -> list[Path]:
+        """Checkpoint files of earlier unfinished fits of ``key`` that still exist, oldest attempt first."""
+        return [p for p in self._recorded_attempts(stage, key) if p.is_file()]
+
+    def clear_unfinished(self, stage: str, key: str) -> None:
+        """The fit of ``key`` finished: nothing is left to resume."""
+        self._unfinished_record(stage, key).unlink(missing_ok=True)
 
     @contextmanager
     def store(self, stage: str, key: str) -> Iterator[Path]:

@@ -66,14 +66,19 @@ def autoencoder_and_perturbation(cfg: DictConfig, run_dir: Path, data: PreparedD
     cache = StageCache(Path(cfg.paths.cache_dir) / "stages")
     w_key = wae_key(cfg)
     p_key = perturbation_key(cfg, w_key, classifiers)
-    hit = cache.lookup("wae", w_key) if cfg.ckpt_path is None else None
+    explicit = cfg.ckpt_path if cfg.ckpt_path not in (None, "last") else None
+    hit = cache.lookup("wae", w_key) if explicit is None else None
     if hit is None:
         log.info("stage wae: computing (key %s)", w_key)
+        resume_from = explicit or (checkpoint_to_resume(cache, w_key) if cfg.resume or cfg.ckpt_path == "last" else None)
+        cache.mark_unfinished("wae", w_key, run_dir / "checkpoints" / "last.ckpt")
         callback = perturbation_callback(cfg, attributes, data, run_dir)
-        metrics, model, trainer = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [])
+        metrics, model, trainer = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [],
+                                                    ckpt_path=resume_from)
         with cache.store("wae", w_key) as entry:
             trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)
             write_json(entry / "wae.json", metrics)
+        cache.clear_unfinished("wae", w_key)
         if callback is not None and callback.result is not None:
             log.info("stage perturbation: computed (key %s)", p_key)
             with cache.store("perturbation", p_key) as entry:
@@ -108,6 +113,29 @@ def autoencoder_and_perturbation(cfg: DictConfig, run_dir: Path, data: PreparedD
     for logger in loggers:
         logger.save()
     return metrics, model
+
+
+def checkpoint_to_resume(cache: StageCache, key: str) -> str | None:
+    """The most advanced readable ``last.ckpt`` of an interrupted fit with WAE key ``key``, if any.
+
+    A rerun of a killed command has a new run directory (Hydra's timestamp), so ``resume=true``
+    finds the interrupted fit by its settings, not by its directory.
+    """
+    best: tuple[int, Path] | None = None
+    for path in cache.unfinished_checkpoints("wae", key):
+        try:
+            step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        except Exception as error:  # an unreadable file is skipped, with a word why
+            log.warning("resume: skipping unreadable checkpoint %s (%s)", path, error)
+            continue
+        if best is None or step > best[0]:
+            best = (step, path)
+    if best is None:
+        log.warning("resume: no interrupted fit with these settings (WAE key %s) left a checkpoint; "
+                    "training from the start", key)
+        return None
+    log.info("resume: continuing the interrupted fit from %s (step %d)", best[1], best[0])
+    return str(best[1])
 
 
 RESULT_FILES = ("metrics.csv", "metrics.json", "summary.csv", "ood_drop.csv", "features.json", "limited_curve.png")

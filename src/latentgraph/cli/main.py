@@ -42,7 +42,7 @@ FAILED_JOBS: list[str] = []  # sweep jobs stopped by a user error (the sweep goe
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run the pipeline for a composed config; returns the metrics a sweeper could optimise."""
     validate_config(cfg)  # range checks before any work, naming the full key
-    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
+    if cfg.ckpt_path not in (None, "last") and not Path(cfg.ckpt_path).is_file():
         raise ConfigValueError("ckpt_path", cfg.ckpt_path, "no such checkpoint file")
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from weakref import proxy
+
+import pytorch_lightning as pl
 
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+from latentgraph.artifacts import atomic_target
+from latentgraph.models.step_seeding import StepSeeding
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +53,38 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
     return loggers
 
 
+class AtomicModelCheckpoint(ModelCheckpoint):
+    """A ``ModelCheckpoint`` whose files appear whole or not at all.
+
+    Lightning writes ``last.ckpt`` in place; a fit killed during that write would leave a
+    truncated file for the resume to trip on. Rank zero writes beside the file and renames it
+    into place instead (other DDP ranks only join the save's barrier).
+    """
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        if not trainer.is_global_zero:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        with atomic_target(filepath) as tmp:
+            trainer.save_checkpoint(tmp, self.save_weights_only)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        for logger in trainer.loggers:
+            logger.after_save_checkpoint(proxy(self))
+
+
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[Callback]:
     checkpoint_dir = str(run_dir / "checkpoints")
     ckpt = cfg.callbacks.checkpoint
     callbacks: list[Callback] = [
         # the best model by the monitored metric, checked after each validation
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch:03d}", monitor=ckpt.monitor, mode=ckpt.mode,
+        AtomicModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch:03d}", monitor=ckpt.monitor, mode=ckpt.mode,
                         save_top_k=ckpt.save_top_k, auto_insert_metric_name=False),
         # last.ckpt, refreshed every few steps so a killed fit loses little
-        ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0,
+        AtomicModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0,
                         every_n_train_steps=ckpt.every_n_train_steps),
     ]
+    callbacks.append(StepSeeding(cfg.seed))  # exact resumes: each step's draws depend on (seed, step, rank)
     if cfg.callbacks.early_stopping.enabled:
         es = cfg.callbacks.early_stopping
         callbacks.append(EarlyStopping(monitor=es.monitor, patience=es.patience, mode=ckpt.mode))

@@ -74,28 +74,28 @@ def prepare_run_data(cfg: DictConfig, run_dir: Path) -> PreparedData:
     return data
 
 
-def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData,
-                      extra_callbacks: list[pl.Callback] = ()) -> tuple[dict[str, float], SequenceWAE, pl.Trainer]:
-    """Fit the WAE on the corpus; return its final validation quality metrics, the model (in eval
-    mode) and the trainer.
+def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData, extra_callbacks: list[pl.Callback] = (),
+                      ckpt_path: str | None = None) -> tuple[dict[str, float], SequenceWAE, pl.Trainer]:
+    """Fit the WAE on the corpus (continuing from ``ckpt_path`` if given); return its final
+    validation quality metrics, the model (in eval mode) and the trainer.
 
     The stage seeds itself (seed 0 is a seed like any other), so its result does not depend on
     whether an earlier stage trained or came from the cache.
     """
     pl.seed_everything(cfg.seed, workers=True)
 
-    datamodule = PeptideDataModule(prepared=data, **OmegaConf.to_container(cfg.data, resolve=True))
+    datamodule = PeptideDataModule(prepared=data, seed=cfg.seed, **OmegaConf.to_container(cfg.data, resolve=True))
     log.info("Instantiating model <%s>", SequenceWAE.__name__)
     kwargs = model_kwargs(cfg.model)
-    if cfg.ckpt_path is not None:
-        check_resume_checkpoint(cfg.ckpt_path, kwargs)
+    if ckpt_path is not None:
+        check_resume_checkpoint(ckpt_path, kwargs)
     model = SequenceWAE(**kwargs)
     loggers = build_loggers(cfg, run_dir)
     callbacks = build_callbacks(cfg, run_dir) + list(extra_callbacks)
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers, callbacks=callbacks,
                                                   default_root_dir=str(run_dir))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in WAE_QUALITY_KEYS}
     metrics["global_step"] = trainer.global_step

@@ -280,6 +280,8 @@ class TrainerConfig:
     accelerator: str = "cpu"
     devices: Any = 1
     strategy: str = "auto"
+    num_nodes: int = 1
+    use_distributed_sampler: bool = False  # the datamodule shards its own resumable order across ranks
     max_epochs: int = 60
     max_steps: int = -1
     gradient_clip_val: float = 1.0
@@ -368,7 +370,8 @@ class PathsConfig:
 @dataclass
 class Config:
     seed: int = 0
-    ckpt_path: Optional[str] = None
+    ckpt_path: Optional[str] = None  # a checkpoint to continue from; "last": same as resume=true
+    resume: bool = False  # continue the interrupted fit with the same settings from its last.ckpt
     stage: str = "all"  # all: every stage; graph: rebuild the graph from run_dir's saved effects
     run_dir: Optional[str] = None  # the earlier run that stage=graph reads
     optimized_metric: str = "val/recon"  # what the app returns to a sweeper (hparams_search)
@@ -388,6 +391,8 @@ class Config:
         _check(self.stage in ("all", "graph"), "stage", self.stage, "must be 'all' or 'graph'")
         _check(self.stage != "graph" or self.run_dir is not None, "run_dir", self.run_dir,
                "stage=graph needs run_dir=<an earlier run directory holding perturbation/>")
+        _check(not self.resume or self.ckpt_path in (None, "last"), "resume", self.resume,
+               f"resume=true finds the checkpoint itself; drop it or ckpt_path={self.ckpt_path}")
         _check(self.model.max_len == self.data.max_len, "model.max_len", self.model.max_len,
                f"must equal data.max_len={self.data.max_len}")
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from typing_extensions import override
 
 from latentgraph.data.alphabet import tokenize_numpy
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data
+from latentgraph.seeding import AUGMENT_STREAM, SHUFFLE_STREAM, derived_seed
 
 
 class TokenDataset(Dataset):
@@ -34,32 +36,65 @@ def _collate(rows: list[torch.Tensor]) -> torch.Tensor:
     return batch[:, :width]
 
 
-class _AugmentingCollate:
-    """Collate, then crop and mutate (training batches only; see :mod:`latentgraph.data.augment`)."""
+class FitPosition(NamedTuple):
+    """Where a fit stands when an epoch's batches are drawn."""
 
-    def __init__(self, *, crop: float, substitution: float):
-        self.crop, self.substitution = crop, substitution
+    epoch: int  # epochs finished
+    batches_done: int  # batches of this epoch already trained on (> 0 only when a fit resumes mid-epoch)
+    rank: int = 0
+    world_size: int = 1
 
-    def __call__(self, rows: list[torch.Tensor]) -> torch.Tensor:
-        return substitute_residues(crop_residues(_collate(rows), self.crop), self.substitution)
 
+class ResumableShuffle(Sampler[int]):
+    """Shuffles the training corpus with an order that depends only on ``(seed, epoch)``.
 
+    A fit resumed mid-epoch therefore sees the rest of the very order it was killed in: the
+    sampler skips the ``batches_done`` batches already trained on. Under DDP each rank takes every
+    ``world_size``-th index of the epoch's order, the order padded by wrapping to an equal share
+    per rank (Lightning's distributed sampler is switched off: ``trainer.use_distributed_sampler``).
+
+    Args:
+        n: corpus size.
+        seed: the run's seed.
+        batch_size: per-rank batch size (to turn batches done into indices to skip).
+        position: called when an epoch's iteration starts; returns the :class:`FitPosition`.
+    """
+
+    def __init__(self, n: int, *, seed: int, batch_size: int, position: Callable[[], FitPosition]):
+        self.n, self.seed, self.batch_size, self.position = n, seed, batch_size, position
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.position().world_size)
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, done, rank, world = self.position()
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, SHUFFLE_STREAM, epoch))
+        order = torch.randperm(self.n, generator=generator)
+        share = math.ceil(self.n / world)
+        if share * world > self.n:  # wrap so every rank gets the same number of batches
+            order = torch.cat([order, order[: share * world - self.n]])
+        mine = order[rank::world]
+        return iter(mine[done * self.batch_size:].tolist())
 class PeptideDataModule(pl.LightningDataModule):
     """Prepares the data once (``setup``) and serves the autoencoder corpus.
 
     Args:
         data_config: the ``data`` config node's keys (``**cfg.data``).
         prepared: already prepared data (skips reading the sources).
+        seed: the run's seed; the training order and augmentation of each step derive from it
+            (see :mod:`latentgraph.seeding`), so a resumed fit sees the batches the uninterrupted
+            one saw.
     """
 
-    def __init__(self, *, prepared: PreparedData | None = None, **data_config: Any) -> None:
+    def __init__(self, *, prepared: PreparedData | None = None, seed: int = 0, **data_config: Any) -> None:
         super().__init__()
+        self.seed = int(seed)
         self.data_config = data_config
         self.max_len = int(data_config["max_len"])
         self.batch_size = int(data_config.get("batch_size", 128))
         self.num_workers = int(data_config.get("num_workers", 0))
-        self.augment = _AugmentingCollate(crop=float(data_config.get("augment_crop", 0.0)),
-                                          substitution=float(data_config.get("augment_substitution", 0.0)))
+        self.augment_crop = float(data_config.get("augment_crop", 0.0))
+        self.augment_substitution = float(data_config.get("augment_substitution", 0.0))
         self.prepared = prepared
         self._train: TokenDataset | None = None
         self._val: TokenDataset | None = None
@@ -72,16 +107,34 @@ class PeptideDataModule(pl.LightningDataModule):
             self._train = TokenDataset(self.prepared.corpus_train, self.max_len)
             self._val = TokenDataset(self.prepared.corpus_val, self.max_len)
 
-    def _loader(self, dataset: Dataset, *, train: bool) -> DataLoader:
-        augmenting = train and (self.augment.crop > 0 or self.augment.substitution > 0)
-        collate = self.augment if augmenting else _collate
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, num_workers=self.num_workers,
-                          collate_fn=collate, persistent_workers=self.num_workers > 0)
+    def fit_position(self) -> FitPosition:
+        """Epoch, batches of it already trained, rank and world size, from the attached trainer."""
+        trainer = self.trainer
+        if trainer is None:
+            return FitPosition(0, 0)
+        loop = trainer.fit_loop
+        return FitPosition(loop.epoch_progress.current.processed, loop.epoch_loop.batch_progress.current.processed,
+                           trainer.global_rank, trainer.world_size)
 
     @override
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._train, train=True)
+        sampler = ResumableShuffle(len(self._train), seed=self.seed, batch_size=self.batch_size, position=self.fit_position)
+        return DataLoader(self._train, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=_collate, persistent_workers=self.num_workers > 0)
 
     @override
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self._val, train=False)
+        return DataLoader(self._val, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+                          collate_fn=_collate, persistent_workers=self.num_workers > 0)
+
+    @override
+    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+        """Crop and mutate training batches (see :mod:`latentgraph.data.augment`), drawn from the step's own seed."""
+        trainer = self.trainer
+        if trainer is None or not trainer.training or (self.augment_crop <= 0 and self.augment_substitution <= 0):
+            return batch
+        generator = torch.Generator().manual_seed(
+            derived_seed(self.seed, AUGMENT_STREAM, trainer.global_step, trainer.global_rank))
+        device = batch.device
+        batch = crop_residues(batch.cpu(), self.augment_crop, generator)
+        return substitute_residues(batch, self.augment_substitution, generator).to(device)

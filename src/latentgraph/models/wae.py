@@ -187,6 +187,11 @@ class SequenceWAE(pl.LightningModule):
         return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
 
     # ----------------------------------------------------------------------------- training
+    def reseed(self, seed: int) -> None:
+        """Seed every draw of the next training step: word dropout, code noise, MMD random features."""
+        torch.manual_seed(seed)
+        self._mmd_generator.manual_seed(seed)
+
     def _code(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sampled code and regulariser value for a batch."""
         mu, logvar = self.encode_tokens(tokens)
