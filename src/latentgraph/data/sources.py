@@ -117,33 +117,50 @@ def iter_csv(path: str) -> Iterator[RawRecord | tuple[int, str, DroppedRecord]]:
 
     An empty label cell is a missing label (NaN). A label cell that is not a number makes the
     record bad (reason ``bad_label``), which the caller handles under the bad-record policy.
+    Fields of any length are read (a huge sequence is then a ``too_long`` record, not a crash);
+    a malformed file (e.g. an unclosed quote at the end) is a :class:`DataError` naming the line.
     """
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.DictReader(handle)
-        sequence_column = _find_sequence_column(reader.fieldnames, path)
-        label_columns = [c for c in reader.fieldnames if c != sequence_column and c is not None]
-        for record, row in enumerate(reader, start=1):
-            labels: dict[str, float] = {}
-            bad_label = None
-            for column in label_columns:
-                cell = (row.get(column) or "").strip()
-                if not cell:
-                    labels[column.strip()] = math.nan
-                    continue
-                try:
-                    value = float(cell)
-                except ValueError:
-                    bad_label = f"label column {column!r} holds {cell[:40]!r}, not a number"
-                    break
-                if not math.isfinite(value):
-                    bad_label = f"label column {column!r} holds a non-finite value {cell!r}"
-                    break
-                labels[column.strip()] = value
-            sequence = row.get(sequence_column) or ""
-            if bad_label is not None:
-                yield record, sequence, DroppedRecord(path, record, "bad_label", bad_label, sequence.strip())
-            else:
-                yield record, sequence, labels
+    limit = csv.field_size_limit()
+    csv.field_size_limit(_FIELD_SIZE_LIMIT)
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            reader = csv.DictReader(handle)
+            try:
+                yield from _csv_rows(reader, path)
+            except csv.Error as error:
+                raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({error})") from None
+    finally:
+        csv.field_size_limit(limit)
+
+
+_FIELD_SIZE_LIMIT = 2**31 - 1  # csv's default (131,072 characters) would crash on one long line
+
+
+def _csv_rows(reader: csv.DictReader, path: str) -> Iterator[RawRecord | tuple[int, str, DroppedRecord]]:
+    sequence_column = _find_sequence_column(reader.fieldnames, path)
+    label_columns = [c for c in reader.fieldnames if c != sequence_column and c is not None]
+    for record, row in enumerate(reader, start=1):
+        labels: dict[str, float] = {}
+        bad_label = None
+        for column in label_columns:
+            cell = (row.get(column) or "").strip()
+            if not cell:
+                labels[column.strip()] = math.nan
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                bad_label = f"label column {column!r} holds {cell[:40]!r}, not a number"
+                break
+            if not math.isfinite(value):
+                bad_label = f"label column {column!r} holds a non-finite value {cell!r}"
+                break
+            labels[column.strip()] = value
+        sequence = row.get(sequence_column) or ""
+        if bad_label is not None:
+            yield record, sequence, DroppedRecord(path, record, "bad_label", bad_label, sequence.strip())
+        else:
+            yield record, sequence, labels
 
 
 def iter_records(spec: SourceSpec) -> Iterator:
