@@ -258,6 +258,33 @@ def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_pa
     assert result.returncode == 0 and "stage wae: reused from cache key" in (work / "third" / "latentgraph.log").read_text()
 
 
+def test_ddp_cpu_trains_on_two_processes_and_shards_the_perturbation(tmp_path):
+    run_dir = tmp_path / "ddp"
+    result = run_cli(*QUIET_SMOKE, "trainer=ddp_cpu", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # 540 corpus sequences split over 2 ranks: 270 each, 5 batches of 64 per epoch (9 on one process)
+    assert json.loads((run_dir / "metrics" / "wae.json").read_text())["global_step"] == 2 * 5
+    assert json.loads((run_dir / "perturbation" / "summary.json").read_text())["info"]["processes"] == 2
+    assert "rank 1 of 2 decoded 128 of 256 codes" in (run_dir / "latentgraph.rank1.log").read_text()
+    assert "rank 0 of 2 decoded 128 of 256 codes" in (run_dir / "latentgraph.log").read_text()
+    assert (run_dir / "report.html").is_file() and not (run_dir / "unused.ckpt").exists()
+
+    # the same WAE (reused from the cache), the perturbation in one process: the same sensitivity
+    single_dir = tmp_path / "single"
+    result = run_cli(*QUIET_SMOKE, "trainer=ddp_cpu", "perturbation.batch_size=100", f"hydra.run.dir={single_dir}",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "stage wae: reused from cache key" in (single_dir / "latentgraph.log").read_text()
+    assert json.loads((single_dir / "perturbation" / "summary.json").read_text())["info"]["processes"] == 1
+    sharded, single = (np.load(d / "perturbation" / "result.npz") for d in (run_dir, single_dir))
+    np.testing.assert_allclose(sharded["sensitivity"], single["sensitivity"], rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(sharded["effects"], single["effects"])
+
+    # Lightning's DDP relaunch cannot run inside a Hydra multirun: a clear error, not a hang
+    result = run_cli("-m", *QUIET_SMOKE, "trainer=ddp_cpu", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert result.returncode == 2 and "invalid config value trainer.strategy='ddp'" in result.stderr
+
+
 def test_second_shift_acp_with_one_override(tmp_path):
     run_dir = tmp_path / "acp"
     result = run_cli("experiment=smoke", "data=acp", "logger=csv_only", "trainer.enable_progress_bar=false",

@@ -75,6 +75,9 @@ def autoencoder_and_perturbation(cfg: DictConfig, run_dir: Path, data: PreparedD
         callback = perturbation_callback(cfg, attributes, data, run_dir)
         metrics, model, trainer = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [],
                                                     ckpt_path=resume_from)
+        if trainer.global_rank > 0:  # a DDP worker: rank zero stores the results
+            trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)  # joins rank zero's (collective) save below; writes nothing
+            return metrics, model
         with cache.store("wae", w_key) as entry:
             trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)
             write_json(entry / "wae.json", metrics)

@@ -19,6 +19,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.cli.cached_stages import autoencoder_and_perturbation, predictors
@@ -44,6 +45,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
     validate_config(cfg)  # range checks before any work, naming the full key
     if cfg.ckpt_path not in (None, "last") and not Path(cfg.ckpt_path).is_file():
         raise ConfigValueError("ckpt_path", cfg.ckpt_path, "no such checkpoint file")
+    if str(cfg.trainer.strategy).startswith("ddp") and _in_multirun():
+        raise ConfigValueError("trainer.strategy", cfg.trainer.strategy,
+                               "Lightning's DDP relaunches the command once per process, which cannot run inside a "
+                               "Hydra multirun; run the DDP jobs one by one (or one per SLURM job)")
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -55,6 +60,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
             classifiers = train_attribute_classifiers(cfg, data, run_dir)
             attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
             metrics, autoencoder = autoencoder_and_perturbation(cfg, run_dir, data, attributes, classifiers)
+            if rank_zero_only.rank > 0:  # a DDP process Lightning launched: the fit and its perturbation share are its job
+                log.info("DDP rank %d: fit and perturbation share done", rank_zero_only.rank)
+                return metrics
             metrics.update(predictors(cfg, run_dir, data, attributes, autoencoder, classifiers))
             write_run_summary(metrics, run_dir)
         log.info("report: %s", write_report(run_dir, OmegaConf.to_yaml(cfg, resolve=False)))

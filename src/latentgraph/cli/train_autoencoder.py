@@ -100,6 +100,7 @@ def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData, extra_
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in WAE_QUALITY_KEYS}
     metrics["global_step"] = trainer.global_step
     metrics["epochs"] = trainer.current_epoch
-    write_json(run_dir / "metrics" / "wae.json", metrics)
+    if trainer.is_global_zero:
+        write_json(run_dir / "metrics" / "wae.json", metrics)
     log.info("WAE quality: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     return metrics, model.eval(), trainer

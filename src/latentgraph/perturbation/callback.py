@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import torch.distributed as dist
 
 import pytorch_lightning as pl
 import torch
@@ -17,10 +20,23 @@ from latentgraph.perturbation.result import PerturbationResult
 log = logging.getLogger(__name__)
 
 
-class PerturbationCallback(pl.Callback):
-    """Run :func:`~latentgraph.perturbation.run_perturbation` on the fitted model, on rank zero.
+class DistributedShard:
+    """A :class:`~latentgraph.perturbation.protocol.Shard` over an initialised ``torch.distributed`` group."""
 
-    The model is moved to the strategy's device (Lightning has torn the fit down by
+    def __init__(self, rank: int, world_size: int):
+        self.rank, self.world_size = rank, world_size
+
+    def gather(self, obj: Any) -> list[Any] | None:
+        gathered: list[Any] | None = [None] * self.world_size if self.rank == 0 else None
+        dist.gather_object(obj, gathered, dst=0)
+        return gathered
+
+
+class PerturbationCallback(pl.Callback):
+    """Run :func:`~latentgraph.perturbation.run_perturbation` on the fitted model.
+
+    Under DDP every rank decodes its share of the perturbed codes and rank zero gathers them
+    (:class:`DistributedShard`); a single process does it all. Rank zero saves and logs. The model is moved to the strategy's device (Lightning has torn the fit down by
     ``on_fit_end``), put in eval mode and run under ``torch.inference_mode()``. The result is
     saved to ``out_dir``, its summary numbers are logged through ``trainer.loggers``, and
     ``on_result(result, trainer)`` runs next (the CLI builds the graph there).
@@ -44,21 +60,26 @@ class PerturbationCallback(pl.Callback):
 
     @override
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
         if trainer.interrupted:
             log.warning("perturbation: skipped, the fit was interrupted")
             return
         device = trainer.strategy.root_device
         was_training = pl_module.training
         pl_module.to(device).eval()
-        log.info("perturbation: %s on %s", ", ".join(f"{k}={v}" for k, v in self.settings.items()), device)
+        sharded = trainer.world_size > 1 and dist.is_available() and dist.is_initialized()
+        shard = DistributedShard(trainer.global_rank, trainer.world_size) if sharded else None
+        if not sharded and not trainer.is_global_zero:
+            return
+        log.info("perturbation: %s on %s%s", ", ".join(f"{k}={v}" for k, v in self.settings.items()), device,
+                 f", sharded over {trainer.world_size} processes" if sharded else "")
         try:
             with torch.inference_mode():
-                result = run_perturbation(pl_module, self.attributes, sequences=self.sequences,
+                result = run_perturbation(pl_module, self.attributes, sequences=self.sequences, shard=shard,
                                           progress=trainer.progress_bar_callback is not None, **self.settings)
         finally:
             pl_module.train(was_training)
+        if result is None:  # another rank than zero: its share went to rank zero
+            return
         result = result.cloned()
         result.save(self.out_dir)
         self.result = result

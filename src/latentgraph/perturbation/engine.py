@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from latentgraph.perturbation.edge_tests import (attribute_spread, benjamini_hochberg, permutations_for, sensitivity,
                                                  sign_flip_pvalues)
-from latentgraph.perturbation.protocol import Attributes, Autoencoder
+from latentgraph.perturbation.protocol import Attributes, Autoencoder, Shard
 from latentgraph.perturbation.result import PerturbationResult
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ def run_perturbation(
     latent_scale: str | None = None,
     n_permutations: int | None = None,
     progress: bool = True,
-) -> PerturbationResult:
+    shard: Shard | None = None,
+) -> PerturbationResult | None:
     """Perturb every latent of ``n_base`` codes by every step and measure the attributes' response.
 
     Args:
@@ -96,6 +97,10 @@ def run_perturbation(
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
             alone, see :func:`~latentgraph.perturbation.edge_tests.permutations_for`).
         progress: show a progress bar.
+        shard: split the decoding across processes (DDP ranks): each decodes a contiguous
+            ``1/world_size`` of the codes, in chunks, and rank zero gathers the effects and runs the tests. The
+            result equals a single process's (the same codes, decoded by the same weights; the
+            chunking does not change results); ranks other than zero return ``None``.
     """
     deltas_t = torch.as_tensor(list(deltas), dtype=torch.float32)
     if len(deltas_t) == 0 or bool((deltas_t == 0).any()):
@@ -126,10 +131,14 @@ def run_perturbation(
     changed = torch.empty(total, dtype=torch.bool)
     z_dev, deltas_dev, scale_dev = z, deltas_t.to(z.device), scale.to(z.device)
     decode_seconds = 0.0
-    with _progress(progress) as bar:
-        task = bar.add_task("perturbation: decode + score", total=total)
-        for start in range(0, total, batch_size):
-            rows = torch.arange(start, min(start + batch_size, total), device=z.device)
+    rank, world = (shard.rank, shard.world_size) if shard is not None else (0, 1)
+    first, last = rank * total // world, (rank + 1) * total // world  # this process's rows (all of them alone)
+    starts = list(range(first, last, batch_size))
+    mine = last - first
+    with _progress(progress and rank == 0) as bar:
+        task = bar.add_task("perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else ""), total=mine)
+        for start in starts:
+            rows = torch.arange(start, min(start + batch_size, last), device=z.device)
             tick = time.perf_counter()
             decoded = autoencoder.decode(perturbed_codes(z_dev, rows, deltas_dev, scale_dev))
             decode_seconds += time.perf_counter() - tick
@@ -137,6 +146,14 @@ def run_perturbation(
             base_index = (rows // (d * k)).tolist()
             changed[start:start + len(rows)] = torch.tensor([s != base_sequences[i] for s, i in zip(decoded, base_index)])
             bar.advance(task, len(rows))
+    if world > 1:
+        shares = shard.gather((first, values[first:last].clone(), changed[first:last].clone()))
+        log.info("perturbation: rank %d of %d decoded %d of %d codes", rank, world, mine, total)
+        if shares is None:
+            return None
+        for start, share_values, share_changed in shares:
+            values[start:start + len(share_values)] = share_values
+            changed[start:start + len(share_changed)] = share_changed
     elapsed = time.perf_counter() - started
 
     effects = values.reshape(n, d, k, len(names)) - base_values[:, None, None, :]
@@ -146,7 +163,7 @@ def run_perturbation(
     unscorable = int(torch.isnan(values).any(dim=1).sum()) + int(torch.isnan(base_values).any(dim=1).sum())
     info = {
         "seed": seed, "base": base, "n_base": n, "latent_scale": latent_scale, "n_permutations": n_permutations,
-        "batch_size": batch_size, "decodes": total + n, "unscorable_decodes": unscorable,
+        "batch_size": batch_size, "processes": world, "decodes": total + n, "unscorable_decodes": unscorable,
         "seconds": round(elapsed, 3), "decode_seconds": round(decode_seconds, 3),
     }
     if unscorable:

@@ -6,7 +6,7 @@ qualifies without subclassing anything from this project.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -44,4 +44,19 @@ class Attributes(Protocol):
     names: list[str]
 
     def __call__(self, sequences: list[str]) -> torch.Tensor:
+        ...
+
+
+class Shard(Protocol):
+    """This process's share of a perturbation experiment split across ``world_size`` processes.
+
+    Every process builds the same base codes; process ``rank`` decodes and scores its contiguous
+    ``1/world_size`` of the perturbed codes, and ``gather`` brings each process's object to rank zero (a list in
+    rank order there, ``None`` elsewhere). See :class:`latentgraph.perturbation.callback.DistributedShard`.
+    """
+
+    rank: int
+    world_size: int
+
+    def gather(self, obj: Any) -> list[Any] | None:
         ...
