@@ -285,6 +285,31 @@ def test_ddp_cpu_trains_on_two_processes_and_shards_the_perturbation(tmp_path):
     assert result.returncode == 2 and "invalid config value trainer.strategy='ddp'" in result.stderr
 
 
+def test_two_runs_with_the_same_seed_give_the_same_graph_blanket_and_metrics(tmp_path):
+    """Separate caches, so each run computes every stage itself."""
+    runs = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        run_dir = tmp_path / name / "run"
+        result = run_cli(*QUIET_SMOKE, "graph.min_effect=0.05", f"hydra.run.dir={run_dir}", cwd=tmp_path / name)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append(run_dir)
+    first, second = runs
+    for name in ("graph/blanket.json", "graph/latent_edges.csv", "results/features.json"):
+        assert (first / name).read_text() == (second / name).read_text(), name
+    graphs = [json.loads((run / "graph" / "graph.json").read_text()) for run in runs]
+    r2 = [graph.pop("sem_r2") for graph in graphs]  # least squares: equal to rounding (1e-15), not bit for bit
+    assert graphs[0] == graphs[1] and graphs[0]["latent_edges"] and graphs[0]["attribute_edges"]
+    assert r2[0].keys() == r2[1].keys() and all(abs(r2[0][k] - r2[1][k]) <= 1e-6 for k in r2[0])
+    for name in ("metrics/wae.json", "metrics/summary.json"):
+        a, b = (json.loads((run / name).read_text()) for run in runs)
+        assert a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-6 for k in a), name
+    a, b = (pd.read_csv(run / "results" / "metrics.csv") for run in runs)
+    numeric = a.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(a.drop(columns=numeric), b.drop(columns=numeric))
+    np.testing.assert_allclose(a[numeric].to_numpy(float), b[numeric].to_numpy(float), rtol=0, atol=1e-6)
+
+
 def test_second_shift_acp_with_one_override(tmp_path):
     run_dir = tmp_path / "acp"
     result = run_cli("experiment=smoke", "data=acp", "logger=csv_only", "trainer.enable_progress_bar=false",
@@ -376,6 +401,14 @@ def test_resume_checkpoint_from_other_settings_or_corrupt_is_a_clear_error(tmp_p
     result = run_cli("experiment=smoke", *FAST, "model.latent_dim=16", f"ckpt_path={checkpoint}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "was trained with other model settings: model.latent_dim=8 in the checkpoint, 16 in this run" in result.stderr
+    result = run_cli("experiment=smoke", *FAST, "data.max_len=40", "model.max_len=40", f"ckpt_path={checkpoint}",
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "model.max_len=50 in the checkpoint, 40 in this run" in result.stderr
+    other_alphabet = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    other_alphabet["state_dict"]["embedding.weight"] = other_alphabet["state_dict"]["embedding.weight"][:-2]
+    torch.save(other_alphabet, tmp_path / "other_alphabet.ckpt")
+    result = run_cli("experiment=smoke", *FAST, f"ckpt_path={tmp_path / 'other_alphabet.ckpt'}", cwd=tmp_path)
+    assert result.returncode == 2 and "the alphabet: 22 tokens in the checkpoint, 24 in this run" in result.stderr
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(checkpoint.read_bytes()[:1000])  # a truncated copy
     result = run_cli("experiment=smoke", *FAST, f"ckpt_path={corrupt}", cwd=tmp_path)

@@ -16,6 +16,7 @@ from latentgraph.artifacts import write_json
 from latentgraph.cli.tracking import build_callbacks, build_loggers
 from latentgraph.config import ConfigValueError
 from latentgraph.data import PeptideDataModule, PreparedData, prepare_data, write_data_report
+from latentgraph.data.alphabet import VOCAB_SIZE
 from latentgraph.models.wae import SequenceWAE
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ def check_resume_checkpoint(path: str, kwargs: dict) -> None:
         raise ConfigValueError("ckpt_path", path, f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
     different = [f"model.{key}={saved[key]!r} in the checkpoint, {value!r} in this run"
                  for key, value in kwargs.items() if key in saved and saved[key] != value]
+    embedding = checkpoint.get("state_dict", {}).get("embedding.weight")
+    if embedding is not None and embedding.shape[0] != VOCAB_SIZE:
+        different.append(f"the alphabet: {embedding.shape[0]} tokens in the checkpoint, {VOCAB_SIZE} in this run")
     if different:
         raise ConfigValueError("ckpt_path", path, "was trained with other model settings: " + "; ".join(different))
 
