@@ -75,6 +75,8 @@ class ResumableShuffle(Sampler[int]):
             order = torch.cat([order, order[: share * world - self.n]])
         mine = order[rank::world]
         return iter(mine[done * self.batch_size:].tolist())
+
+
 class PeptideDataModule(pl.LightningDataModule):
     """Prepares the data once (``setup``) and serves the autoencoder corpus.
 
