@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 from toy_models import ToyAttributes, ToyAutoencoder
@@ -102,3 +104,38 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.perturbed_codes().shape == (8, 6, 2, 6)
     with pytest.raises(FileNotFoundError, match="not a saved perturbation result"):
         PerturbationResult.load(tmp_path)
+
+
+class ThreadShard:
+    """A Shard over threads: ``gather`` waits until every rank has handed in its object."""
+
+    def __init__(self, rank: int, world_size: int, inbox: list, barrier: threading.Barrier):
+        self.rank, self.world_size, self.inbox, self.barrier = rank, world_size, inbox, barrier
+
+    def gather(self, obj):
+        self.inbox[self.rank] = obj
+        self.barrier.wait(timeout=60)
+        return list(self.inbox) if self.rank == 0 else None
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_sharded_across_processes_equals_one_process(world_size):
+    settings = dict(n_base=10, deltas=[-2.0, 2.0], seed=3, batch_size=7, progress=False)
+    alone = run_perturbation(ToyAutoencoder(), ToyAttributes(), **settings)
+    inbox, barrier, results = [None] * world_size, threading.Barrier(world_size), [None] * world_size
+
+    def rank(r: int) -> None:
+        results[r] = run_perturbation(ToyAutoencoder(), ToyAttributes(), shard=ThreadShard(r, world_size, inbox, barrier),
+                                      **settings)
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(world_size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert results[1:] == [None] * (world_size - 1)  # only rank zero holds the result
+    sharded = results[0]
+    assert sharded.info["processes"] == world_size
+    assert [len(share[1]) for share in inbox] == [len(s) for s in torch.arange(10 * 6 * 2).tensor_split(world_size)]
+    for name in ("effects", "sensitivity", "pvalues", "qvalues", "change_rate"):
+        torch.testing.assert_close(getattr(sharded, name), getattr(alone, name), rtol=0, atol=1e-5, equal_nan=True)
