@@ -70,13 +70,15 @@ def autoencoder_and_perturbation(cfg: DictConfig, run_dir: Path, data: PreparedD
     hit = cache.lookup("wae", w_key) if explicit is None else None
     if hit is None:
         log.info("stage wae: computing (key %s)", w_key)
-        resume_from = explicit or (checkpoint_to_resume(cache, w_key) if cfg.resume or cfg.ckpt_path == "last" else None)
+        resuming = cfg.resume or cfg.ckpt_path == "last"
+        resume_from = explicit or (checkpoint_to_resume(cache, w_key) if resuming else None)
         cache.mark_unfinished("wae", w_key, run_dir / "checkpoints" / "last.ckpt")
         callback = perturbation_callback(cfg, attributes, data, run_dir)
         metrics, model, trainer = train_autoencoder(cfg, run_dir, data, extra_callbacks=[callback] if callback else [],
                                                     ckpt_path=resume_from)
         if trainer.global_rank > 0:  # a DDP worker: rank zero stores the results
-            trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)  # joins rank zero's (collective) save below; writes nothing
+            # save_checkpoint is collective: join rank zero's save below (a worker writes nothing)
+            trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)
             return metrics, model
         with cache.store("wae", w_key) as entry:
             trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)

@@ -60,7 +60,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             classifiers = train_attribute_classifiers(cfg, data, run_dir)
             attributes = build_run_attribute_set(cfg, classifiers, data, run_dir)
             metrics, autoencoder = autoencoder_and_perturbation(cfg, run_dir, data, attributes, classifiers)
-            if rank_zero_only.rank > 0:  # a DDP process Lightning launched: the fit and its perturbation share are its job
+            if rank_zero_only.rank > 0:  # a DDP process Lightning launched: its job was the fit and its perturbation share
                 log.info("DDP rank %d: fit and perturbation share done", rank_zero_only.rank)
                 return metrics
             metrics.update(predictors(cfg, run_dir, data, attributes, autoencoder, classifiers))

@@ -8,7 +8,6 @@ from pathlib import Path
 from weakref import proxy
 
 import pytorch_lightning as pl
-
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
@@ -78,11 +77,11 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[Callback]:
     ckpt = cfg.callbacks.checkpoint
     callbacks: list[Callback] = [
         # the best model by the monitored metric, checked after each validation
-        AtomicModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch:03d}", monitor=ckpt.monitor, mode=ckpt.mode,
-                        save_top_k=ckpt.save_top_k, auto_insert_metric_name=False),
+        AtomicModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch:03d}", monitor=ckpt.monitor,
+                              mode=ckpt.mode, save_top_k=ckpt.save_top_k, auto_insert_metric_name=False),
         # last.ckpt, refreshed every few steps so a killed fit loses little
         AtomicModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0,
-                        every_n_train_steps=ckpt.every_n_train_steps),
+                              every_n_train_steps=ckpt.every_n_train_steps),
     ]
     callbacks.append(StepSeeding(cfg.seed))  # exact resumes: each step's draws depend on (seed, step, rank)
     if cfg.callbacks.early_stopping.enabled:

@@ -98,9 +98,9 @@ def run_perturbation(
             alone, see :func:`~latentgraph.perturbation.edge_tests.permutations_for`).
         progress: show a progress bar.
         shard: split the decoding across processes (DDP ranks): each decodes a contiguous
-            ``1/world_size`` of the codes, in chunks, and rank zero gathers the effects and runs the tests. The
-            result equals a single process's (the same codes, decoded by the same weights; the
-            chunking does not change results); ranks other than zero return ``None``.
+            ``1/world_size`` of the codes, in chunks, and rank zero gathers the effects and runs
+            the tests. The result equals a single process's (the same codes, decoded by the same
+            weights; the chunking does not change results); ranks other than zero return ``None``.
     """
     deltas_t = torch.as_tensor(list(deltas), dtype=torch.float32)
     if len(deltas_t) == 0 or bool((deltas_t == 0).any()):
@@ -133,11 +133,11 @@ def run_perturbation(
     decode_seconds = 0.0
     rank, world = (shard.rank, shard.world_size) if shard is not None else (0, 1)
     first, last = rank * total // world, (rank + 1) * total // world  # this process's rows (all of them alone)
-    starts = list(range(first, last, batch_size))
     mine = last - first
     with _progress(progress and rank == 0) as bar:
-        task = bar.add_task("perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else ""), total=mine)
-        for start in starts:
+        label = "perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else "")
+        task = bar.add_task(label, total=mine)
+        for start in range(first, last, batch_size):
             rows = torch.arange(start, min(start + batch_size, last), device=z.device)
             tick = time.perf_counter()
             decoded = autoencoder.decode(perturbed_codes(z_dev, rows, deltas_dev, scale_dev))
