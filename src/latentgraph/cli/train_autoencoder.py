@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import hydra
@@ -99,7 +100,11 @@ def train_autoencoder(cfg: DictConfig, run_dir: Path, data: PreparedData, extra_
     log.info("Instantiating trainer <%s>", cfg.trainer._target_)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers, callbacks=callbacks,
                                                   default_root_dir=str(run_dir))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    with warnings.catch_warnings():
+        # Lightning warns that a mid-epoch resume replays the epoch from a fresh shuffle; this
+        # datamodule's order depends on (seed, epoch) only and skips the batches already trained
+        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in WAE_QUALITY_KEYS}
     metrics["global_step"] = trainer.global_step
