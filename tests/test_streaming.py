@@ -62,3 +62,14 @@ def test_memory_stays_bounded_by_the_chunk_not_the_file(tmp_path):
     tracemalloc.stop()
     assert kept == len(frame) > 190_000
     assert streamed_peak < 8 * 2**20 < whole_peak  # a 4,096-record chunk vs every record at once
+
+
+def test_bad_labels_and_bad_sequences_are_reported_in_record_order(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("sequence,amp\nKLRW,1\nKL*W,0\nGLFD,maybe\nAAAK,1\n")
+    with pytest.raises(BadRecordError, match=r"record 2: non-canonical character '\*'"):
+        read_source(parse_source_spec(str(path)), RecordFilter(max_len=30, policy="strict", drop_log=DropLog()))
+    drops = DropLog()
+    frame = read_source(parse_source_spec(str(path)), RecordFilter(max_len=30, policy="drop", drop_log=drops))
+    assert list(frame["sequence"]) == ["KLRW", "AAAK"] and list(frame["amp"]) == [1.0, 1.0]
+    assert [(r.record, r.reason) for r in drops.records] == [(2, "non_canonical"), (3, "bad_label")]

@@ -114,21 +114,12 @@ class DropLog:
 
 
 class RecordFilter:
-    """Apply the bad-record policy to ``(record_number, raw_sequence)`` pairs of one source."""
+    """Apply the bad-record policy to the bad records of one source (see ``screened_chunks``)."""
 
     def __init__(self, *, max_len: int, policy: BadRecordPolicy | str, drop_log: DropLog):
         self.max_len = max_len
         self.policy = BadRecordPolicy(policy)
         self.drop_log = drop_log
-
-    def accept(self, source: str, record: int, raw: str) -> str | None:
-        """Return the normalised sequence, or ``None`` if it was dropped (strict: raise)."""
-        sequence = normalise(raw)
-        problem = check_sequence(sequence, self.max_len)
-        if problem is None:
-            return sequence
-        self.reject(DroppedRecord(source, record, problem.reason, problem.detail, sequence))
-        return None
 
     def reject(self, item: DroppedRecord) -> None:
         """Raise under ``strict``; count and keep the record under ``drop``."""

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from latentgraph.data.records import DataError, DroppedRecord, RecordFilter
+from latentgraph.data.alphabet import UNK, tokenize_numpy
+from latentgraph.data.records import DataError, DroppedRecord, RecordFilter, check_sequence, normalise
 
 # modlamp loader -> the label column its positive class fills (label 1 = the named property).
 MODLAMP_SETS = {
@@ -177,18 +179,60 @@ def read_source(spec: SourceSpec, record_filter: RecordFilter) -> pd.DataFrame:
     Bad records follow ``record_filter``'s policy. Duplicates are kept here; see
     :func:`latentgraph.data.splits.deduplicate`.
     """
-    source = spec.location if spec.kind != "modlamp" else f"modlamp:{spec.location}"
     sequences: list[str] = []
     label_rows: list[dict[str, float]] = []
-    for record, raw, labels in iter_records(spec):
-        if isinstance(labels, DroppedRecord):
-            record_filter.reject(labels)
-            continue
-        sequence = record_filter.accept(source, record, raw)
-        if sequence is None:
-            continue
-        sequences.append(sequence)
-        label_rows.append(labels)
+    for chunk_sequences, chunk_labels, _ in screened_chunks(spec, record_filter):
+        sequences += chunk_sequences
+        label_rows += chunk_labels
     frame = pd.DataFrame(label_rows, dtype=float) if any(label_rows) else pd.DataFrame(index=range(len(sequences)))
     frame.insert(0, "sequence", sequences)
     return frame
+
+
+def screened_chunks(spec: SourceSpec, record_filter: RecordFilter, chunk_size: int = 65_536
+                    ) -> Iterator[tuple[list[str], list[dict[str, float]], np.ndarray]]:
+    """The source's good records, ``chunk_size`` records at a time: normalised sequences, their
+    labels and their ``uint8 [k, max_len + 2]`` token rows.
+
+    Each chunk is validated in one vectorised pass (a record is good when its length is in
+    ``1..max_len`` and no character maps to ``<unk>``); only the bad ones are explained in words
+    and passed, in record order, to ``record_filter`` (``strict`` raises at the first, ``drop``
+    counts it). Memory is bounded by one chunk, whatever the file size.
+    """
+    source = spec.location if spec.kind != "modlamp" else f"modlamp:{spec.location}"
+    numbers: list[int] = []
+    sequences: list[str] = []
+    labels: list[dict[str, float]] = []
+    bad_labels: dict[int, DroppedRecord] = {}
+    for number, raw, record_labels in iter_records(spec):
+        if isinstance(record_labels, DroppedRecord):  # a CSV row with a bad label
+            bad_labels[len(numbers)] = record_labels
+            raw, record_labels = "", {}
+        numbers.append(number)
+        sequences.append(normalise(raw))
+        labels.append(record_labels)
+        if len(numbers) == chunk_size:
+            yield _screen(source, numbers, sequences, labels, bad_labels, record_filter)
+            numbers, sequences, labels, bad_labels = [], [], [], {}
+    if numbers:
+        yield _screen(source, numbers, sequences, labels, bad_labels, record_filter)
+
+
+def _screen(source: str, numbers: list[int], sequences: list[str], labels: list[dict[str, float]],
+            bad_labels: dict[int, DroppedRecord], record_filter: RecordFilter
+            ) -> tuple[list[str], list[dict[str, float]], np.ndarray]:
+    max_len = record_filter.max_len
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    tokens = tokenize_numpy(sequences, max_len)  # rows longer than max_len are cut here, and bad below
+    bad = (lengths == 0) | (lengths > max_len) | (tokens == UNK).any(axis=1)
+    bad[list(bad_labels)] = True
+    for i in np.flatnonzero(bad):
+        item = bad_labels.get(int(i))
+        if item is None:
+            problem = check_sequence(sequences[i], max_len)
+            item = DroppedRecord(source, numbers[i], problem.reason, problem.detail, sequences[i])
+        record_filter.reject(item)
+    if not bad.any():
+        return sequences, labels, tokens
+    keep = np.flatnonzero(~bad)
+    return [sequences[i] for i in keep], [labels[i] for i in keep], tokens[keep]
