@@ -222,7 +222,8 @@ def kill_after_step(command: list[str], cwd: Path, checkpoint: Path, step: int) 
 
 def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_path):
     """SIGKILL mid-epoch, rerun the same command with resume=true: the same weights and sensitivity (1e-6)."""
-    settings = [*QUIET_SMOKE, "trainer.max_epochs=12"]  # 9 steps per epoch; last.ckpt every 5 steps
+    # 9 steps per epoch; last.ckpt every 7 steps, so the first save to land on an epoch's end is step 63
+    settings = [*QUIET_SMOKE, "trainer.max_epochs=12", "callbacks.checkpoint.every_n_train_steps=7"]
     reference_dir = tmp_path / "reference" / "run"
     (tmp_path / "reference").mkdir()
     result = run_cli(*settings, f"hydra.run.dir={reference_dir}", cwd=tmp_path / "reference")
