@@ -20,6 +20,14 @@ def test_default_config_validates():
     assert config.seed == 0
 
 
+@pytest.mark.parametrize("option, accelerator, devices, strategy", [
+    ("gpu", "gpu", 1, "auto"), ("ddp_cpu", "cpu", 2, "ddp"), ("ddp_gpu", "gpu", -1, "ddp")])
+def test_trainer_options_compose_without_lightnings_distributed_sampler(option, accelerator, devices, strategy):
+    trainer = validated(f"trainer={option}").trainer
+    assert (trainer.accelerator, trainer.devices, trainer.strategy) == (accelerator, devices, strategy)
+    assert trainer.use_distributed_sampler is False  # the datamodule shards its own resumable order
+
+
 @pytest.mark.parametrize("group", ["data", "model", "attributes", "trainer", "logger", "callbacks", "graph", "perturbation",
                                    "predictor"])
 def test_schema_defaults_match_the_default_yaml(group):
