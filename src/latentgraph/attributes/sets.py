@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-import numpy as np
 import torch
 
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES, compute_descriptors
-from latentgraph.data.alphabet import BOS, UNK, decoded_is_valid, detokenize, tokenize, tokenize_numpy
+from latentgraph.data.alphabet import BOS, decoded_is_valid, detokenize, tokenize, tokenize_numpy
 from latentgraph.data.records import (BadRecordPolicy, DropLog, DroppedRecord, RecordFilter, RecordProblem,
-                                     check_sequence)
+                                     check_sequence, screen_sequences)
 
 log = logging.getLogger(__name__)
 
@@ -199,16 +198,10 @@ class AttributeSet:
 
 
 def _screen_sequences(sequences: list[str], max_len: int) -> tuple[list[str], torch.Tensor, dict[int, RecordProblem]]:
-    """Tokenize at full width and find the bad rows without a per-character Python loop.
-
-    A character outside the alphabet (lower case included) becomes ``<unk>``, so a row is bad iff
-    it is empty, longer than ``max_len`` or holds ``<unk>``; only bad rows are explained in words.
-    """
-    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-    tokens = torch.from_numpy(tokenize_numpy(sequences, max(int(lengths.max(initial=0)), 1)))
-    bad = (lengths == 0) | (lengths > max_len) | (tokens == UNK).any(dim=1).numpy()
-    problems = {int(i): check_sequence(sequences[i], max_len) for i in np.flatnonzero(bad)}
-    return sequences, tokens, problems
+    """:func:`~latentgraph.data.records.screen_sequences`, tokenized at full width (a too-long row is kept whole)."""
+    width = max(max(map(len, sequences), default=0), 1)
+    tokens, problems = screen_sequences(sequences, max_len, width=width)
+    return sequences, torch.from_numpy(tokens), problems
 
 
 def _screen_tokens(tokens: torch.Tensor, max_len: int) -> tuple[list[str], torch.Tensor, dict[int, RecordProblem]]:

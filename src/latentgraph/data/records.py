@@ -19,7 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
-from latentgraph.data.alphabet import AMINO_ACIDS
+import numpy as np
+
+from latentgraph.data.alphabet import AMINO_ACIDS, UNK, tokenize_numpy
 
 _CANONICAL = frozenset(AMINO_ACIDS)
 
@@ -53,6 +55,21 @@ def check_sequence(sequence: str, max_len: int) -> RecordProblem | None:
     if len(sequence) > max_len:
         return RecordProblem("too_long", f"length {len(sequence)} exceeds data.max_len={max_len}")
     return None
+
+
+def screen_sequences(sequences: list[str], max_len: int, width: int | None = None
+                     ) -> tuple[np.ndarray, dict[int, RecordProblem]]:
+    """Tokenize normalised sequences and find the bad ones without a per-character Python loop.
+
+    A character outside the alphabet (lower case included) tokenizes to ``<unk>``, so a row is bad
+    iff it is empty, longer than ``max_len`` or holds ``<unk>``; only the bad rows are explained
+    (:func:`check_sequence`). Returns the ``uint8 [n, width + 2]`` token rows (``width`` defaults
+    to ``max_len``; longer rows are cut, and bad) and the problems by row index.
+    """
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    tokens = tokenize_numpy(sequences, max_len if width is None else width)
+    bad = (lengths == 0) | (lengths > max_len) | (tokens == UNK).any(axis=1)
+    return tokens, {int(i): check_sequence(sequences[i], max_len) for i in np.flatnonzero(bad)}
 
 
 def require_valid(sequences: list[str], max_len: int, *, what: str) -> None:

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from latentgraph.data.alphabet import UNK, tokenize_numpy
-from latentgraph.data.records import DataError, DroppedRecord, RecordFilter, check_sequence, normalise
+from latentgraph.data.records import DataError, DroppedRecord, RecordFilter, normalise, screen_sequences
 
 # modlamp loader -> the label column its positive class fills (label 1 = the named property).
 MODLAMP_SETS = {
@@ -221,18 +220,14 @@ def screened_chunks(spec: SourceSpec, record_filter: RecordFilter, chunk_size: i
 def _screen(source: str, numbers: list[int], sequences: list[str], labels: list[dict[str, float]],
             bad_labels: dict[int, DroppedRecord], record_filter: RecordFilter
             ) -> tuple[list[str], list[dict[str, float]], np.ndarray]:
-    max_len = record_filter.max_len
-    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-    tokens = tokenize_numpy(sequences, max_len)  # rows longer than max_len are cut here, and bad below
-    bad = (lengths == 0) | (lengths > max_len) | (tokens == UNK).any(axis=1)
-    bad[list(bad_labels)] = True
-    for i in np.flatnonzero(bad):
-        item = bad_labels.get(int(i))
+    tokens, problems = screen_sequences(sequences, record_filter.max_len)
+    bad = sorted(set(problems) | set(bad_labels))
+    for i in bad:  # in record order: strict raises at the first
+        item = bad_labels.get(i)
         if item is None:
-            problem = check_sequence(sequences[i], max_len)
-            item = DroppedRecord(source, numbers[i], problem.reason, problem.detail, sequences[i])
+            item = DroppedRecord(source, numbers[i], problems[i].reason, problems[i].detail, sequences[i])
         record_filter.reject(item)
-    if not bad.any():
+    if not bad:
         return sequences, labels, tokens
-    keep = np.flatnonzero(~bad)
+    keep = np.setdiff1d(np.arange(len(sequences)), bad)
     return [sequences[i] for i in keep], [labels[i] for i in keep], tokens[keep]
