@@ -100,27 +100,46 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_model(args.checkpoint)
-    attributes = build_attribute_set(name="descriptors", descriptors=DESCRIPTOR_NAMES, max_len=model.max_len,
-                                     bad_records="drop")
+    attributes = build_attribute_set(
+        name="descriptors", descriptors=DESCRIPTOR_NAMES, max_len=model.max_len, bad_records="drop"
+    )
     counter = StepCounter(model)
     with torch.inference_mode():
-        result = run_perturbation(model, attributes, n_base=args.n_base, deltas=args.deltas, seed=0,
-                                  batch_size=args.batch_size, n_permutations=99, latent_scale="unit", progress=False)
+        result = run_perturbation(
+            model,
+            attributes,
+            n_base=args.n_base,
+            deltas=args.deltas,
+            seed=0,
+            batch_size=args.batch_size,
+            n_permutations=99,
+            latent_scale="unit",
+            progress=False,
+        )
         flops = counter.row_steps * decode_flops_per_step(model)
         t_batched = result.info["seconds"]
         peak = mm_peak_gflops()
         achieved = flops / result.info["decode_seconds"] / 1e9
         print(f"machine: {platform.machine()} threads={torch.get_num_threads()} torch={torch.__version__}")
-        print(f"model: latent {model.latent_dim}, decoder hidden {model.decoder.hidden_size}; N={args.n_base} "
-              f"d={model.latent_dim} K={len(args.deltas)}: {result.info['decodes']} decodes")
-        print(f"batched engine (batch {args.batch_size}): {t_batched:8.2f} s  (decode {result.info['decode_seconds']:.2f} s)")
-        print(f"decode: {flops / 1e9:.1f} GFLOP, {achieved:.1f} GFLOP/s; torch.mm peak {peak:.1f} GFLOP/s "
-              f"-> {100 * achieved / peak:.0f}% of peak")
+        print(
+            f"model: latent {model.latent_dim}, decoder hidden {model.decoder.hidden_size}; N={args.n_base} "
+            f"d={model.latent_dim} K={len(args.deltas)}: {result.info['decodes']} decodes"
+        )
+        print(
+            f"batched engine (batch {args.batch_size}): {t_batched:8.2f} s  "
+            f"(decode {result.info['decode_seconds']:.2f} s)"
+        )
+        print(
+            f"decode: {flops / 1e9:.1f} GFLOP, {achieved:.1f} GFLOP/s; torch.mm peak {peak:.1f} GFLOP/s "
+            f"-> {100 * achieved / peak:.0f}% of peak"
+        )
         if not args.skip_naive:
             del model.generate  # the class's own method again
             t_naive = naive(model, result.base_codes, torch.tensor(args.deltas))
-            print(f"naive loop (per latent, per step, modlamp per sequence): {t_naive:8.2f} s   "
-                  f"ratio {t_naive / t_batched:6.1f}x")
+            print(
+                f"naive loop (per latent, per step, modlamp per sequence): {t_naive:8.2f} s   "
+                f"ratio {t_naive / t_batched:6.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from latentgraph.config import register_configs
+from latentgraph.config import Config, validate_config
 
 os.environ.setdefault("WANDB_MODE", "disabled")  # tests never talk to W&B unless a test opts in
 os.environ.setdefault("WANDB_SILENT", "true")
 
-register_configs()
 
 FAST = ["logger.wandb.mode=disabled", "trainer.enable_progress_bar=false"]
 
@@ -24,6 +23,11 @@ FAST = ["logger.wandb.mode=disabled", "trainer.enable_progress_bar=false"]
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     with initialize_config_module(config_module="latentgraph.conf", version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides or []))
+
+
+def settings_for(*overrides: str) -> Config:
+    """The validated, typed settings for ``overrides`` (what every pipeline stage receives)."""
+    return validate_config(compose_config(["paths.run_dir=/tmp/unused", *overrides]))
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,13 @@ def classifier(name: str) -> SequenceClassifier:
 
 
 def default_set(bad_records="drop") -> AttributeSet:
-    return build_attribute_set(name="default", descriptors=DESCRIPTOR_NAMES,
-                               classifiers=[classifier("amp"), classifier("acp")], max_len=50, bad_records=bad_records)
+    return build_attribute_set(
+        name="default",
+        descriptors=DESCRIPTOR_NAMES,
+        classifiers=[classifier("amp"), classifier("acp")],
+        max_len=50,
+        bad_records=bad_records,
+    )
 
 
 def test_default_set_columns_and_values():
@@ -105,8 +110,9 @@ def test_attribute_names_must_be_unique():
 @pytest.fixture(scope="module")
 def macrel_set():
     pytest.importorskip("macrel", reason="the test extra installs macrel; this guards a bare install")
-    return build_attribute_set(name="macrel", descriptors=DESCRIPTOR_NAMES, external=["macrel"], max_len=50,
-                               bad_records="drop")
+    return build_attribute_set(
+        name="macrel", descriptors=DESCRIPTOR_NAMES, external=["macrel"], max_len=50, bad_records="drop"
+    )
 
 
 def test_macrel_adapter_scores_amps_above_non_amps(macrel_set):
@@ -134,9 +140,10 @@ def test_macrel_missing_says_what_to_install(monkeypatch):
 def test_descriptor_only_set_trains_no_classifier(smoke_config, tmp_path):
     from omegaconf import open_dict
 
-    from latentgraph.cli.train_classifiers import train_attribute_classifiers
+    from latentgraph.config import validate_config
+    from latentgraph.pipeline.oracles import train_attribute_classifiers
 
     with open_dict(smoke_config):
         smoke_config.attributes.use_classifiers = False
-    assert train_attribute_classifiers(smoke_config, data=None, run_dir=tmp_path) == {}
+    assert train_attribute_classifiers(validate_config(smoke_config), data=None, run_dir=tmp_path) == {}
     assert not (tmp_path / "metrics" / "classifiers.json").exists()

@@ -5,27 +5,51 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentgraph.attributes.training import cache_key, classifier_auroc, train_or_load_classifier
+from latentgraph.attributes.training import classifier_auroc, train_or_load_classifier
 from latentgraph.config.schema import ClassifierTrainingConfig
 from latentgraph.data import prepare_data
 from latentgraph.data.records import DataError
+from latentgraph.stage_cache import stage_key
 
 DEFAULTS = ClassifierTrainingConfig()
-MODEL_KWARGS = dict(embedding_dim=DEFAULTS.embedding_dim, channels=DEFAULTS.channels,
-                    kernel_sizes=DEFAULTS.kernel_sizes, dropout=DEFAULTS.dropout, lr=DEFAULTS.lr)
+MODEL_KWARGS = dict(
+    embedding_dim=DEFAULTS.embedding_dim,
+    channels=DEFAULTS.channels,
+    kernel_sizes=DEFAULTS.kernel_sizes,
+    dropout=DEFAULTS.dropout,
+    lr=DEFAULTS.lr,
+)
 
 
 @pytest.fixture(scope="module")
 def amp_data():
-    return prepare_data(id_source="modlamp:AMPvsUniProt", ood_sources=["modlamp:AMPvsTM"], corpus_sources=[],
-                        target="amp", max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2,
-                        split_seed=0, corpus_val_fraction=0.1)
+    return prepare_data(
+        id_source="modlamp:AMPvsUniProt",
+        ood_sources=["modlamp:AMPvsTM"],
+        corpus_sources=[],
+        target="amp",
+        max_len=50,
+        bad_records="drop",
+        val_fraction=0.1,
+        test_fraction=0.2,
+        split_seed=0,
+        corpus_val_fraction=0.1,
+    )
 
 
 def train(data, cache_dir, epochs=DEFAULTS.epochs, seed=0):
-    return train_or_load_classifier(name="amp", train=data.id_train, val=data.id_val, settings={"id": "test"},
-                                    cache_dir=cache_dir, max_len=50, epochs=epochs, batch_size=DEFAULTS.batch_size,
-                                    seed=seed, model_kwargs=MODEL_KWARGS)
+    return train_or_load_classifier(
+        name="amp",
+        train=data.id_train,
+        val=data.id_val,
+        settings={"id": "test"},
+        cache_dir=cache_dir,
+        max_len=50,
+        epochs=epochs,
+        batch_size=DEFAULTS.batch_size,
+        seed=seed,
+        model_kwargs=MODEL_KWARGS,
+    )
 
 
 def test_amp_classifier_quality_and_cache_reuse(amp_data, tmp_path):
@@ -47,15 +71,11 @@ def test_amp_classifier_quality_and_cache_reuse(amp_data, tmp_path):
     assert not list((tmp_path / "classifiers").glob(".*.tmp"))  # no half-written checkpoint left
 
 
-def test_cache_key_depends_on_every_setting():
-    base = {"a": 1, "b": [1, 2]}
-    assert cache_key(base) == cache_key({"b": [1, 2], "a": 1})
-    assert cache_key(base) != cache_key({"a": 2, "b": [1, 2]})
-
-
 def test_predict_proba_rejects_bad_sequences(amp_data, tmp_path):
     model = train(amp_data, tmp_path, epochs=1).model
-    with pytest.raises(DataError, match=r"sequence 1 \('KLXK'\) cannot be scored by 'amp': non-canonical character 'X'"):
+    with pytest.raises(
+        DataError, match=r"sequence 1 \('KLXK'\) cannot be scored by 'amp': non-canonical character 'X'"
+    ):
         model.predict_proba(["KLAK", "KLXK"])
     with pytest.raises(DataError, match="empty sequence"):
         model.predict_proba([""])
@@ -65,13 +85,13 @@ def test_predict_proba_rejects_bad_sequences(amp_data, tmp_path):
 
 
 def test_cache_key_follows_the_data_the_classifier_trains_on():
-    from conftest import compose_config
+    from conftest import settings_for
 
-    from latentgraph.cli.train_classifiers import training_data_settings
+    from latentgraph.pipeline.oracles import training_data_settings
 
     def key(*overrides, name="amp"):
-        cfg = compose_config(["paths.run_dir=/tmp/unused", *overrides])
-        return cache_key(training_data_settings(cfg, name, cfg.attributes.classifiers[name]))
+        cfg = settings_for(*overrides)
+        return stage_key(training_data_settings(cfg, name, cfg.attributes.classifiers[name]))
 
     base = key()
     # the run's OOD sets shape the ID split the amp classifier trains on

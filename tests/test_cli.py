@@ -14,11 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import FAST, run_cli
 
 # a smoke run without W&B, progress bars or the slower regimes: for the sweep and cache tests
-QUIET_SMOKE = ["experiment=smoke", "logger=csv_only", "trainer.enable_progress_bar=false", "predictor.regime=supervised"]
+QUIET_SMOKE = [
+    "experiment=smoke",
+    "logger=csv_only",
+    "trainer.enable_progress_bar=false",
+    "predictor.regime=supervised",
+]
 
 AA = list("ACDEFGHIKLMNPQRSTVWY")
 
@@ -37,15 +41,26 @@ def user_csv(tmp_path: Path, extra_rows: list[str]) -> Path:
 
 def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("experiment=smoke", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}",
-                     cwd=tmp_path, env={"WANDB_MODE": "offline"})
+    result = run_cli(
+        "experiment=smoke",
+        "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        env={"WANDB_MODE": "offline"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     metrics = pd.read_csv(run_dir / "csv" / "metrics.csv")
-    for column in ("train/loss_step", "val/recon", "val/token_acc", "val/exact_match", "val/prior_valid",
-                   "val/prior_unique"):
+    for column in (
+        "train/loss_step",
+        "val/recon",
+        "val/token_acc",
+        "val/exact_match",
+        "val/prior_valid",
+        "val/prior_unique",
+    ):
         assert column in metrics.columns, column
     assert metrics["val/token_acc"].dropna().between(0, 1).all()
     wae = json.loads((run_dir / "metrics" / "wae.json").read_text())
@@ -70,8 +85,16 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
 def check_results(run_dir: Path) -> None:
     """The smoke run's results/: one row per feature set × regime × dataset × n × seed."""
     results = pd.read_csv(run_dir / "results" / "metrics.csv")
-    assert set(results["feature_set"]) == {"markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges",
-                                           "lingam"}
+    assert set(results["feature_set"]) == {
+        "markov_blanket",
+        "all",
+        "lasso",
+        "mutual_info",
+        "random",
+        "pc",
+        "ges",
+        "lingam",
+    }
     assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
     assert set(results["dataset"]) == {"id_test", "AMPvsTM"} and set(results["seed"]) == {0, 1}
     assert results["auroc"].between(0, 1).all()
@@ -81,12 +104,17 @@ def check_results(run_dir: Path) -> None:
     for name in ("metrics.json", "summary.csv", "ood_drop.csv", "limited_curve.png"):
         assert (run_dir / "results" / name).is_file(), name
     # the offline W&B run, read back from its .wandb log, and the run's own mirror of its summary
-    from wandb_log import config_keys, run_record, summary as wandb_summary
+    from wandb_log import config_keys, run_record
+    from wandb_log import summary as wandb_summary
 
     [log_file] = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     logged, mirrored = wandb_summary(log_file), json.loads((run_dir / "metrics" / "summary.json").read_text())
-    for key in ("graph/blanket_size", "predictors/markov_blanket/supervised/AMPvsTM/ood_auroc",
-                "predictors/all/supervised/AMPvsTM/ood_auroc", "predictors/markov_blanket/supervised/id_auroc"):
+    for key in (
+        "graph/blanket_size",
+        "predictors/markov_blanket/supervised/AMPvsTM/ood_auroc",
+        "predictors/all/supervised/AMPvsTM/ood_auroc",
+        "predictors/markov_blanket/supervised/id_auroc",
+    ):
         assert key in logged and key in mirrored, (key, sorted(logged)[:40])
         assert logged[key] == pytest.approx(mirrored[key])
     assert {"val/recon", "val/token_acc", "graph/latents_with_edges"} <= set(logged)
@@ -100,8 +128,15 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
         assert (run_dir / "perturbation" / name).is_file(), name
     info = json.loads((run_dir / "perturbation" / "summary.json").read_text())["info"]
     assert info["n_base"] == 16 and info["decodes"] == 16 + 16 * 8 * 2  # N + N·d·K (smoke: d 8, K 2)
-    for name in ("graph.json", "attribute_dag.graphml", "latent_attribute.graphml", "blanket.json", "summary.json",
-                 "sensitivity_heatmap.png", "graph.png"):
+    for name in (
+        "graph.json",
+        "attribute_dag.graphml",
+        "latent_attribute.graphml",
+        "blanket.json",
+        "summary.json",
+        "sensitivity_heatmap.png",
+        "graph.png",
+    ):
         assert (run_dir / "graph" / name).is_file(), name
     assert (run_dir / "graph" / "graph.png").read_bytes()[:4] == b"\x89PNG"
     blanket = json.loads((run_dir / "graph" / "blanket.json").read_text())
@@ -110,8 +145,15 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
     assert "perturbation/seconds" in metrics.columns and "graph/latents_with_edges" in metrics.columns
 
     rebuilt = tmp_path / "rebuilt"
-    result = run_cli("stage=graph", f"run_dir={run_dir}", "graph.threshold=fixed", "graph.tau=0", "logger=csv_only",
-                     f"hydra.run.dir={rebuilt}", cwd=tmp_path)
+    result = run_cli(
+        "stage=graph",
+        f"run_dir={run_dir}",
+        "graph.threshold=fixed",
+        "graph.tau=0",
+        "logger=csv_only",
+        f"hydra.run.dir={rebuilt}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((rebuilt / "graph" / "summary.json").read_text())
     assert summary["settings"]["threshold"] == "fixed" and summary["latent_edges"] == 8 * 14  # tau 0: every pair
@@ -128,14 +170,22 @@ def test_bad_config_value_fails_before_training(tmp_path):
         assert not (run_dir / "checkpoints").exists() and not (run_dir / "data").exists()
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["stage=graph"], "invalid config value run_dir=None: stage=graph needs run_dir="),
-    (["stage=graph", "run_dir=/nowhere"], "holds no perturbation/result.npz"),
-    (["stage=train"], "invalid config value stage='train'"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["stage=graph"], "invalid config value run_dir=None: stage=graph needs run_dir="),
+        (["stage=graph", "run_dir=/nowhere"], "holds no perturbation/result.npz"),
+    ],
+)
 def test_graph_stage_needs_a_finished_run(tmp_path, overrides, message):
     result = run_cli(*overrides, "logger=csv_only", cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+
+
+def test_an_unknown_choice_fails_at_composition_naming_the_choices(tmp_path):
+    result = run_cli("stage=train", "logger=csv_only", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Invalid value 'train', expected one of [all, graph]" in result.stderr and "full_key: stage" in result.stderr
 
 
 def test_missing_checkpoint_to_resume_from(tmp_path):
@@ -160,8 +210,14 @@ def test_type_error_fails_at_composition(tmp_path):
 )
 def test_bad_record_strict_exits_naming_file_and_record(tmp_path, row, fragment):
     path = user_csv(tmp_path, [row])
-    result = run_cli("experiment=smoke", *FAST, f"data.id_source={path}", "data.bad_records=strict",
-                     f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli(
+        "experiment=smoke",
+        *FAST,
+        f"data.id_source={path}",
+        "data.bad_records=strict",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert f"latentgraph: error: {path}: {fragment}" in result.stderr
 
@@ -169,8 +225,14 @@ def test_bad_record_strict_exits_naming_file_and_record(tmp_path, row, fragment)
 def test_bad_records_dropped_counted_and_written(tmp_path):
     path = user_csv(tmp_path, ["ACDXZ1,1", ",0", "A" * 500 + ",1"])
     run_dir = tmp_path / "run"
-    result = run_cli("experiment=smoke", *FAST, f"data.id_source={path}", "trainer.max_epochs=1",
-                     f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_cli(
+        "experiment=smoke",
+        *FAST,
+        f"data.id_source={path}",
+        "trainer.max_epochs=1",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     dropped = pd.read_csv(run_dir / "data" / "dropped.csv", keep_default_na=False)
     user_rows = dropped[dropped["source"] == str(path)]
@@ -201,8 +263,13 @@ def read_global_step(path: Path) -> int:
 
 def kill_after_step(command: list[str], cwd: Path, checkpoint: Path, step: int) -> None:
     """Start ``command``; SIGKILL it once ``checkpoint`` records ``step`` optimiser steps or more."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "LATENTGRAPH_CACHE": str(cwd / "cache")})
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "LATENTGRAPH_CACHE": str(cwd / "cache")},
+    )
     try:
         deadline = time.time() + 240
         while time.time() < deadline:
@@ -232,8 +299,12 @@ def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_pa
     work = tmp_path / "killed"
     work.mkdir()
     killed_dir = work / "first"
-    kill_after_step([sys.executable, "-m", "latentgraph.cli.main", *settings, f"hydra.run.dir={killed_dir}"],
-                    cwd=work, checkpoint=killed_dir / "checkpoints" / "last.ckpt", step=21)
+    kill_after_step(
+        [sys.executable, "-m", "latentgraph.cli.main", *settings, f"hydra.run.dir={killed_dir}"],
+        cwd=work,
+        checkpoint=killed_dir / "checkpoints" / "last.ckpt",
+        step=21,
+    )
     saved_step = read_global_step(killed_dir / "checkpoints" / "last.ckpt")
     assert saved_step % 9 != 0  # killed mid-epoch
 
@@ -241,15 +312,19 @@ def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_pa
     result = run_cli(*settings, "resume=true", f"hydra.run.dir={resumed_dir}", cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     log_text = (resumed_dir / "latentgraph.log").read_text()
-    assert f"resume: continuing the interrupted fit from {killed_dir / 'checkpoints' / 'last.ckpt'} (step {saved_step})" \
+    assert (
+        f"resume: continuing the interrupted fit from {killed_dir / 'checkpoints' / 'last.ckpt'} (step {saved_step})"
         in log_text
+    )
     assert "dataloader is not resumable" not in result.stderr  # Lightning's warning does not apply: the order resumes
     metrics = pd.read_csv(resumed_dir / "csv" / "metrics.csv")
     assert metrics["step"].min() >= saved_step  # nothing before the saved step was redone
 
     # the final weights: the fitted WAE each run stored in its stage cache
-    reference, resumed = (torch.load(next((cwd / "cache" / "stages" / "wae").glob("*/model.ckpt")), map_location="cpu",
-                                     weights_only=True) for cwd in (tmp_path / "reference", work))
+    reference, resumed = (
+        torch.load(next((cwd / "cache" / "stages" / "wae").glob("*/model.ckpt")), map_location="cpu", weights_only=True)
+        for cwd in (tmp_path / "reference", work)
+    )
     assert resumed["global_step"] == reference["global_step"] == 12 * 9
     for name, weight in reference["state_dict"].items():
         np.testing.assert_allclose(resumed["state_dict"][name].numpy(), weight.numpy(), rtol=0, atol=1e-6, err_msg=name)
@@ -257,7 +332,10 @@ def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_pa
     np.testing.assert_allclose(sensitivity[1], sensitivity[0], rtol=0, atol=1e-6)
     # the finished fit leaves nothing to resume: a third run reuses the cached WAE
     result = run_cli(*settings, "resume=true", f"hydra.run.dir={work / 'third'}", cwd=work)
-    assert result.returncode == 0 and "stage wae: reused from cache key" in (work / "third" / "latentgraph.log").read_text()
+    assert (
+        result.returncode == 0
+        and "stage wae: reused from cache key" in (work / "third" / "latentgraph.log").read_text()
+    )
 
 
 def test_ddp_cpu_trains_on_two_processes_and_shards_the_perturbation(tmp_path):
@@ -273,8 +351,9 @@ def test_ddp_cpu_trains_on_two_processes_and_shards_the_perturbation(tmp_path):
 
     # the same WAE (reused from the cache), the perturbation in one process: the same sensitivity
     single_dir = tmp_path / "single"
-    result = run_cli(*QUIET_SMOKE, "trainer=ddp_cpu", "perturbation.batch_size=100", f"hydra.run.dir={single_dir}",
-                     cwd=tmp_path)
+    result = run_cli(
+        *QUIET_SMOKE, "trainer=ddp_cpu", "perturbation.batch_size=100", f"hydra.run.dir={single_dir}", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "stage wae: reused from cache key" in (single_dir / "latentgraph.log").read_text()
     assert json.loads((single_dir / "perturbation" / "summary.json").read_text())["info"]["processes"] == 1
@@ -293,8 +372,13 @@ def test_two_runs_with_the_same_seed_give_the_same_graph_blanket_and_metrics(tmp
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
         run_dir = tmp_path / name / "run"
-        result = run_cli(*QUIET_SMOKE, "trainer.max_epochs=4", "graph.min_effect=0.05", f"hydra.run.dir={run_dir}",
-                         cwd=tmp_path / name)  # 4 epochs: decodes valid enough for a graph with edges
+        result = run_cli(
+            *QUIET_SMOKE,
+            "trainer.max_epochs=4",
+            "graph.min_effect=0.05",
+            f"hydra.run.dir={run_dir}",
+            cwd=tmp_path / name,
+        )  # 4 epochs: decodes valid enough for a graph with edges
         assert result.returncode == 0, result.stderr[-3000:]
         runs.append(run_dir)
     first, second = runs
@@ -315,8 +399,15 @@ def test_two_runs_with_the_same_seed_give_the_same_graph_blanket_and_metrics(tmp
 
 def test_second_shift_acp_with_one_override(tmp_path):
     run_dir = tmp_path / "acp"
-    result = run_cli("experiment=smoke", "data=acp", "logger=csv_only", "trainer.enable_progress_bar=false",
-                     "predictor.regime=supervised", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_cli(
+        "experiment=smoke",
+        "data=acp",
+        "logger=csv_only",
+        "trainer.enable_progress_bar=false",
+        "predictor.regime=supervised",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     attributes = json.loads((run_dir / "attributes" / "set.json").read_text())
     assert attributes["target"] == "acp" and "acp" not in attributes["features_for_target"]
@@ -367,8 +458,15 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
 @pytest.mark.slow
 def test_parallel_jobs_writing_one_cache_key_both_finish_with_identical_artifacts(tmp_path):
     sweep = tmp_path / "parallel"
-    result = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *QUIET_SMOKE, "graph.alpha=0.01,0.05",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *QUIET_SMOKE,
+        "graph.alpha=0.01,0.05",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [sweep / "0", sweep / "1"]
     logs = [(job / "latentgraph.log").read_text() for job in jobs]
@@ -378,16 +476,23 @@ def test_parallel_jobs_writing_one_cache_key_both_finish_with_identical_artifact
     for stage in ("wae", "perturbation", "predictors"):
         entries = list((tmp_path / "cache" / "stages" / stage).iterdir())
         assert len(entries) == 1 and (entries[0] / "COMPLETE").is_file(), entries  # no temporary left behind
-    weights = [torch.load(job / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
-               for job in jobs]
+    weights = [
+        torch.load(job / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+        for job in jobs
+    ]
     assert weights[0].keys() == weights[1].keys()
 
 
 @pytest.mark.slow
 def test_optuna_search_returns_the_blanket_ood_auroc(tmp_path):
     sweep = tmp_path / "optuna"
-    result = run_cli(*QUIET_SMOKE, "hparams_search=optuna_blanket", "hydra.sweeper.n_trials=2",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        *QUIET_SMOKE,
+        "hparams_search=optuna_blanket",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     best = (sweep / "optimization_results.yaml").read_text()
     assert "best_params" in best and "best_value" in best
@@ -396,16 +501,26 @@ def test_optuna_search_returns_the_blanket_ood_auroc(tmp_path):
 
 def test_resume_checkpoint_from_other_settings_or_corrupt_is_a_clear_error(tmp_path):
     run_dir = tmp_path / "first"
-    first = run_cli("experiment=smoke", *FAST, "logger=csv_only", "perturbation.enabled=false",
-                    "predictor.regime=supervised", "predictor.feature_sets=[all]", f"hydra.run.dir={run_dir}",
-                    cwd=tmp_path)
+    first = run_cli(
+        "experiment=smoke",
+        *FAST,
+        "logger=csv_only",
+        "perturbation.enabled=false",
+        "predictor.regime=supervised",
+        "predictor.feature_sets=[all]",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     result = run_cli("experiment=smoke", *FAST, "model.latent_dim=16", f"ckpt_path={checkpoint}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
-    assert "was trained with other model settings: model.latent_dim=8 in the checkpoint, 16 in this run" in result.stderr
-    result = run_cli("experiment=smoke", *FAST, "data.max_len=40", "model.max_len=40", f"ckpt_path={checkpoint}",
-                     cwd=tmp_path)
+    assert (
+        "was trained with other model settings: model.latent_dim=8 in the checkpoint, 16 in this run" in result.stderr
+    )
+    result = run_cli(
+        "experiment=smoke", *FAST, "data.max_len=40", "model.max_len=40", f"ckpt_path={checkpoint}", cwd=tmp_path
+    )
     assert result.returncode == 2 and "model.max_len=50 in the checkpoint, 40 in this run" in result.stderr
     other_alphabet = torch.load(checkpoint, map_location="cpu", weights_only=True)
     other_alphabet["state_dict"]["embedding.weight"] = other_alphabet["state_dict"]["embedding.weight"][:-2]

@@ -18,13 +18,16 @@ def dag_of(*edges: str) -> nx.DiGraph:
     return graph
 
 
-@pytest.mark.parametrize("edges, target, blanket", [
-    (["a>t", "t>c", "s>c", "c>g"], "t", {"a", "c", "s"}),        # parents, children, spouses; not grandchildren
-    (["a>b", "b>t"], "t", {"b"}),                                # not grandparents
-    (["t>c1", "t>c2", "s1>c1", "s2>c2", "s2>x"], "t", {"c1", "c2", "s1", "s2"}),
-    (["a>b"], "a", {"b"}),
-    (["t>c", "c>d", "e>d"], "t", {"c"}),                         # the child's child's parents are not in it
-])
+@pytest.mark.parametrize(
+    "edges, target, blanket",
+    [
+        (["a>t", "t>c", "s>c", "c>g"], "t", {"a", "c", "s"}),  # parents, children, spouses; not grandchildren
+        (["a>b", "b>t"], "t", {"b"}),  # not grandparents
+        (["t>c1", "t>c2", "s1>c1", "s2>c2", "s2>x"], "t", {"c1", "c2", "s1", "s2"}),
+        (["a>b"], "a", {"b"}),
+        (["t>c", "c>d", "e>d"], "t", {"c"}),  # the child's child's parents are not in it
+    ],
+)
 def test_markov_blankets_of_hand_made_dags(edges, target, blanket):
     graph = dag_of(*edges)
     graph.add_node("lonely")
@@ -35,8 +38,14 @@ def test_markov_blankets_of_hand_made_dags(edges, target, blanket):
 
 
 def test_footprint_dag_reduces_transitively_and_ties_equal_footprints():
-    footprint = {"a": frozenset({"z0"}), "b": frozenset({"z0", "z1"}), "c": frozenset({"z0", "z1", "z2"}),
-                 "a2": frozenset({"z0"}), "free": frozenset(), "other": frozenset({"z3"})}
+    footprint = {
+        "a": frozenset({"z0"}),
+        "b": frozenset({"z0", "z1"}),
+        "c": frozenset({"z0", "z1", "z2"}),
+        "a2": frozenset({"z0"}),
+        "free": frozenset(),
+        "other": frozenset({"z3"}),
+    }
     dag = footprint_dag(footprint)
     assert nx.is_directed_acyclic_graph(dag)
     directed = {(u, v) for u, v, tied in dag.edges(data="undirected") if not tied}
@@ -79,8 +88,10 @@ def test_shared_latent_option_on_the_toy(toy_result):
 
 
 def test_fixed_threshold_variant(toy_result):
-    assert build_graph(toy_result, threshold="fixed", tau=0.3).latent_edges - {(f"z{j}", "count_G") for j in range(6)} \
+    assert (
+        build_graph(toy_result, threshold="fixed", tau=0.3).latent_edges - {(f"z{j}", "count_G") for j in range(6)}
         == TRUE_EDGES
+    )
     assert build_graph(toy_result, threshold="fixed", tau=100.0).latent_edges == set()
 
 
@@ -88,8 +99,9 @@ def test_null_latents_get_no_edges_over_20_seeds():
     false_edges, null_latent_edges, exact = [], [], 0
     discoveries = 0
     for seed in range(20):
-        result = run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=seed,
-                                  progress=False)
+        result = run_perturbation(
+            ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=seed, progress=False
+        )
         edges = build_graph(result, alpha=0.05).latent_edges
         assert TRUE_EDGES <= edges, seed  # every true edge, every seed
         false_edges += sorted(edges - TRUE_EDGES)
@@ -119,7 +131,7 @@ def test_graph_save_load_and_graphml(toy_result, tmp_path):
 def test_mlp_sem_option(toy_result):
     graph = build_graph(toy_result, sem="mlp")
     assert graph.sem_r2["K_plus_E"] > 0.95
-    with pytest.raises(ValueError, match="SEM model"):
+    with pytest.raises(ValueError, match="'forest' is not a valid Sem choice; choose one of: linear, mlp"):
         build_graph(toy_result, sem="forest")
 
 

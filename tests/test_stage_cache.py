@@ -58,17 +58,22 @@ def test_keys_are_stable_and_order_free():
 
 
 def test_keys_follow_upstream_settings_only():
-    from conftest import compose_config
+    from conftest import settings_for
 
-    from latentgraph.cli.cached_stages import wae_key
+    from latentgraph.pipeline.cache import wae_key
 
-    base = wae_key(compose_config(["paths.run_dir=/tmp/unused"]))
-    same = ["graph.alpha=0.01", "predictor.seeds=3", "trainer.enable_progress_bar=false", "logger=csv_only",
-            "perturbation.n_base=64"]
+    base = wae_key(settings_for())
+    same = [
+        "graph.alpha=0.01",
+        "predictor.seeds=3",
+        "trainer.enable_progress_bar=false",
+        "logger=csv_only",
+        "perturbation.n_base=64",
+    ]
     for override in same:
-        assert wae_key(compose_config(["paths.run_dir=/tmp/unused", override])) == base, override
+        assert wae_key(settings_for(override)) == base, override
     for override in ["model.latent_dim=64", "data.split_seed=1", "trainer.max_epochs=3", "seed=1"]:
-        assert wae_key(compose_config(["paths.run_dir=/tmp/unused", override])) != base, override
+        assert wae_key(settings_for(override)) != base, override
 
 
 def test_unfinished_fits_are_listed_until_cleared(tmp_path):

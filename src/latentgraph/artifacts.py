@@ -20,12 +20,31 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; a plain open() would honour the umask
     os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """The process umask: from ``/proc`` on Linux, else by setting it and putting it back (no getter exists)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def plain_directory_mode(path: str | os.PathLike) -> None:
+    """Give a directory made by ``mkdtemp`` (0700) the mode ``mkdir`` would have given it."""
+    os.chmod(path, 0o777 & ~current_umask())
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from latentgraph.artifacts import atomic_write_text
+from latentgraph.artifacts import atomic_write_text, plain_directory_mode
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class StageCache:
         final = self.entry(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent))
+        plain_directory_mode(tmp)
         try:
             yield tmp
             (tmp / COMPLETE).write_text(json.dumps({"stage": stage, "key": key, "pid": os.getpid()}))

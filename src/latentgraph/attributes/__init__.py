@@ -1,4 +1,4 @@
-"""Attribute oracles (DESIGN §3): vectorised descriptors, trained classifiers, external models,
+"""Attribute oracles (docs/method.md §2): vectorised descriptors, trained classifiers, external models,
 combined into attribute sets that map sequences to ``[n, m]`` tensors."""
 
 from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES, compute_descriptors

@@ -1,4 +1,4 @@
-"""A sequence classifier used as a pre-trained attribute oracle (DESIGN §3).
+"""A sequence classifier used as a pre-trained attribute oracle (docs/method.md §2).
 
 Embedding → parallel 1-D convolutions (several kernel widths) → max-pool over positions →
 dropout → one logit. Its attribute value is the predicted probability of the positive class.
@@ -29,8 +29,18 @@ class SequenceClassifier(BinaryClassifierModule):
         lr, weight_decay: AdamW settings.
     """
 
-    def __init__(self, *, name: str = "amp", max_len: int = 50, embedding_dim: int = 32, channels: int = 64,
-                 kernel_sizes: str = "3,5,7", dropout: float = 0.3, lr: float = 3e-3, weight_decay: float = 1e-4) -> None:
+    def __init__(
+        self,
+        *,
+        name: str = "amp",
+        max_len: int = 50,
+        embedding_dim: int = 32,
+        channels: int = 64,
+        kernel_sizes: str = "3,5,7",
+        dropout: float = 0.3,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
         widths = [int(k) for k in kernel_sizes.split(",")]
@@ -63,7 +73,10 @@ class SequenceClassifier(BinaryClassifierModule):
         was_training = self.training
         self.eval()
         tokens = tokens.to(self.device)
-        out = torch.cat([torch.sigmoid(self(tokens[i:i + batch_size])) for i in range(0, len(tokens), batch_size)]) \
-            if len(tokens) else torch.empty(0)
+        out = (
+            torch.cat([torch.sigmoid(self(tokens[i : i + batch_size])) for i in range(0, len(tokens), batch_size)])
+            if len(tokens)
+            else torch.empty(0)
+        )
         self.train(was_training)
         return out.float().cpu()

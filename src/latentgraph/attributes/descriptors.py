@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from latentgraph.config.choices import DESCRIPTOR_NAMES
 from latentgraph.data.alphabet import AMINO_ACIDS, EOS, N_SPECIAL, VOCAB_SIZE
 
 WATER_MASS = 18.015  # Da, lost per peptide bond
@@ -121,18 +122,22 @@ def _charge_at(groups: torch.Tensor, pka: torch.Tensor, sign: torch.Tensor, ph: 
     return (groups * sign / (1.0 + ratio)).sum(dim=1)
 
 
-def _net_charge(tokens: torch.Tensor, counts: torch.Tensor, *, ph: float | torch.Tensor = 7.0,
-                amide: bool = False) -> torch.Tensor:
+def _net_charge(
+    tokens: torch.Tensor, counts: torch.Tensor, *, ph: float | torch.Tensor = 7.0, amide: bool = False
+) -> torch.Tensor:
     ph = torch.as_tensor(ph, dtype=torch.float64, device=counts.device)
     return _charge_at(*_ionisable(counts, amide), ph)
 
 
-def _charge_density(tokens: torch.Tensor, counts: torch.Tensor, *, ph: float = 7.0, amide: bool = False) -> torch.Tensor:
+def _charge_density(
+    tokens: torch.Tensor, counts: torch.Tensor, *, ph: float = 7.0, amide: bool = False
+) -> torch.Tensor:
     return _net_charge(tokens, counts, ph=ph, amide=amide) / _molecular_weight(tokens, counts, amide=amide)
 
 
-def _isoelectric_point(tokens: torch.Tensor, counts: torch.Tensor, *, amide: bool = False,
-                       iterations: int = 40) -> torch.Tensor:
+def _isoelectric_point(
+    tokens: torch.Tensor, counts: torch.Tensor, *, amide: bool = False, iterations: int = 40
+) -> torch.Tensor:
     # the pI depends on the ionisable-group counts alone: bisect once per distinct composition
     groups, inverse = _distinct_rows(_ionisable(counts, amide)[0])
     _, pka, sign = _ionisable(counts[:1], amide)
@@ -173,8 +178,9 @@ def _eisenberg_hydrophobicity(tokens: torch.Tensor, counts: torch.Tensor) -> tor
     return _per_residue(counts @ TABLES["eisenberg"].to(counts.device), counts)
 
 
-def _hydrophobic_moment(tokens: torch.Tensor, counts: torch.Tensor, *,
-                        angle_deg: float = MOMENT_ANGLE_DEG) -> torch.Tensor:
+def _hydrophobic_moment(
+    tokens: torch.Tensor, counts: torch.Tensor, *, angle_deg: float = MOMENT_ANGLE_DEG
+) -> torch.Tensor:
     # residues sit in columns 1..n after <bos>, so residue index k = column - 1 for every row
     h = TABLES["eisenberg_by_token"].to(tokens.device)[tokens.long()]  # specials -> 0
     k = torch.arange(tokens.shape[1], dtype=torch.float64, device=tokens.device) - 1
@@ -292,12 +298,13 @@ DESCRIPTORS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "aromaticity": _aromaticity,
     "hydrophobic_ratio": _hydrophobic_ratio,
 }
-DESCRIPTOR_NAMES = tuple(DESCRIPTORS)
+assert tuple(DESCRIPTORS) == DESCRIPTOR_NAMES, "config.choices.DESCRIPTOR_NAMES must list exactly DESCRIPTORS"
 ORDER_DEPENDENT = frozenset({"hydrophobic_moment", "instability_index"})  # the rest need residue counts only
 
 
-def compute_descriptors(tokens: torch.Tensor, names: Sequence[str] | None = None, *,
-                        chunk_rows: int = 8192) -> torch.Tensor:
+def compute_descriptors(
+    tokens: torch.Tensor, names: Sequence[str] | None = None, *, chunk_rows: int = 8192
+) -> torch.Tensor:
     """``[n, m]`` float64 matrix of the named descriptors (all twelve by default), columns in order.
 
     Residue counts and the two order-dependent descriptors (hydrophobic moment, instability index)
@@ -331,6 +338,8 @@ def compute_descriptors(tokens: torch.Tensor, names: Sequence[str] | None = None
         if order_based:
             by_order[rows] = torch.stack([DESCRIPTORS[name](chunk, chunk_counts) for name in order_based], dim=1)
     # the rest depend on residue counts alone: one pass over the whole batch
-    columns = [by_order[:, order_based.index(name)] if name in ORDER_DEPENDENT else DESCRIPTORS[name](None, counts)
-               for name in names]
+    columns = [
+        by_order[:, order_based.index(name)] if name in ORDER_DEPENDENT else DESCRIPTORS[name](None, counts)
+        for name in names
+    ]
     return torch.stack(columns, dim=1) if columns else torch.zeros(n, 0, dtype=torch.float64, device=tokens.device)

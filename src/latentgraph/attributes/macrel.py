@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentgraph.config import ConfigValueError
+from latentgraph.errors import ConfigValueError
 
 MACREL_MODELS = {  # column -> (model file, output class, property it is an oracle for)
     "macrel_amp": ("AMP.onnx.gz", "AMP", "amp"),
@@ -36,9 +36,11 @@ def _import_macrel() -> tuple[Any, Any]:
         import onnxruntime
         from macrel.macrel_features import compute_all
     except ImportError as error:
-        raise ConfigValueError("attributes.external", "[macrel]",
-                               f"needs the optional packages macrel and onnxruntime ({error}); install them with: "
-                               f"{INSTALL_HINT}") from error
+        raise ConfigValueError(
+            "attributes.external",
+            "[macrel]",
+            f"needs the optional packages macrel and onnxruntime ({error}); install them with: {INSTALL_HINT}",
+        ) from error
     return compute_all, onnxruntime
 
 
@@ -58,8 +60,9 @@ class MacrelBlock:
         self.oracle_for = {name: MACREL_MODELS[name][2] for name in columns}
         models = importlib.resources.files("macrel") / "data" / "models"
         self._sessions = {
-            name: onnxruntime.InferenceSession(gzip.decompress((models / MACREL_MODELS[name][0]).read_bytes()),
-                                               providers=["CPUExecutionProvider"])
+            name: onnxruntime.InferenceSession(
+                gzip.decompress((models / MACREL_MODELS[name][0]).read_bytes()), providers=["CPUExecutionProvider"]
+            )
             for name in columns
         }
 

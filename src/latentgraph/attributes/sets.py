@@ -1,4 +1,4 @@
-"""Attribute sets: every oracle of a run behind one callable (DESIGN §3).
+"""Attribute sets: every oracle of a run behind one callable (docs/method.md §2).
 
 An :class:`AttributeSet` has ``names`` and maps a batch of sequences (a ``list[str]`` or a token
 tensor from :func:`latentgraph.data.alphabet.tokenize`) to a ``float32`` tensor ``[n, m]``, one
@@ -32,8 +32,15 @@ import torch
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES, compute_descriptors
 from latentgraph.data.alphabet import BOS, decoded_is_valid, detokenize, tokenize, tokenize_numpy
-from latentgraph.data.records import (BadRecordPolicy, DropLog, DroppedRecord, RecordFilter, RecordProblem,
-                                     check_sequence, screen_sequences)
+from latentgraph.data.records import (
+    BadRecordPolicy,
+    DropLog,
+    DroppedRecord,
+    RecordFilter,
+    RecordProblem,
+    check_sequence,
+    screen_sequences,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,16 +171,22 @@ class AttributeSet:
     def features_for(self, target: str) -> AttributeSet:
         """This set without any oracle of ``target`` (the attributes a predictor of it may use)."""
         blocks = [_columns_of(block, lambda name, b=block: b.oracle_for.get(name) != target) for block in self.blocks]
-        return AttributeSet([b for b in blocks if b is not None], self.max_len, self.bad_records,
-                            f"{self.name} without {target} oracles", self.drop_log)
+        return AttributeSet(
+            [b for b in blocks if b is not None],
+            self.max_len,
+            self.bad_records,
+            f"{self.name} without {target} oracles",
+            self.drop_log,
+        )
 
     def oracle(self, target: str) -> AttributeSet:
         """The column(s) of this set that are oracles of ``target``; raises if there is none."""
         blocks = [_columns_of(block, lambda name, b=block: b.oracle_for.get(name) == target) for block in self.blocks]
         blocks = [b for b in blocks if b is not None]
         if not blocks:
-            raise KeyError(f"attribute set {self.name!r} has no oracle for {target!r} "
-                           f"(oracles: {self.oracle_for or 'none'})")
+            raise KeyError(
+                f"attribute set {self.name!r} has no oracle for {target!r} (oracles: {self.oracle_for or 'none'})"
+            )
         return AttributeSet(blocks, self.max_len, self.bad_records, f"{target} oracle", self.drop_log)
 
     def _validate(self, batch: Sequence[str] | torch.Tensor) -> tuple[torch.Tensor, SequenceBatch | None]:
@@ -187,13 +200,21 @@ class AttributeSet:
             return valid, SequenceBatch(self.max_len, sequences, tokens)
         records = RecordFilter(max_len=self.max_len, policy=self.bad_records, drop_log=self.drop_log)
         for index, problem in problems.items():  # strict raises at the first, naming the row (1-based)
-            records.reject(DroppedRecord("attribute input", index + 1, problem.reason, problem.detail, sequences[index]))
+            records.reject(
+                DroppedRecord("attribute input", index + 1, problem.reason, problem.detail, sequences[index])
+            )
             valid[index] = False
         # warned once per set, then counted quietly: callers scoring many batches report the total
         level = logging.DEBUG if self._warned else logging.WARNING
         self._warned = True
-        log.log(level, "attribute set %r: skipped %d of %d sequences (empty, too long or non-canonical); their "
-                "rows are NaN (counted in drop_log)", self.name, len(problems), len(valid))
+        log.log(
+            level,
+            "attribute set %r: skipped %d of %d sequences (empty, too long or non-canonical); their "
+            "rows are NaN (counted in drop_log)",
+            self.name,
+            len(problems),
+            len(valid),
+        )
         return valid, SequenceBatch(self.max_len, None, tokens[valid])
 
 
@@ -220,14 +241,22 @@ def _screen_tokens(tokens: torch.Tensor, max_len: int) -> tuple[list[str], torch
     problems = {}
     for i in torch.nonzero(bad).flatten().tolist():
         problems[i] = check_sequence(sequences[i], max_len) or RecordProblem(
-            "non_canonical", "a special token (e.g. <unk>) before <eos>, or no <eos>")
+            "non_canonical", "a special token (e.g. <unk>) before <eos>, or no <eos>"
+        )
     # re-tokenized so that nothing after a row's <eos> (or a missing <bos>) reaches a block
     width = max((len(s) for s in sequences), default=1)
     return sequences, torch.from_numpy(tokenize_numpy(sequences, max(width, 1))), problems
 
 
-def build_attribute_set(*, name: str, descriptors: Sequence[str], classifiers: Sequence[SequenceClassifier] = (),
-                        external: Sequence[str] = (), max_len: int, bad_records: BadRecordPolicy | str) -> AttributeSet:
+def build_attribute_set(
+    *,
+    name: str,
+    descriptors: Sequence[str],
+    classifiers: Sequence[SequenceClassifier] = (),
+    external: Sequence[str] = (),
+    max_len: int,
+    bad_records: BadRecordPolicy | str,
+) -> AttributeSet:
     """The attribute set a config describes (``attributes.*``), from already trained classifiers.
 
     Raises:

@@ -8,8 +8,6 @@ renamed, so a killed run never leaves a half-written one to be trusted.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from torchmetrics.functional.classification import binary_auroc
 from latentgraph.artifacts import atomic_target
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.data.alphabet import tokenize
+from latentgraph.stage_cache import stage_key
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +34,23 @@ class TrainedClassifier:
     key: str
 
 
-def cache_key(settings: dict) -> str:
-    """Short stable hash of a JSON-serialisable settings dict."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _loader(frame: pd.DataFrame, label: str, max_len: int, *, shuffle: bool, batch_size: int) -> DataLoader:
     dataset = TensorDataset(tokenize(list(frame["sequence"]), max_len), torch.tensor(frame[label].to_numpy()).long())
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 
 
 def train_or_load_classifier(
-    *, name: str, train: pd.DataFrame, val: pd.DataFrame, settings: dict, cache_dir: str | Path,
-    max_len: int, epochs: int, batch_size: int, seed: int, model_kwargs: dict,
+    *,
+    name: str,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    settings: dict,
+    cache_dir: str | Path,
+    max_len: int,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    model_kwargs: dict,
 ) -> TrainedClassifier:
     """Return the classifier for ``name``, trained on ``train`` (label column ``name``) or reloaded.
 
@@ -55,21 +58,46 @@ def train_or_load_classifier(
         settings: what the training data depends on (sources, split settings); hashed into the
             cache key together with the model and training arguments.
     """
-    key = cache_key({"name": name, "data": settings, "max_len": max_len, "epochs": epochs, "batch_size": batch_size,
-                     "seed": seed, "model": model_kwargs})
+    key = stage_key(
+        {
+            "name": name,
+            "data": settings,
+            "max_len": max_len,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "model": model_kwargs,
+        }
+    )
     checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
     if checkpoint.is_file():
         log.info("classifier %r: reused from cache key %s (%s)", name, key, checkpoint)
-        return TrainedClassifier(SequenceClassifier.load_from_checkpoint(checkpoint, map_location="cpu"), checkpoint, True, key)
+        return TrainedClassifier(
+            SequenceClassifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True),
+            checkpoint,
+            True,
+            key,
+        )
     log.info("classifier %r: training (cache key %s)", name, key)
     pl.seed_everything(seed, workers=True)
     model = SequenceClassifier(name=name, max_len=max_len, **model_kwargs)
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, deterministic=True)
-    trainer.fit(model, _loader(train, name, max_len, shuffle=True, batch_size=batch_size),
-                _loader(val, name, max_len, shuffle=False, batch_size=1024))
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=True,
+    )
+    trainer.fit(
+        model,
+        _loader(train, name, max_len, shuffle=True, batch_size=batch_size),
+        _loader(val, name, max_len, shuffle=False, batch_size=1024),
+    )
     with atomic_target(checkpoint) as tmp:
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=True)
     return TrainedClassifier(model, checkpoint, False, key)
 
 

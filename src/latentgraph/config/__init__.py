@@ -1,5 +1,6 @@
-"""Structured-config schemas, registered in Hydra's ConfigStore, and their validation."""
+"""Structured-config schemas, registered in Hydra's ConfigStore, their validation, and the shared choices."""
 
-from latentgraph.config.schema import Config, ConfigValueError, register_configs, validate_config
+from latentgraph.config.schema import Config, register_configs, validate_config
+from latentgraph.errors import ConfigValueError
 
 __all__ = ["Config", "ConfigValueError", "register_configs", "validate_config"]

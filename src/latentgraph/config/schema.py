@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, is_dataclass
-from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from latentgraph.data.records import BadRecordPolicy
-
-
-class ConfigValueError(ValueError):
-    """A config value out of its allowed range; ``key`` is the full dotted key once validated."""
-
-    def __init__(self, key: str, value: Any, requirement: str):
-        self.key, self.value, self.requirement = key, value, requirement
-        super().__init__(f"invalid config value {key}={value!r}: {requirement}")
+from latentgraph.config.choices import (
+    DESCRIPTOR_NAMES,
+    EXTERNAL_MODELS,
+    BadRecordPolicy,
+    Base,
+    DecodeMode,
+    EmptyBlanket,
+    FeatureSet,
+    LatentScale,
+    Mode,
+    Overlap,
+    PredictorModel,
+    RegimeChoice,
+    Regularizer,
+    Sem,
+    Stage,
+    Structure,
+    Threshold,
+)
+from latentgraph.errors import ConfigValueError
 
 
 def _check(ok: bool, key: str, value: Any, requirement: str) -> None:
@@ -44,16 +54,6 @@ def _fraction(node: Any, name: str, *, closed_right: bool = False) -> None:
     _check(ok, name, value, "must be in [0, 1]" if closed_right else "must be in [0, 1)")
 
 
-class Regularizer(str, Enum):
-    mmd_rf = "mmd_rf"  # WAE: MMD to N(0, I) with random Fourier features
-    kl = "kl"  # VAE: KL to N(0, I)
-
-
-class DecodeMode(str, Enum):
-    greedy = "greedy"
-    sample = "sample"
-
-
 @dataclass
 class DataConfig:
     id_source: str = "modlamp:AMPvsUniProt"
@@ -67,8 +67,8 @@ class DataConfig:
     test_fraction: float = 0.2
     split_seed: int = 0
     corpus_val_fraction: float = 0.1
-    corpus_limit: Optional[int] = None
-    overlap: str = "drop_from_id"
+    corpus_limit: int | None = None
+    overlap: Overlap = Overlap.drop_from_id
     augment_substitution: float = 0.1
     augment_crop: float = 0.5
     batch_size: int = 64
@@ -79,21 +79,24 @@ class DataConfig:
         _check(self.max_len <= 1000, "max_len", self.max_len, "must be <= 1000")
         _fraction(self, "val_fraction")
         _fraction(self, "test_fraction")
-        _check(self.val_fraction + self.test_fraction < 1, "test_fraction", self.test_fraction,
-               "val_fraction + test_fraction must be < 1")
+        _check(
+            self.val_fraction + self.test_fraction < 1,
+            "test_fraction",
+            self.test_fraction,
+            "val_fraction + test_fraction must be < 1",
+        )
         _fraction(self, "corpus_val_fraction")
         _fraction(self, "augment_substitution")
         _fraction(self, "augment_crop", closed_right=True)
-        _check(self.corpus_limit is None or self.corpus_limit > 1, "corpus_limit", self.corpus_limit, "must be > 1 or null")
-        _check(self.overlap in ("drop_from_id", "drop_from_ood", "drop_fit_from_ood"), "overlap", self.overlap,
-               "must be 'drop_from_id', 'drop_from_ood' or 'drop_fit_from_ood'")
+        _check(
+            self.corpus_limit is None or self.corpus_limit > 1, "corpus_limit", self.corpus_limit, "must be > 1 or null"
+        )
         _check(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
         _check(bool(self.target), "target", self.target, "must name a label column")
 
 
 @dataclass
 class ModelConfig:
-    name: str = "wae"
     latent_dim: int = 128
     embedding_dim: int = 64
     encoder_hidden: int = 128
@@ -106,7 +109,7 @@ class ModelConfig:
     beta_start: float = 0.0
     beta_anneal_steps: int = 1000
     rf_features: int = 512
-    mmd_sigma: Optional[float] = None  # RBF bandwidth; null = sqrt(latent_dim)
+    mmd_sigma: float | None = None  # RBF bandwidth; null = sqrt(latent_dim)
     lr: float = 3e-3
     max_len: int = 50
     decode: DecodeMode = DecodeMode.greedy
@@ -115,8 +118,20 @@ class ModelConfig:
     positional: bool = True
 
     def __post_init__(self) -> None:
-        _positive(self, "latent_dim", "embedding_dim", "encoder_hidden", "decoder_hidden", "encoder_layers",
-                  "decoder_layers", "rf_features", "lr", "max_len", "temperature", "prior_samples")
+        _positive(
+            self,
+            "latent_dim",
+            "embedding_dim",
+            "encoder_hidden",
+            "decoder_hidden",
+            "encoder_layers",
+            "decoder_layers",
+            "rf_features",
+            "lr",
+            "max_len",
+            "temperature",
+            "prior_samples",
+        )
         _fraction(self, "word_dropout")
         for name in ("beta", "beta_start"):
             value = getattr(self, name)
@@ -149,24 +164,31 @@ class ClassifierTrainingConfig:
         ok = all(part.strip().isdigit() and int(part) > 0 for part in self.kernel_sizes.split(","))
         _check(ok, "kernel_sizes", self.kernel_sizes, "must be comma-separated positive integers, e.g. '3,5,7'")
 
+    def model_kwargs(self) -> dict:
+        """The ``SequenceClassifier`` arguments (``epochs`` and ``batch_size`` are the training loop's)."""
+        return {
+            "embedding_dim": self.embedding_dim,
+            "channels": self.channels,
+            "kernel_sizes": self.kernel_sizes,
+            "dropout": self.dropout,
+            "lr": self.lr,
+        }
+
 
 def _default_classifiers() -> dict[str, ClassifierSpec]:
-    return {"amp": ClassifierSpec("modlamp:AMPvsUniProt", ["modlamp:AMPvsTM"]),
-            "acp": ClassifierSpec("modlamp:ACPvsRandom", ["modlamp:ACPvsTM"])}
+    return {
+        "amp": ClassifierSpec("modlamp:AMPvsUniProt", ["modlamp:AMPvsTM"]),
+        "acp": ClassifierSpec("modlamp:ACPvsRandom", ["modlamp:ACPvsTM"]),
+    }
 
 
 def _all_descriptors() -> list[str]:
-    from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES  # lazy: loads modlamp's tables
-
     return list(DESCRIPTOR_NAMES)
-
-
-EXTERNAL_MODELS = ("macrel",)
 
 
 @dataclass
 class AttributesConfig:
-    """Attribute oracles (DESIGN §3): descriptors, trained classifiers, external models.
+    """Attribute oracles (docs/method.md §2): descriptors, trained classifiers, external models.
 
     ``set`` names the combination for reports; ``descriptors``, ``use_classifiers`` and
     ``external`` say what it holds. The trained classifiers are cached by their settings.
@@ -183,8 +205,12 @@ class AttributesConfig:
         known = _all_descriptors()
         unknown = [name for name in self.descriptors if name not in known]
         _check(not unknown, "descriptors", list(self.descriptors), f"unknown {unknown}; known: {', '.join(known)}")
-        _check(len(set(self.descriptors)) == len(self.descriptors), "descriptors", list(self.descriptors),
-               "lists a descriptor twice")
+        _check(
+            len(set(self.descriptors)) == len(self.descriptors),
+            "descriptors",
+            list(self.descriptors),
+            "lists a descriptor twice",
+        )
         bad = [name for name in self.external if name not in EXTERNAL_MODELS]
         _check(not bad, "external", list(self.external), f"unknown model(s) {bad}; known: {', '.join(EXTERNAL_MODELS)}")
         has_any = self.descriptors or (self.use_classifiers and self.classifiers) or self.external
@@ -193,62 +219,59 @@ class AttributesConfig:
 
 @dataclass
 class PerturbationConfig:
-    """Perturbation experiment (DESIGN §5), run by the PerturbationCallback at fit end."""
+    """Perturbation experiment (docs/method.md §4), run by the PerturbationCallback at fit end."""
 
     enabled: bool = True
     n_base: int = 256
     deltas: list[float] = field(default_factory=lambda: [-2.0, -1.0, 1.0, 2.0])
-    base: str = "prior"
-    latent_scale: str = "data"
+    base: Base = Base.prior
+    latent_scale: LatentScale = LatentScale.data
     batch_size: int = 4096
-    n_permutations: Optional[int] = None
+    n_permutations: int | None = None
 
     def __post_init__(self) -> None:
         _check(self.n_base >= 2, "n_base", self.n_base, "must be >= 2 (the edge test pairs base codes)")
         _positive(self, "batch_size")
-        _check(self.base in ("prior", "posterior"), "base", self.base, "must be 'prior' or 'posterior'")
-        _check(self.latent_scale in ("data", "unit"), "latent_scale", self.latent_scale, "must be 'data' or 'unit'")
-        _check(len(self.deltas) > 0 and all(d != 0 for d in self.deltas), "deltas", list(self.deltas),
-               "must be a non-empty list of non-zero steps")
-        _check(self.n_permutations is None or self.n_permutations >= 99, "n_permutations", self.n_permutations,
-               "must be >= 99 or null (automatic)")
+        _check(
+            len(self.deltas) > 0 and all(d != 0 for d in self.deltas),
+            "deltas",
+            list(self.deltas),
+            "must be a non-empty list of non-zero steps",
+        )
+        _check(
+            self.n_permutations is None or self.n_permutations >= 99,
+            "n_permutations",
+            self.n_permutations,
+            "must be >= 99 or null (automatic)",
+        )
 
 
 @dataclass
 class GraphConfig:
-    """Edge test and graph structure (DESIGN §5-6)."""
+    """Edge test and graph structure (docs/method.md §4-5)."""
 
-    threshold: str = "fdr"
+    threshold: Threshold = Threshold.fdr
     alpha: float = 0.05
     min_effect: float = 0.5
     tau: float = 0.1
-    structure: str = "footprint"
-    sem: str = "linear"
-    empty_blanket: str = "all"
+    structure: Structure = Structure.footprint
+    sem: Sem = Sem.linear
+    empty_blanket: EmptyBlanket = EmptyBlanket.all
 
     def __post_init__(self) -> None:
-        _check(self.threshold in ("fdr", "fixed"), "threshold", self.threshold, "must be 'fdr' or 'fixed'")
         _check(0 < self.alpha < 1, "alpha", self.alpha, "must be in (0, 1)")
         _check(self.min_effect >= 0, "min_effect", self.min_effect, "must be >= 0")
         _check(self.tau >= 0, "tau", self.tau, "must be >= 0")
-        _check(self.structure in ("footprint", "shared_latent"), "structure", self.structure,
-               "must be 'footprint' or 'shared_latent'")
-        _check(self.sem in ("linear", "mlp"), "sem", self.sem, "must be 'linear' or 'mlp'")
-        _check(self.empty_blanket in ("all", "fail"), "empty_blanket", self.empty_blanket, "must be 'all' or 'fail'")
-
-
-PREDICTOR_FEATURE_SETS = ("markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges", "lingam")
-PREDICTOR_REGIMES = ("supervised", "unsupervised", "fewshot", "limited")
 
 
 @dataclass
 class PredictorConfig:
-    """Predictors on attribute features (DESIGN §7)."""
+    """Predictors on attribute features (docs/method.md §6)."""
 
-    model: str = "logistic"
+    model: PredictorModel = PredictorModel.logistic
     seeds: int = 5
-    regime: str = "all"
-    feature_sets: list[str] = field(default_factory=lambda: list(PREDICTOR_FEATURE_SETS))
+    regime: RegimeChoice = RegimeChoice.all
+    feature_sets: list[FeatureSet] = field(default_factory=lambda: list(FeatureSet))
     fewshot_k: list[int] = field(default_factory=lambda: [8, 16, 32, 64])
     limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256, 512])
     prior_samples: int = 2000
@@ -259,13 +282,13 @@ class PredictorConfig:
     fewshot_lr: float = 3e-3
 
     def __post_init__(self) -> None:
-        _check(self.model in ("logistic", "mlp"), "model", self.model, "must be 'logistic' or 'mlp'")
         _check(self.seeds >= 1, "seeds", self.seeds, "must be >= 1")
-        _check(self.regime in ("all", *PREDICTOR_REGIMES), "regime", self.regime,
-               f"must be 'all' or one of {', '.join(PREDICTOR_REGIMES)}")
-        unknown = [name for name in self.feature_sets if name not in PREDICTOR_FEATURE_SETS]
-        _check(not unknown and len(self.feature_sets) > 0, "feature_sets", list(self.feature_sets),
-               f"must be a non-empty list of {', '.join(PREDICTOR_FEATURE_SETS)}")
+        _check(
+            len(self.feature_sets) > 0,
+            "feature_sets",
+            list(self.feature_sets),
+            f"must be a non-empty list of {', '.join(FeatureSet.values())}",
+        )
         _check(all(k >= 2 for k in self.fewshot_k), "fewshot_k", list(self.fewshot_k), "every k must be >= 2")
         _check(all(n >= 4 for n in self.limited_n), "limited_n", list(self.limited_n), "every n must be >= 4")
         _check(self.prior_samples >= 20, "prior_samples", self.prior_samples, "must be >= 20")
@@ -293,6 +316,7 @@ class TrainerConfig:
     deterministic: bool = False
     precision: Any = 32
     enable_progress_bar: bool = True
+    enable_model_summary: bool = True  # the parameter table at the start of a fit
 
     def __post_init__(self) -> None:
         _check(self.max_epochs >= 1 or self.max_steps > 0, "max_epochs", self.max_epochs, "must be >= 1")
@@ -313,16 +337,20 @@ class CsvLoggerConfig:
 class WandbLoggerConfig:
     enabled: bool = True
     offline: bool = True  # no account needed; `wandb sync` uploads later
-    mode: Optional[str] = None  # "disabled" turns W&B into a no-op (tests)
+    mode: str | None = None  # "disabled" turns W&B into a no-op (tests)
     project: str = "latentgraph"
-    entity: Optional[str] = None
-    group: Optional[str] = None
-    job_type: Optional[str] = None  # null: the CLI stage ("pipeline" for stage=all, "graph" for stage=graph)
+    entity: str | None = None
+    group: str | None = None
+    job_type: str | None = None  # null: the CLI stage ("pipeline" for stage=all, "graph" for stage=graph)
     tags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _check(self.mode in (None, "online", "offline", "disabled"), "mode", self.mode,
-               "must be null, 'online', 'offline' or 'disabled'")
+        _check(
+            self.mode in (None, "online", "offline", "disabled"),
+            "mode",
+            self.mode,
+            "must be null, 'online', 'offline' or 'disabled'",
+        )
 
 
 @dataclass
@@ -334,12 +362,11 @@ class LoggerConfig:
 @dataclass
 class CheckpointConfig:
     monitor: str = "val/recon"
-    mode: str = "min"
+    mode: Mode = Mode.min
     save_top_k: int = 1
     every_n_train_steps: int = 50  # how often last.ckpt is refreshed, so a killed fit loses little
 
     def __post_init__(self) -> None:
-        _check(self.mode in ("min", "max"), "mode", self.mode, "must be 'min' or 'max'")
         _check(self.save_top_k >= 1, "save_top_k", self.save_top_k, "must be >= 1")
         _positive(self, "every_n_train_steps")
 
@@ -348,6 +375,7 @@ class CheckpointConfig:
 class EarlyStoppingConfig:
     enabled: bool = False
     monitor: str = "val/recon"
+    mode: Mode = Mode.min  # "max" for a metric where higher is better (val/token_acc)
     patience: int = 5
 
     def __post_init__(self) -> None:
@@ -370,10 +398,10 @@ class PathsConfig:
 @dataclass
 class Config:
     seed: int = 0
-    ckpt_path: Optional[str] = None  # a checkpoint to continue from; "last": same as resume=true
+    ckpt_path: str | None = None  # a checkpoint to continue from; "last": same as resume=true
     resume: bool = False  # continue the interrupted fit with the same settings from its last.ckpt
-    stage: str = "all"  # all: every stage; graph: rebuild the graph from run_dir's saved effects
-    run_dir: Optional[str] = None  # the earlier run that stage=graph reads
+    stage: Stage = Stage.all  # all: every stage; graph: rebuild the graph from run_dir's saved effects
+    run_dir: str | None = None  # the earlier run that stage=graph reads
     optimized_metric: str = "val/recon"  # what the app returns to a sweeper (hparams_search)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -388,13 +416,24 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        _check(self.stage in ("all", "graph"), "stage", self.stage, "must be 'all' or 'graph'")
-        _check(self.stage != "graph" or self.run_dir is not None, "run_dir", self.run_dir,
-               "stage=graph needs run_dir=<an earlier run directory holding perturbation/>")
-        _check(not self.resume or self.ckpt_path in (None, "last"), "resume", self.resume,
-               f"resume=true finds the checkpoint itself; drop it or ckpt_path={self.ckpt_path}")
-        _check(self.model.max_len == self.data.max_len, "model.max_len", self.model.max_len,
-               f"must equal data.max_len={self.data.max_len}")
+        _check(
+            self.stage != "graph" or self.run_dir is not None,
+            "run_dir",
+            self.run_dir,
+            "stage=graph needs run_dir=<an earlier run directory holding perturbation/>",
+        )
+        _check(
+            not self.resume or self.ckpt_path in (None, "last"),
+            "resume",
+            self.resume,
+            f"resume=true finds the checkpoint itself; drop it or ckpt_path={self.ckpt_path}",
+        )
+        _check(
+            self.model.max_len == self.data.max_len,
+            "model.max_len",
+            self.model.max_len,
+            f"must equal data.max_len={self.data.max_len}",
+        )
 
 
 def register_configs() -> None:
@@ -434,4 +473,3 @@ def _validate_node(node: DictConfig, prefix: str) -> None:
     except ConfigValueError as error:
         key = error.key if not prefix else f"{prefix}{error.key}"
         raise ConfigValueError(key, error.value, error.requirement) from None
-

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytorch_lightning as pl
@@ -74,7 +75,7 @@ class ResumableShuffle(Sampler[int]):
         if share * world > self.n:  # wrap so every rank gets the same number of batches
             order = torch.cat([order, order[: share * world - self.n]])
         mine = order[rank::world]
-        return iter(mine[done * self.batch_size:].tolist())
+        return iter(mine[done * self.batch_size :].tolist())
 
 
 class PeptideDataModule(pl.LightningDataModule):
@@ -88,15 +89,26 @@ class PeptideDataModule(pl.LightningDataModule):
             one saw.
     """
 
-    def __init__(self, *, prepared: PreparedData | None = None, seed: int = 0, **data_config: Any) -> None:
+    def __init__(
+        self,
+        *,
+        prepared: PreparedData | None = None,
+        seed: int = 0,
+        max_len: int = 50,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        augment_crop: float = 0.5,
+        augment_substitution: float = 0.1,
+        **data_config: Any,
+    ) -> None:
         super().__init__()
         self.seed = int(seed)
-        self.data_config = data_config
-        self.max_len = int(data_config["max_len"])
-        self.batch_size = int(data_config.get("batch_size", 128))
-        self.num_workers = int(data_config.get("num_workers", 0))
-        self.augment_crop = float(data_config.get("augment_crop", 0.0))
-        self.augment_substitution = float(data_config.get("augment_substitution", 0.0))
+        self.data_config = {**data_config, "max_len": max_len}  # prepare_data's settings when prepared is None
+        self.max_len = int(max_len)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.augment_crop = float(augment_crop)
+        self.augment_substitution = float(augment_substitution)
         self.prepared = prepared
         self._train: TokenDataset | None = None
         self._val: TokenDataset | None = None
@@ -115,19 +127,37 @@ class PeptideDataModule(pl.LightningDataModule):
         if trainer is None:
             return FitPosition(0, 0)
         loop = trainer.fit_loop
-        return FitPosition(loop.epoch_progress.current.processed, loop.epoch_loop.batch_progress.current.processed,
-                           trainer.global_rank, trainer.world_size)
+        return FitPosition(
+            loop.epoch_progress.current.processed,
+            loop.epoch_loop.batch_progress.current.processed,
+            trainer.global_rank,
+            trainer.world_size,
+        )
 
     @override
     def train_dataloader(self) -> DataLoader:
-        sampler = ResumableShuffle(len(self._train), seed=self.seed, batch_size=self.batch_size, position=self.fit_position)
-        return DataLoader(self._train, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          collate_fn=_collate, persistent_workers=self.num_workers > 0)
+        sampler = ResumableShuffle(
+            len(self._train), seed=self.seed, batch_size=self.batch_size, position=self.fit_position
+        )
+        return DataLoader(
+            self._train,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=_collate,
+            persistent_workers=self.num_workers > 0,
+        )
 
     @override
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self._val, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
-                          collate_fn=_collate, persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            self._val,
+            batch_size=self.batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+            collate_fn=_collate,
+            persistent_workers=self.num_workers > 0,
+        )
 
     @override
     def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
@@ -136,7 +166,8 @@ class PeptideDataModule(pl.LightningDataModule):
         if trainer is None or not trainer.training or (self.augment_crop <= 0 and self.augment_substitution <= 0):
             return batch
         generator = torch.Generator().manual_seed(
-            derived_seed(self.seed, AUGMENT_STREAM, trainer.global_step, trainer.global_rank))
+            derived_seed(self.seed, AUGMENT_STREAM, trainer.global_step, trainer.global_rank)
+        )
         device = batch.device
         batch = crop_residues(batch.cpu(), self.augment_crop, generator)
         return substitute_residues(batch, self.augment_substitution, generator).to(device)

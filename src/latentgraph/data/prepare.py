@@ -1,4 +1,4 @@
-"""Read every configured source, apply the bad-record policy, deduplicate and split (DESIGN §2).
+"""Read every configured source, apply the bad-record policy, deduplicate and split (docs/method.md §1).
 
 :func:`prepare_data` is the data layer's one entry point: it returns a :class:`PreparedData`
 holding the labelled ID splits, the OOD sets and the autoencoder corpus, plus the run-level
@@ -85,10 +85,15 @@ def prepare_data(
         dedup = deduplicate(raw)
         if len(dedup.conflicts):
             conflict_frames.append(dedup.conflicts.assign(source=spec_text))
-            log.warning("%s: %d sequences carry conflicting labels across duplicates; all their copies were dropped",
-                        spec_text, dedup.conflicts["sequence"].nunique())
+            log.warning(
+                "%s: %d sequences carry conflicting labels across duplicates; all their copies were dropped",
+                spec_text,
+                dedup.conflicts["sequence"].nunique(),
+            )
         summary["sources"][spec.name] = {
-            "spec": spec_text, "read": len(raw), "duplicates_removed": dedup.n_duplicates,
+            "spec": spec_text,
+            "read": len(raw),
+            "duplicates_removed": dedup.n_duplicates,
             "conflicting_sequences_removed": int(dedup.conflicts["sequence"].nunique()) if len(dedup.conflicts) else 0,
             "kept": len(dedup.frame),
         }
@@ -98,7 +103,9 @@ def prepare_data(
     id_name, id_frame = load(id_source)
     if target not in id_frame.columns:
         labels = [c for c in id_frame.columns if c != "sequence"]
-        raise DataError(f"ID source {id_source!r} has no label column {target!r} for data.target (labels: {labels or 'none'})")
+        raise DataError(
+            f"ID source {id_source!r} has no label column {target!r} for data.target (labels: {labels or 'none'})"
+        )
 
     # OOD sets; a sequence in both an OOD set and the ID set is removed from one side (data.overlap)
     ood: dict[str, pd.DataFrame] = {}
@@ -109,8 +116,10 @@ def prepare_data(
                 raise DataError(f"data.ood_csv entry {spec_text!r} is not a .csv file")
             if target not in frame.columns:
                 if "label" not in frame.columns:
-                    raise DataError(f"{spec_text}: data.ood_csv needs a 'label' column (or {target!r}); "
-                                    f"columns: {list(frame.columns)}")
+                    raise DataError(
+                        f"{spec_text}: data.ood_csv needs a 'label' column (or {target!r}); "
+                        f"columns: {list(frame.columns)}"
+                    )
                 frame = frame.rename(columns={"label": target})
         if name in ood or name == id_name:
             raise DataError(f"two data sources share the name {name!r}; rename one of the files")
@@ -127,11 +136,16 @@ def prepare_data(
         id_frame, n_overlap = remove_sequences(id_frame, ood_all)
         summary["sources"][id_name]["removed_as_in_ood"] = n_overlap
     if id_frame[target].nunique() < 2:
-        raise DataError(f"ID source {id_source!r} has only one class of {target!r} left after removing the sequences "
-                        f"it shares with the OOD sets (data.overlap={overlap}); when ID and OOD sets share their "
-                        "positives, use data.overlap=drop_fit_from_ood")
+        raise DataError(
+            f"ID source {id_source!r} has only one class of {target!r} left after removing the sequences "
+            f"it shares with the OOD sets (data.overlap={overlap}); when ID and OOD sets share their "
+            "positives, use data.overlap=drop_fit_from_ood"
+        )
     id_train, id_val, id_test = split_labelled(
-        id_frame, target=target, fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction), seed=split_seed
+        id_frame,
+        target=target,
+        fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction),
+        seed=split_seed,
     )
     if overlap == "drop_fit_from_ood":
         fitted = set(id_train["sequence"]) | set(id_val["sequence"])
@@ -155,16 +169,30 @@ def prepare_data(
     if not corpus_train:
         raise DataError("the autoencoder corpus is empty after filtering; check the data sources and data.max_len")
 
-    conflicts = pd.concat(conflict_frames, ignore_index=True) if conflict_frames else pd.DataFrame(columns=["sequence", "source"])
-    summary.update({
-        "target": target,
-        "id": {"name": id_name, "train": len(id_train), "val": len(id_val), "test": len(id_test),
-               "positives_train": int((id_train[target] == 1).sum())},
-        "ood": {name: {"n": len(f), "positives": int((f[target] == 1).sum()) if target in f else None} for name, f in ood.items()},
-        "corpus": {"train": len(corpus_train), "val": len(corpus_val)},
-        "dropped": {"total": drop_log.total, "by_source": drop_log.summary()},
-        "conflicting_label_rows": len(conflicts),
-    })
+    conflicts = (
+        pd.concat(conflict_frames, ignore_index=True)
+        if conflict_frames
+        else pd.DataFrame(columns=["sequence", "source"])
+    )
+    summary.update(
+        {
+            "target": target,
+            "id": {
+                "name": id_name,
+                "train": len(id_train),
+                "val": len(id_val),
+                "test": len(id_test),
+                "positives_train": int((id_train[target] == 1).sum()),
+            },
+            "ood": {
+                name: {"n": len(f), "positives": int((f[target] == 1).sum()) if target in f else None}
+                for name, f in ood.items()
+            },
+            "corpus": {"train": len(corpus_train), "val": len(corpus_val)},
+            "dropped": {"total": drop_log.total, "by_source": drop_log.summary()},
+            "conflicting_label_rows": len(conflicts),
+        }
+    )
     return PreparedData(target, id_train, id_val, id_test, ood, corpus_train, corpus_val, drop_log, conflicts, summary)
 
 

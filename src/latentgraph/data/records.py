@@ -1,4 +1,4 @@
-"""Record validation and the bad-record policy (DESIGN §2).
+"""Record validation and the bad-record policy (docs/method.md §1).
 
 A record is bad when it is empty, longer than ``max_len``, or holds a character that is not one
 of the 20 canonical amino acids. Before the check a record is stripped of surrounding whitespace
@@ -17,26 +17,14 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
+from latentgraph.config.choices import BadRecordPolicy
 from latentgraph.data.alphabet import AMINO_ACIDS, UNK, tokenize_numpy
+from latentgraph.errors import BadRecordError, DataError
 
 _CANONICAL = frozenset(AMINO_ACIDS)
-
-
-class BadRecordPolicy(str, Enum):
-    strict = "strict"
-    drop = "drop"
-
-
-class DataError(ValueError):
-    """Input data that cannot be read as documented (bad file, bad format, bad record)."""
-
-
-class BadRecordError(DataError):
-    """A bad record met under the ``strict`` policy."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +45,9 @@ def check_sequence(sequence: str, max_len: int) -> RecordProblem | None:
     return None
 
 
-def screen_sequences(sequences: list[str], max_len: int, width: int | None = None
-                     ) -> tuple[np.ndarray, dict[int, RecordProblem]]:
+def screen_sequences(
+    sequences: list[str], max_len: int, width: int | None = None
+) -> tuple[np.ndarray, dict[int, RecordProblem]]:
     """Tokenize normalised sequences and find the bad ones without a per-character Python loop.
 
     A character outside the alphabet (lower case included) tokenizes to ``<unk>``, so a row is bad

@@ -1,4 +1,4 @@
-"""Deduplication and leak-free splits (DESIGN §2). Pure functions on data frames.
+"""Deduplication and leak-free splits (docs/method.md §1). Pure functions on data frames.
 
 Frames have a ``sequence`` column plus float label columns (NaN = no label).
 """
@@ -37,7 +37,11 @@ def deduplicate(frame: pd.DataFrame) -> Deduplicated:
     conflicts = frame[frame["sequence"].isin(bad)]
     kept = frame[~frame["sequence"].isin(bad)]
     # first non-missing value per label column, in file order
-    merged = kept.groupby("sequence", sort=False).first().reset_index() if label_columns else kept.drop_duplicates("sequence")
+    merged = (
+        kept.groupby("sequence", sort=False).first().reset_index()
+        if label_columns
+        else kept.drop_duplicates("sequence")
+    )
     n_duplicates = len(kept) - len(merged)
     return Deduplicated(merged.reset_index(drop=True), n_duplicates, conflicts.reset_index(drop=True))
 

@@ -1,6 +1,6 @@
-"""Latent→attribute graph, attribute DAG, SEM fit and Markov blanket (DESIGN §6).
+"""Latent→attribute graph, attribute DAG, SEM fit and Markov blanket (docs/method.md §5).
 
-    from latentgraph.graph import build_graph, AttributeGraph
+from latentgraph.graph import build_graph, AttributeGraph
 """
 
 from latentgraph.graph.build import AttributeGraph, build_graph

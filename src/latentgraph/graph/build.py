@@ -11,9 +11,16 @@ import networkx as nx
 import torch
 
 from latentgraph.artifacts import atomic_target, write_json
+from latentgraph.config.choices import Sem, Structure, Threshold
 from latentgraph.graph.sem import design_rows, held_out_r2
-from latentgraph.graph.structure import (footprint_dag, footprints, markov_blanket, neighbours, select_edges,
-                                         shared_latent_graph)
+from latentgraph.graph.structure import (
+    footprint_dag,
+    footprints,
+    markov_blanket,
+    neighbours,
+    select_edges,
+    shared_latent_graph,
+)
 from latentgraph.perturbation.result import PerturbationResult
 
 log = logging.getLogger(__name__)
@@ -38,7 +45,7 @@ class AttributeGraph:
     latent_edges: set[tuple[str, str]]
     dag: nx.DiGraph
     footprint: dict[str, frozenset[str]]
-    structure: str
+    structure: Structure
     sem_r2: dict[str, float] = field(default_factory=dict)
     sem_parents: dict[str, list[str]] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -65,12 +72,16 @@ class AttributeGraph:
 
     def to_json(self) -> dict:
         return {
-            "structure": self.structure, "settings": self.settings,
+            "structure": self.structure,
+            "settings": self.settings,
             "latent_edges": sorted([list(edge) for edge in self.latent_edges]),
             "footprint": {a: sorted(latents, key=self.latent_names.index) for a, latents in self.footprint.items()},
-            "attribute_edges": [{"source": a, "target": b, "undirected": bool(data.get("undirected"))}
-                                for a, b, data in sorted(self.dag.edges(data=True))],
-            "sem_r2": self.sem_r2, "sem_parents": self.sem_parents,
+            "attribute_edges": [
+                {"source": a, "target": b, "undirected": bool(data.get("undirected"))}
+                for a, b, data in sorted(self.dag.edges(data=True))
+            ],
+            "sem_r2": self.sem_r2,
+            "sem_parents": self.sem_parents,
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -88,16 +99,29 @@ class AttributeGraph:
         payload = json.loads((Path(directory) / "graph.json").read_text())
         dag = nx.read_graphml(Path(directory) / "attribute_dag.graphml")
         latents = sorted({latent for latent, _ in payload["latent_edges"]})
-        return cls(latent_names=payload["settings"].get("latent_names", latents),
-                   attribute_names=list(payload["footprint"]),
-                   latent_edges={tuple(edge) for edge in payload["latent_edges"]}, dag=dag,
-                   footprint={a: frozenset(v) for a, v in payload["footprint"].items()},
-                   structure=payload["structure"], sem_r2=payload["sem_r2"], sem_parents=payload["sem_parents"],
-                   settings=payload["settings"])
+        return cls(
+            latent_names=payload["settings"].get("latent_names", latents),
+            attribute_names=list(payload["footprint"]),
+            latent_edges={tuple(edge) for edge in payload["latent_edges"]},
+            dag=dag,
+            footprint={a: frozenset(v) for a, v in payload["footprint"].items()},
+            structure=payload["structure"],
+            sem_r2=payload["sem_r2"],
+            sem_parents=payload["sem_parents"],
+            settings=payload["settings"],
+        )
 
 
-def build_graph(result: PerturbationResult, *, threshold: str = "fdr", alpha: float = 0.05, min_effect: float = 0.05,
-                tau: float = 0.1, structure: str = "footprint", sem: str = "linear") -> AttributeGraph:
+def build_graph(
+    result: PerturbationResult,
+    *,
+    threshold: Threshold | str = Threshold.fdr,
+    alpha: float = 0.05,
+    min_effect: float = 0.5,
+    tau: float = 0.1,
+    structure: Structure | str = Structure.footprint,
+    sem: Sem | str = Sem.linear,
+) -> AttributeGraph:
     """Edges from the tests, footprints, the attribute graph, and the SEM fit.
 
     Args:
@@ -106,30 +130,44 @@ def build_graph(result: PerturbationResult, *, threshold: str = "fdr", alpha: fl
         structure: ``"footprint"`` (strict footprint inclusion, the default) or ``"shared_latent"``.
         sem: ``"linear"`` or ``"mlp"`` structural equations.
     """
-    if structure not in ("footprint", "shared_latent"):
-        raise ValueError(f"structure must be 'footprint' or 'shared_latent', got {structure!r}")
-    edge_matrix = select_edges(result.sensitivity.numpy(), result.qvalues.numpy(), threshold=threshold, alpha=alpha,
-                               min_effect=min_effect, tau=tau)
+    threshold, structure, sem = Threshold(threshold), Structure(structure), Sem(sem)  # ValueError names the choices
+    edge_matrix = select_edges(
+        result.sensitivity.numpy(),
+        result.qvalues.numpy(),
+        threshold=threshold,
+        alpha=alpha,
+        min_effect=min_effect,
+        tau=tau,
+    )
     edges = {(result.latent_names[j], result.attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
     footprint = footprints(edges, result.attribute_names)
     dag = footprint_dag(footprint) if structure == "footprint" else shared_latent_graph(footprint)
-    settings = {"threshold": threshold, "alpha": alpha, "min_effect": min_effect, "tau": tau, "sem": sem,
-                "latent_names": result.latent_names}
-    graph = AttributeGraph(result.latent_names, result.attribute_names, edges, dag, footprint, structure,
-                           settings=settings)
+    settings = {
+        "threshold": threshold,
+        "alpha": alpha,
+        "min_effect": min_effect,
+        "tau": tau,
+        "sem": sem,
+        "latent_names": result.latent_names,
+    }
+    graph = AttributeGraph(
+        result.latent_names, result.attribute_names, edges, dag, footprint, structure, settings=settings
+    )
     graph.sem_r2, graph.sem_parents = fit_sem(result, graph, model=sem)
     return graph
 
 
-def fit_sem(result: PerturbationResult, graph: AttributeGraph, *, model: str = "linear"
-            ) -> tuple[dict[str, float], dict[str, list[str]]]:
+def fit_sem(
+    result: PerturbationResult, graph: AttributeGraph, *, model: str = "linear"
+) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Held-out R² per attribute, regressed on its latent parents and its attribute parents."""
     codes, values = design_rows(result.base_codes, result.perturbed_codes(), result.base_values, result.effects)
     r2, parents = {}, {}
     for a, name in enumerate(result.attribute_names):
         latent_parents = sorted(graph.footprint[name], key=result.latent_names.index)
-        attribute_parents = sorted(p for p in graph.dag.predecessors(name)
-                                   if not graph.dag.edges[p, name].get("undirected"))
+        attribute_parents = sorted(
+            p for p in graph.dag.predecessors(name) if not graph.dag.edges[p, name].get("undirected")
+        )
         columns = [codes[:, result.latent_names.index(j)] for j in latent_parents]
         columns += [values[:, result.attribute_names.index(p)] for p in attribute_parents]
         x = torch.stack(columns, dim=1) if columns else torch.empty(len(values), 0, dtype=values.dtype)

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import networkx as nx
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-
-from latentgraph.artifacts import atomic_target  # noqa: E402
-from latentgraph.graph.build import AttributeGraph  # noqa: E402
-from latentgraph.perturbation.result import PerturbationResult  # noqa: E402
+from latentgraph.artifacts import atomic_target
+from latentgraph.graph.build import AttributeGraph
+from latentgraph.perturbation.result import PerturbationResult
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _save(figure: Figure, path: Path) -> Path:
     with atomic_target(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
     return path
+
+
+def _wrapped(name: str, width: int = 11) -> str:
+    """A node label broken at underscores into lines of about ``width`` characters."""
+    lines, line = [], ""
+    for part in name.split("_"):
+        candidate = f"{line}_{part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line + "_")
+            line = part
+        else:
+            line = candidate
+    return "\n".join([*lines, line])
 
 
 def sensitivity_heatmap(result: PerturbationResult, graph: AttributeGraph, path: str | Path) -> Path:
@@ -31,7 +40,8 @@ def sensitivity_heatmap(result: PerturbationResult, graph: AttributeGraph, path:
     for latent, attribute in graph.latent_edges:
         edges[result.attribute_names.index(attribute), result.latent_names.index(latent)] = True
     m, d = s.shape
-    figure, axis = plt.subplots(figsize=(min(4 + 0.12 * d, 24), 1.5 + 0.35 * m))
+    figure = Figure(figsize=(min(4 + 0.12 * d, 24), 1.5 + 0.35 * m))
+    axis = figure.subplots()
     image = axis.imshow(s[:, order], aspect="auto", cmap="viridis", interpolation="nearest")
     rows, columns = np.nonzero(edges[:, order])
     axis.scatter(columns, rows, s=6, c="white", marker="o", label="edge")
@@ -39,40 +49,63 @@ def sensitivity_heatmap(result: PerturbationResult, graph: AttributeGraph, path:
     step = max(1, d // 40)
     axis.set_xticks(range(0, d, step), [result.latent_names[j] for j in order[::step]], rotation=90, fontsize=7)
     axis.set_xlabel("latent (ordered by largest sensitivity)")
-    axis.set_title(f"sensitivity S[j, a] = mean|Δ| / spread; {len(graph.latent_edges)} edges "
-                   f"({graph.settings.get('threshold')}, α={graph.settings.get('alpha')})")
+    axis.set_title(
+        f"sensitivity S[j, a] = mean|Δ| / spread; {len(graph.latent_edges)} edges "
+        f"({graph.settings.get('threshold')}, α={graph.settings.get('alpha')})"
+    )
     figure.colorbar(image, ax=axis, fraction=0.03, pad=0.01)
     axis.legend(loc="upper right", fontsize=7, framealpha=0.5)
     return _save(figure, Path(path))
 
 
-def graph_picture(graph: AttributeGraph, path: str | Path, *, target: str | None = None,
-                  blanket: set[str] | None = None) -> Path:
+def graph_picture(
+    graph: AttributeGraph, path: str | Path, *, target: str | None = None, blanket: set[str] | None = None
+) -> Path:
     """Two panels: latents → attributes (latents with an edge only), and the attribute graph.
 
     The target is red, its blanket orange; tied (undirected) attribute edges are dashed.
     """
     blanket = blanket or set()
     colour = lambda a: "tab:red" if a == target else ("tab:orange" if a in blanket else "tab:blue")  # noqa: E731
-    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+    figure = Figure(figsize=(18, 7.5))
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.35]})
 
     latents = graph.latents_with_edges
     bipartite = nx.DiGraph()
     bipartite.add_nodes_from(latents)
     bipartite.add_nodes_from(graph.attribute_names)
     bipartite.add_edges_from(graph.latent_edges)
-    position = {**{j: (0.0, -i * 10.0 / max(len(latents), 1)) for i, j in enumerate(latents)},
-                **{a: (1.0, -i * 10.0 / max(len(graph.attribute_names), 1)) for i, a in enumerate(graph.attribute_names)}}
+    position = {
+        **{j: (0.0, -i * 10.0 / max(len(latents), 1)) for i, j in enumerate(latents)},
+        **{a: (1.0, -i * 10.0 / max(len(graph.attribute_names), 1)) for i, a in enumerate(graph.attribute_names)},
+    }
     nx.draw_networkx_edges(bipartite, position, ax=left, alpha=0.3, arrows=False)
     nx.draw_networkx_nodes(bipartite, position, nodelist=latents, node_color="lightgrey", node_size=60, ax=left)
-    nx.draw_networkx_nodes(bipartite, position, nodelist=graph.attribute_names, node_size=120, ax=left,
-                           node_color=[colour(a) for a in graph.attribute_names])
-    nx.draw_networkx_labels(bipartite, {a: (x + 0.04, y) for a, (x, y) in position.items() if a in graph.footprint},
-                            labels={a: f"{a} ({len(graph.footprint[a])})" for a in graph.attribute_names},
-                            horizontalalignment="left", font_size=8, ax=left)
+    nx.draw_networkx_nodes(
+        bipartite,
+        position,
+        nodelist=graph.attribute_names,
+        node_size=120,
+        ax=left,
+        node_color=[colour(a) for a in graph.attribute_names],
+    )
+    nx.draw_networkx_labels(
+        bipartite,
+        {a: (x + 0.04, y) for a, (x, y) in position.items() if a in graph.footprint},
+        labels={a: f"{a} ({len(graph.footprint[a])})" for a in graph.attribute_names},
+        horizontalalignment="left",
+        font_size=8,
+        ax=left,
+    )
     if len(latents) <= 60:
-        nx.draw_networkx_labels(bipartite, {j: (x - 0.04, y) for j, (x, y) in position.items() if j in latents},
-                                labels={j: j for j in latents}, horizontalalignment="right", font_size=7, ax=left)
+        nx.draw_networkx_labels(
+            bipartite,
+            {j: (x - 0.04, y) for j, (x, y) in position.items() if j in latents},
+            labels={j: j for j in latents},
+            horizontalalignment="right",
+            font_size=7,
+            ax=left,
+        )
     left.set_title(f"latent → attribute: {len(latents)} latents with an edge (footprint size in brackets)")
     left.set_xlim(-0.2, 1.8)
     left.axis("off")
@@ -81,18 +114,38 @@ def graph_picture(graph: AttributeGraph, path: str | Path, *, target: str | None
     # layers from the directed edges only, so a tied class sits side by side in one layer
     directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
     directed_only.add_nodes_from(dag.nodes)
-    layers = {node: depth for depth, generation in enumerate(nx.topological_generations(directed_only))
-              for node in generation}
+    layers = {
+        node: depth for depth, generation in enumerate(nx.topological_generations(directed_only)) for node in generation
+    }
     nx.set_node_attributes(dag, layers, "layer")
     layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
     layout = {node: (x, -y) for node, (x, y) in layout.items()}
     directed = [(u, v) for u, v, tied in dag.edges(data="undirected") if not tied]
     tied = [(u, v) for u, v, t in dag.edges(data="undirected") if t]
-    nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=right, arrows=True, arrowsize=14, node_size=900)
-    nx.draw_networkx_edges(dag, layout, edgelist=tied, ax=right, arrows=False, style="dashed", alpha=0.5,
-                           connectionstyle="arc3,rad=0.25")
-    nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=900, alpha=0.8, ax=right)
-    nx.draw_networkx_labels(dag, layout, font_size=7, ax=right)
+    nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=right, arrows=True, arrowsize=14, node_size=1400)
+    nx.draw_networkx_edges(
+        dag,
+        layout,
+        edgelist=tied,
+        ax=right,
+        arrows=True,
+        arrowstyle="-",
+        style="dashed",
+        alpha=0.5,
+        node_size=1400,
+        connectionstyle="arc3,rad=0.25",
+    )
+    nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=1400, alpha=0.35, ax=right)
+    # labels wrapped at underscores and boxed, so long names neither overlap nor hide behind nodes
+    nx.draw_networkx_labels(
+        dag,
+        layout,
+        labels={a: _wrapped(a) for a in dag.nodes},
+        font_size=7.5,
+        ax=right,
+        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+    )
+    right.margins(x=0.12, y=0.1)  # room for the outermost labels
     right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange; dashed = tie")
     right.axis("off")
     return _save(figure, Path(path))

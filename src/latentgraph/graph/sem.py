@@ -1,4 +1,4 @@
-"""Structural equations over the perturbation data (DESIGN §6, "SEM fit").
+"""Structural equations over the perturbation data (docs/method.md §5, "SEM fit").
 
 Each attribute is regressed on its parents: its latent parents (the perturbed codes' values) and
 its attribute parents in the DAG (their values on the same decodes). The rows are every scored
@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 
 
-def design_rows(base_codes: torch.Tensor, perturbed_codes: torch.Tensor, base_values: torch.Tensor,
-                effects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def design_rows(
+    base_codes: torch.Tensor, perturbed_codes: torch.Tensor, base_values: torch.Tensor, effects: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All decodes as rows: codes ``[R, d]`` and attribute values ``[R, m]`` (rows with NaN removed)."""
     n, d, k, m = effects.shape
     values = torch.cat([base_values, (base_values[:, None, None, :] + effects).reshape(-1, m)])

@@ -1,4 +1,4 @@
-"""Pure graph cores (DESIGN §6): edges, footprints, the footprint DAG, Markov blankets.
+"""Pure graph cores (docs/method.md §5): edges, footprints, the footprint DAG, Markov blankets.
 
 Everything here works on plain sets, dicts and networkx graphs; nothing knows about models.
 """
@@ -11,8 +11,9 @@ import networkx as nx
 import numpy as np
 
 
-def select_edges(sensitivity: np.ndarray, qvalues: np.ndarray, *, threshold: str, alpha: float, min_effect: float,
-                 tau: float) -> np.ndarray:
+def select_edges(
+    sensitivity: np.ndarray, qvalues: np.ndarray, *, threshold: str, alpha: float, min_effect: float, tau: float
+) -> np.ndarray:
     """Boolean ``[d, m]`` edge matrix.
 
     ``threshold="fdr"``: an edge needs ``q < alpha`` and ``S ≥ min_effect``.
@@ -59,7 +60,7 @@ def footprint_dag(footprint: Mapping[str, frozenset[str]]) -> nx.DiGraph:
                 dag.add_edge(a, b, undirected=False)
     for members in classes.values():
         for i, a in enumerate(members):
-            for b in members[i + 1:]:
+            for b in members[i + 1 :]:
                 dag.add_edge(a, b, undirected=True)
     return dag
 
@@ -70,7 +71,7 @@ def shared_latent_graph(footprint: Mapping[str, frozenset[str]]) -> nx.DiGraph:
     names = sorted(footprint)
     graph.add_nodes_from(names)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             if footprint[a] & footprint[b]:
                 graph.add_edge(a, b, undirected=True)
     return graph

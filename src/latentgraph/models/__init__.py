@@ -1,1 +1,1 @@
-"""Generative autoencoders (DESIGN §4)."""
+"""Generative autoencoders (docs/method.md §3)."""

@@ -1,4 +1,4 @@
-"""A CLaSS-like sequence Wasserstein autoencoder (DESIGN §4).
+"""A CLaSS-like sequence Wasserstein autoencoder (docs/method.md §3).
 
 Encoder: token embedding → bidirectional GRU → the final forward and backward states → a linear
 map to the code ``z`` (and to a log-variance when the regulariser is ``kl``). Decoder: a GRU whose
@@ -19,7 +19,17 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from latentgraph.data.alphabet import AMINO_ACIDS, BOS, EOS, PAD, UNK, VOCAB_SIZE, decoded_is_valid, detokenize, tokenize
+from latentgraph.data.alphabet import (
+    AMINO_ACIDS,
+    BOS,
+    EOS,
+    PAD,
+    UNK,
+    VOCAB_SIZE,
+    decoded_is_valid,
+    detokenize,
+    tokenize,
+)
 from latentgraph.data.records import require_valid
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
 
@@ -86,7 +96,9 @@ class SequenceWAE(pl.LightningModule):
         self.embedding = nn.Embedding(VOCAB_SIZE, embedding_dim, padding_idx=PAD)
         # position embeddings, added to the token embeddings of encoder and decoder inputs
         self.position = nn.Embedding(max_len + 2, embedding_dim) if positional else None
-        self.encoder = nn.GRU(embedding_dim, encoder_hidden, num_layers=encoder_layers, batch_first=True, bidirectional=True)
+        self.encoder = nn.GRU(
+            embedding_dim, encoder_hidden, num_layers=encoder_layers, batch_first=True, bidirectional=True
+        )
         code_out = 2 * latent_dim if regularizer == "kl" else latent_dim
         self.to_code = nn.Linear(2 * encoder_hidden, code_out)
         self.to_decoder_state = nn.Linear(latent_dim, decoder_layers * decoder_hidden)
@@ -129,7 +141,11 @@ class SequenceWAE(pl.LightningModule):
 
     @torch.no_grad()
     def generate(
-        self, z: torch.Tensor, *, sample: bool | None = None, temperature: float | None = None,
+        self,
+        z: torch.Tensor,
+        *,
+        sample: bool | None = None,
+        temperature: float | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Decode codes ``[n, d]`` into tokens ``[n, max_len + 1]`` (no ``<bos>``; ``<pad>`` after ``<eos>``).
@@ -197,7 +213,9 @@ class SequenceWAE(pl.LightningModule):
         mu, logvar = self.encode_tokens(tokens)
         if logvar is None:
             sigma = self.hparams.mmd_sigma or math.sqrt(self.latent_dim)
-            reg = mmd_random_features(mu, n_features=self.hparams.rf_features, sigma=sigma, generator=self._mmd_generator)
+            reg = mmd_random_features(
+                mu, n_features=self.hparams.rf_features, sigma=sigma, generator=self._mmd_generator
+            )
             return mu, reg
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         return z, kl_standard_normal(mu, logvar)
@@ -215,15 +233,24 @@ class SequenceWAE(pl.LightningModule):
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         logits = self.decoder_logits(z, self._word_dropout(inputs))
         recon = F.cross_entropy(logits.reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD)
-        beta = beta_at(self.global_step, beta=self.hparams.beta, beta_start=self.hparams.beta_start,
-                       anneal_steps=self.hparams.beta_anneal_steps)
+        beta = beta_at(
+            self.global_step,
+            beta=self.hparams.beta,
+            beta_start=self.hparams.beta_start,
+            anneal_steps=self.hparams.beta_anneal_steps,
+        )
         return {"loss": recon + beta * reg, "recon": recon, "reg": reg, "beta": torch.tensor(beta)}
 
     def _common_step(self, tokens: torch.Tensor, stage: str) -> torch.Tensor:
         terms = self.loss_terms(tokens)
         beta = terms.pop("beta")
-        self.log_dict({f"{stage}/{k}": v for k, v in terms.items()}, on_step=stage == "train", on_epoch=True,
-                      prog_bar=stage == "val", batch_size=tokens.shape[0])
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in terms.items()},
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=stage == "val",
+            batch_size=tokens.shape[0],
+        )
         if stage == "train":
             self.log("train/beta", beta, on_step=True, on_epoch=False)
         return terms["loss"]
@@ -238,8 +265,12 @@ class SequenceWAE(pl.LightningModule):
         mu, _ = self.encode_tokens(batch)
         decoded = self.generate(mu, sample=False)
         token_acc, exact = reconstruction_accuracy(batch[:, 1:], decoded)
-        self.log_dict({"val/token_acc": token_acc, "val/exact_match": exact}, on_epoch=True, prog_bar=True,
-                      batch_size=batch.shape[0])
+        self.log_dict(
+            {"val/token_acc": token_acc, "val/exact_match": exact},
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch.shape[0],
+        )
 
     @override
     def on_validation_epoch_end(self) -> None:
@@ -257,9 +288,9 @@ class SequenceWAE(pl.LightningModule):
 def reconstruction_accuracy(targets: torch.Tensor, decoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy reconstruction quality of token rows without ``<bos>``.
 
-    ``targets`` and ``decoded`` are ``[n, T]`` (widths may differ; the narrower is padded). Token accuracy is the fraction of
-    target positions up to and including ``<eos>`` where the decode holds the same token; exact
-    match is the fraction of rows where every such position matches.
+    ``targets`` and ``decoded`` are ``[n, T]`` (widths may differ; the narrower is padded). Token
+    accuracy is the fraction of target positions up to and including ``<eos>`` where the decode
+    holds the same token; exact match is the fraction of rows where every such position matches.
     """
     width = max(targets.shape[1], decoded.shape[1])  # batches may be trimmed of trailing pad columns
     targets = F.pad(targets, (0, width - targets.shape[1]), value=PAD)

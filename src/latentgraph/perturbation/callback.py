@@ -1,16 +1,15 @@
-"""``PerturbationCallback``: the perturbation experiment when an autoencoder fit ends (DESIGN §5)."""
+"""``PerturbationCallback``: the perturbation experiment when an autoencoder fit ends (docs/method.md §4)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch.distributed as dist
-
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from typing_extensions import override
 
 from latentgraph.perturbation.engine import run_perturbation
@@ -36,25 +35,31 @@ class PerturbationCallback(pl.Callback):
     """Run :func:`~latentgraph.perturbation.run_perturbation` on the fitted model.
 
     Under DDP every rank decodes its share of the perturbed codes and rank zero gathers them
-    (:class:`DistributedShard`); a single process does it all. Rank zero saves and logs. The model is moved to the strategy's device (Lightning has torn the fit down by
-    ``on_fit_end``), put in eval mode and run under ``torch.inference_mode()``. The result is
-    saved to ``out_dir``, its summary numbers are logged through ``trainer.loggers``, and
-    ``on_result(result, trainer)`` runs next (the CLI builds the graph there).
+    (:class:`DistributedShard`); a single process does it all. The model is moved to the
+    strategy's device (Lightning has torn the fit down by ``on_fit_end``), put in eval mode and
+    run under ``torch.inference_mode()``. On rank zero the callback keeps the result in
+    :attr:`result`, logs its summary numbers through ``trainer.loggers`` and, if ``out_dir`` is
+    given, saves it there; whoever attached the callback takes the result from it.
 
     Args:
         attributes: the attributes to score decodes with.
-        out_dir: where :meth:`PerturbationResult.save` writes (``<run>/perturbation``).
+        out_dir: where :meth:`PerturbationResult.save` writes, if anywhere.
         sequences: held-out sequences, for ``base="posterior"`` and ``latent_scale="data"``.
         settings: keyword arguments of ``run_perturbation`` (``n_base``, ``deltas``, ``base``,
             ``latent_scale``, ``batch_size``, ``n_permutations``, ``seed``).
     """
 
-    def __init__(self, *, attributes: Attributes, out_dir: str | Path, sequences: Sequence[str] | None = None,
-                 on_result: Callable[[PerturbationResult, pl.Trainer], None] | None = None, **settings) -> None:
+    def __init__(
+        self,
+        *,
+        attributes: Attributes,
+        out_dir: str | Path | None = None,
+        sequences: Sequence[str] | None = None,
+        **settings,
+    ) -> None:
         self.attributes = attributes
-        self.out_dir = Path(out_dir)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
         self.sequences = list(sequences) if sequences is not None else None
-        self.on_result = on_result
         self.settings = settings
         self.result: PerturbationResult | None = None
 
@@ -70,18 +75,29 @@ class PerturbationCallback(pl.Callback):
         shard = DistributedShard(trainer.global_rank, trainer.world_size) if sharded else None
         if not sharded and not trainer.is_global_zero:
             return
-        log.info("perturbation: %s on %s%s", ", ".join(f"{k}={v}" for k, v in self.settings.items()), device,
-                 f", sharded over {trainer.world_size} processes" if sharded else "")
+        log.info(
+            "perturbation: %s on %s%s",
+            ", ".join(f"{k}={v}" for k, v in self.settings.items()),
+            device,
+            f", sharded over {trainer.world_size} processes" if sharded else "",
+        )
         try:
             with torch.inference_mode():
-                result = run_perturbation(pl_module, self.attributes, sequences=self.sequences, shard=shard,
-                                          progress=trainer.progress_bar_callback is not None, **self.settings)
+                result = run_perturbation(
+                    pl_module,
+                    self.attributes,
+                    sequences=self.sequences,
+                    shard=shard,
+                    progress=trainer.progress_bar_callback is not None,
+                    **self.settings,
+                )
         finally:
             pl_module.train(was_training)
         if result is None:  # another rank than zero: its share went to rank zero
             return
         result = result.cloned()
-        result.save(self.out_dir)
+        if self.out_dir is not None:
+            result.save(self.out_dir)
         self.result = result
         metrics = {
             "perturbation/seconds": result.info["seconds"],
@@ -91,5 +107,3 @@ class PerturbationCallback(pl.Callback):
         }
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
-        if self.on_result is not None:
-            self.on_result(result, trainer)

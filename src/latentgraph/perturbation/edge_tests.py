@@ -1,4 +1,4 @@
-"""Pure numeric cores of the edge test (DESIGN §5): sensitivity, sign-flip p-values, BH q-values.
+"""Pure numeric cores of the edge test (docs/method.md §4): sensitivity, sign-flip p-values, BH q-values.
 
 All functions take the effects tensor ``Δ[n, j, k, a] = A_a(decode(z_n + δ_k·s_j·e_j)) − A_a(decode(z_n))``
 (``float``, NaN where either decode could not be scored) and know nothing of models or Lightning.
@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from latentgraph.nanstats import nanstd
+
 
 def attribute_spread(base_values: torch.Tensor) -> torch.Tensor:
     """Standard deviation of each attribute over the base decodes ``[n, m]`` → ``[m]`` (NaN rows ignored).
@@ -17,8 +19,7 @@ def attribute_spread(base_values: torch.Tensor) -> torch.Tensor:
     An attribute that does not vary over the base decodes gets spread 1, so its sensitivity is
     its mean absolute change in its own units instead of a division by zero.
     """
-    mean = base_values.nanmean(dim=0, keepdim=True)
-    spread = ((base_values - mean) ** 2).nanmean(dim=0).sqrt()
+    spread = nanstd(base_values)
     return torch.where(torch.isfinite(spread) & (spread > 1e-12), spread, torch.ones_like(spread))
 
 
@@ -28,8 +29,9 @@ def sensitivity(effects: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(mean_abs, nan=0.0) / spread
 
 
-def sign_flip_pvalues(effects: torch.Tensor, *, n_permutations: int = 9999, generator: torch.Generator | None = None,
-                      chunk: int = 512) -> torch.Tensor:
+def sign_flip_pvalues(
+    effects: torch.Tensor, *, n_permutations: int = 9999, generator: torch.Generator | None = None, chunk: int = 512
+) -> torch.Tensor:
     """Paired sign-flip permutation p-values ``[d, m]`` of "perturbing latent j leaves attribute a unchanged".
 
     For each step ``δ_k`` the base code's own decode is the pair's other half: under the null,

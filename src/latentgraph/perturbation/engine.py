@@ -1,4 +1,4 @@
-"""The batched perturbation experiment (DESIGN §5).
+"""The batched perturbation experiment (docs/method.md §4).
 
 For ``N`` base codes ``z_n``, every latent ``j`` and every step ``δ_k``, the engine decodes
 ``z_n + δ_k·s_j·e_j`` and scores the decode with the attributes. All ``N·d·K`` perturbed codes
@@ -13,10 +13,17 @@ import time
 from collections.abc import Sequence
 
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from latentgraph.perturbation.edge_tests import (attribute_spread, benjamini_hochberg, permutations_for, sensitivity,
-                                                 sign_flip_pvalues)
+from latentgraph.config.choices import Base, LatentScale
+from latentgraph.perturbation.edge_tests import (
+    attribute_spread,
+    benjamini_hochberg,
+    permutations_for,
+    sensitivity,
+    sign_flip_pvalues,
+)
 from latentgraph.perturbation.protocol import Attributes, Autoencoder, Shard
 from latentgraph.perturbation.result import PerturbationResult
 
@@ -39,13 +46,21 @@ def _score(attributes: Attributes, sequences: list[str]) -> torch.Tensor:
     values = attributes(sequences)
     if not isinstance(values, torch.Tensor) or values.shape != (len(sequences), len(attributes.names)):
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(f"attributes returned {shape}; expected a tensor of shape "
-                         f"({len(sequences)}, {len(attributes.names)}) (n sequences × len(names))")
+        raise ValueError(
+            f"attributes returned {shape}; expected a tensor of shape "
+            f"({len(sequences)}, {len(attributes.names)}) (n sequences × len(names))"
+        )
     return values.detach().to(torch.float32).cpu()
 
 
-def _base_codes(autoencoder: Autoencoder, base: str, n_base: int, sequences: Sequence[str] | None,
-                generator: torch.Generator, batch_size: int) -> torch.Tensor:
+def _base_codes(
+    autoencoder: Autoencoder,
+    base: str,
+    n_base: int,
+    sequences: Sequence[str] | None,
+    generator: torch.Generator,
+    batch_size: int,
+) -> torch.Tensor:
     if base == "prior":
         return autoencoder.sample_prior(n_base, generator=generator).detach()
     if base != "posterior":
@@ -59,7 +74,9 @@ def _base_codes(autoencoder: Autoencoder, base: str, n_base: int, sequences: Seq
 
 
 def _encode(autoencoder: Autoencoder, sequences: Sequence[str], batch_size: int) -> torch.Tensor:
-    parts = [autoencoder.encode(list(sequences[i:i + batch_size])).detach() for i in range(0, len(sequences), batch_size)]
+    parts = [
+        autoencoder.encode(list(sequences[i : i + batch_size])).detach() for i in range(0, len(sequences), batch_size)
+    ]
     return torch.cat(parts)
 
 
@@ -67,15 +84,15 @@ def run_perturbation(
     autoencoder: Autoencoder,
     attributes: Attributes,
     *,
-    n_base: int,
-    deltas: Sequence[float],
-    base: str = "prior",
+    n_base: int = 256,
+    deltas: Sequence[float] = (-2.0, -1.0, 1.0, 2.0),
+    base: Base | str = Base.prior,
     sequences: Sequence[str] | None = None,
     seed: int = 0,
     batch_size: int = 4096,
-    latent_scale: str | None = None,
+    latent_scale: LatentScale | str | None = None,
     n_permutations: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     shard: Shard | None = None,
 ) -> PerturbationResult | None:
     """Perturb every latent of ``n_base`` codes by every step and measure the attributes' response.
@@ -96,7 +113,8 @@ def run_perturbation(
             ``sequences``) or ``"unit"`` (1). Default: ``"data"`` when sequences are given.
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
             alone, see :func:`~latentgraph.perturbation.edge_tests.permutations_for`).
-        progress: show a progress bar.
+        progress: show a progress bar; ``None`` (default): only when standard output is a terminal,
+            so logs and CI output get no bar drawn into them.
         shard: split the decoding across processes (DDP ranks): each decodes a contiguous
             ``1/world_size`` of the codes, in chunks, and rank zero gathers the effects and runs
             the tests. The result equals a single process's (the same codes, decoded by the same
@@ -134,6 +152,8 @@ def run_perturbation(
     rank, world = (shard.rank, shard.world_size) if shard is not None else (0, 1)
     first, last = rank * total // world, (rank + 1) * total // world  # this process's rows (all of them alone)
     mine = last - first
+    if progress is None:
+        progress = Console().is_terminal  # the console the bar draws on
     with _progress(progress and rank == 0) as bar:
         label = "perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else "")
         task = bar.add_task(label, total=mine)
@@ -142,9 +162,11 @@ def run_perturbation(
             tick = time.perf_counter()
             decoded = autoencoder.decode(perturbed_codes(z_dev, rows, deltas_dev, scale_dev))
             decode_seconds += time.perf_counter() - tick
-            values[start:start + len(rows)] = _score(attributes, decoded)
+            values[start : start + len(rows)] = _score(attributes, decoded)
             base_index = (rows // (d * k)).tolist()
-            changed[start:start + len(rows)] = torch.tensor([s != base_sequences[i] for s, i in zip(decoded, base_index)])
+            changed[start : start + len(rows)] = torch.tensor(
+                [s != base_sequences[i] for s, i in zip(decoded, base_index)]
+            )
             bar.advance(task, len(rows))
     if world > 1:
         shares = shard.gather((first, values[first:last].clone(), changed[first:last].clone()))
@@ -152,8 +174,8 @@ def run_perturbation(
         if shares is None:
             return None
         for start, share_values, share_changed in shares:
-            values[start:start + len(share_values)] = share_values
-            changed[start:start + len(share_changed)] = share_changed
+            values[start : start + len(share_values)] = share_values
+            changed[start : start + len(share_changed)] = share_changed
     elapsed = time.perf_counter() - started
 
     effects = values.reshape(n, d, k, len(names)) - base_values[:, None, None, :]
@@ -162,23 +184,49 @@ def run_perturbation(
     pvalues = sign_flip_pvalues(effects, n_permutations=n_permutations, generator=generator)
     unscorable = int(torch.isnan(values).any(dim=1).sum()) + int(torch.isnan(base_values).any(dim=1).sum())
     info = {
-        "seed": seed, "base": base, "n_base": n, "latent_scale": latent_scale, "n_permutations": n_permutations,
-        "batch_size": batch_size, "processes": world, "decodes": total + n, "unscorable_decodes": unscorable,
-        "seconds": round(elapsed, 3), "decode_seconds": round(decode_seconds, 3),
+        "seed": seed,
+        "base": base,
+        "n_base": n,
+        "latent_scale": latent_scale,
+        "n_permutations": n_permutations,
+        "batch_size": batch_size,
+        "processes": world,
+        "decodes": total + n,
+        "unscorable_decodes": unscorable,
+        "seconds": round(elapsed, 3),
+        "decode_seconds": round(decode_seconds, 3),
     }
     if unscorable:
-        log.warning("perturbation: %d of %d decodes could not be scored; their effects are left out",
-                    unscorable, total + n)
-    log.info("perturbation: %d decodes in %.1f s (%.0f per second)", total + n, elapsed, (total + n) / max(elapsed, 1e-9))
+        log.warning(
+            "perturbation: %d of %d decodes could not be scored; their effects are left out", unscorable, total + n
+        )
+    log.info(
+        "perturbation: %d decodes in %.1f s (%.0f per second)", total + n, elapsed, (total + n) / max(elapsed, 1e-9)
+    )
     return PerturbationResult(
-        latent_names=[f"z{j}" for j in range(d)], attribute_names=names,
-        sensitivity=sensitivity(effects, spread), pvalues=pvalues, qvalues=benjamini_hochberg(pvalues),
-        change_rate=changed.reshape(n, d, k).float().mean(dim=(0, 2)), deltas=deltas_t, latent_scale=scale,
-        attribute_spread=spread, base_codes=z.cpu(), base_values=base_values, effects=effects,
-        base_sequences=list(base_sequences), info=info,
+        latent_names=[f"z{j}" for j in range(d)],
+        attribute_names=names,
+        sensitivity=sensitivity(effects, spread),
+        pvalues=pvalues,
+        qvalues=benjamini_hochberg(pvalues),
+        change_rate=changed.reshape(n, d, k).float().mean(dim=(0, 2)),
+        deltas=deltas_t,
+        latent_scale=scale,
+        attribute_spread=spread,
+        base_codes=z.cpu(),
+        base_values=base_values,
+        effects=effects,
+        base_sequences=list(base_sequences),
+        info=info,
     )
 
 
 def _progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )

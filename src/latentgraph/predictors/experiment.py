@@ -1,4 +1,4 @@
-"""Predictors per feature set × regime × seed, evaluated in and out of distribution (DESIGN §7).
+"""Predictors per feature set × regime × seed, evaluated in and out of distribution (docs/method.md §6).
 
 Everything here works on attribute matrices and labels; the CLI computes them from sequences.
 """
@@ -15,14 +15,19 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from latentgraph.predictors.feature_sets import (ges_features, lasso_features, lingam_features, mutual_info_features,
-                                                 pc_features, random_features)
+from latentgraph.config.choices import FeatureSet, PredictorModel, Regime
+from latentgraph.predictors.feature_sets import (
+    ges_features,
+    lasso_features,
+    lingam_features,
+    mutual_info_features,
+    pc_features,
+    random_features,
+)
 from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor
 
 log = logging.getLogger(__name__)
 
-FEATURE_SETS = ("markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges", "lingam")
-REGIMES = ("supervised", "unsupervised", "fewshot", "limited")
 ID_TEST = "id_test"
 
 
@@ -57,9 +62,9 @@ class PredictorData:
 
 @dataclass
 class PredictorSettings:
-    model: str = "logistic"
+    model: PredictorModel | str = PredictorModel.logistic
     seeds: int = 5
-    regimes: Sequence[str] = REGIMES
+    regimes: Sequence[str] = Regime.values()
     fewshot_k: Sequence[int] = (8, 16, 32, 64)
     limited_n: Sequence[int] = (16, 32, 64, 128, 256, 512)
     max_steps: int = 500
@@ -69,8 +74,9 @@ class PredictorSettings:
     fewshot_lr: float = 3e-3
 
 
-def choose_feature_sets(data: PredictorData, blanket: list[str], wanted: Sequence[str], *,
-                        seed: int = 0) -> dict[str, list[str] | Callable[[int], list[str]]]:
+def choose_feature_sets(
+    data: PredictorData, blanket: list[str], wanted: Sequence[str], *, seed: int = 0
+) -> dict[str, list[str] | Callable[[int], list[str]]]:
     """Each wanted feature set's attributes, chosen on the ID training split.
 
     ``random`` is a function of the seed (one draw per seed); every other set is fixed. The
@@ -97,7 +103,7 @@ def choose_feature_sets(data: PredictorData, blanket: list[str], wanted: Sequenc
         elif name == "lingam":
             chosen[name] = lingam_features(x, y, names, seed=seed)
         else:
-            raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FEATURE_SETS)}")
+            raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FeatureSet.values())}")
         if not callable(chosen[name]):
             log.info("feature set %s: %s", name, chosen[name] or "(empty)")
     return chosen
@@ -114,22 +120,45 @@ def stratified_sample(y: torch.Tensor, n: int, seed: int) -> np.ndarray:
     return np.concatenate([rng.choice(positives, n_pos, replace=False), rng.choice(negatives, n_neg, replace=False)])
 
 
-def run_regimes(data: PredictorData, feature_sets: dict[str, list[str] | Callable[[int], list[str]]],
-                settings: PredictorSettings, progress: Callable[[], None] | None = None) -> pd.DataFrame:
+def run_regimes(
+    data: PredictorData,
+    feature_sets: dict[str, list[str] | Callable[[int], list[str]]],
+    settings: PredictorSettings,
+    progress: Callable[[], None] | None = None,
+) -> pd.DataFrame:
     """One row per feature set × regime × dataset × n/k × seed: AUROC, AUPRC, accuracy."""
     rows: list[dict] = []
     index = {name: i for i, name in enumerate(data.names)}
 
-    def record(feature_set: str, regime: str, dataset: str, n: int, seed: int, features: list[str],
-               predictor: AttributePredictor | None, evaluation: Labelled) -> None:
+    def record(
+        feature_set: str,
+        regime: str,
+        dataset: str,
+        n: int,
+        seed: int,
+        features: list[str],
+        predictor: AttributePredictor | None,
+        evaluation: Labelled,
+    ) -> None:
         if predictor is None:  # an empty feature set predicts the training base rate
             metrics = {"auroc": 0.5, "auprc": float(evaluation.y.float().mean()), "acc": float("nan")}
         else:
             metrics = evaluate_predictor(predictor, evaluation.x[:, [index[f] for f in features]], evaluation.y)
-        rows.append({"feature_set": feature_set, "regime": regime, "dataset": dataset, "n": n, "seed": seed,
-                     "n_features": len(features), **metrics})
+        rows.append(
+            {
+                "feature_set": feature_set,
+                "regime": regime,
+                "dataset": dataset,
+                "n": n,
+                "seed": seed,
+                "n_features": len(features),
+                **metrics,
+            }
+        )
 
-    def fit(train: Labelled, val: Labelled | None, features: list[str], seed: int, **kwargs) -> AttributePredictor | None:
+    def fit(
+        train: Labelled, val: Labelled | None, features: list[str], seed: int, **kwargs
+    ) -> AttributePredictor | None:
         if not features:
             return None
         columns = [index[f] for f in features]
@@ -148,8 +177,9 @@ def run_regimes(data: PredictorData, feature_sets: dict[str, list[str] | Callabl
                     record(set_name, "supervised", dataset, len(data.train), seed, features, supervised, evaluation)
             if "unsupervised" in settings.regimes and data.prior is not None:
                 cut = int(0.8 * len(data.prior))
-                model = fit(data.prior.rows(np.arange(cut)), data.prior.rows(np.arange(cut, len(data.prior))),
-                            features, seed)
+                model = fit(
+                    data.prior.rows(np.arange(cut)), data.prior.rows(np.arange(cut, len(data.prior))), features, seed
+                )
                 for dataset, evaluation in evaluations.items():
                     record(set_name, "unsupervised", dataset, cut, seed, features, model, evaluation)
             if "fewshot" in settings.regimes:
@@ -159,8 +189,19 @@ def run_regimes(data: PredictorData, feature_sets: dict[str, list[str] | Callabl
                             continue
                         shots = stratified_sample(ood.y, k, seed)
                         rest = np.setdiff1d(np.arange(len(ood)), shots)
-                        tuned = fit(ood.rows(shots), None, features, seed, init_from=supervised,
-                                    max_steps=settings.fewshot_steps, lr=settings.fewshot_lr) if supervised else None
+                        tuned = (
+                            fit(
+                                ood.rows(shots),
+                                None,
+                                features,
+                                seed,
+                                init_from=supervised,
+                                max_steps=settings.fewshot_steps,
+                                lr=settings.fewshot_lr,
+                            )
+                            if supervised
+                            else None
+                        )
                         record(set_name, "fewshot", dataset, k, seed, features, tuned, ood.rows(rest))
             if "limited" in settings.regimes:
                 for n in [*settings.limited_n, len(data.train)]:
@@ -177,6 +218,7 @@ def run_regimes(data: PredictorData, feature_sets: dict[str, list[str] | Callabl
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95 % t-interval half-width of AUROC over seeds, per feature set × regime × dataset × n."""
+
     def interval(values: pd.Series) -> float:
         values = values.dropna()
         if len(values) < 2:
@@ -199,7 +241,16 @@ def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         id_auroc = float(id_row["auroc_mean"].iloc[0])
         for _, row in group[group["dataset"] != ID_TEST].iterrows():
-            rows.append({"feature_set": feature_set, "regime": regime, "dataset": row["dataset"],
-                         "id_auroc": id_auroc, "ood_auroc": row["auroc_mean"], "ood_ci95": row["auroc_ci95"],
-                         "id_ci95": float(id_row["auroc_ci95"].iloc[0]), "drop": id_auroc - row["auroc_mean"]})
+            rows.append(
+                {
+                    "feature_set": feature_set,
+                    "regime": regime,
+                    "dataset": row["dataset"],
+                    "id_auroc": id_auroc,
+                    "ood_auroc": row["auroc_mean"],
+                    "ood_ci95": row["auroc_ci95"],
+                    "id_ci95": float(id_row["auroc_ci95"].iloc[0]),
+                    "drop": id_auroc - row["auroc_mean"],
+                }
+            )
     return pd.DataFrame(rows)

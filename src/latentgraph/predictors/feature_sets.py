@@ -1,4 +1,4 @@
-"""Feature-set baselines (DESIGN §7): which attributes each method hands the predictor.
+"""Feature-set baselines (docs/method.md §6): which attributes each method hands the predictor.
 
 Every function takes the ID training attributes ``x [n, m]`` (numpy), the labels ``y [n]`` and
 the attribute names, and returns the chosen names. ``k`` is the size of the Markov blanket, so
@@ -20,7 +20,9 @@ def lasso_features(x: np.ndarray, y: np.ndarray, names: list[str], k: int) -> li
 
     xs, yc = _standardise(x), y.astype(float) - y.mean()
     alpha_max = max(float(np.abs(xs.T @ yc).max()) / len(yc), 1e-12)
-    _, coefs, _ = lasso_path(xs, yc, alphas=alpha_max * np.logspace(0, -4, 200))
+    # collinear descriptors (length, molecular weight) converge slowly at the path's small alphas:
+    # give coordinate descent the iterations it needs rather than stop it early
+    _, coefs, _ = lasso_path(xs, yc, alphas=alpha_max * np.logspace(0, -4, 200), max_iter=100_000)
     order: list[int] = []
     for step in range(coefs.shape[1]):  # alphas from large to small: record when each enters
         for j in np.flatnonzero(coefs[:, step]):
@@ -51,6 +53,7 @@ def cpdag_blanket(graph: np.ndarray, target: int) -> set[int]:
     ``i — j`` as ``-1`` both ways. An undirected neighbour may be a parent or a child, so it is
     in the blanket; spouses are the other parents of the target's (directed) children.
     """
+
     def parents(node: int) -> set[int]:
         return {i for i in range(len(graph)) if graph[i, node] == -1 and graph[node, i] == 1}
 
@@ -76,8 +79,9 @@ def _with_label(x: np.ndarray, y: np.ndarray, max_rows: int, seed: int) -> np.nd
     return data
 
 
-def pc_features(x: np.ndarray, y: np.ndarray, names: list[str], *, alpha: float = 0.05, seed: int = 0,
-                max_rows: int = 3000) -> list[str]:
+def pc_features(
+    x: np.ndarray, y: np.ndarray, names: list[str], *, alpha: float = 0.05, seed: int = 0, max_rows: int = 3000
+) -> list[str]:
     """The label's blanket in the PC graph (causal-learn, Fisher-z tests) of the attributes plus the label."""
     from causallearn.search.ConstraintBased.PC import pc
 
@@ -95,7 +99,9 @@ def ges_features(x: np.ndarray, y: np.ndarray, names: list[str], *, seed: int = 
     return [names[j] for j in sorted(cpdag_blanket(graph, data.shape[1] - 1))]
 
 
-def lingam_features(x: np.ndarray, y: np.ndarray, names: list[str], *, seed: int = 0, max_rows: int = 3000) -> list[str]:
+def lingam_features(
+    x: np.ndarray, y: np.ndarray, names: list[str], *, seed: int = 0, max_rows: int = 3000
+) -> list[str]:
     """The label's blanket in the DirectLiNGAM DAG (``lingam``) of the attributes plus the label."""
     from lingam import DirectLiNGAM
 

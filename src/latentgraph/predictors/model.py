@@ -1,4 +1,4 @@
-"""The attribute predictor (DESIGN §7): logistic regression or a small MLP on standardised attributes."""
+"""The attribute predictor (docs/method.md §6): logistic regression or a small MLP on standardised attributes."""
 
 from __future__ import annotations
 
@@ -23,8 +23,15 @@ class AttributePredictor(BinaryClassifierModule):
         lr, weight_decay: AdamW settings.
     """
 
-    def __init__(self, *, n_features: int, model: str = "logistic", hidden: int = 32, lr: float = 1e-2,
-                 weight_decay: float = 1e-3) -> None:
+    def __init__(
+        self,
+        *,
+        n_features: int,
+        model: str = "logistic",
+        hidden: int = 32,
+        lr: float = 1e-2,
+        weight_decay: float = 1e-3,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
         if model == "logistic":
@@ -54,9 +61,18 @@ class AttributePredictor(BinaryClassifierModule):
         return out
 
 
-def fit_predictor(x: torch.Tensor, y: torch.Tensor, *, val: tuple[torch.Tensor, torch.Tensor] | None, seed: int,
-                  model: str = "logistic", max_steps: int = 500, patience: int = 25, lr: float = 1e-2,
-                  init_from: AttributePredictor | None = None) -> AttributePredictor:
+def fit_predictor(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    val: tuple[torch.Tensor, torch.Tensor] | None,
+    seed: int,
+    model: str = "logistic",
+    max_steps: int = 500,
+    patience: int = 25,
+    lr: float = 1e-2,
+    init_from: AttributePredictor | None = None,
+) -> AttributePredictor:
     """Train a predictor full-batch with AdamW; early stopping on the validation loss.
 
     Every feature set gets this same budget: at most ``max_steps`` full-batch steps, stopping

@@ -10,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_target, atomic_write_text  # noqa: E402
 
@@ -36,8 +33,10 @@ def collect(sweep_dir: str | Path) -> Aggregate:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"{sweep_dir} is not a directory")
-    jobs = sorted((p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()),
-                  key=lambda p: (len(p.name), p.name))
+    jobs = sorted(
+        (p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()),
+        key=lambda p: (len(p.name), p.name),
+    )
     if not jobs:
         raise FileNotFoundError(f"{sweep_dir} holds no Hydra job directories (no */.hydra/overrides.yaml)")
     frames, missing = [], []
@@ -68,15 +67,22 @@ def comparison_plot(summary: pd.DataFrame, path: Path) -> Path:
     main = summary[summary["regime"] == "supervised"]
     datasets = list(dict.fromkeys(main["dataset"]))
     jobs = list(dict.fromkeys(main["overrides"]))
-    figure, axes = plt.subplots(1, max(len(datasets), 1), figsize=(7 * max(len(datasets), 1), 4.5), squeeze=False)
+    figure = Figure(figsize=(7 * max(len(datasets), 1), 4.5))
+    axes = figure.subplots(1, max(len(datasets), 1), squeeze=False)
     width = 0.8 / max(len(jobs), 1)
     for axis, dataset in zip(axes[0], datasets):
         rows = main[main["dataset"] == dataset]
         sets = list(dict.fromkeys(rows["feature_set"]))
         for i, job in enumerate(jobs):
             part = rows[rows["overrides"] == job].set_index("feature_set").reindex(sets)
-            axis.bar([x + i * width for x in range(len(sets))], part["auroc_mean"], width, yerr=part["auroc_ci95"],
-                     label=job, capsize=2)
+            axis.bar(
+                [x + i * width for x in range(len(sets))],
+                part["auroc_mean"],
+                width,
+                yerr=part["auroc_ci95"],
+                label=job,
+                capsize=2,
+            )
         axis.set_xticks([x + 0.4 - width / 2 for x in range(len(sets))], sets, rotation=45, ha="right")
         axis.set_ylim(0.4, 1.0)
         axis.set_ylabel("AUROC (supervised)")
@@ -84,5 +90,4 @@ def comparison_plot(summary: pd.DataFrame, path: Path) -> Path:
     axes[0][-1].legend(fontsize=7, loc="lower right")
     with atomic_target(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return path

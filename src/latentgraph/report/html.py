@@ -13,13 +13,11 @@ import io
 import json
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from latentgraph.artifacts import atomic_write_text  # noqa: E402
+from latentgraph.artifacts import atomic_write_text
+from latentgraph.report.figures import fewshot_figure
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -44,10 +42,9 @@ def _image(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _figure_image(figure: plt.Figure, alt: str) -> str:
+def _figure_image(figure: Figure, alt: str) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -56,29 +53,14 @@ def _table(frame: pd.DataFrame, table_id: str) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", table_id=table_id, border=0)
 
 
+def _counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Count columns as integers: a source without a count gets 0, not a float column of 199.000."""
+    numeric = frame.select_dtypes("number").columns
+    return frame.assign(**{column: frame[column].fillna(0).astype(int) for column in numeric})
+
+
 def _missing(what: str) -> str:
     return f'<p class="missing">{html.escape(what)}</p>'
-
-
-def fewshot_figure(summary: pd.DataFrame) -> plt.Figure | None:
-    """Few-shot AUROC against k, one line per feature set, one panel per OOD set."""
-    fewshot = summary[summary["regime"] == "fewshot"]
-    if fewshot.empty:
-        return None
-    datasets = list(dict.fromkeys(fewshot["dataset"]))
-    figure, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4), squeeze=False)
-    for axis, dataset in zip(axes[0], datasets):
-        for feature_set, group in fewshot[fewshot["dataset"] == dataset].groupby("feature_set", sort=False):
-            group = group.sort_values("n")
-            axis.errorbar(group["n"], group["auroc_mean"], yerr=group["auroc_ci95"].fillna(0), marker="o",
-                          capsize=2, label=feature_set, linewidth=2.5 if feature_set == "markov_blanket" else 1)
-        axis.set_xscale("log", base=2)
-        axis.set_xlabel("OOD examples used for fine-tuning (k)")
-        axis.set_ylabel("AUROC on the rest of the OOD set")
-        axis.set_title(dataset)
-        axis.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
-    return figure
 
 
 def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
@@ -93,14 +75,18 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     data = _read_json(run_dir / "data" / "summary.json")
     parts.append("<h2>Data</h2>")
     if data:
-        rows = [{"source": name, **{k: v for k, v in row.items() if k != "spec"}} for name, row in data["sources"].items()]
-        parts.append(_table(pd.DataFrame(rows).fillna(0), "data-sources"))
+        rows = [
+            {"source": name, **{k: v for k, v in row.items() if k != "spec"}} for name, row in data["sources"].items()
+        ]
+        parts.append(_table(_counts(pd.DataFrame(rows)), "data-sources"))
         ids = data["id"]
         ood = ", ".join(f"{name} ({row['n']})" for name, row in data["ood"].items()) or "none"
-        parts.append(f"<p>ID {html.escape(ids['name'])}: train {ids['train']}, val {ids['val']}, test {ids['test']}. "
-                     f"OOD: {html.escape(ood)}. "
-                     f"Autoencoder corpus: train {data['corpus']['train']}, val {data['corpus']['val']}. "
-                     f"Dropped bad records: {data['dropped']['total']} (see data/dropped.csv).</p>")
+        parts.append(
+            f"<p>ID {html.escape(ids['name'])}: train {ids['train']}, val {ids['val']}, test {ids['test']}. "
+            f"OOD: {html.escape(ood)}. "
+            f"Autoencoder corpus: train {data['corpus']['train']}, val {data['corpus']['val']}. "
+            f"Dropped bad records: {data['dropped']['total']} (see data/dropped.csv).</p>"
+        )
     else:
         parts.append(_missing("no data/summary.json"))
 
@@ -109,8 +95,15 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     parts.append(_table(pd.DataFrame([wae]), "wae-metrics") if wae else _missing("no metrics/wae.json"))
     classifiers = _read_json(run_dir / "metrics" / "classifiers.json")
     if classifiers:
-        rows = [{"classifier": name, "test AUROC": c["test_auroc"], **{f"{k} AUROC": v for k, v in c["ood_auroc"].items()},
-                 "reused": c["reused"]} for name, c in classifiers.items()]
+        rows = [
+            {
+                "classifier": name,
+                "test AUROC": c["test_auroc"],
+                **{f"{k} AUROC": v for k, v in c["ood_auroc"].items()},
+                "reused": c["reused"],
+            }
+            for name, c in classifiers.items()
+        ]
         parts.append("<h3>Attribute classifiers</h3>" + _table(pd.DataFrame(rows), "classifier-metrics"))
 
     parts.append("<h2>Perturbation experiment and graph</h2>")
@@ -121,11 +114,15 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     if blanket:
         members = ", ".join(blanket["blanket"]) or "empty"
         fallback = f" Fallback: {blanket['fallback']} ({blanket['reason']})." if blanket["fallback"] else ""
-        parts.append(f'<p id="blanket">Markov blanket of <b>{html.escape(str(blanket["target_node"]))}</b>: '
-                     f"{html.escape(members)}.{html.escape(fallback)}</p>")
+        parts.append(
+            f'<p id="blanket">Markov blanket of <b>{html.escape(str(blanket["target_node"]))}</b>: '
+            f"{html.escape(members)}.{html.escape(fallback)}</p>"
+        )
     if graph:
-        parts.append(f"<p>{graph['latents_with_edges']} of {graph['latents']} latents have an edge; "
-                     f"{graph['latent_edges']} latent edges, {graph['attribute_edges']} attribute edges.</p>")
+        parts.append(
+            f"<p>{graph['latents_with_edges']} of {graph['latents']} latents have an edge; "
+            f"{graph['latent_edges']} latent edges, {graph['attribute_edges']} attribute edges.</p>"
+        )
         sem = pd.DataFrame([{"attribute": k, "SEM R² (held out)": v} for k, v in graph["sem_r2"].items()])
         parts.append(_table(sem, "sem-r2"))
     if not (blanket or graph):
@@ -151,7 +148,10 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     config_text = config.read_text() if config.is_file() else config_yaml
     parts.append(f"<pre>{html.escape(config_text)}</pre>" if config_text else _missing("no .hydra/config.yaml"))
 
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentgraph report: '
-            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n" + "\n".join(parts)
-            + "\n</body></html>\n")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentgraph report: '
+        f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
     return atomic_write_text(run_dir / "report.html", page)

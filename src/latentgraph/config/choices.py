@@ -1,0 +1,154 @@
+"""Every setting that is a choice among names: one ``Enum`` each, shared by the schema and the library.
+
+The library accepts the plain strings too (``Threshold("fdr")``), so Python callers need not
+import these. ``str()`` and f-strings give the bare value (``"fdr"``), and JSON writes it as a
+string, so artifacts read the same as before the enums existed.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Choice(str, Enum):
+    """A string-valued choice whose ``str()`` is its value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        raise ValueError(f"{value!r} is not a valid {cls.__name__} choice; choose one of: {', '.join(cls.values())}")
+
+
+class Stage(Choice):
+    all = "all"  # every stage
+    graph = "graph"  # rebuild the graph from an earlier run's saved effects
+
+
+class BadRecordPolicy(Choice):
+    strict = "strict"  # stop with an error naming the file, record and character
+    drop = "drop"  # skip the record, count it, write it to data/dropped.csv
+
+
+class Overlap(Choice):
+    """What happens to sequences in both the ID set and an OOD set."""
+
+    drop_from_id = "drop_from_id"
+    drop_from_ood = "drop_from_ood"
+    drop_fit_from_ood = "drop_fit_from_ood"  # OOD keeps ID test sequences, loses ID train/val ones
+
+
+class Regularizer(Choice):
+    mmd_rf = "mmd_rf"  # WAE: MMD to N(0, I) with random Fourier features
+    kl = "kl"  # VAE: KL to N(0, I)
+
+
+class DecodeMode(Choice):
+    greedy = "greedy"
+    sample = "sample"
+
+
+class Base(Choice):
+    """Where the perturbation's base codes come from."""
+
+    prior = "prior"  # N(0, I)
+    posterior = "posterior"  # encoded held-out sequences
+
+
+class LatentScale(Choice):
+    """The step unit ``s_j`` of latent ``j``."""
+
+    data = "data"  # the spread of latent j over encoded held-out sequences
+    unit = "unit"  # 1
+
+
+class Threshold(Choice):
+    """The edge rule."""
+
+    fdr = "fdr"  # q < alpha and S >= min_effect
+    fixed = "fixed"  # S >= tau
+
+
+class Structure(Choice):
+    """How the attribute graph is built from the footprints."""
+
+    footprint = "footprint"  # strict footprint inclusion, ties undirected
+    shared_latent = "shared_latent"  # an undirected edge between attributes that share a latent
+
+
+class Sem(Choice):
+    linear = "linear"
+    mlp = "mlp"
+
+
+class EmptyBlanket(Choice):
+    """What the predictors use when the target's blanket is empty."""
+
+    all = "all"  # every feature attribute
+    fail = "fail"  # stop with an error
+
+
+class PredictorModel(Choice):
+    logistic = "logistic"
+    mlp = "mlp"
+
+
+class FeatureSet(Choice):
+    markov_blanket = "markov_blanket"
+    all = "all"
+    lasso = "lasso"
+    mutual_info = "mutual_info"
+    random = "random"
+    pc = "pc"
+    ges = "ges"
+    lingam = "lingam"
+
+
+class Regime(Choice):
+    supervised = "supervised"
+    unsupervised = "unsupervised"
+    fewshot = "fewshot"
+    limited = "limited"
+
+
+class RegimeChoice(Choice):
+    """``predictor.regime``: one regime, or all of them."""
+
+    all = "all"
+    supervised = "supervised"
+    unsupervised = "unsupervised"
+    fewshot = "fewshot"
+    limited = "limited"
+
+
+class Mode(Choice):
+    """Whether larger or smaller is better for a monitored metric."""
+
+    min = "min"
+    max = "max"
+
+
+# the peptide descriptors (latentgraph.attributes.descriptors implements exactly these; a test checks)
+DESCRIPTOR_NAMES = (
+    "length",
+    "molecular_weight",
+    "net_charge",
+    "charge_density",
+    "isoelectric_point",
+    "eisenberg_hydrophobicity",
+    "hydrophobic_moment",
+    "aliphatic_index",
+    "instability_index",
+    "boman_index",
+    "aromaticity",
+    "hydrophobic_ratio",
+)
+EXTERNAL_MODELS = ("macrel",)

@@ -1,0 +1,38 @@
+"""The pipeline's stages, one module each, in the order a run calls them.
+
+Each stage is a function of the validated settings (:class:`latentgraph.config.Config`) and the
+upstream stages' results, in memory; it returns its own result and writes its files for people
+and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read back by the run.
+
+    data_stage → oracle_stage → autoencoder_stage → perturbation_stage → graph_stage
+    → predictor_stage → run_summary, report_stage
+"""
+
+from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
+from latentgraph.pipeline.data import data_stage
+from latentgraph.pipeline.graph import GraphStageResult, earlier_run_effects, graph_stage
+from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
+from latentgraph.pipeline.perturbation import perturbation_stage
+from latentgraph.pipeline.predictors import predictor_stage
+from latentgraph.pipeline.quiet import quiet_third_party_messages
+from latentgraph.pipeline.report import report_stage, run_summary
+from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb
+
+__all__ = [
+    "AutoencoderResult",
+    "GraphStageResult",
+    "OracleStageResult",
+    "RunLog",
+    "autoencoder_stage",
+    "build_loggers",
+    "data_stage",
+    "earlier_run_effects",
+    "finish_wandb",
+    "graph_stage",
+    "oracle_stage",
+    "perturbation_stage",
+    "predictor_stage",
+    "quiet_third_party_messages",
+    "report_stage",
+    "run_summary",
+]

@@ -1,0 +1,193 @@
+"""The autoencoder stage: fit the WAE (or reuse it from the stage cache), with the perturbation
+experiment attached to the fit's end when the fit runs.
+
+Under DDP the perturbation is sharded over the fit's processes, which is why it runs as a
+callback (:class:`~latentgraph.perturbation.PerturbationCallback`): the callback keeps its result,
+and this stage hands it on in :attr:`AutoencoderResult.effects`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+import torch
+
+from latentgraph.artifacts import write_json
+from latentgraph.config.schema import Config, ModelConfig
+from latentgraph.data import PeptideDataModule, PreparedData
+from latentgraph.data.alphabet import VOCAB_SIZE
+from latentgraph.errors import ConfigValueError
+from latentgraph.models.wae import SequenceWAE
+from latentgraph.perturbation import PerturbationCallback, PerturbationResult
+from latentgraph.pipeline.cache import stage_cache, wae_key
+from latentgraph.pipeline.oracles import OracleStageResult
+from latentgraph.pipeline.perturbation import engine_settings
+from latentgraph.pipeline.tracking import RunLog, build_callbacks
+
+log = logging.getLogger(__name__)
+
+WAE_QUALITY_KEYS = ("val/recon", "val/token_acc", "val/exact_match", "val/prior_valid", "val/prior_unique")
+
+
+@dataclass
+class AutoencoderResult:
+    """The fitted (or reused) WAE in eval mode, its validation quality, and its cache key.
+
+    ``effects`` holds the perturbation result when the fit ran with the callback attached;
+    ``worker`` is true in the extra DDP processes, whose job ends with their share of the fit.
+    """
+
+    model: SequenceWAE
+    metrics: dict[str, float]
+    key: str
+    effects: PerturbationResult | None = None
+    worker: bool = False
+
+
+def model_kwargs(settings: ModelConfig) -> dict:
+    """``SequenceWAE`` arguments: the model settings with choices as plain strings (primitive hparams)."""
+    return {key: str(value) if isinstance(value, str) else value for key, value in asdict(settings).items()}
+
+
+def autoencoder_stage(
+    settings: Config, data: PreparedData, oracles: OracleStageResult, run_dir: Path, run_log: RunLog
+) -> AutoencoderResult:
+    """Fit the WAE, or reuse the fit stored under its settings' key (unless ``ckpt_path`` names one)."""
+    cache = stage_cache(settings)
+    key = wae_key(settings)
+    explicit = settings.ckpt_path if settings.ckpt_path not in (None, "last") else None
+    hit = cache.lookup("wae", key) if explicit is None else None
+    if hit is not None:
+        log.info("stage wae: reused from cache key %s (%s)", key, hit)
+        model = SequenceWAE.load_from_checkpoint(hit / "model.ckpt", map_location="cpu", weights_only=True).eval()
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(hit / "model.ckpt", run_dir / "checkpoints" / "last.ckpt")
+        metrics = json.loads((hit / "wae.json").read_text())
+        write_json(run_dir / "metrics" / "wae.json", metrics)
+        run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
+        return AutoencoderResult(model, metrics, key)
+
+    log.info("stage wae: computing (key %s)", key)
+    resuming = settings.resume or settings.ckpt_path == "last"
+    resume_from = explicit or (checkpoint_to_resume(cache, key) if resuming else None)
+    cache.mark_unfinished("wae", key, run_dir / "checkpoints" / "last.ckpt")
+    callback = None
+    if settings.perturbation.enabled:
+        callback = PerturbationCallback(
+            attributes=oracles.attributes,
+            sequences=list(data.corpus_val),
+            seed=settings.seed,
+            **engine_settings(settings.perturbation),
+        )
+    else:
+        log.info("perturbation: disabled (perturbation.enabled=false)")
+    metrics, model, trainer = train_autoencoder(
+        settings, run_dir, data, run_log, extra_callbacks=[callback] if callback else [], ckpt_path=resume_from
+    )
+    if trainer.global_rank > 0:  # a DDP worker: rank zero stores the results
+        # save_checkpoint is collective: join rank zero's save below (a worker writes nothing)
+        trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)
+        return AutoencoderResult(model, metrics, key, worker=True)
+    with cache.store("wae", key) as entry:
+        trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)
+        write_json(entry / "wae.json", metrics)
+    cache.clear_unfinished("wae", key)
+    run_log.step = trainer.global_step  # the graph and predictor numbers follow the training curves
+    return AutoencoderResult(model, metrics, key, effects=callback.result if callback else None)
+
+
+def check_resume_checkpoint(path: str, kwargs: dict) -> None:
+    """Refuse a ``ckpt_path`` that cannot be read or was trained with other model settings.
+
+    Lightning would fail deep inside ``load_state_dict`` with a tensor-size message; this names
+    the setting and both values instead. Loading uses ``weights_only`` (no pickled code runs).
+    """
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        saved = checkpoint["hyper_parameters"]
+    except Exception as error:  # a truncated, corrupt or foreign file
+        raise ConfigValueError("ckpt_path", path, f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
+    different = [
+        f"model.{key}={saved[key]!r} in the checkpoint, {value!r} in this run"
+        for key, value in kwargs.items()
+        if key in saved and saved[key] != value
+    ]
+    embedding = checkpoint.get("state_dict", {}).get("embedding.weight")
+    if embedding is not None and embedding.shape[0] != VOCAB_SIZE:
+        different.append(f"the alphabet: {embedding.shape[0]} tokens in the checkpoint, {VOCAB_SIZE} in this run")
+    if different:
+        raise ConfigValueError("ckpt_path", path, "was trained with other model settings: " + "; ".join(different))
+
+
+def checkpoint_to_resume(cache, key: str) -> str | None:
+    """The most advanced readable ``last.ckpt`` of an interrupted fit with WAE key ``key``, if any.
+
+    A rerun of a killed command has a new run directory (Hydra's timestamp), so ``resume=true``
+    finds the interrupted fit by its settings, not by its directory.
+    """
+    best: tuple[int, Path] | None = None
+    for path in cache.unfinished_checkpoints("wae", key):
+        try:
+            step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        except Exception as error:  # an unreadable file is skipped, with a word why
+            log.warning("resume: skipping unreadable checkpoint %s (%s)", path, error)
+            continue
+        if best is None or step > best[0]:
+            best = (step, path)
+    if best is None:
+        log.warning(
+            "resume: no interrupted fit with these settings (WAE key %s) left a checkpoint; training from the start",
+            key,
+        )
+        return None
+    log.info("resume: continuing the interrupted fit from %s (step %d)", best[1], best[0])
+    return str(best[1])
+
+
+def train_autoencoder(
+    settings: Config,
+    run_dir: Path,
+    data: PreparedData,
+    run_log: RunLog,
+    extra_callbacks: list[pl.Callback] = (),
+    ckpt_path: str | None = None,
+) -> tuple[dict[str, float], SequenceWAE, pl.Trainer]:
+    """Fit the WAE on the corpus (continuing from ``ckpt_path`` if given); return its final
+    validation quality metrics, the model (in eval mode) and the trainer.
+
+    The stage seeds itself (seed 0 is a seed like any other), so its result does not depend on
+    whether an earlier stage trained or came from the cache.
+    """
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+
+    datamodule = PeptideDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
+    log.info("Instantiating model <%s>", SequenceWAE.__name__)
+    kwargs = model_kwargs(settings.model)
+    if ckpt_path is not None:
+        check_resume_checkpoint(ckpt_path, kwargs)
+    model = SequenceWAE(**kwargs)
+    callbacks = build_callbacks(settings, run_dir) + list(extra_callbacks)
+    log.info("Instantiating trainer <%s>", settings.trainer._target_)
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        asdict(settings.trainer), logger=run_log.loggers, callbacks=callbacks, default_root_dir=str(run_dir)
+    )
+    with warnings.catch_warnings():
+        # Lightning warns that a mid-epoch resume replays the epoch from a fresh shuffle; this
+        # datamodule's order depends on (seed, epoch) only and skips the batches already trained
+        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in WAE_QUALITY_KEYS}
+    metrics["global_step"] = trainer.global_step
+    metrics["epochs"] = trainer.current_epoch
+    if trainer.is_global_zero:
+        write_json(run_dir / "metrics" / "wae.json", metrics)
+    log.info("WAE quality: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    return metrics, model.eval(), trainer

@@ -1,0 +1,74 @@
+"""Stage-cache keys: each hashes exactly the settings its stage's result depends on.
+
+A sweep over ``graph.*``, ``predictor.*`` or presentation settings therefore reuses the fitted
+WAE and the raw perturbation effects, and any change upstream recomputes them. The cache itself
+(:class:`latentgraph.stage_cache.StageCache`) knows nothing of these settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from latentgraph.attributes.training import TrainedClassifier
+from latentgraph.config.schema import Config
+from latentgraph.stage_cache import StageCache, stage_key
+
+# trainer settings that change what is shown, not what is learned
+PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
+
+
+def stage_cache(settings: Config) -> StageCache:
+    return StageCache(Path(settings.paths.cache_dir) / "stages")
+
+
+def _attribute_set_settings(settings: Config) -> dict:
+    """``attributes.*`` without the classifier training settings (those enter through the classifiers' keys)."""
+    return {k: v for k, v in asdict(settings.attributes).items() if k not in ("classifiers", "classifier")}
+
+
+def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str]:
+    return {name: trained.key for name, trained in classifiers.items()}
+
+
+def wae_key(settings: Config) -> str:
+    """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
+    trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
+    return stage_key(
+        {
+            "data": asdict(settings.data),
+            "model": asdict(settings.model),
+            "trainer": trainer,
+            "early_stopping": asdict(settings.callbacks.early_stopping),
+            "seed": settings.seed,
+        }
+    )
+
+
+def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier]) -> str:
+    """Hash of what the raw perturbation effects depend on: the WAE, the attribute set, the settings."""
+    return stage_key(
+        {
+            "wae": wae_key(settings),
+            "attributes": _attribute_set_settings(settings),
+            "classifiers": _classifier_keys(classifiers),
+            "perturbation": asdict(settings.perturbation),
+            "seed": settings.seed,
+            "bad_records": str(settings.data.bad_records),
+        }
+    )
+
+
+def predictor_key(settings: Config, classifiers: dict[str, TrainedClassifier], blanket: list[str] | None) -> str:
+    """Hash of what the predictor results depend on: the data, the attribute set, the WAE (its prior
+    decodes), the blanket this run's graph gave, the predictor settings and the seed."""
+    return stage_key(
+        {
+            "wae": wae_key(settings),
+            "classifiers": _classifier_keys(classifiers),
+            "attributes": _attribute_set_settings(settings),
+            "blanket": blanket,
+            "predictor": asdict(settings.predictor),
+            "seed": settings.seed,
+        }
+    )

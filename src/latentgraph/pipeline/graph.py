@@ -1,0 +1,162 @@
+"""The graph stage: the latent→attribute graph, the attribute DAG and the target's blanket, built
+once from a perturbation result, whether it came from the fit, the cache or an earlier run.
+
+``stage=graph`` rebuilds the graph from an earlier run's ``perturbation/`` (no training), into
+this job's own run directory, so a sweep over thresholds gets one graph per job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.config.choices import EmptyBlanket
+from latentgraph.config.schema import GraphConfig
+from latentgraph.errors import ConfigValueError
+from latentgraph.graph import AttributeGraph, build_graph
+from latentgraph.graph.plots import graph_picture, sensitivity_heatmap
+from latentgraph.perturbation import PerturbationResult
+from latentgraph.pipeline.tracking import RunLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GraphStageResult:
+    """The graph and the blanket report (:func:`blanket_report`); ``features`` are what the
+    ``markov_blanket`` predictors use (the blanket, or the fallback's attributes)."""
+
+    graph: AttributeGraph
+    blanket: dict
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.blanket["features"])
+
+
+def target_columns(set_summary: dict) -> tuple[str | None, list[str]]:
+    """The target's node in the graph (its oracle column, if the set has one) and its feature columns."""
+    target = set_summary["target"]
+    oracles = [name for name, prop in set_summary["oracle_for"].items() if prop == target]
+    node = target if target in oracles else (oracles[0] if oracles else None)
+    return node, list(set_summary["features_for_target"])
+
+
+def blanket_report(graph: AttributeGraph, set_summary: dict, empty_blanket: EmptyBlanket | str) -> dict:
+    """The target's Markov blanket among its feature columns, or the fallback, with the reason."""
+    node, features = target_columns(set_summary)
+    if node is None:
+        blanket, reason = [], f"the attribute set has no oracle column for {set_summary['target']!r}"
+    else:
+        blanket = sorted(graph.markov_blanket(node) & set(features))  # never another oracle of the target
+        reason = None if blanket else f"no attribute is in the Markov blanket of {node!r}"
+    report = {
+        "target": set_summary["target"],
+        "target_node": node,
+        "blanket": blanket,
+        "empty": not blanket,
+        "fallback": None,
+        "features": blanket,
+        "reason": reason,
+        "target_footprint": sorted(graph.footprint.get(node, ())) if node else [],
+    }
+    if not blanket:
+        if EmptyBlanket(empty_blanket) == EmptyBlanket.fail:
+            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=all to fall back")
+        report.update(fallback="all", features=features)
+        log.warning(
+            "graph: %s; falling back to all %d feature attributes (graph.empty_blanket=all)", reason, len(features)
+        )
+    return report
+
+
+def graph_settings(settings: GraphConfig) -> dict:
+    """``build_graph`` keyword arguments."""
+    return {
+        "threshold": settings.threshold,
+        "alpha": settings.alpha,
+        "min_effect": settings.min_effect,
+        "tau": settings.tau,
+        "structure": settings.structure,
+        "sem": settings.sem,
+    }
+
+
+def graph_stage(
+    settings: GraphConfig, result: PerturbationResult, set_summary: dict, out_dir: Path, run_log: RunLog
+) -> GraphStageResult:
+    """Build the graph from ``result``; write ``out_dir`` (JSON, GraphML, PNGs, blanket, SEM); log it."""
+    built = graph_settings(settings)
+    graph = build_graph(result, **built)
+    report = blanket_report(graph, set_summary, settings.empty_blanket)
+    graph.save(out_dir)
+    write_json(out_dir / "blanket.json", report)
+    summary = {
+        "latents": len(result.latent_names),
+        "latents_with_edges": len(graph.latents_with_edges),
+        "latent_edges": len(graph.latent_edges),
+        "attribute_edges": graph.dag.number_of_edges(),
+        "blanket": report["blanket"],
+        "sem_r2": graph.sem_r2,
+        "settings": built,
+    }
+    write_json(out_dir / "summary.json", summary)
+    edges = latent_edge_table(result, graph)
+    atomic_write_text(out_dir / "latent_edges.csv", edges.to_csv(index=False))
+    heatmap = sensitivity_heatmap(result, graph, out_dir / "sensitivity_heatmap.png")
+    picture = graph_picture(graph, out_dir / "graph.png", target=report["target_node"], blanket=set(report["blanket"]))
+    log.info(
+        "graph: %d of %d latents have an edge; %d latent edges, %d attribute edges; blanket of %s: %s",
+        summary["latents_with_edges"],
+        summary["latents"],
+        summary["latent_edges"],
+        summary["attribute_edges"],
+        report["target_node"],
+        report["blanket"] or f"empty (fallback: {report['fallback']})",
+    )
+    log.info("graph: SEM R² %s", {k: round(v, 3) for k, v in graph.sem_r2.items()})
+    run_log.metrics(
+        {
+            "graph/latents_with_edges": summary["latents_with_edges"],
+            "graph/latent_edges": summary["latent_edges"],
+            "graph/blanket_size": len(report["blanket"]),
+        }
+    )
+    run_log.image("graph/sensitivity_heatmap", heatmap)
+    run_log.image("graph/graph", picture)
+    run_log.table("graph/latent_edges", edges)
+    run_log.summary({"graph/blanket_size": len(report["blanket"]), "graph/blanket": ", ".join(report["blanket"])})
+    return GraphStageResult(graph, report)
+
+
+def latent_edge_table(result: PerturbationResult, graph: AttributeGraph) -> pd.DataFrame:
+    """One row per latent edge: latent, attribute, sensitivity, p- and q-value (largest effect first)."""
+    rows = []
+    for latent, attribute in graph.latent_edges:
+        j, a = result.latent_names.index(latent), result.attribute_names.index(attribute)
+        rows.append(
+            {
+                "latent": latent,
+                "attribute": attribute,
+                "sensitivity": float(result.sensitivity[j, a]),
+                "pvalue": float(result.pvalues[j, a]),
+                "qvalue": float(result.qvalues[j, a]),
+            }
+        )
+    columns = ["latent", "attribute", "sensitivity", "pvalue", "qvalue"]
+    return pd.DataFrame(rows, columns=columns).sort_values("sensitivity", ascending=False, ignore_index=True)
+
+
+def earlier_run_effects(run_dir: str | Path) -> tuple[PerturbationResult, dict]:
+    """An earlier run's saved perturbation result and attribute-set summary (for ``stage=graph``)."""
+    source = Path(run_dir)
+    if not (source / "perturbation" / "result.npz").is_file():
+        raise ConfigValueError("run_dir", str(run_dir), "holds no perturbation/result.npz (a finished stage=all run?)")
+    return PerturbationResult.load(source / "perturbation"), json.loads(
+        (source / "attributes" / "set.json").read_text()
+    )

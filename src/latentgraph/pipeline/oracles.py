@@ -1,0 +1,206 @@
+"""The attribute-oracle stage: train (or reload) the classifiers, then build the run's attribute set.
+
+Returns an :class:`OracleStageResult`: the classifiers, the attribute set, and the set's summary
+(columns, oracles, the target's feature columns), which later stages take from memory; the same
+summary is written to ``attributes/set.json`` for people and for ``stage=graph`` on this run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from latentgraph.artifacts import write_json
+from latentgraph.attributes.sets import AttributeSet, build_attribute_set
+from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, train_or_load_classifier
+from latentgraph.config.schema import ClassifierSpec, Config
+from latentgraph.data import PreparedData, prepare_data
+from latentgraph.data.records import DropLog, RecordFilter
+from latentgraph.data.sources import parse_source_spec, read_source
+from latentgraph.data.splits import deduplicate, remove_sequences
+from latentgraph.errors import ConfigValueError
+from latentgraph.nanstats import nanstd
+
+
+@dataclass
+class ClassifierData:
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    ood: dict[str, pd.DataFrame]
+
+
+@dataclass
+class OracleStageResult:
+    """The run's attribute oracles: trained classifiers by name, the attribute set and its summary."""
+
+    classifiers: dict[str, TrainedClassifier]
+    attributes: AttributeSet
+    summary: dict
+
+
+log = logging.getLogger(__name__)
+
+
+def oracle_stage(settings: Config, data: PreparedData, run_dir: Path) -> OracleStageResult:
+    """Train or reload every configured classifier, then build the attribute set around them."""
+    classifiers = train_attribute_classifiers(settings, data, run_dir)
+    attributes, summary = build_run_attribute_set(settings, classifiers, data, run_dir)
+    return OracleStageResult(classifiers, attributes, summary)
+
+
+def _labelled_splits(cfg: Config, name: str, spec: ClassifierSpec, data: PreparedData) -> ClassifierData:
+    """Train/val/test for one classifier, and its OOD evaluation sets.
+
+    The target's classifier trained on the run's own ID source uses the run's ID splits and OOD
+    sets (:func:`uses_run_split`), so its test split is the run's. Any other source is read and
+    split with the run's data settings. Each OOD set is then scored on what the classifier did
+    not train on: sequences of its train and val splits are removed from it, while its test
+    sequences may stay. (ACPvsRandom and ACPvsTM share all 413 ACPs, so removing every shared
+    sequence would leave one side without positives.)
+    """
+    if uses_run_split(cfg, name, spec):
+        return ClassifierData(data.id_train, data.id_val, data.id_test, data.ood)
+    data_cfg = asdict(cfg.data)
+    data_cfg.update(id_source=spec.train_source, ood_sources=[], corpus_sources=[], target=name)
+    splits = prepare_data(**data_cfg)
+    seen = set(splits.id_train["sequence"]) | set(splits.id_val["sequence"])
+    ood = {}
+    for ood_spec in spec.ood_sources:
+        source = parse_source_spec(ood_spec)
+        frame = deduplicate(read_source(source, _record_filter(cfg))).frame
+        ood[source.name], _ = remove_sequences(frame[frame[name].notna()] if name in frame else frame, seen)
+    return ClassifierData(splits.id_train, splits.id_val, splits.id_test, ood)
+
+
+def _record_filter(cfg: Config) -> RecordFilter:
+    return RecordFilter(max_len=cfg.data.max_len, policy=cfg.data.bad_records, drop_log=DropLog())
+
+
+def uses_run_split(cfg: Config, name: str, spec: ClassifierSpec) -> bool:
+    """Whether classifier ``name`` trains on the run's own ID split.
+
+    True for ``train_source: id`` and for the target's classifier whose source is the run's ID
+    source (``data=acp`` then needs no change to the classifier settings).
+    """
+    if spec.train_source == "id":
+        if cfg.data.target != name:
+            raise ConfigValueError(
+                f"attributes.classifiers.{name}.train_source",
+                "id",
+                f"needs data.target={name} (got {cfg.data.target}) or a labelled source spec",
+            )
+        return True
+    return spec.train_source == cfg.data.id_source and cfg.data.target == name
+
+
+def training_data_settings(cfg: Config, name: str, spec: ClassifierSpec) -> dict:
+    """Every data setting a classifier's training split depends on (part of its cache key).
+
+    A classifier on the run's ID split also depends on the run's OOD sources (shared sequences
+    leave the ID set); its own ``ood_sources`` are only scored.
+    """
+    from_id = uses_run_split(cfg, name, spec)
+    return {
+        "source": cfg.data.id_source if from_id else spec.train_source,
+        "excluded_ood_sources": [*cfg.data.ood_sources, *cfg.data.ood_csv] if from_id else [],
+        "split_seed": cfg.data.split_seed,
+        "val_fraction": cfg.data.val_fraction,
+        "test_fraction": cfg.data.test_fraction,
+        "max_len": cfg.data.max_len,
+        "overlap": str(cfg.data.overlap),
+        "bad_records": str(cfg.data.bad_records),
+    }
+
+
+def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) -> dict[str, TrainedClassifier]:
+    """Train or reload every configured classifier; write ``metrics/classifiers.json``.
+
+    Nothing is trained when the attribute set uses no classifier (``attributes.use_classifiers``).
+    """
+    if not cfg.attributes.use_classifiers:
+        log.info("attribute set %r uses no trained classifier; none trained", cfg.attributes.set)
+        return {}
+    training = cfg.attributes.classifier
+    trained: dict[str, TrainedClassifier] = {}
+    report: dict[str, dict] = {}
+    for name, spec in cfg.attributes.classifiers.items():
+        splits = _labelled_splits(cfg, name, spec, data)
+        result = train_or_load_classifier(
+            name=name,
+            train=splits.train,
+            val=splits.val,
+            settings=training_data_settings(cfg, name, spec),
+            cache_dir=cfg.paths.cache_dir,
+            max_len=cfg.data.max_len,
+            epochs=training.epochs,
+            batch_size=training.batch_size,
+            seed=cfg.seed,
+            model_kwargs=training.model_kwargs(),
+        )
+        trained[name] = result
+        report[name] = {
+            "checkpoint": str(result.checkpoint),
+            "cache_key": result.key,
+            "reused": result.reused,
+            "train": len(splits.train),
+            "test": len(splits.test),
+            "test_auroc": classifier_auroc(result.model, splits.test, name),
+            "ood_auroc": {
+                ood: classifier_auroc(result.model, frame, name)
+                for ood, frame in splits.ood.items()
+                if name in frame.columns
+            },
+            "ood_n": {ood: len(frame) for ood, frame in splits.ood.items()},
+        }
+        log.info(
+            "classifier %r (%s): test AUROC %.3f; OOD %s",
+            name,
+            "reused" if result.reused else "trained",
+            report[name]["test_auroc"],
+            {k: round(v, 3) for k, v in report[name]["ood_auroc"].items()},
+        )
+    write_json(run_dir / "metrics" / "classifiers.json", report)
+    return trained
+
+
+def build_run_attribute_set(
+    cfg: Config, classifiers: dict[str, TrainedClassifier], data: PreparedData, run_dir: Path
+) -> tuple[AttributeSet, dict]:
+    """The run's attribute set and its summary, also written to ``attributes/set.json``.
+
+    The JSON also holds each attribute's mean and standard deviation over the ID train split, so
+    a reader can see the scale of every column before any perturbation.
+    """
+    attributes = build_attribute_set(
+        name=cfg.attributes.set,
+        descriptors=list(cfg.attributes.descriptors),
+        classifiers=[trained.model for trained in classifiers.values()],
+        external=list(cfg.attributes.external),
+        max_len=cfg.data.max_len,
+        bad_records=str(cfg.data.bad_records),
+    )
+    features = attributes.features_for(data.target)
+    values = attributes(list(data.id_train["sequence"]))
+    summary = {
+        "set": attributes.name,
+        "names": attributes.names,
+        "oracle_for": attributes.oracle_for,
+        "target": data.target,
+        "features_for_target": features.names,
+        "id_train_mean": dict(zip(attributes.names, values.nanmean(dim=0).tolist())),
+        "id_train_std": dict(zip(attributes.names, nanstd(values).tolist())),
+    }
+    write_json(run_dir / "attributes" / "set.json", summary)
+    log.info(
+        "attribute set %r: %d attributes; %d are features for target %r (its oracles %s left out)",
+        attributes.name,
+        len(attributes),
+        len(features),
+        data.target,
+        sorted(set(attributes.names) - set(features.names)) or "none",
+    )
+    return attributes, summary

@@ -1,0 +1,74 @@
+"""The perturbation stage: the effects of every latent step on every attribute, from the fit's
+callback, from the stage cache, or computed here on a reused autoencoder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from latentgraph.config.schema import Config, PerturbationConfig
+from latentgraph.data import PreparedData
+from latentgraph.perturbation import PerturbationResult, run_perturbation
+from latentgraph.pipeline.cache import perturbation_key, stage_cache
+from latentgraph.pipeline.oracles import OracleStageResult
+
+log = logging.getLogger(__name__)
+
+
+def engine_settings(settings: PerturbationConfig) -> dict:
+    """``run_perturbation`` keyword arguments (besides the model, attributes, sequences and seed)."""
+    return {
+        "n_base": settings.n_base,
+        "deltas": list(settings.deltas),
+        "base": settings.base,
+        "latent_scale": settings.latent_scale,
+        "batch_size": settings.batch_size,
+        "n_permutations": settings.n_permutations,
+    }
+
+
+def perturbation_stage(
+    settings: Config,
+    autoencoder,
+    computed: PerturbationResult | None,
+    oracles: OracleStageResult,
+    data: PreparedData,
+    run_dir: Path,
+) -> PerturbationResult | None:
+    """The run's perturbation result, saved to ``run_dir/perturbation`` (``None`` when disabled).
+
+    Args:
+        autoencoder: the fitted or reused model (:class:`~latentgraph.perturbation.Autoencoder`).
+        computed: the result the fit's callback computed, if the fit ran; it is stored in the
+            cache. Otherwise the cache's result for these settings is reused, or computed now.
+    """
+    if not settings.perturbation.enabled:
+        return None
+    cache = stage_cache(settings)
+    key = perturbation_key(settings, oracles.classifiers)
+    if computed is not None:
+        log.info("stage perturbation: computed (key %s)", key)
+        result = computed
+        with cache.store("perturbation", key) as entry:
+            result.save(entry)
+    elif (reused := cache.lookup("perturbation", key)) is not None:
+        log.info("stage perturbation: reused from cache key %s", key)
+        result = PerturbationResult.load(reused)
+    else:
+        log.info("stage perturbation: computing (key %s) on the reused WAE", key)
+        with torch.inference_mode():
+            result = run_perturbation(
+                autoencoder,
+                oracles.attributes,
+                sequences=list(data.corpus_val),
+                seed=settings.seed,
+                progress=settings.trainer.enable_progress_bar,
+                **engine_settings(settings.perturbation),
+            )
+        result = result.cloned()
+        with cache.store("perturbation", key) as entry:
+            result.save(entry)
+    result.save(run_dir / "perturbation")
+    return result

@@ -1,0 +1,28 @@
+"""The report stage: the run's headline numbers (``metrics/summary.json``) and ``report.html``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from latentgraph.artifacts import write_json
+from latentgraph.pipeline.graph import GraphStageResult
+from latentgraph.report.html import write_report
+
+log = logging.getLogger(__name__)
+
+
+def run_summary(metrics: dict[str, float], graph: GraphStageResult | None, run_dir: Path) -> dict[str, float]:
+    """``metrics/summary.json``: the run's headline numbers under the keys the W&B summary uses."""
+    metrics = dict(metrics)
+    if graph is not None:
+        metrics["graph/blanket_size"] = float(len(graph.blanket["blanket"]))
+    write_json(run_dir / "metrics" / "summary.json", metrics)
+    return metrics
+
+
+def report_stage(run_dir: Path, config_yaml: str | None = None) -> Path:
+    """``report.html`` from the run directory's files (the page is also the way to look at an old run)."""
+    path = write_report(run_dir, config_yaml)
+    log.info("report: %s", path)
+    return path

@@ -1,0 +1,206 @@
+"""Run tracking: a CSV logger always, W&B offline by default, and the fit's callbacks.
+
+Every stage logs through one :class:`RunLog` over the run's Lightning loggers (the same logger
+objects the autoencoder's ``Trainer`` uses), so there is one path to W&B: images, tables and
+summary keys go through ``WandbLogger``, never through the global ``wandb.run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from weakref import proxy
+
+import pandas as pd
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, RichProgressBar
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+from latentgraph.artifacts import atomic_target
+from latentgraph.config.schema import Config
+from latentgraph.models.step_seeding import StepSeeding
+
+log = logging.getLogger(__name__)
+
+JOB_TYPES = {"all": "pipeline", "graph": "graph"}  # W&B job_type per CLI stage
+
+
+def sweep_group() -> str | None:
+    """The sweep directory's name in a Hydra multirun (the W&B group), else ``None``."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            return Path(hydra_cfg.sweep.dir).name
+    except ValueError:  # not inside a Hydra app (tests, notebooks)
+        pass
+    return None
+
+
+def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
+    """The run's loggers: CSV under ``run_dir/<logger.csv.name>``, and W&B unless disabled."""
+    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name=settings.logger.csv.name, version="")]
+    log.info("Instantiating logger <%s> -> %s", CSVLogger.__name__, run_dir / settings.logger.csv.name)
+    wandb_cfg = settings.logger.wandb
+    if wandb_cfg.enabled:
+        os.environ.setdefault("WANDB_SILENT", "true")
+        mode = wandb_cfg.mode or ("offline" if wandb_cfg.offline else "online")
+        logger = WandbLogger(
+            save_dir=str(run_dir),
+            project=wandb_cfg.project,
+            entity=wandb_cfg.entity,
+            offline=mode == "offline",
+            group=wandb_cfg.group or sweep_group(),
+            job_type=wandb_cfg.job_type or JOB_TYPES[settings.stage],
+            tags=list(wandb_cfg.tags),
+            mode=mode,
+            name=run_dir.name,
+        )
+        # Lightning passes anonymous=None, which wandb (>= 0.19) answers with a deprecation line on every run
+        logger._wandb_init.pop("anonymous", None)
+        logger.log_hyperparams(_plain(asdict(settings)))
+        log.info("Instantiating logger <%s> (mode=%s)", WandbLogger.__name__, mode)
+        loggers.append(logger)
+    return loggers
+
+
+def _plain(value):
+    """Settings as JSON-like values (choices as their strings) for the W&B config."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, str) else value
+
+
+class RunLog:
+    """What the stages log, sent to every logger of the run: metrics to all, pictures and tables to W&B."""
+
+    def __init__(self, loggers: list[Logger]):
+        self.loggers = list(loggers)
+        self.step = 0  # the fit's last step once it ran: later stages log there, after the training curves
+
+    def metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        for logger in self.loggers:
+            logger.log_metrics(values, step=self.step if step is None else step)
+
+    def _wandb(self) -> list[WandbLogger]:
+        return [logger for logger in self.loggers if isinstance(logger, WandbLogger)]
+
+    def image(self, key: str, path: Path) -> None:
+        for logger in self._wandb():
+            logger.log_image(key, images=[str(path)], step=self.step)
+
+    def table(self, key: str, frame: pd.DataFrame) -> None:
+        for logger in self._wandb():
+            logger.log_table(key, dataframe=frame, step=self.step)
+
+    def summary(self, values: dict[str, object]) -> None:
+        for logger in self._wandb():
+            for key, value in values.items():
+                logger.experiment.summary[key] = value
+
+    def save(self) -> None:
+        for logger in self.loggers:
+            logger.save()
+
+
+class AtomicModelCheckpoint(ModelCheckpoint):
+    """A ``ModelCheckpoint`` whose files appear whole or not at all.
+
+    Lightning writes ``last.ckpt`` in place; a fit killed during that write would leave a
+    truncated file for the resume to trip on. Rank zero writes beside the file and renames it
+    into place instead (other DDP ranks only join the save's barrier).
+    """
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        if not trainer.is_global_zero:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        with atomic_target(filepath) as tmp:
+            trainer.save_checkpoint(tmp, self.save_weights_only)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        for logger in trainer.loggers:
+            logger.after_save_checkpoint(proxy(self))
+
+
+class ParameterSummary(ModelSummary):
+    """Lightning's model summary as a rich table, without its FLOPs column.
+
+    Lightning counts FLOPs only for an ``example_input_array``; for these models the column and
+    its total are all zeros, which reads as a fault.
+    """
+
+    @staticmethod
+    def summarize(
+        summary_data: list[tuple[str, list[str]]],
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: dict[str, int],
+        total_flops: int,
+        **_: object,
+    ) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        columns = [(name, values) for name, values in summary_data if name != "FLOPs"]
+        table = Table(header_style="bold magenta")
+        for name, _values in columns:
+            table.add_column(name, justify="right" if name == "Params" else "left", no_wrap=True)
+        for row in zip(*(values for _, values in columns)):
+            table.add_row(*row)
+        console = Console()
+        console.print(table)
+        console.print(
+            f"trainable parameters {trainable_parameters:,} of {total_parameters:,} "
+            f"({model_size:.2f} MB); modules in train mode {total_training_modes['train']}, "
+            f"in eval mode {total_training_modes['eval']}"
+        )
+
+
+def build_callbacks(settings: Config, run_dir: Path) -> list[Callback]:
+    """Checkpoints (best and last), per-step seeding, early stopping if enabled, the progress bar."""
+    checkpoint_dir = str(run_dir / "checkpoints")
+    ckpt = settings.callbacks.checkpoint
+    callbacks: list[Callback] = [
+        # the best model by the monitored metric, checked after each validation
+        AtomicModelCheckpoint(
+            dirpath=checkpoint_dir,
+            filename="best-{epoch:03d}",
+            monitor=ckpt.monitor,
+            mode=str(ckpt.mode),
+            save_top_k=ckpt.save_top_k,
+            auto_insert_metric_name=False,
+        ),
+        # last.ckpt, refreshed every few steps so a killed fit loses little
+        AtomicModelCheckpoint(
+            dirpath=checkpoint_dir, save_last=True, save_top_k=0, every_n_train_steps=ckpt.every_n_train_steps
+        ),
+    ]
+    callbacks.append(StepSeeding(settings.seed))  # exact resumes: each step's draws depend on (seed, step, rank)
+    early = settings.callbacks.early_stopping
+    if early.enabled:
+        callbacks.append(EarlyStopping(monitor=early.monitor, patience=early.patience, mode=str(early.mode)))
+    if settings.callbacks.rich_progress_bar and settings.trainer.enable_progress_bar:
+        callbacks.append(RichProgressBar())
+    if settings.trainer.enable_model_summary:
+        callbacks.append(ParameterSummary())
+    for callback in callbacks:
+        log.info("Instantiating callback <%s>", type(callback).__name__)
+    return callbacks
+
+
+def finish_wandb() -> None:
+    """Close the W&B run so multirun jobs never share one (called in a ``finally``)."""
+    try:
+        import wandb
+    except ImportError:  # pragma: no cover - wandb is a dependency
+        return
+    if wandb.run is not None:
+        wandb.finish()

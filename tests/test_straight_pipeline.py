@@ -1,0 +1,178 @@
+"""The settings have one source of truth, artifacts get plain permissions, and the pipeline's
+edges (early stopping, empty blankets, progress bars, the compose API) behave as documented."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import stat
+import subprocess
+import sys
+from dataclasses import fields
+
+import networkx as nx
+import pytest
+import torch
+from conftest import settings_for
+from toy_models import ToyAttributes, ToyAutoencoder
+
+from latentgraph.artifacts import atomic_target, write_json
+from latentgraph.attributes.classifier import SequenceClassifier
+from latentgraph.config.schema import (
+    ClassifierTrainingConfig,
+    DataConfig,
+    GraphConfig,
+    ModelConfig,
+    PerturbationConfig,
+    PredictorConfig,
+)
+from latentgraph.data import PeptideDataModule
+from latentgraph.errors import ConfigValueError
+from latentgraph.graph import AttributeGraph, build_graph
+from latentgraph.models.wae import SequenceWAE
+from latentgraph.perturbation import run_perturbation
+from latentgraph.pipeline.graph import blanket_report
+from latentgraph.pipeline.tracking import build_callbacks
+from latentgraph.predictors.experiment import PredictorSettings
+from latentgraph.stage_cache import StageCache
+
+
+def _defaults(function) -> dict:
+    return {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _schema(cls) -> dict:
+    instance = cls()
+    return {f.name: getattr(instance, f.name) for f in fields(cls)}
+
+
+def _agree(library: dict, schema: dict, names) -> None:
+    for name in names:
+        left, right = library[name], schema[name]
+        if isinstance(left, tuple):
+            left = list(left)
+        assert left == right, f"{name}: library default {left!r}, config default {right!r}"
+
+
+def test_library_defaults_equal_config_defaults():
+    graph = _schema(GraphConfig)
+    _agree(_defaults(build_graph), graph, ["threshold", "alpha", "min_effect", "tau", "structure", "sem"])
+    _agree(
+        _defaults(run_perturbation),
+        _schema(PerturbationConfig),
+        ["n_base", "deltas", "base", "batch_size", "n_permutations"],
+    )
+    _agree(
+        _defaults(PeptideDataModule.__init__),
+        _schema(DataConfig),
+        ["max_len", "batch_size", "num_workers", "augment_crop", "augment_substitution"],
+    )
+    model = _schema(ModelConfig)
+    _agree(_defaults(SequenceWAE.__init__), model, list(model))
+    predictor = _schema(PredictorConfig)
+    _agree(
+        _defaults(PredictorSettings),
+        predictor,
+        ["model", "seeds", "fewshot_k", "limited_n", "max_steps", "patience", "lr", "fewshot_steps", "fewshot_lr"],
+    )
+    assert list(_defaults(PredictorSettings)["regimes"]) == ["supervised", "unsupervised", "fewshot", "limited"]
+    classifier = ClassifierTrainingConfig().model_kwargs()
+    _agree(_defaults(SequenceClassifier.__init__), classifier, list(classifier))
+
+
+def test_compose_api_works_in_a_fresh_interpreter(tmp_path):
+    code = (
+        "from hydra import compose, initialize_config_module\n"
+        "with initialize_config_module('latentgraph.conf', version_base='1.3'):\n"
+        "    cfg = compose('config', overrides=['experiment=smoke'])\n"
+        "print(cfg.model.latent_dim, cfg.graph.min_effect)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["8", "0.5"]
+
+
+def test_artifacts_get_the_permissions_of_a_plain_write(tmp_path):
+    old = os.umask(0o022)
+    try:
+        json_file = write_json(tmp_path / "graph" / "blanket.json", {"blanket": []})
+        with atomic_target(tmp_path / "report.html") as tmp:
+            tmp.write_text("<html></html>")
+        with StageCache(tmp_path / "stages").store("wae", "k") as entry:
+            (entry / "wae.json").write_text("{}")
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert mode(plain) == 0o644
+    assert mode(json_file) == mode(tmp_path / "report.html") == 0o644
+    assert mode(tmp_path / "stages" / "wae" / "k") == 0o755  # as mkdir would make it
+
+
+def test_early_stopping_follows_its_own_mode(tmp_path):
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    settings = settings_for(
+        "callbacks.early_stopping.enabled=true",
+        "callbacks.early_stopping.monitor=val/token_acc",
+        "callbacks.early_stopping.mode=max",
+        "callbacks.early_stopping.patience=2",
+    )
+    assert str(settings.callbacks.checkpoint.mode) == "min"  # the checkpoint still watches val/recon
+    stopper = next(c for c in build_callbacks(settings, tmp_path) if isinstance(c, EarlyStopping))
+    assert stopper.mode == "max"
+    best = torch.tensor(0.0)
+    for accuracy in (0.5, 0.6, 0.7, 0.8):  # rising accuracy: always an improvement, never a stop
+        should_stop, _ = stopper._evaluate_stopping_criteria(torch.tensor(accuracy))
+        assert not should_stop and stopper.best_score > best
+        best = stopper.best_score
+
+
+def _graph_without_edges(names: list[str]) -> AttributeGraph:
+    dag = nx.DiGraph()
+    dag.add_nodes_from(names)
+    return AttributeGraph(["z0"], names, set(), dag, {a: frozenset() for a in names}, "footprint")
+
+
+SET_SUMMARY = {"target": "amp", "oracle_for": {"amp": "amp"}, "features_for_target": ["length", "net_charge"]}
+
+
+def test_an_empty_blanket_falls_back_to_all_features():
+    report = blanket_report(_graph_without_edges(["length", "net_charge", "amp"]), SET_SUMMARY, "all")
+    assert report["empty"] and report["blanket"] == [] and report["fallback"] == "all"
+    assert report["features"] == ["length", "net_charge"]
+    assert "no attribute is in the Markov blanket of 'amp'" in report["reason"]
+
+
+def test_an_empty_blanket_fails_the_run_when_asked():
+    with pytest.raises(ConfigValueError) as info:
+        blanket_report(_graph_without_edges(["length", "net_charge", "amp"]), SET_SUMMARY, "fail")
+    assert info.value.key == "graph.empty_blanket" and "set graph.empty_blanket=all" in str(info.value)
+
+
+def test_a_blanket_never_falls_back():
+    dag = nx.DiGraph([("length", "amp")])
+    dag.add_node("net_charge")
+    graph = AttributeGraph(
+        ["z0", "z1"],
+        ["length", "net_charge", "amp"],
+        {("z0", "length"), ("z0", "amp"), ("z1", "amp")},
+        dag,
+        {"length": frozenset({"z0"}), "amp": frozenset({"z0", "z1"}), "net_charge": frozenset()},
+        "footprint",
+    )
+    report = blanket_report(graph, SET_SUMMARY, "fail")
+    assert report["blanket"] == report["features"] == ["length"] and report["fallback"] is None
+
+
+def test_progress_bar_is_not_drawn_into_logs(capsys):
+    run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=4, deltas=[1.0], n_permutations=99)
+    captured = capsys.readouterr()
+    assert "━" not in captured.out + captured.err  # pytest captures: not a terminal
+    run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=4, deltas=[1.0], n_permutations=99, progress=True)
+    assert "perturbation" in capsys.readouterr().out  # asked for, it is drawn
