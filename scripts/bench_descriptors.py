@@ -26,7 +26,9 @@ from latentgraph.data.alphabet import tokenize_numpy
 
 
 def sample_sequences(n: int, seed: int = 0) -> list[str]:
-    pool = sorted({s for load in (load_AMPvsUniProt, load_AMPvsTM, load_ACPvsTM, load_ACPvsRandom) for s in load().sequences})
+    pool = sorted(
+        {s for load in (load_AMPvsUniProt, load_AMPvsTM, load_ACPvsTM, load_ACPvsRandom) for s in load().sequences}
+    )
     rng = np.random.default_rng(seed)
     return [pool[i] for i in rng.integers(0, len(pool), size=n)]
 

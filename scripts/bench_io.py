@@ -43,7 +43,7 @@ def write_fasta(path: str, n: int, seed: int = 0) -> int:
             kind = rng.random(size)
             out, position = [], 0
             for i, length in enumerate(lengths):
-                sequence = letters[position:position + length]
+                sequence = letters[position : position + length]
                 position += length
                 if kind[i] < 0.002:
                     sequence, bad = sequence[:3] + "X" + sequence[4:], bad + 1
@@ -52,7 +52,7 @@ def write_fasta(path: str, n: int, seed: int = 0) -> int:
                 elif kind[i] < 0.005:
                     sequence, bad = sequence + "A" * MAX_LEN, bad + 1
                 if kind[i] > 0.9:  # wrapped at 60 columns, as many FASTA writers do
-                    sequence = "\n".join(sequence[j:j + 60] for j in range(0, len(sequence), 60))
+                    sequence = "\n".join(sequence[j : j + 60] for j in range(0, len(sequence), 60))
                 out.append(f">pep{start + i} generated\n{sequence}\n")
             handle.write("".join(out))
     return bad
@@ -94,15 +94,22 @@ def main() -> None:
         started = time.perf_counter()
         bad = write_fasta(path, args.n)
         size_mb = os.path.getsize(path) / 2**20
-        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+        print(
+            f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}"
+        )
         print(f"generated {args.n:,} records ({bad:,} bad), {size_mb:.0f} MB, in {time.perf_counter() - started:.1f} s")
         for mode in ("stream", "whole"):
-            result = json.loads(subprocess.run([sys.executable, __file__, "--read", path, mode], check=True,
-                                               capture_output=True, text=True).stdout)
+            result = json.loads(
+                subprocess.run(
+                    [sys.executable, __file__, "--read", path, mode], check=True, capture_output=True, text=True
+                ).stdout
+            )
             assert result["rows"] + result["dropped"] == args.n and result["dropped"] == bad, result
-            print(f"{mode:>6}: {result['rows']:,} rows kept, {result['dropped']:,} dropped, "
-                  f"{result['seconds']:.2f} s = {args.n / result['seconds'] / 1e3:.0f}k sequences/s, "
-                  f"peak RSS {result['peak_rss_mb']:.0f} MB")
+            print(
+                f"{mode:>6}: {result['rows']:,} rows kept, {result['dropped']:,} dropped, "
+                f"{result['seconds']:.2f} s = {args.n / result['seconds'] / 1e3:.0f}k sequences/s, "
+                f"peak RSS {result['peak_rss_mb']:.0f} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -34,10 +34,20 @@ def lightning_fit(steps: int) -> float:
     x, y, vx, vy = data()
     model = AttributePredictor(n_features=13)
     model.set_standardisation(x)
-    trainer = pl.Trainer(max_epochs=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu", devices=1)
+    trainer = pl.Trainer(
+        max_epochs=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+        devices=1,
+    )
     start = time.perf_counter()
-    trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=len(y)), DataLoader(TensorDataset(vx, vy), batch_size=len(vy)))
+    trainer.fit(
+        model, DataLoader(TensorDataset(x, y), batch_size=len(y)), DataLoader(TensorDataset(vx, vy), batch_size=len(vy))
+    )
     return time.perf_counter() - start
 
 

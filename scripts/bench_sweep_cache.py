@@ -33,8 +33,14 @@ def timed(args: list[str]) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "LATENTGRAPH_CACHE": str(Path(tmp) / "cache"), "WANDB_MODE": "disabled"}
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "latentgraph.cli.main", *args], cwd=tmp, env=env,
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "latentgraph.cli.main", *args],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return time.perf_counter() - start, done.stdout + done.stderr
 
 

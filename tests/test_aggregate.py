@@ -15,9 +15,21 @@ def fake_job(sweep, name: str, overrides: list[str], auroc: float | None) -> Non
     (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     if auroc is not None:
         (job / "results").mkdir()
-        pd.DataFrame([{"feature_set": fs, "regime": "supervised", "dataset": ds, "n": 100, "auroc_mean": auroc,
-                       "seeds": 5, "auroc_ci95": 0.01} for fs in ("markov_blanket", "all")
-                      for ds in ("id_test", "AMPvsTM")]).to_csv(job / "results" / "summary.csv", index=False)
+        pd.DataFrame(
+            [
+                {
+                    "feature_set": fs,
+                    "regime": "supervised",
+                    "dataset": ds,
+                    "n": 100,
+                    "auroc_mean": auroc,
+                    "seeds": 5,
+                    "auroc_ci95": 0.01,
+                }
+                for fs in ("markov_blanket", "all")
+                for ds in ("id_test", "AMPvsTM")
+            ]
+        ).to_csv(job / "results" / "summary.csv", index=False)
 
 
 def test_collects_every_job_and_reports_the_missing_one(tmp_path, capsys):

@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 import torch
 
-from latentgraph.data.alphabet import (AMINO_ACIDS, BOS, EOS, PAD, UNK, VOCAB, VOCAB_SIZE, decoded_is_valid,
-                                       detokenize, tokenize)
+from latentgraph.data.alphabet import (
+    AMINO_ACIDS,
+    BOS,
+    EOS,
+    PAD,
+    UNK,
+    VOCAB,
+    VOCAB_SIZE,
+    decoded_is_valid,
+    detokenize,
+    tokenize,
+)
 
 
 def test_vocabulary_layout():
@@ -39,12 +49,14 @@ def test_detokenize_stops_at_first_eos():
 
 
 def test_decoded_is_valid():
-    rows = torch.tensor([
-        [4, 5, EOS, PAD],  # valid
-        [EOS, PAD, PAD, PAD],  # empty
-        [4, 5, 6, 7],  # no <eos>
-        [4, UNK, EOS, PAD],  # special inside
-    ])
+    rows = torch.tensor(
+        [
+            [4, 5, EOS, PAD],  # valid
+            [EOS, PAD, PAD, PAD],  # empty
+            [4, 5, 6, 7],  # no <eos>
+            [4, UNK, EOS, PAD],  # special inside
+        ]
+    )
     assert decoded_is_valid(rows).tolist() == [True, False, False, False]
 
 

@@ -1,12 +1,11 @@
 """Config composition and validation: a bad value fails before any work and names its full key."""
 
 import pytest
+from conftest import compose_config
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from latentgraph.config import ConfigValueError, validate_config
-
-from conftest import compose_config
 
 
 def validated(*overrides):
@@ -20,16 +19,19 @@ def test_default_config_validates():
     assert config.seed == 0
 
 
-@pytest.mark.parametrize("option, accelerator, devices, strategy", [
-    ("gpu", "gpu", 1, "auto"), ("ddp_cpu", "cpu", 2, "ddp"), ("ddp_gpu", "gpu", -1, "ddp")])
+@pytest.mark.parametrize(
+    "option, accelerator, devices, strategy",
+    [("gpu", "gpu", 1, "auto"), ("ddp_cpu", "cpu", 2, "ddp"), ("ddp_gpu", "gpu", -1, "ddp")],
+)
 def test_trainer_options_compose_without_lightnings_distributed_sampler(option, accelerator, devices, strategy):
     trainer = validated(f"trainer={option}").trainer
     assert (trainer.accelerator, trainer.devices, trainer.strategy) == (accelerator, devices, strategy)
     assert trainer.use_distributed_sampler is False  # the datamodule shards its own resumable order
 
 
-@pytest.mark.parametrize("group", ["data", "model", "attributes", "trainer", "logger", "callbacks", "graph", "perturbation",
-                                   "predictor"])
+@pytest.mark.parametrize(
+    "group", ["data", "model", "attributes", "trainer", "logger", "callbacks", "graph", "perturbation", "predictor"]
+)
 def test_schema_defaults_match_the_default_yaml(group):
     """A Python user of the dataclasses gets the same defaults as a command-line user."""
     from latentgraph.config.schema import Config
@@ -88,8 +90,12 @@ def test_attribute_set_options_compose():
 
 @pytest.mark.parametrize(
     "override, key",
-    [("model.latent_dim=abc", "model.latent_dim"), ("model.regularizer=l2", "model.regularizer"),
-     ("data.bad_records=ignore", "data.bad_records"), ("model.no_such_key=1", "no_such_key")],
+    [
+        ("model.latent_dim=abc", "model.latent_dim"),
+        ("model.regularizer=l2", "model.regularizer"),
+        ("data.bad_records=ignore", "data.bad_records"),
+        ("model.no_such_key=1", "no_such_key"),
+    ],
 )
 def test_type_errors_fail_at_composition(override, key):
     with pytest.raises(ConfigCompositionException) as info:
@@ -99,7 +105,17 @@ def test_type_errors_fail_at_composition(override, key):
 
 def test_groups_exist():
     cfg = compose_config(["paths.run_dir=/tmp/unused"])
-    for group in ("data", "model", "attributes", "perturbation", "graph", "predictor", "trainer", "logger",
-                  "callbacks", "paths"):
+    for group in (
+        "data",
+        "model",
+        "attributes",
+        "perturbation",
+        "graph",
+        "predictor",
+        "trainer",
+        "logger",
+        "callbacks",
+        "paths",
+    ):
         assert group in cfg, group
     assert OmegaConf.select(cfg, "trainer._target_") == "pytorch_lightning.Trainer"

@@ -10,10 +10,12 @@ from latentgraph.data.splits import deduplicate, holdout_split, split_labelled
 
 
 def test_deduplicate_reports_conflicts_and_keeps_agreeing_copies():
-    frame = pd.DataFrame({
-        "sequence": ["AAA", "AAA", "CCC", "CCC", "DDD", "EEE", "EEE"],
-        "amp": [1.0, 1.0, 1.0, 0.0, 0.0, np.nan, 1.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "sequence": ["AAA", "AAA", "CCC", "CCC", "DDD", "EEE", "EEE"],
+            "amp": [1.0, 1.0, 1.0, 0.0, 0.0, np.nan, 1.0],
+        }
+    )
     result = deduplicate(frame)
     assert result.frame["sequence"].tolist() == ["AAA", "DDD", "EEE"]
     assert result.frame.set_index("sequence")["amp"].to_dict() == {"AAA": 1.0, "DDD": 0.0, "EEE": 1.0}
@@ -41,9 +43,19 @@ def test_holdout_split():
 
 
 def data_kwargs(**overrides):
-    kwargs = dict(id_source="modlamp:AMPvsUniProt", ood_sources=["modlamp:AMPvsTM"], corpus_sources=[], target="amp",
-                  max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2, split_seed=0,
-                  corpus_val_fraction=0.1, batch_size=256)
+    kwargs = dict(
+        id_source="modlamp:AMPvsUniProt",
+        ood_sources=["modlamp:AMPvsTM"],
+        corpus_sources=[],
+        target="amp",
+        max_len=50,
+        bad_records="drop",
+        val_fraction=0.1,
+        test_fraction=0.2,
+        split_seed=0,
+        corpus_val_fraction=0.1,
+        batch_size=256,
+    )
     kwargs.update(overrides)
     return kwargs
 
@@ -67,10 +79,14 @@ def test_no_ood_sequence_reaches_the_autoencoder_corpus(tmp_path):
     shared_with_id = id_frame.id_train["sequence"].tolist()[:5]
     (tmp_path / "extra.fasta").write_text("".join(f">x{i}\n{s}\n" for i, s in enumerate(["KLAKLAKK", "GIGKFLHS"])))
     (tmp_path / "user_ood.csv").write_text(
-        "sequence,amp\n" + "".join(f"{s},1\n" for s in shared_with_id) + "KLAKLAKK,0\n")
-    data = prepare_data(**data_kwargs(
-        ood_sources=["modlamp:AMPvsTM", str(tmp_path / "user_ood.csv")],
-        corpus_sources=[str(tmp_path / "extra.fasta")]))
+        "sequence,amp\n" + "".join(f"{s},1\n" for s in shared_with_id) + "KLAKLAKK,0\n"
+    )
+    data = prepare_data(
+        **data_kwargs(
+            ood_sources=["modlamp:AMPvsTM", str(tmp_path / "user_ood.csv")],
+            corpus_sources=[str(tmp_path / "extra.fasta")],
+        )
+    )
     ood = set().union(*(set(f["sequence"]) for f in data.ood.values()))
     assert {"KLAKLAKK", *shared_with_id} <= ood
     assert "GIGKFLHS" in data.corpus_train + data.corpus_val
@@ -86,13 +102,21 @@ def test_no_ood_sequence_reaches_the_autoencoder_corpus(tmp_path):
     assert not data.id_sequences & ood
 
 
-
 def _prepare(**overrides):
     from latentgraph.data import prepare_data
 
-    settings = dict(id_source="modlamp:ACPvsRandom", ood_sources=["modlamp:ACPvsTM"], corpus_sources=[], target="acp",
-                    max_len=50, bad_records="drop", val_fraction=0.1, test_fraction=0.2, split_seed=0,
-                    corpus_val_fraction=0.1)
+    settings = dict(
+        id_source="modlamp:ACPvsRandom",
+        ood_sources=["modlamp:ACPvsTM"],
+        corpus_sources=[],
+        target="acp",
+        max_len=50,
+        bad_records="drop",
+        val_fraction=0.1,
+        test_fraction=0.2,
+        split_seed=0,
+        corpus_val_fraction=0.1,
+    )
     return prepare_data(**{**settings, **overrides})
 
 
@@ -124,7 +148,9 @@ def test_training_order_depends_only_on_seed_and_epoch_and_resumes_mid_epoch():
     from latentgraph.data.datamodule import FitPosition, ResumableShuffle
 
     def order(epoch: int, done: int = 0, rank: int = 0, world: int = 1, seed: int = 0) -> list[int]:
-        return list(ResumableShuffle(50, seed=seed, batch_size=8, position=lambda: FitPosition(epoch, done, rank, world)))
+        return list(
+            ResumableShuffle(50, seed=seed, batch_size=8, position=lambda: FitPosition(epoch, done, rank, world))
+        )
 
     assert sorted(order(0)) == list(range(50)) and order(0) == order(0)
     assert order(0) != order(1) and order(0) != order(0, seed=1)

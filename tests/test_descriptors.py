@@ -70,7 +70,9 @@ def test_sets_cover_every_length(sequences):
 @pytest.mark.parametrize("name", sorted(RELATIVE_1E4))
 def test_descriptor_matches_modlamp_to_1e_4(name, sequences, ours):
     kind, method, kwargs = RELATIVE_1E4[name]
-    reference = modlamp_global(sequences, method, **kwargs) if kind == "global" else modlamp_eisenberg(sequences, method)
+    reference = (
+        modlamp_global(sequences, method, **kwargs) if kind == "global" else modlamp_eisenberg(sequences, method)
+    )
     assert max_relative(ours[name], reference) < 1e-4
 
 

@@ -7,8 +7,13 @@ import pytest
 import torch
 from scipy.stats import false_discovery_control
 
-from latentgraph.perturbation.edge_tests import (attribute_spread, benjamini_hochberg, permutations_for, sensitivity,
-                                                 sign_flip_pvalues)
+from latentgraph.perturbation.edge_tests import (
+    attribute_spread,
+    benjamini_hochberg,
+    permutations_for,
+    sensitivity,
+    sign_flip_pvalues,
+)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -22,15 +22,41 @@ from latentgraph.data.records import BadRecordError, BadRecordPolicy, DataError,
 from latentgraph.data.sources import iter_records, parse_source_spec, read_source
 
 MAX_LEN = 50
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                          HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 # pieces that break naive parsers, mixed with arbitrary unicode text
-PIECES = [">", ">seq", "\n", "\r\n", "\r", " ", "\t", "*", ",", '"', ";", "\x00", "\ufeff", "é", "💊", "klrw",
-          "KLRWGA", "ACDEFGHIKLMNPQRSTVWY", "XBZUO", "sequence,amp\n", "1", "nan", "inf", "A" * 200_000]
+PIECES = [
+    ">",
+    ">seq",
+    "\n",
+    "\r\n",
+    "\r",
+    " ",
+    "\t",
+    "*",
+    ",",
+    '"',
+    ";",
+    "\x00",
+    "\ufeff",
+    "é",
+    "💊",
+    "klrw",
+    "KLRWGA",
+    "ACDEFGHIKLMNPQRSTVWY",
+    "XBZUO",
+    "sequence,amp\n",
+    "1",
+    "nan",
+    "inf",
+    "A" * 200_000,
+]
 text_files = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=30)), max_size=40).map("".join)
-any_bytes = st.one_of(st.binary(max_size=2000), text_files.map(lambda s: s.encode("utf-8")),
-                      text_files.map(lambda s: s.encode("utf-16")))
+any_bytes = st.one_of(
+    st.binary(max_size=2000), text_files.map(lambda s: s.encode("utf-8")), text_files.map(lambda s: s.encode("utf-16"))
+)
 
 
 def read_with(path, policy: str) -> tuple[list[str], int]:
@@ -63,8 +89,10 @@ def test_readers_on_arbitrary_bytes_keep_valid_records_and_count_the_rest(tmp_pa
 
 
 @FUZZ
-@given(sequences=st.lists(st.one_of(st.text(max_size=60), st.sampled_from(PIECES[:-1])), max_size=20),
-       max_len=st.integers(1, 60))
+@given(
+    sequences=st.lists(st.one_of(st.text(max_size=60), st.sampled_from(PIECES[:-1])), max_size=20),
+    max_len=st.integers(1, 60),
+)
 def test_tokenizer_never_crashes_and_keeps_the_row_layout(sequences, max_len):
     tokens = tokenize_numpy(sequences, max_len)
     assert tokens.shape == (len(sequences), max_len + 2) and int(tokens.max(initial=0)) < VOCAB_SIZE

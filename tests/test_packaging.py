@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +21,13 @@ def test_pyproject_lists_every_package():
 
 
 def test_cli_reports_packaged_search_path_from_any_directory(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "latentgraph.cli.main", "--info", "searchpath"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "latentgraph.cli.main", "--info", "searchpath"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "pkg://latentgraph.conf" in result.stdout
 
@@ -32,23 +37,48 @@ def test_non_editable_wheel_ships_configs_and_runs_elsewhere(tmp_path):
     wheel_dir, target, elsewhere = tmp_path / "wheel", tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
     pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(ROOT)], check=True,
-                   timeout=300)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(ROOT)], check=True, timeout=300
+    )
     wheel = next(wheel_dir.glob("latentgraph-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for config in ("config.yaml", "model/wae.yaml", "model/wae_class.yaml", "experiment/smoke.yaml", "data/default.yaml"):
+    for config in (
+        "config.yaml",
+        "model/wae.yaml",
+        "model/wae_class.yaml",
+        "experiment/smoke.yaml",
+        "data/default.yaml",
+    ):
         assert f"latentgraph/conf/{config}" in names, config
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=300)
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
     script = target / "bin" / "latentgraph"
-    info = subprocess.run([sys.executable, str(script), "--info", "searchpath"], cwd=elsewhere, env=env,
-                          capture_output=True, text=True, timeout=120)
+    info = subprocess.run(
+        [sys.executable, str(script), "--info", "searchpath"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert info.returncode == 0, info.stderr
     assert "pkg://latentgraph.conf" in info.stdout
-    where = subprocess.run([sys.executable, "-c", "import latentgraph; print(latentgraph.__file__)"], cwd=elsewhere,
-                           env=env, capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [sys.executable, "-c", "import latentgraph; print(latentgraph.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert where.stdout.strip().startswith(str(target))  # the wheel's copy, not the checkout
-    cfg = subprocess.run([sys.executable, str(script), "model=wae_class", "--cfg", "job"], cwd=elsewhere, env=env,
-                         capture_output=True, text=True, timeout=120)
+    cfg = subprocess.run(
+        [sys.executable, str(script), "model=wae_class", "--cfg", "job"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cfg.returncode == 0, cfg.stderr
     assert "latent_dim: 100" in cfg.stdout

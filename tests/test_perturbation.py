@@ -22,8 +22,16 @@ def test_perturbed_codes_grid_order():
 
 
 def test_deterministic_for_a_seed_and_independent_of_batch_size():
-    run = lambda seed, batch: run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=16, deltas=[-1, 1],  # noqa: E731
-                                               seed=seed, batch_size=batch, n_permutations=499, progress=False)
+    run = lambda seed, batch: run_perturbation(
+        ToyAutoencoder(),
+        ToyAttributes(),
+        n_base=16,
+        deltas=[-1, 1],  # noqa: E731
+        seed=seed,
+        batch_size=batch,
+        n_permutations=499,
+        progress=False,
+    )
     a, b, c = run(0, 4096), run(0, 7), run(1, 4096)
     for name in ("effects", "pvalues", "qvalues", "sensitivity", "change_rate", "base_codes"):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
@@ -39,8 +47,9 @@ def test_plain_callable_attributes_and_the_protocol():
             return torch.tensor([[len(s), s.count("K")] for s in sequences], dtype=torch.float32)
 
     assert isinstance(ToyAutoencoder(), Autoencoder)
-    result = run_perturbation(ToyAutoencoder(), Lengths(), n_base=32, deltas=[1.0, 2.0], n_permutations=999,
-                              progress=False)
+    result = run_perturbation(
+        ToyAutoencoder(), Lengths(), n_base=32, deltas=[1.0, 2.0], n_permutations=999, progress=False
+    )
     assert result.attribute_names == ["length", "k_count"]
     assert (result.sensitivity[:, 0] == 0).all()  # the toy's length never changes
     assert float(result.qvalues[0, 1]) < 0.05 and (result.qvalues[4:, 1] == 1).all()
@@ -51,8 +60,16 @@ def test_the_project_wae_satisfies_the_protocol():
 
     model = SequenceWAE(latent_dim=4, embedding_dim=8, encoder_hidden=8, decoder_hidden=8, max_len=10)
     assert isinstance(model, Autoencoder)
-    result = run_perturbation(model, ToyAttributes(), n_base=4, deltas=[1.0], n_permutations=99, progress=False,
-                              base="posterior", sequences=["KKKAA", "EEWWL", "GGSSA", "KLWEA", "AAAAK"])
+    result = run_perturbation(
+        model,
+        ToyAttributes(),
+        n_base=4,
+        deltas=[1.0],
+        n_permutations=99,
+        progress=False,
+        base="posterior",
+        sequences=["KKKAA", "EEWWL", "GGSSA", "KLWEA", "AAAAK"],
+    )
     assert result.info["latent_scale"] == "data" and result.base_codes.shape == (4, 4)
 
 
@@ -64,8 +81,9 @@ def test_unscorable_decodes_are_counted_and_left_out(caplog):
             return values
 
     with caplog.at_level("WARNING"):
-        result = run_perturbation(ToyAutoencoder(), NaNForW(), n_base=32, deltas=[-1, 1], n_permutations=499,
-                                  progress=False)
+        result = run_perturbation(
+            ToyAutoencoder(), NaNForW(), n_base=32, deltas=[-1, 1], n_permutations=499, progress=False
+        )
     assert result.info["unscorable_decodes"] > 0 and "could not be scored" in caplog.text
     assert torch.isfinite(result.pvalues).all() and torch.isfinite(result.sensitivity).all()
 
@@ -81,11 +99,17 @@ def test_attributes_of_the_wrong_shape_are_a_clear_error():
         run_perturbation(ToyAutoencoder(), Broken(), n_base=4, deltas=[1], progress=False)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"deltas": []}, "non-empty"), ({"deltas": [0.0, 1.0]}, "non-zero"), ({"n_base": 1}, "n_base"),
-    ({"base": "posterior"}, "needs sequences"), ({"base": "mean"}, "'prior' or 'posterior'"),
-    ({"latent_scale": "data"}, "needs sequences"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"deltas": []}, "non-empty"),
+        ({"deltas": [0.0, 1.0]}, "non-zero"),
+        ({"n_base": 1}, "n_base"),
+        ({"base": "posterior"}, "needs sequences"),
+        ({"base": "mean"}, "'prior' or 'posterior'"),
+        ({"latent_scale": "data"}, "needs sequences"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     args = {"n_base": 4, "deltas": [1.0], "progress": False, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -93,8 +117,9 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_save_and_load_round_trip(tmp_path):
-    result = run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=8, deltas=[-1, 1], n_permutations=99,
-                              progress=False)
+    result = run_perturbation(
+        ToyAutoencoder(), ToyAttributes(), n_base=8, deltas=[-1, 1], n_permutations=99, progress=False
+    )
     result.save(tmp_path / "perturbation")
     for name in ("result.npz", "summary.json", "sensitivity.csv", "pvalues.csv", "qvalues.csv", "change_rate.csv"):
         assert (tmp_path / "perturbation" / name).is_file(), name
@@ -125,8 +150,9 @@ def test_sharded_across_processes_equals_one_process(world_size):
     inbox, barrier, results = [None] * world_size, threading.Barrier(world_size), [None] * world_size
 
     def rank(r: int) -> None:
-        results[r] = run_perturbation(ToyAutoencoder(), ToyAttributes(), shard=ThreadShard(r, world_size, inbox, barrier),
-                                      **settings)
+        results[r] = run_perturbation(
+            ToyAutoencoder(), ToyAttributes(), shard=ThreadShard(r, world_size, inbox, barrier), **settings
+        )
 
     threads = [threading.Thread(target=rank, args=(r,)) for r in range(world_size)]
     for thread in threads:

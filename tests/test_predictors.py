@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from latentgraph.graph import footprint_dag, markov_blanket
-from latentgraph.predictors.experiment import (Labelled, PredictorData, PredictorSettings, choose_feature_sets,
-                                               ood_drop, run_regimes, stratified_sample, summarise)
+from latentgraph.predictors.experiment import (
+    Labelled,
+    PredictorData,
+    PredictorSettings,
+    choose_feature_sets,
+    ood_drop,
+    run_regimes,
+    stratified_sample,
+    summarise,
+)
 from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
 from latentgraph.predictors.model import AttributePredictor, fit_predictor
 
@@ -28,14 +36,24 @@ def synthetic(n: int, spurious_sign: float, seed: int) -> Labelled:
 
 @pytest.fixture(scope="module")
 def data() -> PredictorData:
-    return PredictorData(names=NAMES, train=synthetic(1500, 1.0, 0), val=synthetic(300, 1.0, 1),
-                         test=synthetic(600, 1.0, 2), ood={"reversed": synthetic(600, -1.0, 3)})
+    return PredictorData(
+        names=NAMES,
+        train=synthetic(1500, 1.0, 0),
+        val=synthetic(300, 1.0, 1),
+        test=synthetic(600, 1.0, 2),
+        ood={"reversed": synthetic(600, -1.0, 3)},
+    )
 
 
 def test_blanket_excludes_a_planted_spurious_feature_and_wins_out_of_distribution(data):
     # footprints as perturbation would find them: c1 and c2 share the target's latent, spurious does not
-    footprint = {"target": frozenset({"z0"}), "c1": frozenset({"z0", "z1"}), "c2": frozenset({"z0", "z2"}),
-                 "spurious": frozenset({"z3"}), "noise": frozenset({"z4"})}
+    footprint = {
+        "target": frozenset({"z0"}),
+        "c1": frozenset({"z0", "z1"}),
+        "c2": frozenset({"z0", "z2"}),
+        "spurious": frozenset({"z3"}),
+        "noise": frozenset({"z4"}),
+    }
     blanket = sorted(markov_blanket(footprint_dag(footprint), "target"))
     assert blanket == ["c1", "c2"] and "spurious" not in blanket
     sets = choose_feature_sets(data, blanket, ["markov_blanket", "all"])

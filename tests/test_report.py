@@ -65,8 +65,12 @@ def test_report_is_self_contained_with_every_section(run_dir):
     assert page.title == f"latentgraph report: {run_dir.name}"
     assert {"data-sources", "wae-metrics", "classifier-metrics", "sem-r2", "results"} <= set(page.tables)
     alts = [image["alt"] for image in page.images]
-    assert alts == ["sensitivity heatmap", "latent to attribute graph and attribute DAG", "limited-data curve",
-                    "few-shot curve"]
+    assert alts == [
+        "sensitivity heatmap",
+        "latent to attribute graph and attribute DAG",
+        "limited-data curve",
+        "few-shot curve",
+    ]
     for image in page.images:  # every figure is embedded and decodes as a PNG
         assert image["src"].startswith("data:image/png;base64,")
         pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(image["src"].split(",", 1)[1])), format="png")
@@ -96,8 +100,9 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
     assert page.title == f"latentgraph report: {run_dir.name}" and "results" in page.tables
     assert len(page.images) == 4
     shot = tmp_path / "report.png"
-    subprocess.run([*flags, "--window-size=1300,3000", f"--screenshot={shot}", url], capture_output=True, timeout=120,
-                   check=True)
+    subprocess.run(
+        [*flags, "--window-size=1300,3000", f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True
+    )
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (3000, 1300)
     # the figures are drawn: a good share of the page is neither white nor one flat colour
@@ -111,7 +116,9 @@ def test_explore_notebook_executes_against_a_smoke_run(run_dir, tmp_path, monkey
 
     notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "explore_run.ipynb", as_version=4)
     monkeypatch.setenv("LATENTGRAPH_RUN_DIR", str(run_dir))
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3  # graph, heatmap, limited curve

@@ -26,7 +26,7 @@ def write_fasta(path, n: int, seed: int = 0) -> None:
                 sequence = sequence.lower() + "  "  # repaired: upper-cased and stripped
             elif i % 89 == 7:
                 sequence = ""
-            wrapped = "\n".join(sequence[j:j + 7] for j in range(0, len(sequence), 7))
+            wrapped = "\n".join(sequence[j : j + 7] for j in range(0, len(sequence), 7))
             handle.write(f">r{i}\n{wrapped}\n")
 
 

@@ -52,7 +52,9 @@ def test_notebook_executes_against_a_smoke_run(smoke_config, tmp_path):
     notebook = nbformat.read(ROOT / "notebooks" / "inspect_autoencoder_run.ipynb", as_version=4)
     os.environ["LATENTGRAPH_RUN_DIR"] = str(run_dir)
     try:
-        NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
     finally:
         del os.environ["LATENTGRAPH_RUN_DIR"]
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]

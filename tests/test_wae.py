@@ -14,7 +14,7 @@ def exact_rbf_mmd_to_standard_normal(z: torch.Tensor, sigma: float) -> float:
     """Closed-form-in-expectation MMD² to N(0, I) for an RBF kernel, used as the reference."""
     d = z.shape[1]
     s2 = sigma**2
-    kzz = torch.exp(-torch.cdist(z, z) ** 2 / (2 * s2)).mean()
+    kzz = torch.exp(-(torch.cdist(z, z) ** 2) / (2 * s2)).mean()
     # E_p k(z, p) = (s2 / (s2 + 1))^(d/2) exp(-|z|² / (2 (s2 + 1)))
     kzp = ((s2 / (s2 + 1)) ** (d / 2) * torch.exp(-(z**2).sum(1) / (2 * (s2 + 1)))).mean()
     kpp = (s2 / (s2 + 2)) ** (d / 2)
@@ -33,8 +33,10 @@ def test_random_feature_mmd_matches_exact_rbf_mmd(shift):
 def test_mmd_grows_with_distance_from_prior():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    values = [float(mmd_random_features(torch.randn(512, 8) + s, n_features=2048, sigma=math.sqrt(8), generator=g))
-              for s in (0.0, 1.0, 3.0)]
+    values = [
+        float(mmd_random_features(torch.randn(512, 8) + s, n_features=2048, sigma=math.sqrt(8), generator=g))
+        for s in (0.0, 1.0, 3.0)
+    ]
     assert values[0] < values[1] < values[2]
 
 
@@ -64,8 +66,17 @@ def test_reconstruction_accuracy_and_prior_quality():
 
 
 def tiny_model(**kwargs):
-    defaults = dict(latent_dim=8, embedding_dim=16, encoder_hidden=32, decoder_hidden=64, max_len=12, word_dropout=0.0,
-                    beta=0.1, beta_anneal_steps=0, lr=1e-2)
+    defaults = dict(
+        latent_dim=8,
+        embedding_dim=16,
+        encoder_hidden=32,
+        decoder_hidden=64,
+        max_len=12,
+        word_dropout=0.0,
+        beta=0.1,
+        beta_anneal_steps=0,
+        lr=1e-2,
+    )
     defaults.update(kwargs)
     return SequenceWAE(**defaults)
 
@@ -101,8 +112,9 @@ def test_checkpoint_reloads_with_weights_only(tmp_path):
     import pytorch_lightning as pl
 
     model = tiny_model()
-    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
     tokens = tokenize(["KLAKLAK", "GIGK"], 12)
     trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(tokens, batch_size=2))
     path = tmp_path / "m.ckpt"

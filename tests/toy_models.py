@@ -23,8 +23,10 @@ class ToyAutoencoder:
         return torch.randn(n, self.latent_dim, generator=generator)
 
     def encode(self, sequences: list[str]) -> torch.Tensor:
-        counts = torch.tensor([[s[5 * j:5 * j + 5].count(r) for j, r in enumerate(BLOCK_RESIDUES)] for s in sequences],
-                              dtype=torch.float32)
+        counts = torch.tensor(
+            [[s[5 * j : 5 * j + 5].count(r) for j, r in enumerate(BLOCK_RESIDUES)] for s in sequences],
+            dtype=torch.float32,
+        )
         return torch.cat([counts - 2.5, torch.zeros(len(sequences), 2)], dim=1)
 
     def decode(self, z: torch.Tensor) -> list[str]:
@@ -52,10 +54,25 @@ class ToyAttributes:
         return torch.tensor(rows, dtype=torch.float32)
 
 
-TRUE_EDGES = {("z0", "count_K"), ("z0", "twice_K"), ("z0", "K_plus_E"), ("z1", "count_E"), ("z1", "K_plus_E"),
-              ("z2", "count_W"), ("z2", "W_plus_L"), ("z3", "count_L"), ("z3", "W_plus_L")}
-TRUE_DAG_EDGES = {("count_K", "K_plus_E"), ("twice_K", "K_plus_E"), ("count_E", "K_plus_E"), ("count_W", "W_plus_L"),
-                  ("count_L", "W_plus_L"), ("count_K", "twice_K")}  # the last is the tie (undirected)
+TRUE_EDGES = {
+    ("z0", "count_K"),
+    ("z0", "twice_K"),
+    ("z0", "K_plus_E"),
+    ("z1", "count_E"),
+    ("z1", "K_plus_E"),
+    ("z2", "count_W"),
+    ("z2", "W_plus_L"),
+    ("z3", "count_L"),
+    ("z3", "W_plus_L"),
+}
+TRUE_DAG_EDGES = {
+    ("count_K", "K_plus_E"),
+    ("twice_K", "K_plus_E"),
+    ("count_E", "K_plus_E"),
+    ("count_W", "W_plus_L"),
+    ("count_L", "W_plus_L"),
+    ("count_K", "twice_K"),
+}  # the last is the tie (undirected)
 TRUE_BLANKETS = {
     "count_K": {"twice_K", "K_plus_E", "count_E"},
     "twice_K": {"count_K", "K_plus_E", "count_E"},

@@ -27,8 +27,8 @@ def records(path: str | Path) -> list[wandb_internal_pb2.Record]:
         if BLOCK - pos % BLOCK < 7:  # block trailer too small for a chunk header
             pos += BLOCK - pos % BLOCK
             continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        payload, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        payload, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
         if kind == 0:
             continue
         chunks.append(payload)

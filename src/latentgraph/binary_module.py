@@ -19,8 +19,9 @@ from typing_extensions import override
 
 
 def binary_metrics(prefix: str) -> MetricCollection:
-    return MetricCollection({"auroc": BinaryAUROC(), "auprc": BinaryAveragePrecision(), "acc": BinaryAccuracy()},
-                            prefix=prefix)
+    return MetricCollection(
+        {"auroc": BinaryAUROC(), "auprc": BinaryAveragePrecision(), "acc": BinaryAccuracy()}, prefix=prefix
+    )
 
 
 class BinaryClassifierModule(pl.LightningModule):

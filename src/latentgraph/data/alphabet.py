@@ -98,7 +98,9 @@ def decoded_is_valid(tokens: torch.Tensor) -> torch.Tensor:
     """
     is_eos = tokens == EOS
     has_eos = is_eos.any(dim=1)
-    first_eos = torch.where(has_eos, is_eos.float().argmax(dim=1), torch.full_like(has_eos, tokens.shape[1], dtype=torch.long))
+    first_eos = torch.where(
+        has_eos, is_eos.float().argmax(dim=1), torch.full_like(has_eos, tokens.shape[1], dtype=torch.long)
+    )
     positions = torch.arange(tokens.shape[1], device=tokens.device)[None, :]
     before = positions < first_eos[:, None]
     residue = tokens >= N_SPECIAL

@@ -188,8 +188,9 @@ def read_source(spec: SourceSpec, record_filter: RecordFilter) -> pd.DataFrame:
     return frame
 
 
-def screened_chunks(spec: SourceSpec, record_filter: RecordFilter, chunk_size: int = 65_536
-                    ) -> Iterator[tuple[list[str], list[dict[str, float]], np.ndarray]]:
+def screened_chunks(
+    spec: SourceSpec, record_filter: RecordFilter, chunk_size: int = 65_536
+) -> Iterator[tuple[list[str], list[dict[str, float]], np.ndarray]]:
     """The source's good records, ``chunk_size`` records at a time: normalised sequences, their
     labels and their ``uint8 [k, max_len + 2]`` token rows.
 
@@ -217,9 +218,14 @@ def screened_chunks(spec: SourceSpec, record_filter: RecordFilter, chunk_size: i
         yield _screen(source, numbers, sequences, labels, bad_labels, record_filter)
 
 
-def _screen(source: str, numbers: list[int], sequences: list[str], labels: list[dict[str, float]],
-            bad_labels: dict[int, DroppedRecord], record_filter: RecordFilter
-            ) -> tuple[list[str], list[dict[str, float]], np.ndarray]:
+def _screen(
+    source: str,
+    numbers: list[int],
+    sequences: list[str],
+    labels: list[dict[str, float]],
+    bad_labels: dict[int, DroppedRecord],
+    record_filter: RecordFilter,
+) -> tuple[list[str], list[dict[str, float]], np.ndarray]:
     tokens, problems = screen_sequences(sequences, record_filter.max_len)
     bad = sorted(set(problems) | set(bad_labels))
     for i in bad:  # in record order: strict raises at the first

@@ -16,8 +16,14 @@ from latentgraph.data.records import BadRecordPolicy, DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, screened_chunks
 
 
-def stream_token_chunks(path: str, max_len: int, *, policy: BadRecordPolicy | str = BadRecordPolicy.drop,
-                        drop_log: DropLog | None = None, chunk_size: int = 65_536) -> Iterator[np.ndarray]:
+def stream_token_chunks(
+    path: str,
+    max_len: int,
+    *,
+    policy: BadRecordPolicy | str = BadRecordPolicy.drop,
+    drop_log: DropLog | None = None,
+    chunk_size: int = 65_536,
+) -> Iterator[np.ndarray]:
     """Yield ``uint8 [k, max_len + 2]`` token rows of the file's valid records, in file order.
 
     Args:

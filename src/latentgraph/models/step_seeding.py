@@ -24,6 +24,8 @@ class StepSeeding(pl.Callback):
         self.seed = int(seed)
 
     @override
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         seed = derived_seed(self.seed, MODEL_STREAM, trainer.global_step, trainer.global_rank)
         getattr(pl_module, "reseed", torch.manual_seed)(seed)

@@ -43,8 +43,7 @@ class Attributes(Protocol):
 
     names: list[str]
 
-    def __call__(self, sequences: list[str]) -> torch.Tensor:
-        ...
+    def __call__(self, sequences: list[str]) -> torch.Tensor: ...
 
 
 class Shard(Protocol):
@@ -58,5 +57,4 @@ class Shard(Protocol):
     rank: int
     world_size: int
 
-    def gather(self, obj: Any) -> list[Any] | None:
-        ...
+    def gather(self, obj: Any) -> list[Any] | None: ...

@@ -13,8 +13,18 @@ import torch
 
 from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, write_json
 
-ARRAYS = ("sensitivity", "pvalues", "qvalues", "change_rate", "deltas", "latent_scale", "attribute_spread",
-          "base_codes", "base_values", "effects")
+ARRAYS = (
+    "sensitivity",
+    "pvalues",
+    "qvalues",
+    "change_rate",
+    "deltas",
+    "latent_scale",
+    "attribute_spread",
+    "base_codes",
+    "base_values",
+    "effects",
+)
 
 
 @dataclass
@@ -55,8 +65,13 @@ class PerturbationResult:
         """A copy whose tensors are ordinary ones (results made under ``torch.inference_mode``
         cannot take part in autograd, which an MLP SEM fit needs)."""
         tensors = {name: getattr(self, name).clone() for name in ARRAYS}
-        return PerturbationResult(latent_names=list(self.latent_names), attribute_names=list(self.attribute_names),
-                                  base_sequences=list(self.base_sequences), info=dict(self.info), **tensors)
+        return PerturbationResult(
+            latent_names=list(self.latent_names),
+            attribute_names=list(self.attribute_names),
+            base_sequences=list(self.base_sequences),
+            info=dict(self.info),
+            **tensors,
+        )
 
     def perturbed_codes(self) -> torch.Tensor:
         """``[N, d, K, d]``: the code each effect was measured at (for SEM fits)."""
@@ -74,14 +89,25 @@ class PerturbationResult:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **{name: getattr(self, name).numpy() for name in ARRAYS})
         atomic_write_bytes(directory / "result.npz", buffer.getvalue())
-        write_json(directory / "summary.json", {
-            "latent_names": self.latent_names, "attribute_names": self.attribute_names,
-            "deltas": self.deltas.tolist(), "base_sequences": self.base_sequences, "info": self.info,
-        })
+        write_json(
+            directory / "summary.json",
+            {
+                "latent_names": self.latent_names,
+                "attribute_names": self.attribute_names,
+                "deltas": self.deltas.tolist(),
+                "base_sequences": self.base_sequences,
+                "info": self.info,
+            },
+        )
         for name in ("sensitivity", "pvalues", "qvalues"):
             atomic_write_text(directory / f"{name}.csv", self.table(name).to_csv())
-        change = pd.DataFrame({"latent": self.latent_names, "change_rate": self.change_rate.numpy(),
-                               "latent_scale": self.latent_scale.numpy()})
+        change = pd.DataFrame(
+            {
+                "latent": self.latent_names,
+                "change_rate": self.change_rate.numpy(),
+                "latent_scale": self.latent_scale.numpy(),
+            }
+        )
         atomic_write_text(directory / "change_rate.csv", change.to_csv(index=False))
         return directory
 
@@ -95,5 +121,10 @@ class PerturbationResult:
         summary = json.loads((directory / "summary.json").read_text())
         with np.load(directory / "result.npz") as arrays:
             tensors = {name: torch.from_numpy(arrays[name].copy()) for name in ARRAYS}
-        return cls(latent_names=summary["latent_names"], attribute_names=summary["attribute_names"],
-                   base_sequences=summary["base_sequences"], info=summary["info"], **tensors)
+        return cls(
+            latent_names=summary["latent_names"],
+            attribute_names=summary["attribute_names"],
+            base_sequences=summary["base_sequences"],
+            info=summary["info"],
+            **tensors,
+        )
