@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import time
 
 import torch
@@ -97,25 +98,26 @@ def main() -> None:
     parser.add_argument("--deltas", type=float, nargs="+", default=[-2.0, -1.0, 1.0, 2.0])
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of the plain and folded decode")
     args = parser.parse_args()
 
     model = load_model(args.checkpoint)
+    model.hparams.folded_decode = False  # the GFLOP/s and naive-loop lines measure the plain GRU decode
     attributes = build_attribute_set(
         name="descriptors", descriptors=DESCRIPTOR_NAMES, max_len=model.max_len, bad_records="drop"
     )
     counter = StepCounter(model)
+    settings = dict(
+        n_base=args.n_base,
+        deltas=args.deltas,
+        seed=0,
+        batch_size=args.batch_size,
+        n_permutations=99,
+        latent_scale="unit",
+        progress=False,
+    )
     with torch.inference_mode():
-        result = run_perturbation(
-            model,
-            attributes,
-            n_base=args.n_base,
-            deltas=args.deltas,
-            seed=0,
-            batch_size=args.batch_size,
-            n_permutations=99,
-            latent_scale="unit",
-            progress=False,
-        )
+        result = run_perturbation(model, attributes, **settings)
         flops = counter.row_steps * decode_flops_per_step(model)
         t_batched = result.info["seconds"]
         peak = mm_peak_gflops()
@@ -133,8 +135,20 @@ def main() -> None:
             f"decode: {flops / 1e9:.1f} GFLOP, {achieved:.1f} GFLOP/s; torch.mm peak {peak:.1f} GFLOP/s "
             f"-> {100 * achieved / peak:.0f}% of peak"
         )
+        del model.generate  # the class's own method again
+        per_code: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.repeats):  # interleaved, so both see the same machine load
+            for folded in (False, True):
+                model.hparams.folded_decode = folded
+                run = run_perturbation(model, attributes, **settings)
+                per_code[folded].append(run.info["decode_seconds"] / run.info["decodes"])
+        plain, folded = statistics.median(per_code[False]), statistics.median(per_code[True])
+        print(
+            f"decode seconds per perturbed code (median of {args.repeats}): plain GRU {1e3 * plain:.3f} ms, "
+            f"folded input projection + finished rows leave {1e3 * folded:.3f} ms -> {plain / folded:.2f}x fewer"
+        )
+        model.hparams.folded_decode = False
         if not args.skip_naive:
-            del model.generate  # the class's own method again
             t_naive = naive(model, result.base_codes, torch.tensor(args.deltas))
             print(
                 f"naive loop (per latent, per step, modlamp per sequence): {t_naive:8.2f} s   "

@@ -159,3 +159,37 @@ def test_training_order_depends_only_on_seed_and_epoch_and_resumes_mid_epoch():
     assert {len(s) for s in shards} == {17}  # equal shares (51 = 50 padded by wrapping)
     assert set().union(*shards) == set(range(50))
     assert len(ResumableShuffle(50, seed=0, batch_size=8, position=lambda: FitPosition(0, 0, 1, 3))) == 17
+
+
+def test_length_bucketed_order_is_a_resumable_shardable_permutation_of_similar_lengths():
+    import numpy as np
+
+    from latentgraph.data.datamodule import BUCKET_POOL_BATCHES, FitPosition, ResumableShuffle
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 52, size=1000)
+
+    def order(epoch: int, done: int = 0, rank: int = 0, world: int = 1, seed: int = 0, bucketed=True) -> list[int]:
+        return list(
+            ResumableShuffle(
+                1000,
+                seed=seed,
+                batch_size=16,
+                lengths=lengths if bucketed else None,
+                position=lambda: FitPosition(epoch, done, rank, world),
+            )
+        )
+
+    assert sorted(order(0)) == list(range(1000)) and order(0) == order(0)
+    assert order(0) != order(1) and order(0) != order(0, seed=1)
+    assert order(3, done=5) == order(3)[80:]  # resumes mid-epoch in the same order
+    shards = [order(2, rank=r, world=3) for r in range(3)]
+    assert {len(s) for s in shards} == {334} and set().union(*shards) == set(range(1000))
+
+    def padded_fraction(indices: list[int]) -> float:  # what the collate cannot trim: width - length
+        batches = [lengths[indices[i : i + 16]] for i in range(0, len(indices), 16)]
+        return sum(int(b.max()) * len(b) - int(b.sum()) for b in batches) / sum(int(b.max()) * len(b) for b in batches)
+
+    assert padded_fraction(order(0)) < 0.1 < 0.3 < padded_fraction(order(0, bucketed=False))
+    pools = [sorted(order(0)[i : i + 16]) for i in range(0, 16 * BUCKET_POOL_BATCHES, 16)]
+    assert len({tuple(p) for p in pools}) == BUCKET_POOL_BATCHES  # batches, not copies

@@ -133,3 +133,67 @@ def test_encode_rejects_bad_sequences_by_index():
         model.encode(["KLAK", "KLXK"])
     with pytest.raises(DataError, match="length 13 exceeds data.max_len=12"):
         model.encode(["A" * 13])
+
+
+def test_folded_gru_step_equals_the_plain_gru():
+    from latentgraph.models.folded_gru import fold_input, gru_step
+
+    torch.manual_seed(0)
+    model = tiny_model(decoder_layers=2).eval()
+    z = torch.randn(6, model.latent_dim)
+    tokens = torch.randint(0, 24, (6, 9))
+    with torch.no_grad():
+        reference = model.decoder_logits(z, tokens)  # nn.GRU on [emb + pos; z]
+        inputs, state, logits = (
+            fold_input(model.decoder, model.embedding, model.position, z, tokens.shape[1]),
+            model._initial_state(z),
+            [],
+        )
+        for t in range(tokens.shape[1]):
+            state = gru_step(model.decoder, inputs.gates(tokens[:, t], t), state)
+            logits.append(model.to_logits(state[-1]))
+    assert torch.allclose(torch.stack(logits, dim=1), reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("sample", [False, True])
+def test_folded_decode_equals_the_plain_decode(sample):
+    torch.manual_seed(1)
+    model = tiny_model()
+    tokens = tokenize(["KLAKLAK", "GIGKFLHSAK", "FLPLIGR", "ACDEFGHIKL", "WWYY", "PPGRRPK"], 12)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(60):  # a partly trained decoder: rows end at different steps
+        optimizer.zero_grad()
+        model.loss_terms(tokens)["loss"].backward()
+        optimizer.step()
+    model.eval()
+    z = torch.cat([model.encode(["KLAKLAK", "WWYY", "ACDEFGHIKL"]), torch.randn(61, model.latent_dim)])
+    decoded = {}
+    for folded in (False, True):
+        model.hparams.folded_decode = folded
+        generator = torch.Generator().manual_seed(5)
+        decoded[folded] = model.generate(z, sample=sample, generator=generator if sample else None)
+    ends = (decoded[True] == 2).float().argmax(dim=1)
+    assert len(set(ends.tolist())) > 1  # some rows finish early and leave the batch
+    if sample:  # the draws follow the rows still decoding, so only the shape and the finish are shared
+        assert decoded[True].shape == decoded[False].shape
+    else:
+        assert torch.equal(decoded[True], decoded[False])
+
+
+def test_checkpoints_from_before_folded_decode_still_load(tmp_path):
+    import pytorch_lightning as pl
+
+    model = tiny_model()
+    trainer = pl.Trainer(
+        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(tokenize(["KLAKLAK"], 12), batch_size=1))
+    path = tmp_path / "old.ckpt"
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["hyper_parameters"]["folded_decode"]  # as written before the option existed
+    torch.save(checkpoint, path)
+    reloaded = SequenceWAE.load_from_checkpoint(path, weights_only=True).eval()
+    assert reloaded.hparams.folded_decode is True
+    z = torch.randn(4, 8)
+    assert torch.equal(reloaded.generate(z), model.eval().generate(z))

@@ -14,6 +14,7 @@ import hashlib
 MODEL_STREAM = 0  # word dropout, code noise, MMD random features
 AUGMENT_STREAM = 1  # crop and substitution of the training batch
 SHUFFLE_STREAM = 2  # the epoch's order of the training corpus
+BUCKET_STREAM = 3  # the order of the epoch's length-bucketed batches
 
 
 def derived_seed(*parts: int) -> int:

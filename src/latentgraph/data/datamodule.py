@@ -15,7 +15,9 @@ from typing_extensions import override
 from latentgraph.data.alphabet import tokenize_numpy
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data
-from latentgraph.seeding import AUGMENT_STREAM, SHUFFLE_STREAM, derived_seed
+from latentgraph.seeding import AUGMENT_STREAM, BUCKET_STREAM, SHUFFLE_STREAM, derived_seed
+
+BUCKET_POOL_BATCHES = 32  # batches per length-sorted pool (data.bucket_by_length)
 
 
 class TokenDataset(Dataset):
@@ -59,10 +61,26 @@ class ResumableShuffle(Sampler[int]):
         seed: the run's seed.
         batch_size: per-rank batch size (to turn batches done into indices to skip).
         position: called when an epoch's iteration starts; returns the :class:`FitPosition`.
+        lengths: each sequence's token length, to bucket batches by length (``None``: plain shuffle).
+
+    With ``lengths`` (length-bucketed batches), each rank's share is cut into pools of
+    :data:`BUCKET_POOL_BATCHES` batches; a pool is sorted by length and cut into batches, and the
+    order of all the epoch's batches is shuffled. A batch then holds sequences of similar length,
+    so the collate trims most padding columns, while every batch still comes from a random pool.
+    The order still depends only on ``(seed, epoch, rank)``.
     """
 
-    def __init__(self, n: int, *, seed: int, batch_size: int, position: Callable[[], FitPosition]):
+    def __init__(
+        self,
+        n: int,
+        *,
+        seed: int,
+        batch_size: int,
+        position: Callable[[], FitPosition],
+        lengths: np.ndarray | None = None,
+    ):
         self.n, self.seed, self.batch_size, self.position = n, seed, batch_size, position
+        self.lengths = None if lengths is None else torch.as_tensor(lengths)
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.position().world_size)
@@ -75,7 +93,21 @@ class ResumableShuffle(Sampler[int]):
         if share * world > self.n:  # wrap so every rank gets the same number of batches
             order = torch.cat([order, order[: share * world - self.n]])
         mine = order[rank::world]
+        if self.lengths is not None:
+            generator = torch.Generator().manual_seed(derived_seed(self.seed, BUCKET_STREAM, epoch, rank))
+            mine = self._bucketed(mine, generator)
         return iter(mine[done * self.batch_size :].tolist())
+
+    def _bucketed(self, order: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``order`` regrouped into batches of similar length, in a shuffled batch order."""
+        pool = self.batch_size * BUCKET_POOL_BATCHES
+        batches = []
+        for start in range(0, len(order), pool):
+            part = order[start : start + pool]
+            part = part[torch.argsort(self.lengths[part], stable=True)]
+            batches += list(part.split(self.batch_size))
+        shuffled = torch.randperm(len(batches), generator=generator).tolist()
+        return torch.cat([batches[i] for i in shuffled])
 
 
 class PeptideDataModule(pl.LightningDataModule):
@@ -99,6 +131,7 @@ class PeptideDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         augment_crop: float = 0.5,
         augment_substitution: float = 0.1,
+        bucket_by_length: bool = False,
         **data_config: Any,
     ) -> None:
         super().__init__()
@@ -109,6 +142,7 @@ class PeptideDataModule(pl.LightningDataModule):
         self.num_workers = int(num_workers)
         self.augment_crop = float(augment_crop)
         self.augment_substitution = float(augment_substitution)
+        self.bucket_by_length = bool(bucket_by_length)
         self.prepared = prepared
         self._train: TokenDataset | None = None
         self._val: TokenDataset | None = None
@@ -136,8 +170,9 @@ class PeptideDataModule(pl.LightningDataModule):
 
     @override
     def train_dataloader(self) -> DataLoader:
+        lengths = (self._train.tokens != 0).sum(axis=1) if self.bucket_by_length else None
         sampler = ResumableShuffle(
-            len(self._train), seed=self.seed, batch_size=self.batch_size, position=self.fit_position
+            len(self._train), seed=self.seed, batch_size=self.batch_size, position=self.fit_position, lengths=lengths
         )
         return DataLoader(
             self._train,

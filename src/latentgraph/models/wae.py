@@ -31,6 +31,7 @@ from latentgraph.data.alphabet import (
     tokenize,
 )
 from latentgraph.data.records import require_valid
+from latentgraph.models.folded_gru import fold_input, gru_step
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
 
 
@@ -83,6 +84,7 @@ class SequenceWAE(pl.LightningModule):
         temperature: float = 1.0,
         prior_samples: int = 256,
         positional: bool = True,
+        folded_decode: bool = True,
         alphabet: str = AMINO_ACIDS,
     ) -> None:
         super().__init__()
@@ -151,10 +153,31 @@ class SequenceWAE(pl.LightningModule):
         """Decode codes ``[n, d]`` into tokens ``[n, max_len + 1]`` (no ``<bos>``; ``<pad>`` after ``<eos>``).
 
         Greedy (argmax) unless ``sample`` (default: the ``decode`` hyperparameter), which draws
-        from ``softmax(logits / temperature)`` with ``generator``.
+        from ``softmax(logits / temperature)`` with ``generator``. With ``folded_decode`` (the
+        default) the first layer's input projection is folded into tables
+        (:mod:`latentgraph.models.folded_gru`) and a row stops computing once it has emitted
+        ``<eos>``; its logits equal the plain GRU's to float tolerance.
         """
         sample = (self.hparams.decode == "sample") if sample is None else sample
         temperature = self.hparams.temperature if temperature is None else temperature
+        decode = self._generate_folded if self.hparams.folded_decode else self._generate_plain
+        return decode(z, sample, temperature, generator)
+
+    def _next_token(
+        self, logits: torch.Tensor, sample: bool, temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        # never emit padding, a second <bos>, or <unk> (word dropout's input-only token, which
+        # detokenize would silently drop)
+        logits[:, [PAD, BOS, UNK]] = -math.inf
+        if sample:
+            probs = torch.softmax(logits / temperature, dim=1)
+            return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+        return logits.argmax(dim=1)
+
+    def _generate_plain(
+        self, z: torch.Tensor, sample: bool, temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """The reference decode: ``nn.GRU`` on ``[emb(token) + pos(t); z]``, every row every step."""
         n = z.shape[0]
         steps = self.max_len + 1
         state = self._initial_state(z)
@@ -165,19 +188,33 @@ class SequenceWAE(pl.LightningModule):
         for t in range(steps):
             step_input = torch.cat([self._embed(token.unsqueeze(1), offset=t), z_step], dim=2)
             output, state = self.decoder(step_input, state)
-            logits = self.to_logits(output[:, 0])
-            # never emit padding, a second <bos>, or <unk> (word dropout's input-only token, which
-            # detokenize would silently drop)
-            logits[:, [PAD, BOS, UNK]] = -math.inf
-            if sample:
-                probs = torch.softmax(logits / temperature, dim=1)
-                token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)
-            else:
-                token = logits.argmax(dim=1)
+            token = self._next_token(self.to_logits(output[:, 0]), sample, temperature, generator)
             out[:, t] = torch.where(finished, torch.full_like(token, PAD), token)
             finished |= token == EOS
             if bool(finished.all()):
                 break
+        return out
+
+    def _generate_folded(
+        self, z: torch.Tensor, sample: bool, temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """The folded decode: table look-ups for the input gates; finished rows leave the batch."""
+        steps = self.max_len + 1
+        out = torch.full((z.shape[0], steps), PAD, dtype=torch.long, device=z.device)
+        state = self._initial_state(z)
+        inputs = fold_input(self.decoder, self.embedding, self.position, z, steps)
+        rows = torch.arange(z.shape[0], device=z.device)  # the codes still decoding
+        token = torch.full((z.shape[0],), BOS, dtype=torch.long, device=z.device)
+        for t in range(steps):
+            if len(rows) == 0:
+                break
+            state = gru_step(self.decoder, inputs.gates(token, t), state)
+            token = self._next_token(self.to_logits(state[-1]), sample, temperature, generator)
+            out[rows, t] = token
+            going = token != EOS
+            if not bool(going.all()):
+                rows, token, state = rows[going], token[going], state[:, going]
+                inputs.code = inputs.code[going]
         return out
 
     # ----------------------------------------------------------------------------- sequence API

@@ -16,6 +16,8 @@ from latentgraph.stage_cache import StageCache, stage_key
 
 # trainer settings that change what is shown, not what is learned
 PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
+# model settings that change how decodes are computed (equal to float tolerance), not what is learned
+DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 
 
 def stage_cache(settings: Config) -> StageCache:
@@ -34,10 +36,11 @@ def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str
 def wae_key(settings: Config) -> str:
     """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
     trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
+    model = {k: v for k, v in asdict(settings.model).items() if k not in DECODE_ONLY_MODEL_KEYS}
     return stage_key(
         {
             "data": asdict(settings.data),
-            "model": asdict(settings.model),
+            "model": model,
             "trainer": trainer,
             "early_stopping": asdict(settings.callbacks.early_stopping),
             "seed": settings.seed,
