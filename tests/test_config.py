@@ -63,6 +63,7 @@ def test_resume_with_an_explicit_checkpoint_is_refused():
         ("logger.wandb.mode=sometimes", "logger.wandb.mode"),
         ("callbacks.checkpoint.every_n_train_steps=0", "callbacks.checkpoint.every_n_train_steps"),
         ("graph.alpha=2", "graph.alpha"),
+        ("graph.bootstrap=-1", "graph.bootstrap"),
         ("trainer.limit_train_batches=0", "trainer.limit_train_batches"),
         ("seed=-1", "seed"),
         ("attributes.descriptors=[length,flexibility]", "attributes.descriptors"),

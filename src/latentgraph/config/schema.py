@@ -259,11 +259,13 @@ class GraphConfig:
     structure: Structure = Structure.footprint
     sem: Sem = Sem.linear
     empty_blanket: EmptyBlanket = EmptyBlanket.all
+    bootstrap: int = 0  # B resamples of the base codes: edge and blanket frequencies (graph/stability.json)
 
     def __post_init__(self) -> None:
         _check(0 < self.alpha < 1, "alpha", self.alpha, "must be in (0, 1)")
         _check(self.min_effect >= 0, "min_effect", self.min_effect, "must be >= 0")
         _check(self.tau >= 0, "tau", self.tau, "must be >= 0")
+        _check(self.bootstrap >= 0, "bootstrap", self.bootstrap, "must be >= 0 (0: no bootstrap)")
 
 
 @dataclass

@@ -130,31 +130,51 @@ def build_graph(
         structure: ``"footprint"`` (strict footprint inclusion, the default) or ``"shared_latent"``.
         sem: ``"linear"`` or ``"mlp"`` structural equations.
     """
-    threshold, structure, sem = Threshold(threshold), Structure(structure), Sem(sem)  # ValueError names the choices
-    edge_matrix = select_edges(
-        result.sensitivity.numpy(),
-        result.qvalues.numpy(),
+    threshold, sem = Threshold(threshold), Sem(sem)  # ValueError names the choices
+    graph = graph_from_tests(
+        result.latent_names,
+        result.attribute_names,
+        result.sensitivity,
+        result.qvalues,
         threshold=threshold,
         alpha=alpha,
         min_effect=min_effect,
         tau=tau,
+        structure=structure,
     )
-    edges = {(result.latent_names[j], result.attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
-    footprint = footprints(edges, result.attribute_names)
+    graph.settings.update(sem=sem)
+    graph.sem_r2, graph.sem_parents = fit_sem(result, graph, model=sem)
+    return graph
+
+
+def graph_from_tests(
+    latent_names: list[str],
+    attribute_names: list[str],
+    sensitivity: torch.Tensor,
+    qvalues: torch.Tensor,
+    *,
+    threshold: Threshold | str = Threshold.fdr,
+    alpha: float = 0.05,
+    min_effect: float = 0.5,
+    tau: float = 0.1,
+    structure: Structure | str = Structure.footprint,
+) -> AttributeGraph:
+    """The latent edges, footprints and attribute graph from sensitivities and q-values (no SEM fit)."""
+    threshold, structure = Threshold(threshold), Structure(structure)
+    edge_matrix = select_edges(
+        sensitivity.numpy(), qvalues.numpy(), threshold=threshold, alpha=alpha, min_effect=min_effect, tau=tau
+    )
+    edges = {(latent_names[j], attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
+    footprint = footprints(edges, attribute_names)
     dag = footprint_dag(footprint) if structure == "footprint" else shared_latent_graph(footprint)
     settings = {
         "threshold": threshold,
         "alpha": alpha,
         "min_effect": min_effect,
         "tau": tau,
-        "sem": sem,
-        "latent_names": result.latent_names,
+        "latent_names": latent_names,
     }
-    graph = AttributeGraph(
-        result.latent_names, result.attribute_names, edges, dag, footprint, structure, settings=settings
-    )
-    graph.sem_r2, graph.sem_parents = fit_sem(result, graph, model=sem)
-    return graph
+    return AttributeGraph(latent_names, attribute_names, edges, dag, footprint, structure, settings=settings)
 
 
 def fit_sem(

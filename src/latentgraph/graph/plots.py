@@ -149,3 +149,25 @@ def graph_picture(
     right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange; dashed = tie")
     right.axis("off")
     return _save(figure, Path(path))
+
+
+def stability_picture(stability: dict, path: str | Path, *, top: int = 30) -> Path:
+    """Two panels from :meth:`GraphStability.to_json`: the target's blanket frequencies, and the
+    most frequent attribute edges (``a -> b``; ``a -- b`` a tie), with the 0.5 line marked."""
+    blanket = sorted(stability.get("blanket_frequency", {}).items(), key=lambda item: (-item[1], item[0]))
+    edges = sorted(stability["attribute_edge_frequency"].items(), key=lambda item: (-item[1], item[0]))[:top]
+    figure = Figure(figsize=(14, 0.8 + 0.28 * max(len(blanket), len(edges), 4)))
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    for axis, rows, title in (
+        (left, blanket, f"in the blanket of {stability.get('target')}"),
+        (right, edges, f"attribute edges (top {len(edges)})"),
+    ):
+        names = [name for name, _ in rows][::-1]
+        values = [value for _, value in rows][::-1]
+        axis.barh(names, values, color=["tab:orange" if v >= 0.5 else "tab:gray" for v in values])
+        axis.axvline(0.5, color="black", linewidth=0.8, linestyle="--")
+        axis.set_xlim(0, 1)
+        axis.set_xlabel(f"frequency over {stability['n_boot']} bootstrap resamples of the base codes")
+        axis.set_title(title)
+        axis.tick_params(axis="y", labelsize=8)
+    return _save(figure, Path(path))

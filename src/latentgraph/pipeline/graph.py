@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from rich.console import Console
+from rich.progress import Progress
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.config.choices import EmptyBlanket
 from latentgraph.config.schema import GraphConfig
 from latentgraph.errors import ConfigValueError
-from latentgraph.graph import AttributeGraph, build_graph
-from latentgraph.graph.plots import graph_picture, sensitivity_heatmap
+from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
+from latentgraph.graph.plots import graph_picture, sensitivity_heatmap, stability_picture
 from latentgraph.perturbation import PerturbationResult
 from latentgraph.pipeline.tracking import RunLog
 
@@ -33,6 +35,7 @@ class GraphStageResult:
 
     graph: AttributeGraph
     blanket: dict
+    stability: dict | None = None  # graph/stability.json when graph.bootstrap > 0
 
     @property
     def features(self) -> list[str]:
@@ -131,7 +134,46 @@ def graph_stage(
     run_log.image("graph/graph", picture)
     run_log.table("graph/latent_edges", edges)
     run_log.summary({"graph/blanket_size": len(report["blanket"]), "graph/blanket": ", ".join(report["blanket"])})
-    return GraphStageResult(graph, report)
+    stability = None
+    if settings.bootstrap > 0:
+        stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log)
+    return GraphStageResult(graph, report, stability)
+
+
+def graph_confidence(
+    result: PerturbationResult, settings: GraphConfig, report: dict, set_summary: dict, out_dir: Path, run_log: RunLog
+) -> dict:
+    """``graph.bootstrap`` resamples of the base codes: ``graph/stability.json`` and ``stability.png``.
+
+    The blanket frequencies are of the target's node, over the target's feature columns (other
+    oracles of the target never enter its blanket, as in :func:`blanket_report`).
+    """
+    seed = int(result.info.get("seed", 0))
+    with Progress(disable=not Console().is_terminal) as progress:
+        task = progress.add_task("graph: bootstrap resamples", total=settings.bootstrap)
+        stability = bootstrap_graph(
+            result,
+            n_boot=settings.bootstrap,
+            seed=seed,
+            progress=lambda: progress.advance(task),
+            **graph_settings(settings),
+        )
+    node = report["target_node"]
+    payload = stability.to_json(node)
+    features = set(set_summary["features_for_target"])
+    payload["blanket_frequency"] = {a: f for a, f in payload.get("blanket_frequency", {}).items() if a in features}
+    write_json(out_dir / "stability.json", payload)
+    picture = stability_picture(payload, out_dir / "stability.png")
+    frequent = {a: f for a, f in payload["blanket_frequency"].items() if f > 0}
+    log.info(
+        "graph: over %d bootstrap resamples, blanket of %s: %s",
+        stability.n_boot,
+        node,
+        {a: round(f, 2) for a, f in sorted(frequent.items(), key=lambda item: -item[1])} or "always empty",
+    )
+    run_log.image("graph/stability", picture)
+    run_log.summary({f"graph/blanket_frequency/{a}": f for a, f in payload["blanket_frequency"].items()})
+    return payload
 
 
 def latent_edge_table(result: PerturbationResult, graph: AttributeGraph) -> pd.DataFrame:

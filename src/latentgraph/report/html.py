@@ -63,6 +63,21 @@ def _missing(what: str) -> str:
     return f'<p class="missing">{html.escape(what)}</p>'
 
 
+def _confidence_section(run_dir: Path) -> str:
+    """The bootstrap frequencies of the target's blanket members (``graph/stability.json``)."""
+    stability = _read_json(run_dir / "graph" / "stability.json")
+    if stability is None:
+        return "<h3>Graph confidence</h3>" + _missing("no bootstrap of this graph (graph.bootstrap=0)")
+    rows = sorted(stability.get("blanket_frequency", {}).items(), key=lambda item: (-item[1], item[0]))
+    frame = pd.DataFrame([{"attribute": a, "in the blanket (fraction of resamples)": f} for a, f in rows])
+    return (
+        f"<h3>Graph confidence</h3><p>{stability['n_boot']} bootstrap resamples of the base codes "
+        f"(no new decodes); the blanket of <b>{html.escape(str(stability.get('target')))}</b>:</p>"
+        + _table(frame, "blanket-frequency")
+        + _image(run_dir / "graph" / "stability.png", "bootstrap frequencies")
+    )
+
+
 def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     """Write ``run_dir/report.html`` from the run's files; returns its path.
 
@@ -127,6 +142,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         parts.append(_table(sem, "sem-r2"))
     if not (blanket or graph):
         parts.append(_missing("no graph/ (perturbation.enabled=false?)"))
+    parts.append(_confidence_section(run_dir))
 
     parts.append("<h2>Predictors</h2>")
     drops_path, summary_path = run_dir / "results" / "ood_drop.csv", run_dir / "results" / "summary.csv"
