@@ -105,8 +105,20 @@ def test_every_regime_produces_rows(data):
     assert (summary["seeds"] == 2).all() and summary["auroc_ci95"].notna().all()
     drop = ood_drop(summary)
     assert set(drop["regime"]) == {"supervised", "unsupervised"}
+    assert set(drop["dataset"]) == {"reversed"}  # the validation split is never an OOD set
     row = drop[(drop["feature_set"] == "markov_blanket") & (drop["regime"] == "supervised")].iloc[0]
     assert row["drop"] == pytest.approx(row["id_auroc"] - row["ood_auroc"])
+    # the ID validation AUROC (a search's objective) is recorded for the supervised regime only
+    validation = results[results["dataset"] == "id_val"]
+    assert set(validation["regime"]) == {"supervised"} and len(validation) == 2 * 2
+    from latentgraph.pipeline.predictors import validation_metrics
+
+    metrics = validation_metrics(summary)
+    assert set(metrics) == {
+        "predictors/markov_blanket/supervised/id_val_auroc",
+        "predictors/empty/supervised/id_val_auroc",
+    }
+    assert metrics["predictors/empty/supervised/id_val_auroc"] == 0.5
 
 
 def test_fewshot_fine_tuning_adapts_to_the_shift(data):

@@ -27,6 +27,7 @@ from latentgraph.pipeline.cache import predictor_key, stage_cache
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.predictors.experiment import (
+    ID_VAL,
     Labelled,
     PredictorData,
     PredictorSettings,
@@ -76,7 +77,7 @@ def predictor_stage(
                     shutil.copyfile(out / name, entry / name)
     print_summary(drops, summary)
     log_results(run_log, summary, drops, out / "limited_curve.png")
-    return headline_metrics(drops)
+    return {**headline_metrics(drops), **validation_metrics(summary)}
 
 
 def _labelled(features: AttributeSet, frame: pd.DataFrame, target: str, what: str) -> Labelled:
@@ -204,6 +205,15 @@ def headline_metrics(drops: pd.DataFrame) -> dict[str, float]:
         metrics[f"predictors/{row.feature_set}/{row.regime}/{row.dataset}/ood_auroc"] = float(row.ood_auroc)
         metrics[f"predictors/{row.feature_set}/{row.regime}/id_auroc"] = float(row.id_auroc)
     return metrics
+
+
+def validation_metrics(summary: pd.DataFrame) -> dict[str, float]:
+    """``predictors/<feature set>/supervised/id_val_auroc``: the mean ID validation AUROC, the
+    label-honest objective for a search (it uses no OOD and no ID test labels)."""
+    rows = summary[summary["dataset"] == ID_VAL]
+    return {
+        f"predictors/{row.feature_set}/{row.regime}/id_val_auroc": float(row.auroc_mean) for row in rows.itertuples()
+    }
 
 
 def print_summary(drops: pd.DataFrame, summary: pd.DataFrame, console: Console | None = None) -> None:

@@ -29,6 +29,7 @@ from latentgraph.predictors.model import AttributePredictor, evaluate_predictor,
 log = logging.getLogger(__name__)
 
 ID_TEST = "id_test"
+ID_VAL = "id_val"  # the supervised predictor on the ID validation split: for model and setting choice, never OOD
 
 
 @dataclass
@@ -175,6 +176,7 @@ def run_regimes(
             if "supervised" in settings.regimes:
                 for dataset, evaluation in evaluations.items():
                     record(set_name, "supervised", dataset, len(data.train), seed, features, supervised, evaluation)
+                record(set_name, "supervised", ID_VAL, len(data.train), seed, features, supervised, data.val)
             if "unsupervised" in settings.regimes and data.prior is not None:
                 cut = int(0.8 * len(data.prior))
                 model = fit(
@@ -240,7 +242,7 @@ def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:
         if id_row.empty:
             continue
         id_auroc = float(id_row["auroc_mean"].iloc[0])
-        for _, row in group[group["dataset"] != ID_TEST].iterrows():
+        for _, row in group[~group["dataset"].isin([ID_TEST, ID_VAL])].iterrows():
             rows.append(
                 {
                     "feature_set": feature_set,
