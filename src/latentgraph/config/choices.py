@@ -136,6 +136,16 @@ class Mode(Choice):
     max = "max"
 
 
+def plain(value: object) -> object:
+    """``value`` with every choice (any ``str`` subclass) as a plain ``str``, through dicts and lists:
+    for checkpoint hyperparameters (loadable with ``weights_only``) and logged configs."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return str(value) if isinstance(value, str) else value
+
+
 # the peptide descriptors (latentgraph.attributes.descriptors implements exactly these; a test checks)
 DESCRIPTOR_NAMES = (
     "length",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from latentgraph.config.choices import plain
 from latentgraph.graph.build import AttributeGraph, graph_from_tests
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
@@ -129,7 +130,7 @@ def bootstrap_graph(
         attribute_edge_frequency={name: count / n_boot for name, count in attribute.items()},
         replicates=replicates,
         settings={
-            **{key: str(value) if isinstance(value, str) else value for key, value in settings.items()},
+            **plain(settings),
             "seed": seed,
             "n_permutations": flips,
         },

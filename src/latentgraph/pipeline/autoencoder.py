@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 import torch
 
 from latentgraph.artifacts import write_json
+from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config, ModelConfig
 from latentgraph.data import PeptideDataModule, PreparedData
 from latentgraph.data.alphabet import VOCAB_SIZE
@@ -30,6 +31,7 @@ from latentgraph.pipeline.cache import DECODE_ONLY_MODEL_KEYS, stage_cache, wae_
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
 from latentgraph.pipeline.tracking import RunLog, build_callbacks
+from latentgraph.stage_cache import StageCache
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class AutoencoderResult:
 
 def model_kwargs(settings: ModelConfig) -> dict:
     """``SequenceWAE`` arguments: the model settings with choices as plain strings (primitive hparams)."""
-    return {key: str(value) if isinstance(value, str) else value for key, value in asdict(settings).items()}
+    return plain(asdict(settings))
 
 
 def autoencoder_stage(
@@ -126,7 +128,7 @@ def check_resume_checkpoint(path: str, kwargs: dict) -> None:
         raise ConfigValueError("ckpt_path", path, "was trained with other model settings: " + "; ".join(different))
 
 
-def checkpoint_to_resume(cache, key: str) -> str | None:
+def checkpoint_to_resume(cache: StageCache, key: str) -> str | None:
     """The most advanced readable ``last.ckpt`` of an interrupted fit with WAE key ``key``, if any.
 
     A rerun of a killed command has a new run directory (Hydra's timestamp), so ``resume=true``

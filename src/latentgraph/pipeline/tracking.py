@@ -19,6 +19,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
 from latentgraph.artifacts import atomic_target
+from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.models.step_seeding import StepSeeding
 
@@ -62,19 +63,10 @@ def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
         )
         # Lightning passes anonymous=None, which wandb (>= 0.19) answers with a deprecation line on every run
         logger._wandb_init.pop("anonymous", None)
-        logger.log_hyperparams(_plain(asdict(settings)))
+        logger.log_hyperparams(plain(asdict(settings)))
         log.info("Instantiating logger <%s> (mode=%s)", WandbLogger.__name__, mode)
         loggers.append(logger)
     return loggers
-
-
-def _plain(value):
-    """Settings as JSON-like values (choices as their strings) for the W&B config."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return str(value) if isinstance(value, str) else value
 
 
 class RunLog:
