@@ -30,11 +30,11 @@ from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.engine import perturbed_codes
 
 
-def load_model(checkpoint: str | None) -> SequenceWAE:
+def load_model(checkpoint: str | None, device: str) -> SequenceWAE:
     if checkpoint:
-        return SequenceWAE.load_from_checkpoint(checkpoint, map_location="cpu").eval()
+        return SequenceWAE.load_from_checkpoint(checkpoint, map_location=device).eval()
     torch.manual_seed(0)
-    return SequenceWAE().eval()  # the default sizes (model=wae)
+    return SequenceWAE().to(device).eval()  # the default sizes (model=wae)
 
 
 def decode_flops_per_step(model: SequenceWAE) -> float:
@@ -47,15 +47,22 @@ def decode_flops_per_step(model: SequenceWAE) -> float:
     return flops + 2 * model.to_logits.in_features * model.to_logits.out_features
 
 
-def mm_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def mm_peak_gflops(device: str, size: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         torch.mm(a, b)
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def naive(model: SequenceWAE, base: torch.Tensor, deltas: torch.Tensor) -> float:
@@ -65,8 +72,9 @@ def naive(model: SequenceWAE, base: torch.Tensor, deltas: torch.Tensor) -> float
     n, d = base.shape
     for j in range(d):
         for k in range(len(deltas)):
-            rows = torch.arange(n) * d * len(deltas) + j * len(deltas) + k
-            for sequence in model.decode(perturbed_codes(base, rows, deltas, torch.ones(d))):
+            rows = torch.arange(n, device=base.device) * d * len(deltas) + j * len(deltas) + k
+            codes = perturbed_codes(base, rows, deltas.to(base.device), torch.ones(d, device=base.device))
+            for sequence in model.decode(codes):
                 if not sequence:
                     continue
                 GlobalDescriptor([sequence]).calculate_all(ph=7.0, amide=False)
@@ -99,9 +107,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of the plain and folded decode")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU")
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time the folded decode under bfloat16 autocast and count changed decodes",
+    )
     args = parser.parse_args()
 
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint, args.device)
     model.hparams.folded_decode = False  # the GFLOP/s and naive-loop lines measure the plain GRU decode
     attributes = build_attribute_set(
         name="descriptors", descriptors=DESCRIPTOR_NAMES, max_len=model.max_len, bad_records="drop"
@@ -120,9 +134,10 @@ def main() -> None:
         result = run_perturbation(model, attributes, **settings)
         flops = counter.row_steps * decode_flops_per_step(model)
         t_batched = result.info["seconds"]
-        peak = mm_peak_gflops()
+        peak = mm_peak_gflops(args.device)
         achieved = flops / result.info["decode_seconds"] / 1e9
-        print(f"machine: {platform.machine()} threads={torch.get_num_threads()} torch={torch.__version__}")
+        device = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.machine()
+        print(f"machine: {device} threads={torch.get_num_threads()} torch={torch.__version__}")
         print(
             f"model: latent {model.latent_dim}, decoder hidden {model.decoder.hidden_size}; N={args.n_base} "
             f"d={model.latent_dim} K={len(args.deltas)}: {result.info['decodes']} decodes"
@@ -147,6 +162,20 @@ def main() -> None:
             f"decode seconds per perturbed code (median of {args.repeats}): plain GRU {1e3 * plain:.3f} ms, "
             f"folded input projection + finished rows leave {1e3 * folded:.3f} ms -> {plain / folded:.2f}x fewer"
         )
+        if args.bf16:
+            bf16_runs = []
+            for _ in range(args.repeats):
+                with torch.autocast(device_type=args.device.split(":")[0], dtype=torch.bfloat16):
+                    bf16_run = run_perturbation(model, attributes, **settings)
+                bf16_runs.append(bf16_run.info["decode_seconds"] / bf16_run.info["decodes"])
+            same = torch.isclose(bf16_run.effects, run.effects, rtol=0.0, atol=0.0, equal_nan=True)
+            changed = (~same).any(dim=-1).float().mean().item()
+            bf16 = statistics.median(bf16_runs)
+            print(
+                f"folded decode under bfloat16 autocast: {1e3 * bf16:.3f} ms per perturbed code -> "
+                f"{plain / bf16:.2f}x fewer than plain, {folded / bf16:.2f}x fewer than folded float32; "
+                f"{100 * changed:.1f}% of (base, latent, step) effect rows differ from float32"
+            )
         model.hparams.folded_decode = False
         if not args.skip_naive:
             t_naive = naive(model, result.base_codes, torch.tensor(args.deltas))

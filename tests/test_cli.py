@@ -97,7 +97,11 @@ def check_results(run_dir: Path) -> None:
         "lingam",
     }
     assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
-    assert set(results["dataset"]) == {"id_test", "id_val", "AMPvsTM"} and set(results["seed"]) == {0, 1}
+    assert set(results["dataset"]) == {"id_test", "id_val", "AMPvsTM"}
+    limited = results["regime"] == "limited"
+    assert set(results[~limited]["seed"]) == {0, 1}  # predictor.seeds=2
+    assert set(results[limited]["seed"]) == {0, 1, 2}  # predictor.limited_subsamples=3
+    assert "consensus_blanket" in json.loads((run_dir / "results" / "features.json").read_text())["notes"]
     assert set(results[results["dataset"] == "id_val"]["regime"]) == {"supervised"}
     assert results["auroc"].between(0, 1).all()
     assert not results.duplicated(["feature_set", "regime", "dataset", "n", "seed"]).any()
@@ -129,7 +133,8 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
     for name in ("result.npz", "summary.json", "sensitivity.csv", "pvalues.csv", "qvalues.csv", "change_rate.csv"):
         assert (run_dir / "perturbation" / name).is_file(), name
     info = json.loads((run_dir / "perturbation" / "summary.json").read_text())["info"]
-    assert info["n_base"] == 16 and info["decodes"] == 16 + 16 * 8 * 2  # N + N·d·K (smoke: d 8, K 2)
+    # N + N·d·K + N·R·K: the base codes, the latents' steps and the random-direction control (d 8, K 2, R 16)
+    assert info["n_base"] == 16 and info["decodes"] == 16 + 16 * 8 * 2 + 16 * 16 * 2
     for name in (
         "graph.json",
         "attribute_dag.graphml",
@@ -187,7 +192,10 @@ def test_graph_stage_needs_a_finished_run(tmp_path, overrides, message):
 def test_an_unknown_choice_fails_at_composition_naming_the_choices(tmp_path):
     result = run_cli("stage=train", "logger=csv_only", cwd=tmp_path)
     assert result.returncode != 0
-    assert "Invalid value 'train', expected one of [all, graph]" in result.stderr and "full_key: stage" in result.stderr
+    assert (
+        "Invalid value 'train', expected one of [all, graph, consensus]" in result.stderr
+        and "full_key: stage" in result.stderr
+    )
 
 
 def test_missing_checkpoint_to_resume_from(tmp_path):

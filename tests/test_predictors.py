@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -93,16 +94,18 @@ def test_graph_matrix_blankets():
 def test_every_regime_produces_rows(data):
     prior = synthetic(500, 1.0, 9)
     full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
-    settings = PredictorSettings(seeds=2, fewshot_k=(8, 16), limited_n=(16, 64), max_steps=100)
+    settings = PredictorSettings(seeds=2, fewshot_k=(8, 16), limited_n=(16, 64), limited_subsamples=3, max_steps=100)
     results = run_regimes(full, {"markov_blanket": ["c1", "c2"], "empty": []}, settings)
     assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
     limited = results[(results["regime"] == "limited") & (results["feature_set"] == "markov_blanket")]
-    assert sorted(set(limited["n"])) == [16, 64, 1500]
+    assert sorted(set(limited["n"])) == [16, 64] and sorted(set(limited["seed"])) == [0, 1, 2]  # 3 subsamples
     fewshot = results[results["regime"] == "fewshot"]
     assert set(fewshot["dataset"]) == {"reversed"} and sorted(set(fewshot["n"])) == [8, 16]
     assert (results[results["feature_set"] == "empty"]["auroc"] == 0.5).all()
     summary = summarise(results)
-    assert (summary["seeds"] == 2).all() and summary["auroc_ci95"].notna().all()
+    limited = summary["regime"] == "limited"
+    assert (summary.loc[~limited, "seeds"] == 2).all() and (summary.loc[limited, "seeds"] == 3).all()
+    assert summary["auroc_ci95"].notna().all()
     drop = ood_drop(summary)
     assert set(drop["regime"]) == {"supervised", "unsupervised"}
     assert set(drop["dataset"]) == {"reversed"}  # the validation split is never an OOD set
@@ -156,3 +159,47 @@ def test_predictor_module_trains_under_a_lightning_trainer():
     assert "val/auroc" in trainer.callback_metrics
     with pytest.raises(ValueError, match="'logistic' or 'mlp'"):
         AttributePredictor(n_features=2, model="forest")
+
+
+def test_the_limited_regime_sees_only_its_n_labels(data):
+    """Limited means limited: no early stopping on the validation split, whose labels it never sees."""
+    settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=4, max_steps=100)
+    sets = {"some": ["c1", "c2"], "all": list(NAMES)}
+    flipped = Labelled(data.val.x, 1 - data.val.y)  # validation labels that would mislead any use of them
+    first = run_regimes(data, sets, settings)
+    again = run_regimes(
+        PredictorData(names=NAMES, train=data.train, val=flipped, test=data.test, ood=data.ood), sets, settings
+    )
+    pd.testing.assert_frame_equal(first, again)
+    assert len(first) == 2 * 4 * 2 * (1 + len(data.ood))  # sets × subsamples × n × (ID test + OOD sets)
+
+
+def test_paired_differences_and_their_intervals():
+    from latentgraph.predictors.paired import bootstrap_mean_interval, paired_differences, study_differences
+
+    assert bootstrap_mean_interval(np.full(30, 0.1)) == pytest.approx((0.1, 0.1, 0.1))
+    rng = np.random.default_rng(0)
+    noisy = 0.05 + rng.normal(0, 0.1, 200)
+    mean, low, high = bootstrap_mean_interval(noisy)
+    assert low < mean < high and low < 0.05 < high and high - low < 0.1
+    # two levels: seeds that disagree widen the interval beyond what the subsamples alone give
+    seeds = np.stack([offset + rng.normal(0, 0.02, 50) for offset in (-0.1, 0.0, 0.1, 0.2, 0.3)])
+    _, low2, high2 = bootstrap_mean_interval(seeds)
+    _, low1, high1 = bootstrap_mean_interval(seeds.ravel())
+    assert high2 - low2 > 3 * (high1 - low1)
+
+    rows = []
+    for r in range(20):
+        for n in (16, 32):
+            base = 0.6 + 0.01 * r
+            for name, auroc in (("all", base), ("markov_blanket", base + 0.1), ("pc", base + 0.05)):
+                rows.append(
+                    {"feature_set": name, "regime": "limited", "dataset": "ood", "n": n, "seed": r, "auroc": auroc}
+                )
+    results = pd.DataFrame(rows)
+    table = paired_differences(results)
+    blanket = table[table["feature_set"] == "markov_blanket"]
+    assert list(blanket["n"]) == [16, 32] and np.allclose(blanket["diff"], 0.1) and (blanket["pairs"] == 20).all()
+    study = study_differences(results, seed_sets={0: "markov_blanket"})
+    best = study[study["reference"].str.startswith("best baseline")]
+    assert set(best["reference"]) == {"best baseline (pc)"} and np.allclose(best["diff"], 0.05)

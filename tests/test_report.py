@@ -63,12 +63,15 @@ def test_report_is_self_contained_with_every_section(run_dir):
     assert report.is_file()
     page = parse(report)
     assert page.title == f"latentgraph report: {run_dir.name}"
-    assert {"data-sources", "wae-metrics", "classifier-metrics", "sem-r2", "results"} <= set(page.tables)
+    assert {"data-sources", "wae-metrics", "classifier-metrics", "sem-r2", "results", "paired-differences"} <= set(
+        page.tables
+    )
     alts = [image["alt"] for image in page.images]
     assert alts == [
         "sensitivity heatmap",
         "latent to attribute graph and attribute DAG",
         "limited-data curve",
+        "paired differences",
         "few-shot curve",
     ]
     for image in page.images:  # every figure is embedded and decodes as a PNG
@@ -98,7 +101,7 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
     page = Page()
     page.feed(dom)
     assert page.title == f"latentgraph report: {run_dir.name}" and "results" in page.tables
-    assert len(page.images) == 4
+    assert len(page.images) == 5
     shot = tmp_path / "report.png"
     subprocess.run(
         [*flags, "--window-size=1300,3000", f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True

@@ -77,7 +77,19 @@ def test_library_defaults_equal_config_defaults():
     _agree(
         _defaults(PredictorSettings),
         predictor,
-        ["model", "seeds", "fewshot_k", "limited_n", "max_steps", "patience", "lr", "fewshot_steps", "fewshot_lr"],
+        [
+            "model",
+            "seeds",
+            "fewshot_k",
+            "limited_n",
+            "limited_subsamples",
+            "limited_c",
+            "max_steps",
+            "patience",
+            "lr",
+            "fewshot_steps",
+            "fewshot_lr",
+        ],
     )
     assert list(_defaults(PredictorSettings)["regimes"]) == ["supervised", "unsupervised", "fewshot", "limited"]
     classifier = ClassifierTrainingConfig().model_kwargs()
@@ -93,7 +105,7 @@ def test_compose_api_works_in_a_fresh_interpreter(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["8", "0.5"]
+    assert done.stdout.split() == ["8", "auto"]
 
 
 def test_artifacts_get_the_permissions_of_a_plain_write(tmp_path):

@@ -83,3 +83,32 @@ TRUE_BLANKETS = {
     "W_plus_L": {"count_W", "count_L"},
     "count_G": set(),
 }
+
+
+class NoisyToyAutoencoder(ToyAutoencoder):
+    """The toy with a sampling decoder, standing in for one of several fits that each may err.
+
+    Each block position independently, with probability ``noise``, holds a fair coin's choice
+    between its block residue and ``A`` instead of what the code says, drawn afresh at every
+    decode from the fit's own generator (seeded by ``seed``). Attribute changes then carry noise,
+    so one experiment's tests sometimes admit a null edge or miss a true one; the structure is
+    the toy's, so bootstrap and consensus frequencies have a known truth to recover.
+    """
+
+    def __init__(self, seed: int, noise: float = 0.2):
+        self.noise = noise
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def decode(self, z: torch.Tensor) -> list[str]:
+        exact = super().decode(z)
+        blocks = len(BLOCK_RESIDUES) * 5
+        flip = torch.rand(len(exact), blocks, generator=self.generator) < self.noise
+        coin = torch.rand(len(exact), blocks, generator=self.generator) < 0.5
+        out = []
+        for sequence, row_flip, row_coin in zip(exact, flip.tolist(), coin.tolist()):
+            residues = list(sequence)
+            for p in range(blocks):
+                if row_flip[p]:
+                    residues[p] = BLOCK_RESIDUES[p // 5] if row_coin[p] else "A"
+            out.append("".join(residues))
+        return out

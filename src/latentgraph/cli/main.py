@@ -1,9 +1,11 @@
 """``latentgraph``: compose the config, validate it, run the pipeline's stages, map errors to exit codes.
 
-``stage=all`` runs every stage; ``stage=graph run_dir=PATH`` rebuilds only the graph from an
-earlier run's saved effects. Errors in the user's input (a bad config value, a missing file, a
-bad record under ``strict``) are reported in one line naming the key, file or record, and the
-process exits with status 2; in a sweep the failed job is recorded and the others go on.
+``stage=all`` runs every stage (with ``ensemble.size=R``, for R autoencoders and their consensus);
+``stage=graph run_dir=PATH`` rebuilds only the graph from an earlier run's saved effects;
+``stage=consensus runs=[DIR,...]`` combines finished runs' graphs. Errors in the user's input (a
+bad config value, a missing file, a bad record under ``strict``) are reported in one line naming
+the key, file or record, and the process exits with status 2; in a sweep the failed job is
+recorded and the others go on.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         run_log = pipeline.RunLog(pipeline.build_loggers(settings, run_dir))
         if settings.stage == Stage.graph:
             metrics = rebuild_graph(settings, run_dir, run_log)
+        elif settings.stage == Stage.consensus:
+            metrics = consensus_of_runs(settings, run_dir, run_log)
         else:
             data = pipeline.data_stage(settings.data, run_dir)
             oracles = pipeline.oracle_stage(settings, data, run_dir)
@@ -54,9 +58,24 @@ def run(cfg: DictConfig) -> dict[str, float]:
                 if effects is not None
                 else None
             )
+            ensemble = (
+                pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log)
+                if graph is not None and settings.ensemble.size > 1
+                else None
+            )
             blanket = graph.features if graph is not None else None  # the blanket, or the fallback's attributes
-            results = pipeline.predictor_stage(settings, data, oracles, fit.model, blanket, run_dir, run_log)
-            metrics = pipeline.run_summary({**fit.metrics, **results}, graph, run_dir)
+            results = pipeline.predictor_stage(
+                settings,
+                data,
+                oracles,
+                fit.model,
+                blanket,
+                run_dir,
+                run_log,
+                consensus_blanket=ensemble.features if ensemble is not None else None,
+                member_blankets=ensemble.member_features if ensemble is not None else None,
+            )
+            metrics = pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble)
         run_log.save()
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
     finally:
@@ -71,6 +90,17 @@ def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> 
     graph = pipeline.graph_stage(settings.graph, result, set_summary, run_dir / "graph", run_log)
     write_json(run_dir / "graph" / "source.json", {"run_dir": str(Path(settings.run_dir).resolve())})
     return {"graph/blanket_size": float(len(graph.blanket["blanket"]))}
+
+
+def consensus_of_runs(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:
+    """``stage=consensus``: the consensus of ``runs=``' graphs, written to this job's ``consensus/``."""
+    graphs, set_summary = pipeline.finished_run_graphs(settings.runs)
+    runs = [str(Path(run).resolve()) for run in settings.runs]
+    result = pipeline.consensus_stage(graphs, set_summary, settings, run_dir / "consensus", run_log, member_dirs=runs)
+    return {
+        "consensus/blanket_size": float(len(result.consensus.blanket)),
+        "consensus/mean_pairwise_jaccard": result.consensus.mean_jaccard,
+    }
 
 
 def validate(cfg: DictConfig) -> Config:

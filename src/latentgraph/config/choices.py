@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+AUTO = "auto"  # graph.min_effect=auto: the random-direction control instead of a floor (docs/method.md §5c)
+
 
 class Choice(str, Enum):
     """A string-valued choice whose ``str()`` is its value."""
@@ -31,6 +33,7 @@ class Choice(str, Enum):
 class Stage(Choice):
     all = "all"  # every stage
     graph = "graph"  # rebuild the graph from an earlier run's saved effects
+    consensus = "consensus"  # the consensus of finished runs' graphs (runs=[DIR,...])
 
 
 class BadRecordPolicy(Choice):
@@ -54,6 +57,13 @@ class Regularizer(Choice):
 class DecodeMode(Choice):
     greedy = "greedy"
     sample = "sample"
+
+
+class LrSchedule(Choice):
+    """The WAE's learning rate over the fit (docs/method.md §3)."""
+
+    constant = "constant"  # ``model.lr`` throughout
+    cosine = "cosine"  # ``model.lr`` decayed to 0 along a half cosine over the fit's optimizer steps
 
 
 class Base(Choice):
@@ -103,6 +113,7 @@ class PredictorModel(Choice):
 
 class FeatureSet(Choice):
     markov_blanket = "markov_blanket"
+    consensus_blanket = "consensus_blanket"  # the ensemble's consensus blanket (ensemble.size > 1)
     all = "all"
     lasso = "lasso"
     mutual_info = "mutual_info"

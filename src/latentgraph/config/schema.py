@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.config.choices import (
+    AUTO,
     DESCRIPTOR_NAMES,
     EXTERNAL_MODELS,
     BadRecordPolicy,
@@ -24,6 +25,7 @@ from latentgraph.config.choices import (
     EmptyBlanket,
     FeatureSet,
     LatentScale,
+    LrSchedule,
     Mode,
     Overlap,
     PredictorModel,
@@ -112,6 +114,7 @@ class ModelConfig:
     rf_features: int = 512
     mmd_sigma: float | None = None  # RBF bandwidth; null = sqrt(latent_dim)
     lr: float = 3e-3
+    lr_schedule: LrSchedule = LrSchedule.constant
     max_len: int = 50
     decode: DecodeMode = DecodeMode.greedy
     temperature: float = 1.0
@@ -230,8 +233,10 @@ class PerturbationConfig:
     latent_scale: LatentScale = LatentScale.data
     batch_size: int = 4096
     n_permutations: int | None = None
+    n_directions: int = 16  # random unit directions of the control that graph.min_effect=auto tests against
 
     def __post_init__(self) -> None:
+        _check(self.n_directions >= 0, "n_directions", self.n_directions, "must be >= 0 (0: no control)")
         _check(self.n_base >= 2, "n_base", self.n_base, "must be >= 2 (the edge test pairs base codes)")
         _positive(self, "batch_size")
         _check(
@@ -254,7 +259,8 @@ class GraphConfig:
 
     threshold: Threshold = Threshold.fdr
     alpha: float = 0.05
-    min_effect: float = 0.5
+    # "auto": beat the random-direction control (docs/method.md §5c); a number: the floor S >= min_effect
+    min_effect: Any = AUTO
     tau: float = 0.1
     structure: Structure = Structure.footprint
     sem: Sem = Sem.linear
@@ -263,7 +269,17 @@ class GraphConfig:
 
     def __post_init__(self) -> None:
         _check(0 < self.alpha < 1, "alpha", self.alpha, "must be in (0, 1)")
-        _check(self.min_effect >= 0, "min_effect", self.min_effect, "must be >= 0")
+        _check(
+            self.min_effect == AUTO
+            or (
+                isinstance(self.min_effect, (int, float))
+                and not isinstance(self.min_effect, bool)
+                and self.min_effect >= 0
+            ),
+            "min_effect",
+            self.min_effect,
+            "must be 'auto' or a number >= 0",
+        )
         _check(self.tau >= 0, "tau", self.tau, "must be >= 0")
         _check(self.bootstrap >= 0, "bootstrap", self.bootstrap, "must be >= 0 (0: no bootstrap)")
 
@@ -277,7 +293,9 @@ class PredictorConfig:
     regime: RegimeChoice = RegimeChoice.all
     feature_sets: list[FeatureSet] = field(default_factory=lambda: list(FeatureSet))
     fewshot_k: list[int] = field(default_factory=lambda: [8, 16, 32, 64])
-    limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256, 512])
+    limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    limited_subsamples: int = 50  # label subsamples per n, the same rows for every feature set
+    limited_c: float = 1.0  # the limited regime's L2 prior (inverse strength, scikit-learn's C)
     prior_samples: int = 2000
     max_steps: int = 500
     patience: int = 25
@@ -296,6 +314,8 @@ class PredictorConfig:
         _check(all(k >= 2 for k in self.fewshot_k), "fewshot_k", list(self.fewshot_k), "every k must be >= 2")
         _check(all(n >= 4 for n in self.limited_n), "limited_n", list(self.limited_n), "every n must be >= 4")
         _check(self.prior_samples >= 20, "prior_samples", self.prior_samples, "must be >= 20")
+        _check(self.limited_subsamples >= 2, "limited_subsamples", self.limited_subsamples, "must be >= 2")
+        _positive(self, "limited_c")
         _positive(self, "max_steps", "patience", "lr", "fewshot_steps", "fewshot_lr")
 
 
@@ -400,18 +420,32 @@ class PathsConfig:
 
 
 @dataclass
+class EnsembleConfig:
+    """Confidence across autoencoders (docs/method.md §5b): ``size`` fits, seeds ``seed … seed+size−1``."""
+
+    size: int = 1  # 1: one autoencoder, no consensus
+    threshold: float = 0.5  # a consensus-blanket member's frequency over the fits must reach this
+
+    def __post_init__(self) -> None:
+        _check(self.size >= 1, "size", self.size, "must be >= 1")
+        _check(0 < self.threshold <= 1, "threshold", self.threshold, "must be in (0, 1]")
+
+
+@dataclass
 class Config:
     seed: int = 0
     ckpt_path: str | None = None  # a checkpoint to continue from; "last": same as resume=true
     resume: bool = False  # continue the interrupted fit with the same settings from its last.ckpt
     stage: Stage = Stage.all  # all: every stage; graph: rebuild the graph from run_dir's saved effects
     run_dir: str | None = None  # the earlier run that stage=graph reads
+    runs: list[str] = field(default_factory=list)  # the finished runs that stage=consensus reads
     optimized_metric: str = "val/recon"  # what the app returns to a sweeper (hparams_search)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
     perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -425,6 +459,34 @@ class Config:
             "run_dir",
             self.run_dir,
             "stage=graph needs run_dir=<an earlier run directory holding perturbation/>",
+        )
+        _check(
+            not (
+                self.graph.min_effect == AUTO and self.graph.threshold == "fdr" and self.perturbation.n_directions == 0
+            ),
+            "graph.min_effect",
+            self.graph.min_effect,
+            "auto tests each edge against the random-direction control, which perturbation.n_directions=0 turns "
+            "off; set perturbation.n_directions > 0 or graph.min_effect to a number",
+        )
+        _check(
+            self.stage != "consensus" or len(self.runs) >= 2,
+            "runs",
+            list(self.runs),
+            "stage=consensus needs runs=[DIR,DIR,...]: at least two finished run directories",
+        )
+        _check(
+            self.ensemble.size == 1 or not str(self.trainer.strategy).startswith("ddp"),
+            "ensemble.size",
+            self.ensemble.size,
+            "an ensemble fits its autoencoders one after another in one process; with DDP, run one "
+            "job per seed and combine them with stage=consensus runs=[...]",
+        )
+        _check(
+            self.ensemble.size == 1 or self.ckpt_path is None,
+            "ensemble.size",
+            self.ensemble.size,
+            f"ckpt_path={self.ckpt_path} names one fit; an ensemble resumes its members with resume=true",
         )
         _check(
             not self.resume or self.ckpt_path in (None, "last"),

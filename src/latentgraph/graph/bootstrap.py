@@ -2,10 +2,10 @@
 
 Each of ``n_boot`` replicates draws the ``N`` base codes with replacement (the ``n`` axis of the
 saved effects: no new decodes), recomputes the sensitivity, the sign-flip p-values and the
-Benjamini–Hochberg q-values, and rebuilds the latent→attribute graph and the attribute graph with
-the same settings. How often an edge or a blanket member appears over the replicates is its
-bootstrap confidence, as in Friedman, Goldszmidt and Wyner (1999) and bnlearn's
-``boot.strength``. Pure: tensors in, frequencies out.
+Benjamini–Hochberg q-values (and the random-direction control's, when the result has it), and
+rebuilds the latent→attribute graph and the attribute graph with the same settings. How often an
+edge or a blanket member appears over the replicates is its bootstrap confidence, as in Friedman,
+Goldszmidt and Wyner (1999) and bnlearn's ``boot.strength``. Pure: tensors in, frequencies out.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from latentgraph.graph.build import AttributeGraph, graph_from_tests
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
     benjamini_hochberg,
+    generic_response_pvalues,
     permutations_for,
     sensitivity,
     sign_flip_pvalues,
@@ -111,12 +112,19 @@ def bootstrap_graph(
         rows = torch.randint(0, n, (n,), generator=generator)
         effects = result.effects[rows]
         pvalues = sign_flip_pvalues(effects, n_permutations=flips, generator=generator)
+        control_qvalues = None
+        if result.has_control:  # the same base codes' random-direction steps
+            control = generic_response_pvalues(
+                effects, result.control_effects[rows], n_draws=flips, generator=generator
+            )
+            control_qvalues = benjamini_hochberg(control)
         replicates.append(
             graph_from_tests(
                 result.latent_names,
                 result.attribute_names,
                 sensitivity(effects, attribute_spread(result.base_values[rows])),
                 benjamini_hochberg(pvalues),
+                control_qvalues=control_qvalues,
                 **settings,
             )
         )

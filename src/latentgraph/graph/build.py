@@ -11,7 +11,7 @@ import networkx as nx
 import torch
 
 from latentgraph.artifacts import atomic_target, write_json
-from latentgraph.config.choices import Sem, Structure, Threshold
+from latentgraph.config.choices import AUTO, Sem, Structure, Threshold
 from latentgraph.graph.sem import design_rows, held_out_r2
 from latentgraph.graph.structure import (
     footprint_dag,
@@ -117,7 +117,7 @@ def build_graph(
     *,
     threshold: Threshold | str = Threshold.fdr,
     alpha: float = 0.05,
-    min_effect: float = 0.5,
+    min_effect: float | str = AUTO,
     tau: float = 0.1,
     structure: Structure | str = Structure.footprint,
     sem: Sem | str = Sem.linear,
@@ -126,7 +126,10 @@ def build_graph(
 
     Args:
         result: a perturbation result (:func:`~latentgraph.perturbation.run_perturbation`).
-        threshold: ``"fdr"`` (``q < alpha`` and ``S ≥ min_effect``) or ``"fixed"`` (``S ≥ tau``).
+        threshold: ``"fdr"`` (``q < alpha`` and the effect-size rule) or ``"fixed"`` (``S ≥ tau``).
+        min_effect: the effect-size rule under ``"fdr"``: ``"auto"`` (the pair must also beat the
+            random-direction control, ``control q < alpha``; docs/method.md §5c) or a number, the
+            floor ``S ≥ min_effect``.
         structure: ``"footprint"`` (strict footprint inclusion, the default) or ``"shared_latent"``.
         sem: ``"linear"`` or ``"mlp"`` structural equations.
     """
@@ -141,6 +144,7 @@ def build_graph(
         min_effect=min_effect,
         tau=tau,
         structure=structure,
+        control_qvalues=result.control_qvalues,
     )
     graph.settings.update(sem=sem)
     graph.sem_r2, graph.sem_parents = fit_sem(result, graph, model=sem)
@@ -155,14 +159,24 @@ def graph_from_tests(
     *,
     threshold: Threshold | str = Threshold.fdr,
     alpha: float = 0.05,
-    min_effect: float = 0.5,
+    min_effect: float | str = AUTO,
     tau: float = 0.1,
     structure: Structure | str = Structure.footprint,
+    control_qvalues: torch.Tensor | None = None,
 ) -> AttributeGraph:
-    """The latent edges, footprints and attribute graph from sensitivities and q-values (no SEM fit)."""
+    """The latent edges, footprints and attribute graph from sensitivities and q-values (no SEM fit).
+
+    ``control_qvalues`` are the random-direction control's, which ``min_effect="auto"`` needs.
+    """
     threshold, structure = Threshold(threshold), Structure(structure)
     edge_matrix = select_edges(
-        sensitivity.numpy(), qvalues.numpy(), threshold=threshold, alpha=alpha, min_effect=min_effect, tau=tau
+        sensitivity.numpy(),
+        qvalues.numpy(),
+        threshold=threshold,
+        alpha=alpha,
+        min_effect=min_effect,
+        tau=tau,
+        control_qvalues=None if control_qvalues is None else control_qvalues.numpy(),
     )
     edges = {(latent_names[j], attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
     footprint = footprints(edges, attribute_names)

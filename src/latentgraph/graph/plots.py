@@ -151,9 +151,13 @@ def graph_picture(
     return _save(figure, Path(path))
 
 
-def stability_picture(stability: dict, path: str | Path, *, top: int = 30) -> Path:
-    """Two panels from :meth:`GraphStability.to_json`: the target's blanket frequencies, and the
-    most frequent attribute edges (``a -> b``; ``a -- b`` a tie), with the 0.5 line marked."""
+def stability_picture(
+    stability: dict, path: str | Path, *, top: int = 30, over: str | None = None, threshold: float = 0.5
+) -> Path:
+    """Two panels from :meth:`GraphStability.to_json` (or :meth:`Consensus.to_json`): the target's
+    blanket frequencies, and the most frequent attribute edges (``a -> b``; ``a -- b`` a tie), with
+    the ``threshold`` line marked. ``over`` says what the frequency counts (default: the resamples)."""
+    over = over or f"{stability['n_boot']} bootstrap resamples of the base codes"
     blanket = sorted(stability.get("blanket_frequency", {}).items(), key=lambda item: (-item[1], item[0]))
     edges = sorted(stability["attribute_edge_frequency"].items(), key=lambda item: (-item[1], item[0]))[:top]
     figure = Figure(figsize=(14, 0.8 + 0.28 * max(len(blanket), len(edges), 4)))
@@ -164,10 +168,10 @@ def stability_picture(stability: dict, path: str | Path, *, top: int = 30) -> Pa
     ):
         names = [name for name, _ in rows][::-1]
         values = [value for _, value in rows][::-1]
-        axis.barh(names, values, color=["tab:orange" if v >= 0.5 else "tab:gray" for v in values])
-        axis.axvline(0.5, color="black", linewidth=0.8, linestyle="--")
+        axis.barh(names, values, color=["tab:orange" if v >= threshold else "tab:gray" for v in values])
+        axis.axvline(threshold, color="black", linewidth=0.8, linestyle="--")
         axis.set_xlim(0, 1)
-        axis.set_xlabel(f"frequency over {stability['n_boot']} bootstrap resamples of the base codes")
+        axis.set_xlabel(f"frequency over {over}")
         axis.set_title(title)
         axis.tick_params(axis="y", labelsize=8)
     return _save(figure, Path(path))

@@ -32,6 +32,7 @@ from latentgraph.data.alphabet import (
 )
 from latentgraph.data.records import require_valid
 from latentgraph.models.folded_gru import fold_input, gru_step
+from latentgraph.models.lr_schedule import learning_rate_factor
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
 
 
@@ -79,6 +80,7 @@ class SequenceWAE(pl.LightningModule):
         rf_features: int = 512,
         mmd_sigma: float | None = None,
         lr: float = 3e-3,
+        lr_schedule: str = "constant",
         max_len: int = 50,
         decode: str = "greedy",
         temperature: float = 1.0,
@@ -89,6 +91,7 @@ class SequenceWAE(pl.LightningModule):
     ) -> None:
         super().__init__()
         assert regularizer in ("mmd_rf", "kl"), f"regularizer must be 'mmd_rf' or 'kl', got {regularizer!r}"
+        learning_rate_factor(lr_schedule, 0, 1)  # an unknown schedule fails here, not at fit time
         assert decode in ("greedy", "sample"), f"decode must be 'greedy' or 'sample', got {decode!r}"
         if alphabet != AMINO_ACIDS:
             raise ValueError(f"checkpoint alphabet {alphabet!r} differs from this build's alphabet {AMINO_ACIDS!r}")
@@ -299,8 +302,9 @@ class SequenceWAE(pl.LightningModule):
     @override
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         self._common_step(batch, "val")
-        mu, _ = self.encode_tokens(batch)
-        decoded = self.generate(mu, sample=False)
+        with self._float32():  # reconstruction measured as the perturbation decodes: in float32
+            mu, _ = self.encode_tokens(batch)
+            decoded = self.generate(mu, sample=False)
         token_acc, exact = reconstruction_accuracy(batch[:, 1:], decoded)
         self.log_dict(
             {"val/token_acc": token_acc, "val/exact_match": exact},
@@ -313,13 +317,26 @@ class SequenceWAE(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         generator = torch.Generator().manual_seed(12345)  # same draws every epoch: comparable curves
         z = self.sample_prior(self.hparams.prior_samples, generator=generator)
-        decoded = self.generate(z, sample=False)
+        with self._float32():
+            decoded = self.generate(z, sample=False)
         validity, uniqueness = prior_sample_quality(decoded)
         self.log_dict({"val/prior_valid": validity, "val/prior_unique": uniqueness})
 
+    def _float32(self) -> torch.autocast:
+        """Turn off a mixed-precision fit's autocast (``trainer.precision=bf16-mixed``) inside the block."""
+        return torch.autocast(device_type=self.device.type, enabled=False)
+
     @override
     def configure_optimizers(self) -> Any:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        schedule = self.hparams.get("lr_schedule", "constant")  # checkpoints before the setting: constant
+        if schedule == "constant":
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: learning_rate_factor(schedule, step, total)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def reconstruction_accuracy(targets: torch.Tensor, decoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,9 @@ from latentgraph.config.choices import Base, LatentScale
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
     benjamini_hochberg,
+    generic_response_pvalues,
     permutations_for,
+    random_directions,
     sensitivity,
     sign_flip_pvalues,
 )
@@ -92,6 +94,7 @@ def run_perturbation(
     batch_size: int = 4096,
     latent_scale: LatentScale | str | None = None,
     n_permutations: int | None = None,
+    n_directions: int = 16,
     progress: bool | None = None,
     shard: Shard | None = None,
 ) -> PerturbationResult | None:
@@ -112,7 +115,12 @@ def run_perturbation(
         latent_scale: ``"data"`` (each latent's standard deviation over the encoded
             ``sequences``) or ``"unit"`` (1). Default: ``"data"`` when sequences are given.
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
-            alone, see :func:`~latentgraph.perturbation.edge_tests.permutations_for`).
+            alone, see :func:`~latentgraph.perturbation.edge_tests.permutations_for`); also the
+            number of null draws of the random-direction control.
+        n_directions: ``R`` random unit directions for the control (docs/method.md §5c): each
+            base code is also stepped by every ``δ_k`` times the median latent scale along each
+            direction (``N·R·K`` more decodes), and every (latent, attribute) pair is tested
+            against that generic response. 0: no control (``min_effect="auto"`` then cannot be used).
         progress: show a progress bar; ``None`` (default): only when standard output is a terminal,
             so logs and CI output get no bar drawn into them.
         shard: split the decoding across processes (DDP ranks): each decodes a contiguous
@@ -125,6 +133,8 @@ def run_perturbation(
         raise ValueError(f"deltas must be a non-empty list of non-zero steps, got {list(deltas)}")
     if n_base < 2:
         raise ValueError(f"n_base must be >= 2 for a paired test, got {n_base}")
+    if n_directions < 0:
+        raise ValueError(f"n_directions must be >= 0, got {n_directions}")
     names = list(attributes.names)
     generator = torch.Generator().manual_seed(seed)
     latent_scale = latent_scale or ("data" if sequences else "unit")
@@ -183,6 +193,14 @@ def run_perturbation(
     n_permutations = n_permutations or permutations_for(d * len(names), k)
     pvalues = sign_flip_pvalues(effects, n_permutations=n_permutations, generator=generator)
     unscorable = int(torch.isnan(values).any(dim=1).sum()) + int(torch.isnan(base_values).any(dim=1).sum())
+    control: dict[str, torch.Tensor] = {}
+    if n_directions > 0:
+        tick = time.perf_counter()
+        control = _random_direction_control(
+            autoencoder, attributes, z, base_values, deltas_t, scale, effects, n_directions, n_permutations, generator
+        )
+        elapsed += time.perf_counter() - tick
+        unscorable += int(torch.isnan(control["control_effects"]).any(dim=-1).sum())
     info = {
         "seed": seed,
         "base": base,
@@ -191,17 +209,23 @@ def run_perturbation(
         "n_permutations": n_permutations,
         "batch_size": batch_size,
         "processes": world,
-        "decodes": total + n,
+        "decodes": total + n + n * n_directions * k,
+        "n_directions": n_directions,
         "unscorable_decodes": unscorable,
         "seconds": round(elapsed, 3),
         "decode_seconds": round(decode_seconds, 3),
     }
     if unscorable:
         log.warning(
-            "perturbation: %d of %d decodes could not be scored; their effects are left out", unscorable, total + n
+            "perturbation: %d of %d decodes could not be scored; their effects are left out",
+            unscorable,
+            info["decodes"],
         )
     log.info(
-        "perturbation: %d decodes in %.1f s (%.0f per second)", total + n, elapsed, (total + n) / max(elapsed, 1e-9)
+        "perturbation: %d decodes in %.1f s (%.0f per second)",
+        info["decodes"],
+        elapsed,
+        info["decodes"] / max(elapsed, 1e-9),
     )
     return PerturbationResult(
         latent_names=[f"z{j}" for j in range(d)],
@@ -218,7 +242,39 @@ def run_perturbation(
         effects=effects,
         base_sequences=list(base_sequences),
         info=info,
+        **control,
     )
+
+
+def _random_direction_control(
+    autoencoder: Autoencoder,
+    attributes: Attributes,
+    z: torch.Tensor,
+    base_values: torch.Tensor,
+    deltas: torch.Tensor,
+    scale: torch.Tensor,
+    effects: torch.Tensor,
+    n_directions: int,
+    n_draws: int,
+    generator: torch.Generator,
+) -> dict[str, torch.Tensor]:
+    """The random-direction control (docs/method.md §5c): the same steps along random unit
+    directions, at the median latent scale, and each pair's test against that generic response."""
+    n, d = z.shape
+    k = len(deltas)
+    directions = random_directions(d, n_directions, generator)
+    length = float(scale.median())
+    steps = deltas[None, :, None] * length * directions[:, None, :]  # [R, K, d]
+    codes = (z.cpu()[:, None, None, :] + steps[None]).reshape(-1, d).to(z.device)
+    values = torch.cat([_score(attributes, autoencoder.decode(chunk)) for chunk in codes.split(4096)])
+    control_effects = values.reshape(n, n_directions, k, -1) - base_values[:, None, None, :]
+    pvalues = generic_response_pvalues(effects, control_effects, n_draws=n_draws, generator=generator)
+    return {
+        "directions": directions,
+        "control_effects": control_effects,
+        "control_pvalues": pvalues,
+        "control_qvalues": benjamini_hochberg(pvalues),
+    }
 
 
 def _progress(enabled: bool) -> Progress:

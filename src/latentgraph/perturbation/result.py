@@ -25,6 +25,8 @@ ARRAYS = (
     "base_values",
     "effects",
 )
+# the random-direction control (docs/method.md §5c); absent when run with n_directions=0
+CONTROL_ARRAYS = ("directions", "control_effects", "control_pvalues", "control_qvalues")
 
 
 @dataclass
@@ -43,6 +45,10 @@ class PerturbationResult:
         attribute_spread: ``[m]`` standard deviation of each attribute over the base decodes.
         base_codes: ``[N, d]``; base_values: ``[N, m]``; effects: ``[N, d, K, m]`` (NaN: not scorable).
         base_sequences: the ``N`` base decodes.
+        directions: ``[R, d]`` random unit directions; control_effects: ``[N, R, K, m]``, the
+            effects of the same steps along them (length ``δ_k`` times the median latent scale);
+            control_pvalues, control_qvalues: ``[d, m]`` tests of "latent j moves attribute a no
+            more than a random direction does". ``None`` when the control was not run.
         info: how it was run (seed, base, permutations, counts of unscorable decodes, timings).
     """
 
@@ -60,11 +66,23 @@ class PerturbationResult:
     effects: torch.Tensor
     base_sequences: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    directions: torch.Tensor | None = None
+    control_effects: torch.Tensor | None = None
+    control_pvalues: torch.Tensor | None = None
+    control_qvalues: torch.Tensor | None = None
+
+    @property
+    def has_control(self) -> bool:
+        return self.control_qvalues is not None
+
+    def _arrays(self) -> dict[str, torch.Tensor]:
+        names = ARRAYS + (CONTROL_ARRAYS if self.has_control else ())
+        return {name: getattr(self, name) for name in names}
 
     def cloned(self) -> PerturbationResult:
         """A copy whose tensors are ordinary ones (results made under ``torch.inference_mode``
         cannot take part in autograd, which an MLP SEM fit needs)."""
-        tensors = {name: getattr(self, name).clone() for name in ARRAYS}
+        tensors = {name: tensor.clone() for name, tensor in self._arrays().items()}
         return PerturbationResult(
             latent_names=list(self.latent_names),
             attribute_names=list(self.attribute_names),
@@ -87,7 +105,7 @@ class PerturbationResult:
         """Write ``result.npz`` (every array), ``summary.json`` and readable CSVs; each file atomically."""
         directory = Path(directory)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **{name: getattr(self, name).numpy() for name in ARRAYS})
+        np.savez_compressed(buffer, **{name: tensor.numpy() for name, tensor in self._arrays().items()})
         atomic_write_bytes(directory / "result.npz", buffer.getvalue())
         write_json(
             directory / "summary.json",
@@ -99,7 +117,7 @@ class PerturbationResult:
                 "info": self.info,
             },
         )
-        for name in ("sensitivity", "pvalues", "qvalues"):
+        for name in ("sensitivity", "pvalues", "qvalues") + (("control_qvalues",) if self.has_control else ()):
             atomic_write_text(directory / f"{name}.csv", self.table(name).to_csv())
         change = pd.DataFrame(
             {
@@ -120,7 +138,11 @@ class PerturbationResult:
                 raise FileNotFoundError(f"{directory / name} not found: not a saved perturbation result")
         summary = json.loads((directory / "summary.json").read_text())
         with np.load(directory / "result.npz") as arrays:
-            tensors = {name: torch.from_numpy(arrays[name].copy()) for name in ARRAYS}
+            tensors = {
+                name: torch.from_numpy(arrays[name].copy())
+                for name in ARRAYS + CONTROL_ARRAYS
+                if name in arrays.files  # results saved before the control have none
+            }
         return cls(
             latent_names=summary["latent_names"],
             attribute_names=summary["attribute_names"],

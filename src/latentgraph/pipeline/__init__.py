@@ -5,11 +5,12 @@ upstream stages' results, in memory; it returns its own result and writes its fi
 and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read back by the run.
 
     data_stage → oracle_stage → autoencoder_stage → perturbation_stage → graph_stage
-    → predictor_stage → run_summary, report_stage
+    → ensemble_stage (ensemble.size > 1) → predictor_stage → run_summary, report_stage
 """
 
 from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
 from latentgraph.pipeline.data import data_stage
+from latentgraph.pipeline.ensemble import ConsensusStageResult, consensus_stage, ensemble_stage, finished_run_graphs
 from latentgraph.pipeline.graph import GraphStageResult, earlier_run_effects, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
 from latentgraph.pipeline.perturbation import perturbation_stage
@@ -20,14 +21,18 @@ from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb
 
 __all__ = [
     "AutoencoderResult",
+    "ConsensusStageResult",
     "GraphStageResult",
     "OracleStageResult",
     "RunLog",
     "autoencoder_stage",
     "build_loggers",
+    "consensus_stage",
     "data_stage",
     "earlier_run_effects",
+    "ensemble_stage",
     "finish_wandb",
+    "finished_run_graphs",
     "graph_stage",
     "oracle_stage",
     "perturbation_stage",

@@ -62,16 +62,26 @@ def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier]
     )
 
 
-def predictor_key(settings: Config, classifiers: dict[str, TrainedClassifier], blanket: list[str] | None) -> str:
+def predictor_key(
+    settings: Config,
+    classifiers: dict[str, TrainedClassifier],
+    blanket: list[str] | None,
+    consensus_blanket: list[str] | None = None,
+    member_blankets: dict[int, list[str]] | None = None,
+) -> str:
     """Hash of what the predictor results depend on: the data, the attribute set, the WAE (its prior
-    decodes), the blanket this run's graph gave, the predictor settings and the seed."""
-    return stage_key(
-        {
-            "wae": wae_key(settings),
-            "classifiers": _classifier_keys(classifiers),
-            "attributes": _attribute_set_settings(settings),
-            "blanket": blanket,
-            "predictor": asdict(settings.predictor),
-            "seed": settings.seed,
-        }
-    )
+    decodes), the blanket this run's graph gave (and the ensemble's consensus blanket, if any), the
+    predictor settings and the seed."""
+    parts = {
+        "wae": wae_key(settings),
+        "classifiers": _classifier_keys(classifiers),
+        "attributes": _attribute_set_settings(settings),
+        "blanket": blanket,
+        "predictor": asdict(settings.predictor),
+        "seed": settings.seed,
+    }
+    if consensus_blanket is not None:  # absent for one autoencoder: those keys stay as they were
+        parts["consensus_blanket"] = consensus_blanket
+    if member_blankets is not None:
+        parts["member_blankets"] = {str(seed): features for seed, features in sorted(member_blankets.items())}
+    return stage_key(parts)

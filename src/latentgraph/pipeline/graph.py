@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from latentgraph.artifacts import atomic_write_text, write_json
-from latentgraph.config.choices import EmptyBlanket
+from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold
 from latentgraph.config.schema import GraphConfig
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
@@ -95,6 +95,13 @@ def graph_stage(
 ) -> GraphStageResult:
     """Build the graph from ``result``; write ``out_dir`` (JSON, GraphML, PNGs, blanket, SEM); log it."""
     built = graph_settings(settings)
+    if settings.threshold == Threshold.fdr and settings.min_effect == AUTO and not result.has_control:
+        raise ConfigValueError(
+            "graph.min_effect",
+            AUTO,
+            "these perturbation effects have no random-direction control (saved before it existed, or run with "
+            "perturbation.n_directions=0); give graph.min_effect a number, e.g. 0.5",
+        )
     graph = build_graph(result, **built)
     report = blanket_report(graph, set_summary, settings.empty_blanket)
     graph.save(out_dir)

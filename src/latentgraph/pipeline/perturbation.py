@@ -26,6 +26,7 @@ def engine_settings(settings: PerturbationConfig) -> dict:
         "latent_scale": settings.latent_scale,
         "batch_size": settings.batch_size,
         "n_permutations": settings.n_permutations,
+        "n_directions": settings.n_directions,
     }
 
 

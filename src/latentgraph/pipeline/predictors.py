@@ -36,11 +36,21 @@ from latentgraph.predictors.experiment import (
     run_regimes,
     summarise,
 )
-from latentgraph.report.figures import limited_curve
+from latentgraph.predictors.paired import study_differences
+from latentgraph.report.figures import limited_curve, paired_difference_figure, save_png
 
 log = logging.getLogger(__name__)
 
-RESULT_FILES = ("metrics.csv", "metrics.json", "summary.csv", "ood_drop.csv", "features.json", "limited_curve.png")
+RESULT_FILES = (
+    "metrics.csv",
+    "metrics.json",
+    "summary.csv",
+    "ood_drop.csv",
+    "paired_differences.csv",
+    "paired_differences.png",
+    "features.json",
+    "limited_curve.png",
+)
 
 
 def predictor_stage(
@@ -51,14 +61,19 @@ def predictor_stage(
     blanket: list[str] | None,
     run_dir: Path,
     run_log: RunLog,
+    consensus_blanket: list[str] | None = None,
+    member_blankets: dict[int, list[str]] | None = None,
 ) -> dict[str, float]:
     """Every feature set × regime × seed, or the results reused when nothing they depend on changed.
 
     Args:
         blanket: the graph stage's features for ``markov_blanket`` (``None``: no graph was built).
+        consensus_blanket: the ensemble's features for ``consensus_blanket`` (``None``: one autoencoder).
+        member_blankets: each ensemble member's blanket (seed → features), evaluated as the feature
+            sets ``blanket_seed<s>`` for the per-seed comparison.
     """
     cache = stage_cache(settings)
-    key = predictor_key(settings, oracles.classifiers, blanket)
+    key = predictor_key(settings, oracles.classifiers, blanket, consensus_blanket, member_blankets)
     out = run_dir / "results"
     hit = cache.lookup("predictors", key)
     if hit is not None:
@@ -70,7 +85,16 @@ def predictor_stage(
         drops, summary = (pd.read_csv(out / name) for name in ("ood_drop.csv", "summary.csv"))
     else:
         log.info("stage predictors: computing (key %s)", key)
-        drops, summary = run_predictors(settings, data, oracles.attributes, autoencoder, blanket, out)
+        drops, summary = run_predictors(
+            settings,
+            data,
+            oracles.attributes,
+            autoencoder,
+            blanket,
+            out,
+            consensus_blanket=consensus_blanket,
+            member_blankets=member_blankets,
+        )
         with cache.store("predictors", key) as entry:
             for name in RESULT_FILES:
                 if (out / name).is_file():
@@ -132,6 +156,8 @@ def run_predictors(
     autoencoder: Autoencoder,
     blanket: list[str] | None,
     out: Path,
+    consensus_blanket: list[str] | None = None,
+    member_blankets: dict[int, list[str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and evaluate every feature set × regime × seed; write ``out`` (``results/``)."""
     config = settings.predictor
@@ -157,13 +183,28 @@ def run_predictors(
         wanted.remove(FeatureSet.markov_blanket)
         pdata.notes["markov_blanket"] = "skipped: no graph/blanket.json (perturbation.enabled=false?)"
         log.warning("predictors: markov_blanket %s", pdata.notes["markov_blanket"])
-    sets = choose_feature_sets(pdata, blanket if blanket is not None else names, wanted, seed=settings.seed)
+    if consensus_blanket is None and FeatureSet.consensus_blanket in wanted:
+        wanted.remove(FeatureSet.consensus_blanket)
+        pdata.notes["consensus_blanket"] = "skipped: one autoencoder (ensemble.size=1)"
+        log.info("predictors: consensus_blanket %s", pdata.notes["consensus_blanket"])
+    sets = choose_feature_sets(
+        pdata,
+        blanket if blanket is not None else names,
+        wanted,
+        seed=settings.seed,
+        consensus_blanket=consensus_blanket,
+    )
+    seed_sets = {seed: f"blanket_seed{seed}" for seed in sorted(member_blankets or {})}
+    for seed, name in seed_sets.items():
+        sets[name] = list(member_blankets[seed])
     predictor = PredictorSettings(
         model=str(config.model),
         seeds=config.seeds,
         regimes=list(regimes),
         fewshot_k=list(config.fewshot_k),
         limited_n=list(config.limited_n),
+        limited_subsamples=config.limited_subsamples,
+        limited_c=config.limited_c,
         max_steps=config.max_steps,
         patience=config.patience,
         lr=config.lr,
@@ -175,6 +216,7 @@ def run_predictors(
         {
             "attributes": names,
             "blanket": blanket,
+            "consensus_blanket": consensus_blanket,
             "notes": pdata.notes,
             "feature_sets": {
                 name: ([chosen(seed) for seed in range(predictor.seeds)] if callable(chosen) else chosen)
@@ -194,8 +236,35 @@ def run_predictors(
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(out / "ood_drop.csv", drops.to_csv(index=False))
     if Regime.limited in regimes:
+        differences = study_differences(results, seed_sets=seed_sets, seed=settings.seed)
+        atomic_write_text(out / "paired_differences.csv", differences.to_csv(index=False))
+        log_differences(differences)
+        figure = paired_difference_figure(differences)
+        if figure is not None:
+            save_png(figure, out / "paired_differences.png")
+    if Regime.limited in regimes:
         limited_curve(summary, out / "limited_curve.png")
     return drops, summary
+
+
+def log_differences(differences: pd.DataFrame) -> None:
+    """The blanket comparisons at each n, in the log (the whole table is results/paired_differences.csv)."""
+    keep = differences[
+        differences["feature_set"].isin(["markov_blanket", "consensus_blanket"])
+        | differences["feature_set"].str.startswith("per-seed")
+    ]
+    for row in keep.itertuples():
+        log.info(
+            "limited, %s, n=%d: %s − %s AUROC %+.3f [%+.3f, %+.3f] (%d pairs)",
+            row.dataset,
+            row.n,
+            row.feature_set,
+            row.reference,
+            row.diff,
+            row.low,
+            row.high,
+            row.pairs,
+        )
 
 
 def headline_metrics(drops: pd.DataFrame) -> dict[str, float]:
@@ -245,4 +314,9 @@ def log_results(run_log: RunLog, summary: pd.DataFrame, drops: pd.DataFrame, cur
     run_log.table("predictors/ood_drop", drops)
     if curve.is_file():
         run_log.image("predictors/limited_curve", curve)
+    differences = curve.with_name("paired_differences.csv")
+    if differences.is_file():
+        run_log.table("predictors/paired_differences", pd.read_csv(differences))
+        if differences.with_suffix(".png").is_file():
+            run_log.image("predictors/paired_differences", differences.with_suffix(".png"))
     run_log.summary(headline_metrics(drops))

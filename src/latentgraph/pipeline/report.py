@@ -6,17 +6,26 @@ import logging
 from pathlib import Path
 
 from latentgraph.artifacts import write_json
+from latentgraph.pipeline.ensemble import ConsensusStageResult
 from latentgraph.pipeline.graph import GraphStageResult
 from latentgraph.report.html import write_report
 
 log = logging.getLogger(__name__)
 
 
-def run_summary(metrics: dict[str, float], graph: GraphStageResult | None, run_dir: Path) -> dict[str, float]:
+def run_summary(
+    metrics: dict[str, float],
+    graph: GraphStageResult | None,
+    run_dir: Path,
+    ensemble: ConsensusStageResult | None = None,
+) -> dict[str, float]:
     """``metrics/summary.json``: the run's headline numbers under the keys the W&B summary uses."""
     metrics = dict(metrics)
     if graph is not None:
         metrics["graph/blanket_size"] = float(len(graph.blanket["blanket"]))
+    if ensemble is not None:
+        metrics["consensus/blanket_size"] = float(len(ensemble.consensus.blanket))
+        metrics["consensus/mean_pairwise_jaccard"] = ensemble.consensus.mean_jaccard
     write_json(run_dir / "metrics" / "summary.json", metrics)
     return metrics
 

@@ -25,7 +25,7 @@ from latentgraph.models.step_seeding import StepSeeding
 
 log = logging.getLogger(__name__)
 
-JOB_TYPES = {"all": "pipeline", "graph": "graph"}  # W&B job_type per CLI stage
+JOB_TYPES = {"all": "pipeline", "graph": "graph", "consensus": "consensus"}  # W&B job_type per CLI stage
 
 
 def sweep_group() -> str | None:

@@ -67,7 +67,9 @@ class PredictorSettings:
     seeds: int = 5
     regimes: Sequence[str] = Regime.values()
     fewshot_k: Sequence[int] = (8, 16, 32, 64)
-    limited_n: Sequence[int] = (16, 32, 64, 128, 256, 512)
+    limited_n: Sequence[int] = (16, 32, 64, 128)
+    limited_subsamples: int = 50
+    limited_c: float = 1.0
     max_steps: int = 500
     patience: int = 25
     lr: float = 1e-2
@@ -76,12 +78,18 @@ class PredictorSettings:
 
 
 def choose_feature_sets(
-    data: PredictorData, blanket: list[str], wanted: Sequence[str], *, seed: int = 0
+    data: PredictorData,
+    blanket: list[str],
+    wanted: Sequence[str],
+    *,
+    seed: int = 0,
+    consensus_blanket: list[str] | None = None,
 ) -> dict[str, list[str] | Callable[[int], list[str]]]:
     """Each wanted feature set's attributes, chosen on the ID training split.
 
     ``random`` is a function of the seed (one draw per seed); every other set is fixed. The
     size-matched sets (``lasso``, ``mutual_info``, ``random``) use ``k = len(blanket)``.
+    ``consensus_blanket`` is the ensemble's consensus (required when that set is wanted).
     """
     x, y, names = data.train.x.numpy(), data.train.y.numpy(), data.names
     k = max(len(blanket), 1)
@@ -89,6 +97,10 @@ def choose_feature_sets(
     for name in wanted:
         if name == "markov_blanket":
             chosen[name] = list(blanket)
+        elif name == "consensus_blanket":
+            if consensus_blanket is None:
+                raise ValueError("the consensus_blanket feature set needs the ensemble's consensus blanket")
+            chosen[name] = list(consensus_blanket)
         elif name == "all":
             chosen[name] = list(names)
         elif name == "lasso":
@@ -205,16 +217,22 @@ def run_regimes(
                             else None
                         )
                         record(set_name, "fewshot", dataset, k, seed, features, tuned, ood.rows(rest))
-            if "limited" in settings.regimes:
-                for n in [*settings.limited_n, len(data.train)]:
-                    if n > len(data.train) or (n == len(data.train) and n in settings.limited_n):
-                        continue
-                    subset = data.train.rows(stratified_sample(data.train.y, n, seed))
-                    model = fit(subset, data.val, features, seed) if n < len(data.train) else supervised
-                    for dataset, evaluation in evaluations.items():
-                        record(set_name, "limited", dataset, n, seed, features, model, evaluation)
             if progress is not None:
                 progress()
+        if "limited" in settings.regimes:
+            # limited means limited: the model sees its n labels and nothing else. No early stopping
+            # on the validation split; a fixed budget and a stated L2 prior, the same for every
+            # feature set. Subsample r is the same rows for every feature set (paired).
+            for subsample in range(settings.limited_subsamples):
+                features = chosen(subsample) if callable(chosen) else chosen
+                for n in settings.limited_n:
+                    if n >= len(data.train):
+                        continue
+                    subset = data.train.rows(stratified_sample(data.train.y, n, subsample))
+                    l2 = 1.0 / (2.0 * settings.limited_c * n)
+                    model = fit(subset, None, features, subsample, l2=l2)
+                    for dataset, evaluation in evaluations.items():
+                        record(set_name, "limited", dataset, n, subsample, features, model, evaluation)
     return pd.DataFrame(rows)
 
 

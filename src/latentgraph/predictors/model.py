@@ -72,13 +72,17 @@ def fit_predictor(
     patience: int = 25,
     lr: float = 1e-2,
     init_from: AttributePredictor | None = None,
+    l2: float = 0.0,
 ) -> AttributePredictor:
     """Train a predictor full-batch with AdamW; early stopping on the validation loss.
 
     Every feature set gets this same budget: at most ``max_steps`` full-batch steps, stopping
     after ``patience`` steps without a better validation loss and restoring the best weights.
     Without ``val`` (few-shot fine-tuning) it runs ``max_steps`` steps. ``init_from`` fine-tunes
-    a copy of an existing predictor and keeps its standardisation.
+    a copy of an existing predictor and keeps its standardisation. ``l2`` adds ``l2 · Σ w²`` over
+    the weights (not the biases) to the loss: the limited regime's stated prior, which with
+    ``l2 = 1 / (2·C·n)`` is the objective of an L2 logistic regression with inverse strength ``C``
+    (scikit-learn's convention) divided by ``C·n``.
 
     The loop is plain PyTorch rather than ``Trainer.fit``: with a few thousand rows and a handful
     of features a step takes well under a millisecond, and Lightning's per-epoch bookkeeping
@@ -99,7 +103,10 @@ def fit_predictor(
     predictor.train()
     for _ in range(max_steps):
         optimiser.zero_grad()
-        F.binary_cross_entropy_with_logits(predictor(x), y).backward()
+        loss = F.binary_cross_entropy_with_logits(predictor(x), y)
+        if l2 > 0:
+            loss = loss + l2 * sum((w**2).sum() for name, w in predictor.named_parameters() if name.endswith("weight"))
+        loss.backward()
         optimiser.step()
         if val is None:
             continue

@@ -78,6 +78,26 @@ def _confidence_section(run_dir: Path) -> str:
     )
 
 
+def _consensus_section(run_dir: Path) -> str:
+    """The ensemble's consensus (``consensus/stability.json``), when the run had one."""
+    stability = _read_json(run_dir / "consensus" / "stability.json")
+    if stability is None:
+        return ""
+    rows = [
+        {"attribute": a, "in the blanket (fraction of autoencoders)": f}
+        for a, f in stability["blanket_frequency"].items()
+    ]
+    members = ", ".join(stability["blanket"]) or "empty"
+    return (
+        f"<h3>Consensus over {stability['n_graphs']} autoencoders</h3>"
+        f'<p id="consensus">Consensus blanket of <b>{html.escape(str(stability["target"]))}</b> '
+        f"(frequency ≥ {stability['threshold']}): {html.escape(members)}. Mean pairwise Jaccard index of "
+        f"the single fits' blankets: {stability['mean_pairwise_jaccard']:.2f}.</p>"
+        + _table(pd.DataFrame(rows), "consensus-frequency")
+        + _image(run_dir / "consensus" / "stability.png", "blanket and edge frequencies over autoencoders")
+    )
+
+
 def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     """Write ``run_dir/report.html`` from the run's files; returns its path.
 
@@ -142,7 +162,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         parts.append(_table(sem, "sem-r2"))
     if not (blanket or graph):
         parts.append(_missing("no graph/ (perturbation.enabled=false?)"))
-    parts.append(_confidence_section(run_dir))
+    parts.append(_confidence_section(run_dir) + _consensus_section(run_dir))
 
     parts.append("<h2>Predictors</h2>")
     drops_path, summary_path = run_dir / "results" / "ood_drop.csv", run_dir / "results" / "summary.csv"
@@ -154,6 +174,20 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
         parts.append("<p>AUROC, mean ± 95 % interval over seeds.</p>" + _table(shown, "results"))
         parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
+        differences = run_dir / "results" / "paired_differences.csv"
+        if differences.is_file():
+            table = pd.read_csv(differences)
+            ours = table[
+                table["feature_set"].isin(["markov_blanket", "consensus_blanket"])
+                | table["feature_set"].str.startswith("per-seed")
+            ]
+            parts.append(
+                "<h3>Limited labels: paired differences</h3><p>AUROC of the blanket minus the reference, "
+                "paired by label subsample, mean and 95 % bootstrap interval (results/paired_differences.csv "
+                "has every feature set).</p>"
+                + _table(ours.round(3), "paired-differences")
+                + _image(run_dir / "results" / "paired_differences.png", "paired differences")
+            )
         figure = fewshot_figure(pd.read_csv(summary_path))
         parts.append(_figure_image(figure, "few-shot curve") if figure else _missing("no few-shot rows"))
     else:

@@ -1,0 +1,182 @@
+"""The ensemble and consensus stages (docs/method.md §5b).
+
+``ensemble.size=R`` fits ``R`` autoencoders, seeds ``seed … seed+R−1``. The run's own fit (seed
+``seed``) is the run itself, written where a single run writes; the others are the members
+under ``ensemble/seed-<s>/``, each fitted, perturbed and graphed through the same stages and the
+same stage cache (so a rerun, or a larger ensemble, reuses every member already fitted). The
+attribute oracles are the run's own, shared by every member, so the attributes mean the same
+thing in every graph. ``consensus/`` then holds how often each attribute edge and each blanket
+member recurs over the ``R`` graphs, and the consensus blanket.
+
+``stage=consensus runs=[DIR,...]`` builds the same from finished runs' ``graph/`` folders.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pytorch_lightning.loggers import CSVLogger
+
+from latentgraph.artifacts import write_json
+from latentgraph.config.choices import EmptyBlanket
+from latentgraph.config.schema import Config
+from latentgraph.data import PreparedData
+from latentgraph.errors import ConfigValueError
+from latentgraph.graph import AttributeGraph, Consensus, consensus
+from latentgraph.graph.plots import stability_picture
+from latentgraph.pipeline.autoencoder import autoencoder_stage
+from latentgraph.pipeline.graph import GraphStageResult, graph_stage, target_columns
+from latentgraph.pipeline.oracles import OracleStageResult
+from latentgraph.pipeline.perturbation import perturbation_stage
+from latentgraph.pipeline.tracking import RunLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsensusStageResult:
+    """The consensus over the fits, and what the ``consensus_blanket`` predictors use."""
+
+    consensus: Consensus
+    features: list[str]  # the consensus blanket, or the fallback's attributes when it is empty
+    member_dirs: list[str]
+    member_features: dict[int, list[str]] = field(default_factory=dict)  # seed → its blanket (or fallback)
+
+
+def member_dir(run_dir: Path, seed: int) -> Path:
+    return run_dir / "ensemble" / f"seed-{seed}"
+
+
+def ensemble_stage(
+    settings: Config,
+    data: PreparedData,
+    oracles: OracleStageResult,
+    own_graph: GraphStageResult,
+    run_dir: Path,
+    run_log: RunLog,
+) -> ConsensusStageResult:
+    """Fit, perturb and graph the ensemble's other members, then write ``consensus/``."""
+    size = settings.ensemble.size
+    graphs, dirs = [own_graph.graph], [str(run_dir)]
+    member_features = {settings.seed: own_graph.features}
+    for index in range(1, size):
+        seed = settings.seed + index
+        out = member_dir(run_dir, seed)
+        log.info("ensemble: member %d of %d (seed %d) -> %s", index + 1, size, seed, out)
+        member = replace(settings, seed=seed)
+        # each member's training curves go to its own CSV; W&B gets the consensus, not R sets of curves
+        member_log = RunLog([CSVLogger(save_dir=str(out), name=settings.logger.csv.name, version="")])
+        fit = autoencoder_stage(member, data, oracles, out, member_log)
+        effects = perturbation_stage(member, fit.model, fit.effects, oracles, data, out)
+        graph = graph_stage(member.graph, effects, oracles.summary, out / "graph", member_log)
+        member_log.save()
+        # the shared attribute set's summary, so that a member is a finished run stage=consensus can read
+        write_json(out / "attributes" / "set.json", oracles.summary)
+        graphs.append(graph.graph)
+        dirs.append(str(out))
+        member_features[seed] = graph.features
+    result = consensus_stage(
+        graphs, oracles.summary, settings, run_dir / "consensus", run_log, member_dirs=dirs, seeds=_seeds(settings)
+    )
+    result.member_features = member_features
+    return result
+
+
+def _seeds(settings: Config) -> list[int]:
+    return list(range(settings.seed, settings.seed + settings.ensemble.size))
+
+
+def consensus_stage(
+    graphs: list[AttributeGraph],
+    set_summary: dict,
+    settings: Config,
+    out_dir: Path,
+    run_log: RunLog,
+    *,
+    member_dirs: list[str],
+    seeds: list[int] | None = None,
+) -> ConsensusStageResult:
+    """The consensus of ``graphs`` for the run's target: ``blanket.json``, ``stability.json``, a picture."""
+    node, candidates = target_columns(set_summary)
+    if node is None:
+        raise ConfigValueError(
+            "ensemble.size", settings.ensemble.size, f"the attribute set has no oracle for {set_summary['target']!r}"
+        )
+    result = consensus(graphs, node, settings.ensemble.threshold, candidates=candidates)
+    features = result.blanket
+    fallback = None
+    if not features:
+        reason = f"no attribute reaches frequency {result.threshold} in the blanket of {node!r}"
+        if EmptyBlanket(settings.graph.empty_blanket) == EmptyBlanket.fail:
+            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=all to fall back")
+        features, fallback = list(candidates), "all"
+        log.warning("consensus: %s; the consensus_blanket predictors use all %d attributes", reason, len(features))
+    payload = result.to_json()
+    write_json(
+        out_dir / "blanket.json",
+        {
+            "target": set_summary["target"],
+            "target_node": node,
+            "blanket": result.blanket,
+            "threshold": result.threshold,
+            "n_graphs": result.n_graphs,
+            "frequency": payload["blanket_frequency"],
+            "features": features,
+            "fallback": fallback,
+        },
+    )
+    write_json(
+        out_dir / "stability.json",
+        {**payload, "seeds": seeds, "runs": member_dirs},
+    )
+    picture = stability_picture(
+        payload, out_dir / "stability.png", over=f"{result.n_graphs} autoencoders", threshold=result.threshold
+    )
+    log.info(
+        "consensus over %d autoencoders: blanket of %s %s; mean pairwise Jaccard of their blankets %.2f",
+        result.n_graphs,
+        node,
+        result.blanket or "empty",
+        result.mean_jaccard,
+    )
+    run_log.metrics(
+        {
+            "consensus/blanket_size": len(result.blanket),
+            "consensus/mean_pairwise_jaccard": result.mean_jaccard,
+        }
+    )
+    run_log.image("consensus/stability", picture)
+    run_log.summary(
+        {
+            "consensus/blanket": ", ".join(result.blanket),
+            **{f"consensus/blanket_frequency/{a}": f for a, f in result.blanket_frequency.items()},
+        }
+    )
+    return ConsensusStageResult(result, features, member_dirs)
+
+
+def finished_run_graphs(runs: list[str]) -> tuple[list[AttributeGraph], dict]:
+    """The graphs and the (common) attribute-set summary of finished runs, for ``stage=consensus``."""
+    graphs, summaries = [], []
+    for run in runs:
+        path = Path(run)
+        set_file = path / "attributes" / "set.json"
+        if not set_file.is_file() and (path / "graph" / "source.json").is_file():  # a stage=graph rebuild
+            set_file = (
+                Path(json.loads((path / "graph" / "source.json").read_text())["run_dir"]) / "attributes" / "set.json"
+            )
+        if not (path / "graph" / "graph.json").is_file() or not set_file.is_file():
+            raise ConfigValueError("runs", run, "holds no graph/graph.json and attributes/set.json (a finished run?)")
+        graphs.append(AttributeGraph.load(path / "graph"))
+        summaries.append(json.loads(set_file.read_text()))
+    first = summaries[0]
+    for run, summary in zip(runs[1:], summaries[1:]):
+        for key in ("target", "features_for_target"):
+            if summary.get(key) != first.get(key):
+                raise ConfigValueError(
+                    "runs", run, f"its {key} {summary.get(key)!r} differs from {runs[0]}'s {first.get(key)!r}"
+                )
+    return graphs, first

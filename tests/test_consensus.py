@@ -1,0 +1,203 @@
+"""Confidence across fits: the consensus of several graphs, the random-direction control behind
+``min_effect=auto``, and both on a noisy synthetic truth whose single fits sometimes err."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import networkx as nx
+import pytest
+import torch
+from conftest import FAST, run_cli, settings_for
+from toy_models import TRUE_BLANKETS, TRUE_DAG_EDGES, TRUE_EDGES, NoisyToyAutoencoder, ToyAttributes
+
+from latentgraph.errors import ConfigValueError
+from latentgraph.graph import bootstrap_graph, build_graph, consensus, jaccard, mean_pairwise_jaccard
+from latentgraph.graph.structure import select_edges
+from latentgraph.perturbation import run_perturbation
+from latentgraph.perturbation.edge_tests import generic_response_pvalues
+
+
+@dataclass
+class FixedBlanketGraph:
+    """A stand-in graph with a given blanket for ``amp`` and given attribute edges."""
+
+    members: set[str]
+    edges: list[tuple[str, str]]
+    attribute_names: tuple[str, ...] = ("amp", "a", "b", "c", "oracle2")
+
+    @property
+    def dag(self) -> nx.DiGraph:
+        dag = nx.DiGraph()
+        dag.add_nodes_from(self.attribute_names)
+        dag.add_edges_from(self.edges, undirected=False)
+        return dag
+
+    def markov_blanket(self, target: str) -> set[str]:
+        return set(self.members)
+
+
+FOUR = [
+    FixedBlanketGraph({"a", "b"}, [("a", "amp"), ("b", "amp")]),
+    FixedBlanketGraph({"a", "b", "oracle2"}, [("a", "amp"), ("b", "amp")]),
+    FixedBlanketGraph({"a", "c"}, [("a", "amp"), ("amp", "c")]),
+    FixedBlanketGraph({"a"}, [("a", "amp")]),
+]
+
+
+def test_jaccard_of_sets():
+    assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
+    assert jaccard(set(), set()) == 1.0
+    assert mean_pairwise_jaccard([{"a"}, {"a"}, {"b"}]) == pytest.approx(1 / 3)
+
+
+def test_consensus_counts_members_and_edges_over_graphs():
+    result = consensus(FOUR, "amp", 0.5, candidates=["a", "b", "c"])  # oracle2 is not a candidate
+    assert result.blanket_frequency == {"a": 1.0, "b": 0.5, "c": 0.25}
+    assert result.blanket == ["a", "b"]  # 0.5 reaches the default threshold
+    assert result.blankets == [["a", "b"], ["a", "b"], ["a", "c"], ["a"]]
+    assert result.attribute_edge_frequency == {"a -> amp": 1.0, "b -> amp": 0.5, "amp -> c": 0.25}
+    assert consensus(FOUR, "amp", 0.75, candidates=["a", "b", "c"]).blanket == ["a"]
+    assert result.mean_jaccard == pytest.approx(mean_pairwise_jaccard(result.blankets))
+    payload = result.to_json()
+    assert payload["n_graphs"] == 4 and list(payload["blanket_frequency"]) == ["a", "b", "c"]
+
+
+def test_consensus_refuses_bad_input():
+    with pytest.raises(ValueError, match="at least one graph"):
+        consensus([], "amp")
+    with pytest.raises(ValueError, match="threshold"):
+        consensus(FOUR, "amp", 0.0)
+    with pytest.raises(ValueError, match="no attribute 'hemolysis'"):
+        consensus(FOUR, "hemolysis")
+
+
+def test_a_latent_beyond_the_random_directions_is_detected_and_one_like_them_is_not():
+    generator = torch.Generator().manual_seed(0)
+    n, r, k = 200, 16, 2
+    control = torch.rand(n, r, k, 1, generator=generator)  # generic responses in [0, 1)
+    like = torch.rand(n, 1, k, 1, generator=generator)  # a latent that is one more random direction
+    strong = 0.5 + torch.rand(n, 1, k, 1, generator=generator)  # a latent with a larger response
+    effects = torch.cat([like, strong, -strong], dim=1)  # the sign of a change does not matter
+    p = generic_response_pvalues(effects, control, n_draws=1999, generator=generator)
+    assert p.shape == (3, 1)
+    assert p[0, 0] > 0.05 and p[1, 0] == p[2, 0] == pytest.approx(1 / 2000)
+    with pytest.raises(ValueError, match="do not match"):
+        generic_response_pvalues(effects, control[:10])
+
+
+def test_auto_needs_the_control():
+    s, q = torch.ones(2, 2).numpy(), torch.zeros(2, 2).numpy()
+    with pytest.raises(ValueError, match="random-direction control"):
+        select_edges(s, q, threshold="fdr", alpha=0.05, min_effect="auto", tau=0.1)
+    control = torch.tensor([[0.0, 1.0], [1.0, 0.0]]).numpy()
+    edges = select_edges(s, q, threshold="fdr", alpha=0.05, min_effect="auto", tau=0.1, control_qvalues=control)
+    assert edges.tolist() == [[True, False], [False, True]]
+
+
+# --- the noisy synthetic truth: 20 "fits" whose decoders sample -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def noisy_results():
+    return [
+        run_perturbation(NoisyToyAutoencoder(seed), ToyAttributes(), seed=seed, n_permutations=999, progress=False)
+        for seed in range(20)
+    ]
+
+
+@pytest.fixture(scope="module")
+def noisy_graphs(noisy_results):
+    return [build_graph(result) for result in noisy_results]  # the defaults: FDR 0.05, min_effect=auto
+
+
+def test_single_noisy_fits_sometimes_err(noisy_graphs):
+    wrong = [graph for graph in noisy_graphs if graph.latent_edges != TRUE_EDGES]
+    assert 1 <= len(wrong) < len(noisy_graphs)
+
+
+@pytest.mark.parametrize("target", ["count_K", "K_plus_E", "count_W", "count_G"])
+def test_consensus_over_noisy_fits_recovers_the_true_blanket(noisy_graphs, target):
+    result = consensus(noisy_graphs, target)
+    assert result.blanket == sorted(TRUE_BLANKETS[target])
+    for name, frequency in result.blanket_frequency.items():
+        if name in TRUE_BLANKETS[target]:
+            assert frequency >= 0.9, (name, frequency)
+        else:
+            assert frequency <= 0.1, (name, frequency)
+
+
+def test_null_attribute_edges_are_rare_over_noisy_fits(noisy_graphs):
+    frequency = consensus(noisy_graphs, "count_K").attribute_edge_frequency
+    true_names = {f"{a} -> {b}" for a, b in TRUE_DAG_EDGES if (a, b) != ("count_K", "twice_K")} | {"count_K -- twice_K"}
+    assert all(frequency.get(name, 0.0) >= 0.9 for name in true_names), frequency
+    assert all(f <= 0.1 for name, f in frequency.items() if name not in true_names), frequency
+
+
+def test_bootstrap_of_one_noisy_fit_keeps_null_latent_edges_rare(noisy_results):
+    stability = bootstrap_graph(noisy_results[0], n_boot=20, seed=0, n_permutations=999)
+    latent = stability.latent_edge_frequency
+    assert all(latent.get(edge, 0.0) >= 0.9 for edge in TRUE_EDGES), latent
+    assert all(f <= 0.1 for edge, f in latent.items() if edge not in TRUE_EDGES), latent
+
+
+# --- settings and the pipeline --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("ensemble.size=0", "ensemble.size"),
+        ("ensemble.threshold=0", "ensemble.threshold"),
+        ("stage=consensus", "runs"),
+        ("graph.min_effect=-1", "graph.min_effect"),
+        ("graph.min_effect=big", "graph.min_effect"),
+        ("perturbation.n_directions=0", "graph.min_effect"),  # auto needs the control
+        ("perturbation.n_directions=-1", "perturbation.n_directions"),
+    ],
+)
+def test_bad_ensemble_and_threshold_settings_name_their_key(override, key):
+    with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")):
+        settings_for(override)
+
+
+def test_numeric_floor_and_no_control_compose():
+    settings = settings_for("graph.min_effect=0.5", "perturbation.n_directions=0")
+    assert settings.graph.min_effect == 0.5 and settings.perturbation.n_directions == 0
+
+
+def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp_path):
+    run = tmp_path / "run"
+    done = run_cli("experiment=smoke", "ensemble.size=3", f"paths.run_dir={run}", *FAST, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    blanket = json.loads((run / "consensus" / "blanket.json").read_text())
+    stability = json.loads((run / "consensus" / "stability.json").read_text())
+    assert blanket["n_graphs"] == 3 and stability["seeds"] == [0, 1, 2]
+    assert set(blanket["frequency"]) == set(
+        json.loads((run / "attributes" / "set.json").read_text())["features_for_target"]
+    )
+    members = [run / "ensemble" / "seed-1", run / "ensemble" / "seed-2"]
+    assert all((m / "graph" / "graph.json").is_file() and (m / "checkpoints").is_dir() for m in members)
+    own = json.loads((run / "graph" / "blanket.json").read_text())["blanket"]
+    assert stability["blankets"][0] == own  # the run's own fit is the ensemble's first member
+    features = json.loads((run / "results" / "features.json").read_text())
+    assert features["feature_sets"]["consensus_blanket"] == blanket["features"]
+    assert "Consensus over 3 autoencoders" in (run / "report.html").read_text()
+
+    again = tmp_path / "again"
+    runs = ",".join(str(p) for p in [run, *members])
+    rebuilt = run_cli("stage=consensus", f"runs=[{runs}]", f"paths.run_dir={again}", *FAST, cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    from_runs = json.loads((again / "consensus" / "stability.json").read_text())
+    assert from_runs["blankets"] == stability["blankets"]
+    assert from_runs["blanket_frequency"] == stability["blanket_frequency"]
+    assert from_runs["attribute_edge_frequency"] == stability["attribute_edge_frequency"]
+
+
+def test_stage_consensus_names_a_directory_that_is_no_run(tmp_path):
+    done = run_cli(
+        "stage=consensus", f"runs=[{tmp_path},{tmp_path}]", f"paths.run_dir={tmp_path / 'c'}", *FAST, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "runs" in done.stderr and "graph/graph.json" in done.stderr
