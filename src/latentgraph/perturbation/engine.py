@@ -197,7 +197,17 @@ def run_perturbation(
     if n_directions > 0:
         tick = time.perf_counter()
         control = _random_direction_control(
-            autoencoder, attributes, z, base_values, deltas_t, scale, effects, n_directions, n_permutations, generator
+            autoencoder,
+            attributes,
+            z,
+            base_values,
+            deltas_t,
+            scale,
+            effects,
+            n_directions,
+            n_permutations,
+            generator,
+            batch_size,
         )
         elapsed += time.perf_counter() - tick
         unscorable += int(torch.isnan(control["control_effects"]).any(dim=-1).sum())
@@ -257,6 +267,7 @@ def _random_direction_control(
     n_directions: int,
     n_draws: int,
     generator: torch.Generator,
+    batch_size: int,
 ) -> dict[str, torch.Tensor]:
     """The random-direction control (docs/method.md §5c): the same steps along random unit
     directions, at the median latent scale, and each pair's test against that generic response."""
@@ -266,7 +277,7 @@ def _random_direction_control(
     length = float(scale.median())
     steps = deltas[None, :, None] * length * directions[:, None, :]  # [R, K, d]
     codes = (z.cpu()[:, None, None, :] + steps[None]).reshape(-1, d).to(z.device)
-    values = torch.cat([_score(attributes, autoencoder.decode(chunk)) for chunk in codes.split(4096)])
+    values = torch.cat([_score(attributes, autoencoder.decode(chunk)) for chunk in codes.split(batch_size)])
     control_effects = values.reshape(n, n_directions, k, -1) - base_values[:, None, None, :]
     pvalues = generic_response_pvalues(effects, control_effects, n_draws=n_draws, generator=generator)
     return {

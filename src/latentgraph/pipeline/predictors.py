@@ -36,7 +36,7 @@ from latentgraph.predictors.experiment import (
     run_regimes,
     summarise,
 )
-from latentgraph.predictors.paired import study_differences
+from latentgraph.predictors.paired import blanket_comparisons, study_differences
 from latentgraph.report.figures import limited_curve, paired_difference_figure, save_png
 
 log = logging.getLogger(__name__)
@@ -249,10 +249,7 @@ def run_predictors(
 
 def log_differences(differences: pd.DataFrame) -> None:
     """The blanket comparisons at each n, in the log (the whole table is results/paired_differences.csv)."""
-    keep = differences[
-        differences["feature_set"].isin(["markov_blanket", "consensus_blanket"])
-        | differences["feature_set"].str.startswith("per-seed")
-    ]
+    keep = blanket_comparisons(differences)
     for row in keep.itertuples():
         log.info(
             "limited, %s, n=%d: %s − %s AUROC %+.3f [%+.3f, %+.3f] (%d pairs)",

@@ -134,3 +134,9 @@ def study_differences(
                 label = f"per-seed blanket ({len(names)} seeds, seed-level bootstrap)"
                 rows.append(_row(label, "all", regime, dataset, n, matrix, n_boot=n_boot, seed=seed))
     return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
+
+def blanket_comparisons(differences: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`study_differences` about the blanket: the run's own, the consensus, the per-seed ones."""
+    ours = differences["feature_set"].isin(["markov_blanket", "consensus_blanket"])
+    return differences[ours | differences["feature_set"].str.startswith("per-seed")]

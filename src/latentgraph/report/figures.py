@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_target
 from latentgraph.predictors.experiment import ID_TEST
+from latentgraph.predictors.paired import blanket_comparisons
 
 
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> Path:
@@ -57,10 +58,7 @@ def limited_curve(summary: pd.DataFrame, path: Path) -> Path:
 def paired_difference_figure(differences: pd.DataFrame) -> Figure | None:
     """The blanket's paired AUROC differences against ``all`` and the best baseline, with their 95 %
     bootstrap intervals, against the number of labels; one panel per evaluation set."""
-    shown = differences[
-        differences["feature_set"].isin(["markov_blanket", "consensus_blanket"])
-        | differences["feature_set"].str.startswith("per-seed")
-    ]
+    shown = blanket_comparisons(differences)
     if shown.empty:
         return None
     datasets = [ID_TEST, *sorted(set(shown["dataset"]) - {ID_TEST})]

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_write_text
+from latentgraph.predictors.paired import blanket_comparisons
 from latentgraph.report.figures import fewshot_figure
 
 STYLE = """
@@ -177,10 +178,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         differences = run_dir / "results" / "paired_differences.csv"
         if differences.is_file():
             table = pd.read_csv(differences)
-            ours = table[
-                table["feature_set"].isin(["markov_blanket", "consensus_blanket"])
-                | table["feature_set"].str.startswith("per-seed")
-            ]
+            ours = blanket_comparisons(table)
             parts.append(
                 "<h3>Limited labels: paired differences</h3><p>AUROC of the blanket minus the reference, "
                 "paired by label subsample, mean and 95 % bootstrap interval (results/paired_differences.csv "
