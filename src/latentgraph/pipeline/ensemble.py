@@ -78,11 +78,16 @@ def ensemble_stage(
         graphs.append(graph.graph)
         dirs.append(str(out))
         member_features[seed] = graph.features
-    result = consensus_stage(
-        graphs, oracles.summary, settings, run_dir / "consensus", run_log, member_dirs=dirs, seeds=_seeds(settings)
+    return consensus_stage(
+        graphs,
+        oracles.summary,
+        settings,
+        run_dir / "consensus",
+        run_log,
+        member_dirs=dirs,
+        seeds=_seeds(settings),
+        member_features=member_features,
     )
-    result.member_features = member_features
-    return result
 
 
 def _seeds(settings: Config) -> list[int]:
@@ -98,6 +103,7 @@ def consensus_stage(
     *,
     member_dirs: list[str],
     seeds: list[int] | None = None,
+    member_features: dict[int, list[str]] | None = None,
 ) -> ConsensusStageResult:
     """The consensus of ``graphs`` for the run's target: ``blanket.json``, ``stability.json``, a picture."""
     node, candidates = target_columns(set_summary)
@@ -155,7 +161,7 @@ def consensus_stage(
             **{f"consensus/blanket_frequency/{a}": f for a, f in result.blanket_frequency.items()},
         }
     )
-    return ConsensusStageResult(result, features, member_dirs)
+    return ConsensusStageResult(result, features, member_dirs, member_features or {})
 
 
 def finished_run_graphs(runs: list[str]) -> tuple[list[AttributeGraph], dict]:
