@@ -64,7 +64,7 @@ class Fit:
 
     def __post_init__(self) -> None:
         torch.manual_seed(self.settings.seed)
-        self.model = SequenceWAE(**model_kwargs(self.settings.model))
+        self.model = SequenceWAE(**model_kwargs(self.settings.model, self.settings.data.alphabet))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.model.lr)
         self.module = PeptideDataModule(prepared=self.data, seed=self.settings.seed, **asdict(self.settings.data))
         self.module.setup("fit")
@@ -174,7 +174,7 @@ def overhead(args: argparse.Namespace) -> None:
 
 def lightning_fit(settings: Config, data, epochs: int) -> float:
     torch.manual_seed(settings.seed)
-    model = SequenceWAE(**model_kwargs(settings.model))
+    model = SequenceWAE(**model_kwargs(settings.model, settings.data.alphabet))
     module = PeptideDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
     trainer = pl.Trainer(
         max_epochs=epochs,

@@ -36,9 +36,42 @@ def test_schema_defaults_match_the_default_yaml(group):
     """A Python user of the dataclasses gets the same defaults as a command-line user."""
     from latentgraph.config.schema import Config
 
-    composed = compose_config(["paths.run_dir=/tmp/unused"])
-    schema = OmegaConf.structured(Config)
-    assert OmegaConf.to_container(composed[group], resolve=True) == OmegaConf.to_container(schema[group], resolve=True)
+    composed = OmegaConf.to_container(compose_config(["paths.run_dir=/tmp/unused"])[group], resolve=True)
+    schema = OmegaConf.to_container(OmegaConf.structured(Config)[group], resolve=True)
+    if group == "attributes":
+        # the one exception: the schema holds no classifier, so that a domain's attribute config
+        # (conf/attributes/molecules.yaml) replaces the peptide classifiers instead of adding to them
+        assert schema.pop("classifiers") == {}
+        assert set(composed.pop("classifiers")) == {"amp", "acp"}
+    assert composed == schema
+
+
+def test_the_molecule_domain_replaces_data_attributes_and_classifiers():
+    config = validated("domain=molecules")
+    assert (config.domain, config.data.alphabet, config.data.target) == ("molecules", "selfies", "soluble")
+    assert list(config.attributes.classifiers) == ["soluble"]
+    assert "qed" in config.attributes.descriptors and "net_charge" not in config.attributes.descriptors
+    assert config.model.max_len == config.data.max_len == 64
+    peptides = validated()
+    assert (peptides.domain, peptides.data.alphabet, list(peptides.attributes.classifiers)) == (
+        "peptides",
+        "peptides",
+        ["amp", "acp"],
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, key, message",
+    [
+        (["domain=molecules", "data.alphabet=peptides"], "data.alphabet", "does not fit domain=molecules"),
+        (["data.alphabet=selfies"], "data.alphabet", "does not fit domain=peptides"),
+        (["domain=molecules", "attributes.descriptors=[qed,net_charge]"], "attributes.descriptors", "net_charge"),
+        (["attributes.descriptors=[qed]"], "attributes.descriptors", "not peptides descriptors"),
+    ],
+)
+def test_a_domain_refuses_the_other_domains_alphabet_and_descriptors(overrides, key, message):
+    with pytest.raises(ConfigValueError, match=f"invalid config value {key}=.*{message}"):
+        validated(*overrides)
 
 
 def test_wae_class_preset_sizes():

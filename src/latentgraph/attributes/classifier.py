@@ -12,12 +12,12 @@ from torch import nn
 from typing_extensions import override
 
 from latentgraph.binary_module import BinaryClassifierModule
-from latentgraph.data.alphabet import PAD, VOCAB_SIZE, tokenize
+from latentgraph.data.alphabet import PAD, get_alphabet
 from latentgraph.data.records import require_valid
 
 
 class SequenceClassifier(BinaryClassifierModule):
-    """Binary peptide classifier on token tensors ``[n, L]``.
+    """Binary sequence classifier on token tensors ``[n, L]`` (peptides, or molecule strings).
 
     Args:
         name: the attribute this classifier predicts (e.g. ``"amp"``).
@@ -27,6 +27,7 @@ class SequenceClassifier(BinaryClassifierModule):
         kernel_sizes: comma-separated convolution widths (a string, so hparams stay primitive).
         dropout: dropout before the output layer.
         lr, weight_decay: AdamW settings.
+        alphabet: the alphabet's name (``peptides``, ``selfies``, ``smiles``).
     """
 
     def __init__(
@@ -40,11 +41,13 @@ class SequenceClassifier(BinaryClassifierModule):
         dropout: float = 0.3,
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
+        alphabet: str = "peptides",
     ) -> None:
         super().__init__()
+        self.alphabet = get_alphabet(alphabet)
         self.save_hyperparameters(logger=False)
         widths = [int(k) for k in kernel_sizes.split(",")]
-        self.embedding = nn.Embedding(VOCAB_SIZE, embedding_dim, padding_idx=PAD)
+        self.embedding = nn.Embedding(self.alphabet.size, embedding_dim, padding_idx=PAD)
         self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, channels, k, padding=k // 2) for k in widths)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(channels * len(widths), 1)
@@ -64,8 +67,9 @@ class SequenceClassifier(BinaryClassifierModule):
         Raises:
             DataError: a sequence that is empty, too long or non-canonical (named by index).
         """
-        require_valid(sequences, self.hparams.max_len, what=f"scored by {self.hparams.name!r}")
-        return self.proba_from_tokens(tokenize(sequences, self.hparams.max_len), batch_size=batch_size)
+        require_valid(sequences, self.hparams.max_len, what=f"scored by {self.hparams.name!r}", alphabet=self.alphabet)
+        tokens = self.alphabet.tokenize(sequences, self.hparams.max_len)
+        return self.proba_from_tokens(tokens, batch_size=batch_size)
 
     @torch.no_grad()
     def proba_from_tokens(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:

@@ -4,7 +4,9 @@ An :class:`AttributeSet` has ``names`` and maps a batch of sequences (a ``list[s
 tensor from :func:`latentgraph.data.alphabet.tokenize`) to a ``float32`` tensor ``[n, m]``, one
 column per name. It is built from blocks, each computing a few columns at once:
 
-* :class:`DescriptorBlock`: the vectorised descriptors, sharing one residue-count pass;
+* :class:`DescriptorBlock`: the vectorised peptide descriptors, sharing one residue-count pass;
+* :class:`~latentgraph.attributes.molecular.MoleculeDescriptorBlock`: RDKit descriptors of
+  molecules (the molecule domain);
 * :class:`ClassifierBlock`: a trained :class:`~latentgraph.attributes.classifier.SequenceClassifier`
   (its value is the predicted probability);
 * external models such as :class:`~latentgraph.attributes.macrel.MacrelBlock`.
@@ -14,7 +16,8 @@ and macrel's AMP model are both oracles for ``amp``. :meth:`AttributeSet.feature
 every oracle of the target, so a predictor of ``amp`` is never handed an ``amp`` oracle.
 
 Bad input follows the data layer's policy (``data.bad_records``): a sequence that is empty,
-longer than ``max_len`` or holds a non-canonical letter raises :class:`BadRecordError` naming its
+longer than ``max_len``, holds a symbol outside the set's alphabet (for peptides: a non-canonical
+letter) or (SMILES) is not a molecule raises :class:`BadRecordError` naming its
 index under ``strict``; under ``drop`` its row is NaN in every column, it is counted in
 :attr:`AttributeSet.drop_log` and a warning says how many rows were skipped. No NaN is silent.
 """
@@ -31,7 +34,7 @@ import torch
 
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES, compute_descriptors
-from latentgraph.data.alphabet import BOS, decoded_is_valid, detokenize, tokenize, tokenize_numpy
+from latentgraph.data.alphabet import BOS, PEPTIDES, Alphabet, get_alphabet
 from latentgraph.data.records import (
     BadRecordPolicy,
     DropLog,
@@ -52,14 +55,19 @@ class SequenceBatch:
     max_len: int
     given_sequences: list[str] | None = None
     given_tokens: torch.Tensor | None = None
+    alphabet: Alphabet = PEPTIDES
 
     @cached_property
     def sequences(self) -> list[str]:
-        return self.given_sequences if self.given_sequences is not None else detokenize(self.given_tokens)
+        if self.given_sequences is not None:
+            return self.given_sequences
+        return self.alphabet.detokenize(self.given_tokens)
 
     @cached_property
     def tokens(self) -> torch.Tensor:
-        return self.given_tokens if self.given_tokens is not None else tokenize(self.given_sequences, self.max_len)
+        if self.given_tokens is not None:
+            return self.given_tokens
+        return self.alphabet.tokenize(self.given_sequences, self.max_len)
 
     def __len__(self) -> int:
         return len(self.given_sequences) if self.given_sequences is not None else len(self.given_tokens)
@@ -133,6 +141,7 @@ class AttributeSet:
         max_len: the longest valid sequence (``data.max_len``).
         bad_records: ``"strict"`` or ``"drop"``, as ``data.bad_records``.
         name: the set's name, for reports (``attributes.set``).
+        alphabet: the sequences' alphabet (``data.alphabet``); peptides by default.
     """
 
     blocks: list[AttributeBlock]
@@ -140,6 +149,7 @@ class AttributeSet:
     bad_records: BadRecordPolicy | str = BadRecordPolicy.drop
     name: str = "custom"
     drop_log: DropLog = field(default_factory=DropLog)
+    alphabet: Alphabet = PEPTIDES
 
     def __post_init__(self) -> None:
         self.bad_records = BadRecordPolicy(self.bad_records)
@@ -177,6 +187,7 @@ class AttributeSet:
             self.bad_records,
             f"{self.name} without {target} oracles",
             self.drop_log,
+            self.alphabet,
         )
 
     def oracle(self, target: str) -> AttributeSet:
@@ -187,18 +198,20 @@ class AttributeSet:
             raise KeyError(
                 f"attribute set {self.name!r} has no oracle for {target!r} (oracles: {self.oracle_for or 'none'})"
             )
-        return AttributeSet(blocks, self.max_len, self.bad_records, f"{target} oracle", self.drop_log)
+        return AttributeSet(blocks, self.max_len, self.bad_records, f"{target} oracle", self.drop_log, self.alphabet)
 
     def _validate(self, batch: Sequence[str] | torch.Tensor) -> tuple[torch.Tensor, SequenceBatch | None]:
         """Mask of valid rows and the batch of valid sequences; apply the bad-record policy."""
         if isinstance(batch, torch.Tensor):
-            sequences, tokens, problems = _screen_tokens(batch, self.max_len)
+            sequences, tokens, problems = _screen_tokens(batch, self.max_len, self.alphabet)
         else:
-            sequences, tokens, problems = _screen_sequences(list(batch), self.max_len)
+            sequences, tokens, problems = _screen_sequences(list(batch), self.max_len, self.alphabet)
         valid = torch.ones(len(sequences), dtype=torch.bool)
         if not problems:
-            return valid, SequenceBatch(self.max_len, sequences, tokens)
-        records = RecordFilter(max_len=self.max_len, policy=self.bad_records, drop_log=self.drop_log)
+            return valid, SequenceBatch(self.max_len, sequences, tokens, self.alphabet)
+        records = RecordFilter(
+            max_len=self.max_len, policy=self.bad_records, drop_log=self.drop_log, alphabet=self.alphabet
+        )
         for index, problem in problems.items():  # strict raises at the first, naming the row (1-based)
             records.reject(
                 DroppedRecord("attribute input", index + 1, problem.reason, problem.detail, sequences[index])
@@ -209,23 +222,28 @@ class AttributeSet:
         self._warned = True
         log.log(
             level,
-            "attribute set %r: skipped %d of %d sequences (empty, too long or non-canonical); their "
+            "attribute set %r: skipped %d of %d sequences (empty, too long, unknown symbols or not a molecule); their "
             "rows are NaN (counted in drop_log)",
             self.name,
             len(problems),
             len(valid),
         )
-        return valid, SequenceBatch(self.max_len, None, tokens[valid])
+        kept = [s for s, ok in zip(sequences, valid.tolist()) if ok]
+        return valid, SequenceBatch(self.max_len, kept, tokens[valid], self.alphabet)
 
 
-def _screen_sequences(sequences: list[str], max_len: int) -> tuple[list[str], torch.Tensor, dict[int, RecordProblem]]:
+def _screen_sequences(
+    sequences: list[str], max_len: int, alphabet: Alphabet
+) -> tuple[list[str], torch.Tensor, dict[int, RecordProblem]]:
     """:func:`~latentgraph.data.records.screen_sequences`, tokenized at full width (a too-long row is kept whole)."""
-    width = max(max(map(len, sequences), default=0), 1)
-    tokens, problems = screen_sequences(sequences, max_len, width=width)
+    width = max(int(alphabet.lengths(sequences).max(initial=0)), 1)
+    tokens, problems = screen_sequences(sequences, max_len, width=width, alphabet=alphabet)
     return sequences, torch.from_numpy(tokens), problems
 
 
-def _screen_tokens(tokens: torch.Tensor, max_len: int) -> tuple[list[str], torch.Tensor, dict[int, RecordProblem]]:
+def _screen_tokens(
+    tokens: torch.Tensor, max_len: int, alphabet: Alphabet
+) -> tuple[list[str], torch.Tensor, dict[int, RecordProblem]]:
     """As :func:`_screen_sequences` for token rows (``<bos>`` optional, added when missing).
 
     A special token before ``<eos>`` (e.g. ``<unk>``) makes the row bad: detokenizing alone would
@@ -235,17 +253,17 @@ def _screen_tokens(tokens: torch.Tensor, max_len: int) -> tuple[list[str], torch
         rows = tokens[:, 1:]
     else:  # the layout every block expects starts with <bos>
         rows, tokens = tokens, torch.cat([torch.full_like(tokens[:, :1], BOS), tokens], dim=1)
-    sequences = detokenize(rows)
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    bad = ~decoded_is_valid(rows) | (lengths > max_len)
+    sequences = alphabet.detokenize(rows)
+    lengths = torch.from_numpy(alphabet.lengths(sequences))
+    bad = ~alphabet.decoded_is_valid(rows) | (lengths > max_len)
     problems = {}
     for i in torch.nonzero(bad).flatten().tolist():
-        problems[i] = check_sequence(sequences[i], max_len) or RecordProblem(
-            "non_canonical", "a special token (e.g. <unk>) before <eos>, or no <eos>"
+        problems[i] = check_sequence(sequences[i], max_len, alphabet) or RecordProblem(
+            alphabet.unknown_reason, "a special token (e.g. <unk>) before <eos>, or no <eos>"
         )
     # re-tokenized so that nothing after a row's <eos> (or a missing <bos>) reaches a block
-    width = max((len(s) for s in sequences), default=1)
-    return sequences, torch.from_numpy(tokenize_numpy(sequences, max(width, 1))), problems
+    width = int(lengths.max()) if len(lengths) else 1
+    return sequences, torch.from_numpy(alphabet.tokenize_numpy(sequences, max(width, 1))), problems
 
 
 def build_attribute_set(
@@ -256,16 +274,26 @@ def build_attribute_set(
     external: Sequence[str] = (),
     max_len: int,
     bad_records: BadRecordPolicy | str,
+    alphabet: str = "peptides",
 ) -> AttributeSet:
     """The attribute set a config describes (``attributes.*``), from already trained classifiers.
+
+    ``descriptors`` are peptide descriptors (:data:`~latentgraph.config.choices.DESCRIPTOR_NAMES`)
+    for the peptide alphabet and RDKit descriptors
+    (:data:`~latentgraph.config.choices.MOLECULE_DESCRIPTOR_NAMES`) for a molecule alphabet.
 
     Raises:
         ConfigValueError: an external model whose optional packages are not installed (the message
             says what to install).
     """
+    symbols = get_alphabet(alphabet)
     blocks: list[AttributeBlock] = []
-    if descriptors:
+    if descriptors and symbols is PEPTIDES:
         blocks.append(DescriptorBlock(descriptors))
+    elif descriptors:
+        from latentgraph.attributes.molecular import MoleculeDescriptorBlock
+
+        blocks.append(MoleculeDescriptorBlock(descriptors))
     blocks.extend(ClassifierBlock(model) for model in classifiers)
     for model in external:
         if model == "macrel":
@@ -274,4 +302,4 @@ def build_attribute_set(
             blocks.append(MacrelBlock())
         else:
             raise KeyError(f"unknown external attribute model {model!r}")
-    return AttributeSet(blocks, max_len, bad_records, name)
+    return AttributeSet(blocks, max_len, bad_records, name, alphabet=symbols)

@@ -20,7 +20,7 @@ from torchmetrics.functional.classification import binary_auroc
 
 from latentgraph.artifacts import atomic_target
 from latentgraph.attributes.classifier import SequenceClassifier
-from latentgraph.data.alphabet import tokenize
+from latentgraph.data.alphabet import Alphabet, get_alphabet
 from latentgraph.stage_cache import stage_key
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,11 @@ class TrainedClassifier:
     key: str
 
 
-def _loader(frame: pd.DataFrame, label: str, max_len: int, *, shuffle: bool, batch_size: int) -> DataLoader:
-    dataset = TensorDataset(tokenize(list(frame["sequence"]), max_len), torch.tensor(frame[label].to_numpy()).long())
+def _loader(
+    frame: pd.DataFrame, label: str, max_len: int, alphabet: Alphabet, *, shuffle: bool, batch_size: int
+) -> DataLoader:
+    tokens = alphabet.tokenize(list(frame["sequence"]), max_len)
+    dataset = TensorDataset(tokens, torch.tensor(frame[label].to_numpy()).long())
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 
 
@@ -51,6 +54,7 @@ def train_or_load_classifier(
     batch_size: int,
     seed: int,
     model_kwargs: dict,
+    alphabet: str = "peptides",
 ) -> TrainedClassifier:
     """Return the classifier for ``name``, trained on ``train`` (label column ``name``) or reloaded.
 
@@ -67,6 +71,8 @@ def train_or_load_classifier(
             "batch_size": batch_size,
             "seed": seed,
             "model": model_kwargs,
+            # the peptide alphabet adds nothing, so keys from before molecule alphabets still hold
+            **({"alphabet": alphabet} if alphabet != "peptides" else {}),
         }
     )
     checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
@@ -80,7 +86,8 @@ def train_or_load_classifier(
         )
     log.info("classifier %r: training (cache key %s)", name, key)
     pl.seed_everything(seed, workers=True)
-    model = SequenceClassifier(name=name, max_len=max_len, **model_kwargs)
+    model = SequenceClassifier(name=name, max_len=max_len, alphabet=alphabet, **model_kwargs)
+    symbols = get_alphabet(alphabet)
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -93,8 +100,8 @@ def train_or_load_classifier(
     )
     trainer.fit(
         model,
-        _loader(train, name, max_len, shuffle=True, batch_size=batch_size),
-        _loader(val, name, max_len, shuffle=False, batch_size=1024),
+        _loader(train, name, max_len, symbols, shuffle=True, batch_size=batch_size),
+        _loader(val, name, max_len, symbols, shuffle=False, batch_size=1024),
     )
     with atomic_target(checkpoint) as tmp:
         trainer.save_checkpoint(tmp, weights_only=True)

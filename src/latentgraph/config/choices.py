@@ -36,6 +36,21 @@ class Stage(Choice):
     consensus = "consensus"  # the consensus of finished runs' graphs (runs=[DIR,...])
 
 
+class Domain(Choice):
+    """What the sequences are (``domain=``): it picks the alphabet, sources, attributes and lengths."""
+
+    peptides = "peptides"
+    molecules = "molecules"
+
+
+class AlphabetName(Choice):
+    """How sequences are written (``data.alphabet``; docs/method.md §1b)."""
+
+    peptides = "peptides"  # the 20 canonical amino acids
+    selfies = "selfies"  # molecules: every symbol string decodes to a molecule
+    smiles = "smiles"  # molecules: atom-level SMILES tokens; a decode may not parse
+
+
 class BadRecordPolicy(Choice):
     strict = "strict"  # stop with an error naming the file, record and character
     drop = "drop"  # skip the record, count it, write it to data/dropped.csv
@@ -171,5 +186,21 @@ DESCRIPTOR_NAMES = (
     "boman_index",
     "aromaticity",
     "hydrophobic_ratio",
+)
+# the molecule domain's RDKit descriptors (latentgraph.attributes.molecular); sa_score only where
+# the installed RDKit wheel ships its Contrib/SA_Score scorer
+MOLECULE_DESCRIPTOR_NAMES = (
+    "logp",
+    "tpsa",
+    "mol_weight",
+    "h_donors",
+    "h_acceptors",
+    "rotatable_bonds",
+    "ring_count",
+    "fraction_csp3",
+    "qed",
+    "aromatic_rings",
+    "heavy_atoms",
+    "sa_score",
 )
 EXTERNAL_MODELS = ("macrel",)

@@ -19,9 +19,12 @@ from latentgraph.config.choices import (
     AUTO,
     DESCRIPTOR_NAMES,
     EXTERNAL_MODELS,
+    MOLECULE_DESCRIPTOR_NAMES,
+    AlphabetName,
     BadRecordPolicy,
     Base,
     DecodeMode,
+    Domain,
     EmptyBlanket,
     FeatureSet,
     LatentScale,
@@ -76,6 +79,7 @@ class DataConfig:
     bucket_by_length: bool = False  # batches of similar length: faster epochs, not faster to accuracy
     batch_size: int = 64
     num_workers: int = 0
+    alphabet: AlphabetName = AlphabetName.peptides  # how sequences are written (domain=molecules: selfies)
 
     def __post_init__(self) -> None:
         _positive(self, "max_len", "batch_size")
@@ -180,13 +184,6 @@ class ClassifierTrainingConfig:
         }
 
 
-def _default_classifiers() -> dict[str, ClassifierSpec]:
-    return {
-        "amp": ClassifierSpec("modlamp:AMPvsUniProt", ["modlamp:AMPvsTM"]),
-        "acp": ClassifierSpec("modlamp:ACPvsRandom", ["modlamp:ACPvsTM"]),
-    }
-
-
 def _all_descriptors() -> list[str]:
     return list(DESCRIPTOR_NAMES)
 
@@ -203,11 +200,13 @@ class AttributesConfig:
     descriptors: list[str] = field(default_factory=_all_descriptors)
     use_classifiers: bool = True
     external: list[str] = field(default_factory=list)
-    classifiers: dict[str, ClassifierSpec] = field(default_factory=_default_classifiers)
+    # empty here so a domain's attribute config replaces the classifiers instead of adding to them;
+    # conf/attributes/default.yaml gives the peptide ones (amp, acp)
+    classifiers: dict[str, ClassifierSpec] = field(default_factory=dict)
     classifier: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
 
     def __post_init__(self) -> None:
-        known = _all_descriptors()
+        known = [*DESCRIPTOR_NAMES, *MOLECULE_DESCRIPTOR_NAMES]  # which fit the alphabet: Config checks
         unknown = [name for name in self.descriptors if name not in known]
         _check(not unknown, "descriptors", list(self.descriptors), f"unknown {unknown}; known: {', '.join(known)}")
         _check(
@@ -433,6 +432,7 @@ class EnsembleConfig:
 
 @dataclass
 class Config:
+    domain: Domain = Domain.peptides  # peptides | molecules (conf/domain/): alphabet, sources, attributes
     seed: int = 0
     ckpt_path: str | None = None  # a checkpoint to continue from; "last": same as resume=true
     resume: bool = False  # continue the interrupted fit with the same settings from its last.ckpt
@@ -493,6 +493,21 @@ class Config:
             "resume",
             self.resume,
             f"resume=true finds the checkpoint itself; drop it or ckpt_path={self.ckpt_path}",
+        )
+        molecular = self.data.alphabet != AlphabetName.peptides
+        _check(
+            molecular == (self.domain == Domain.molecules),
+            "data.alphabet",
+            str(self.data.alphabet),
+            f"does not fit domain={self.domain}: peptides take data.alphabet=peptides, molecules selfies or smiles",
+        )
+        fitting = MOLECULE_DESCRIPTOR_NAMES if molecular else DESCRIPTOR_NAMES
+        misfits = [name for name in self.attributes.descriptors if name not in fitting]
+        _check(
+            not misfits,
+            "attributes.descriptors",
+            list(self.attributes.descriptors),
+            f"{misfits} are not {self.domain} descriptors; known: {', '.join(fitting)}",
         )
         _check(
             self.model.max_len == self.data.max_len,

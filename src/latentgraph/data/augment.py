@@ -7,8 +7,13 @@ import torch
 from latentgraph.data.alphabet import EOS, N_SPECIAL, PAD, VOCAB_SIZE
 
 
-def substitute_residues(tokens: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def substitute_residues(
+    tokens: torch.Tensor, rate: float, generator: torch.Generator | None = None, vocab_size: int = VOCAB_SIZE
+) -> torch.Tensor:
     """Replace each residue token by a uniformly drawn residue with probability ``rate``.
+
+    ``vocab_size`` is the alphabet's (:attr:`~latentgraph.data.alphabet.Alphabet.size`); the
+    default is the peptide alphabet's.
 
     Special tokens (``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``) are never touched, so lengths are
     kept. The autoencoder then sees point mutants of the corpus as extra training sequences,
@@ -19,7 +24,7 @@ def substitute_residues(tokens: torch.Tensor, rate: float, generator: torch.Gene
         return tokens
     residue = tokens >= N_SPECIAL
     hit = (torch.rand(tokens.shape, generator=generator) < rate) & residue
-    replacement = torch.randint(N_SPECIAL, VOCAB_SIZE, tokens.shape, generator=generator, dtype=tokens.dtype)
+    replacement = torch.randint(N_SPECIAL, vocab_size, tokens.shape, generator=generator, dtype=tokens.dtype)
     return torch.where(hit, replacement, tokens)
 
 

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from typing_extensions import override
 
-from latentgraph.data.alphabet import tokenize_numpy
+from latentgraph.data.alphabet import PEPTIDES, Alphabet, get_alphabet
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data
 from latentgraph.seeding import AUGMENT_STREAM, BUCKET_STREAM, SHUFFLE_STREAM, derived_seed
@@ -23,8 +23,8 @@ BUCKET_POOL_BATCHES = 32  # batches per length-sorted pool (data.bucket_by_lengt
 class TokenDataset(Dataset):
     """Token rows held as one compact ``uint8`` array; items are ``LongTensor[max_len + 2]``."""
 
-    def __init__(self, sequences: list[str], max_len: int):
-        self.tokens = tokenize_numpy(sequences, max_len)
+    def __init__(self, sequences: list[str], max_len: int, alphabet: Alphabet = PEPTIDES):
+        self.tokens = alphabet.tokenize_numpy(sequences, max_len)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -132,11 +132,13 @@ class PeptideDataModule(pl.LightningDataModule):
         augment_crop: float = 0.5,
         augment_substitution: float = 0.1,
         bucket_by_length: bool = False,
+        alphabet: str = "peptides",
         **data_config: Any,
     ) -> None:
         super().__init__()
         self.seed = int(seed)
-        self.data_config = {**data_config, "max_len": max_len}  # prepare_data's settings when prepared is None
+        self.data_config = {**data_config, "max_len": max_len, "alphabet": alphabet}
+        self.alphabet = get_alphabet(alphabet)  # prepare_data's settings when prepared is None
         self.max_len = int(max_len)
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
@@ -152,8 +154,8 @@ class PeptideDataModule(pl.LightningDataModule):
         if self.prepared is None:
             self.prepared = prepare_data(**self.data_config)
         if self._train is None:
-            self._train = TokenDataset(self.prepared.corpus_train, self.max_len)
-            self._val = TokenDataset(self.prepared.corpus_val, self.max_len)
+            self._train = TokenDataset(self.prepared.corpus_train, self.max_len, self.alphabet)
+            self._val = TokenDataset(self.prepared.corpus_val, self.max_len, self.alphabet)
 
     def fit_position(self) -> FitPosition:
         """Epoch, batches of it already trained, rank and world size, from the attached trainer."""
@@ -205,4 +207,4 @@ class PeptideDataModule(pl.LightningDataModule):
         )
         device = batch.device
         batch = crop_residues(batch.cpu(), self.augment_crop, generator)
-        return substitute_residues(batch, self.augment_substitution, generator).to(device)
+        return substitute_residues(batch, self.augment_substitution, generator, self.alphabet.size).to(device)

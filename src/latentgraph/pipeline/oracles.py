@@ -18,6 +18,7 @@ from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, train_or_load_classifier
 from latentgraph.config.schema import ClassifierSpec, Config
 from latentgraph.data import PreparedData, prepare_data
+from latentgraph.data.alphabet import get_alphabet
 from latentgraph.data.records import DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, remove_sequences
@@ -77,7 +78,12 @@ def _labelled_splits(cfg: Config, name: str, spec: ClassifierSpec, data: Prepare
 
 
 def _record_filter(cfg: Config) -> RecordFilter:
-    return RecordFilter(max_len=cfg.data.max_len, policy=cfg.data.bad_records, drop_log=DropLog())
+    return RecordFilter(
+        max_len=cfg.data.max_len,
+        policy=cfg.data.bad_records,
+        drop_log=DropLog(),
+        alphabet=get_alphabet(str(cfg.data.alphabet)),
+    )
 
 
 def uses_run_split(cfg: Config, name: str, spec: ClassifierSpec) -> bool:
@@ -140,6 +146,7 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
             batch_size=training.batch_size,
             seed=cfg.seed,
             model_kwargs=training.model_kwargs(),
+            alphabet=str(cfg.data.alphabet),
         )
         trained[name] = result
         report[name] = {
@@ -182,6 +189,7 @@ def build_run_attribute_set(
         external=list(cfg.attributes.external),
         max_len=cfg.data.max_len,
         bad_records=str(cfg.data.bad_records),
+        alphabet=str(cfg.data.alphabet),
     )
     features = attributes.features_for(data.target)
     values = attributes(list(data.id_train["sequence"]))
