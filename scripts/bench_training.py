@@ -33,7 +33,7 @@ import torch
 from hydra import compose, initialize_config_module
 
 from latentgraph.config import Config, validate_config
-from latentgraph.data import PeptideDataModule, prepare_data
+from latentgraph.data import SequenceDataModule, prepare_data
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.datamodule import FitPosition
 from latentgraph.models.lr_schedule import learning_rate_factor
@@ -66,7 +66,7 @@ class Fit:
         torch.manual_seed(self.settings.seed)
         self.model = SequenceWAE(**model_kwargs(self.settings.model, self.settings.data.alphabet))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.model.lr)
-        self.module = PeptideDataModule(prepared=self.data, seed=self.settings.seed, **asdict(self.settings.data))
+        self.module = SequenceDataModule(prepared=self.data, seed=self.settings.seed, **asdict(self.settings.data))
         self.module.setup("fit")
         self.module.fit_position = lambda: FitPosition(self.epochs, 0)  # the sampler's epoch, no Trainer
         total = self.settings.trainer.max_epochs * len(self.module.train_dataloader())
@@ -175,7 +175,7 @@ def overhead(args: argparse.Namespace) -> None:
 def lightning_fit(settings: Config, data, epochs: int) -> float:
     torch.manual_seed(settings.seed)
     model = SequenceWAE(**model_kwargs(settings.model, settings.data.alphabet))
-    module = PeptideDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
+    module = SequenceDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentgraph.data import PeptideDataModule, detokenize, prepare_data
+from latentgraph.data import SequenceDataModule, detokenize, prepare_data
 from latentgraph.data.records import DataError
 from latentgraph.data.splits import deduplicate, holdout_split, split_labelled
 
@@ -91,7 +91,7 @@ def test_no_ood_sequence_reaches_the_autoencoder_corpus(tmp_path):
     assert {"KLAKLAKK", *shared_with_id} <= ood
     assert "GIGKFLHS" in data.corpus_train + data.corpus_val
 
-    module = PeptideDataModule(prepared=data, **data_kwargs())
+    module = SequenceDataModule(prepared=data, **data_kwargs())
     module.setup("fit")
     served = set()
     for loader in (module.train_dataloader(), module.val_dataloader()):

@@ -26,7 +26,7 @@ from latentgraph.config.schema import (
     PerturbationConfig,
     PredictorConfig,
 )
-from latentgraph.data import PeptideDataModule
+from latentgraph.data import SequenceDataModule
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, build_graph
 from latentgraph.models.wae import SequenceWAE
@@ -67,7 +67,7 @@ def test_library_defaults_equal_config_defaults():
         ["n_base", "deltas", "base", "batch_size", "n_permutations"],
     )
     _agree(
-        _defaults(PeptideDataModule.__init__),
+        _defaults(SequenceDataModule.__init__),
         _schema(DataConfig),
         ["max_len", "batch_size", "num_workers", "augment_crop", "augment_substitution"],
     )

@@ -110,7 +110,7 @@ class ResumableShuffle(Sampler[int]):
         return torch.cat([batches[i] for i in shuffled])
 
 
-class PeptideDataModule(pl.LightningDataModule):
+class SequenceDataModule(pl.LightningDataModule):
     """Prepares the data once (``setup``) and serves the autoencoder corpus.
 
     Args:
@@ -208,3 +208,6 @@ class PeptideDataModule(pl.LightningDataModule):
         device = batch.device
         batch = crop_residues(batch.cpu(), self.augment_crop, generator)
         return substitute_residues(batch, self.augment_substitution, generator, self.alphabet.size).to(device)
+
+
+PeptideDataModule = SequenceDataModule  # the name before the molecule domain; kept for old code

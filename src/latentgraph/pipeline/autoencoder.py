@@ -22,7 +22,7 @@ import torch
 from latentgraph.artifacts import write_json
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config, ModelConfig
-from latentgraph.data import PeptideDataModule, PreparedData
+from latentgraph.data import PreparedData, SequenceDataModule
 from latentgraph.data.alphabet import get_alphabet
 from latentgraph.errors import ConfigValueError
 from latentgraph.models.wae import SequenceWAE
@@ -177,7 +177,7 @@ def train_autoencoder(
     """
     pl.seed_everything(settings.seed, workers=True, verbose=False)
 
-    datamodule = PeptideDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
+    datamodule = SequenceDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
     log.info("Instantiating model <%s>", SequenceWAE.__name__)
     kwargs = model_kwargs(settings.model, settings.data.alphabet)
     if ckpt_path is not None:
