@@ -18,6 +18,13 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 
 FAST = ["logger.wandb.mode=disabled", "trainer.enable_progress_bar=false"]
+# a smoke run without W&B, progress bars or the slower regimes: for the sweep, cache and domain tests
+QUIET_SMOKE = [
+    "experiment=smoke",
+    "logger=csv_only",
+    "trainer.enable_progress_bar=false",
+    "predictor.regime=supervised",
+]
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

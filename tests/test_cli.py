@@ -15,15 +15,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import FAST, run_cli
-
-# a smoke run without W&B, progress bars or the slower regimes: for the sweep and cache tests
-QUIET_SMOKE = [
-    "experiment=smoke",
-    "logger=csv_only",
-    "trainer.enable_progress_bar=false",
-    "predictor.regime=supervised",
-]
+from conftest import FAST, QUIET_SMOKE, run_cli
 
 AA = list("ACDEFGHIKLMNPQRSTVWY")
 

