@@ -5,6 +5,12 @@ Both train the same logistic ``AttributePredictor`` full-batch with AdamW on the
 the same number of steps, without early stopping, so the ratio is the per-step overhead.
 
     python scripts/bench_predictor_fit.py --steps 200 --repeats 3
+
+``--limited`` instead times the limited regime's fits for one feature set of 12 attributes
+(50 label subsamples at each n in 16, 32, 64, 128; 500 steps, the L2 prior): one
+``fit_predictor`` per subsample, as before, against ``fit_predictor_batch`` per n.
+
+    python scripts/bench_predictor_fit.py --limited --repeats 3
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from latentgraph.predictors.model import AttributePredictor, fit_predictor
+from latentgraph.predictors.experiment import stratified_sample
+from latentgraph.predictors.model import AttributePredictor, fit_predictor, fit_predictor_batch
 
 
 def data():
@@ -58,11 +65,49 @@ def plain_fit(steps: int) -> float:
     return time.perf_counter() - start
 
 
+LIMITED_N = (16, 32, 64, 128)
+SUBSAMPLES = 50
+
+
+def limited_one_at_a_time(steps: int) -> float:
+    x, y, _, _ = data()
+    x = x[:, :12]
+    start = time.perf_counter()
+    for n in LIMITED_N:
+        for r in range(SUBSAMPLES):
+            rows = torch.as_tensor(stratified_sample(y, n, r))
+            fit_predictor(x[rows], y[rows], val=None, seed=r, max_steps=steps, l2=1 / (2 * n))
+    return time.perf_counter() - start
+
+
+def limited_batched(steps: int) -> float:
+    x, y, _, _ = data()
+    x = x[:, :12]
+    start = time.perf_counter()
+    for n in LIMITED_N:
+        rows = [torch.as_tensor(stratified_sample(y, n, r)) for r in range(SUBSAMPLES)]
+        xs, ys = torch.stack([x[r] for r in rows]), torch.stack([y[r] for r in rows])
+        fit_predictor_batch(xs, ys, seeds=list(range(SUBSAMPLES)), max_steps=steps, l2=1 / (2 * n))
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limited", action="store_true", help="time the limited regime: one fit at a time vs batched")
     args = parser.parse_args()
+    if args.limited:
+        steps = 500 if args.steps == 200 else args.steps
+        single, batched = [], []
+        for _ in range(args.repeats):  # interleaved
+            single.append(limited_one_at_a_time(steps))
+            batched.append(limited_batched(steps))
+        t_s, t_b = statistics.median(single), statistics.median(batched)
+        print(f"machine: {platform.machine()} threads={torch.get_num_threads()} torch={torch.__version__}")
+        print(f"limited regime, 12 features, {SUBSAMPLES} subsamples x n in {LIMITED_N}, {steps} steps")
+        print(f"one fit at a time: {t_s:.2f} s   batched per n: {t_b:.2f} s   ratio {t_s / t_b:.1f}x")
+        return
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     lightning, plain = [], []

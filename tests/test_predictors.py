@@ -19,7 +19,7 @@ from latentgraph.predictors.experiment import (
     summarise,
 )
 from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
-from latentgraph.predictors.model import AttributePredictor, fit_predictor
+from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor, fit_predictor_batch
 
 NAMES = ["c1", "c2", "spurious", "noise"]
 
@@ -172,6 +172,49 @@ def test_the_limited_regime_sees_only_its_n_labels(data):
     )
     pd.testing.assert_frame_equal(first, again)
     assert len(first) == 2 * 4 * 2 * (1 + len(data.ood))  # sets × subsamples × n × (ID test + OOD sets)
+
+
+@pytest.mark.parametrize("model", ["logistic", "mlp"])
+def test_a_batched_fit_equals_the_fits_one_at_a_time(data, model):
+    """Each of the S batched fits starts from its seed's weights, keeps its own standardisation and
+    sees only its own rows, so it predicts what the same fit run alone predicts."""
+    rows = [torch.as_tensor(stratified_sample(data.train.y, 24, r)) for r in range(5)]
+    x = torch.stack([data.train.x[r] * (1 + i) for i, r in enumerate(rows)])  # a different scale per fit
+    y = torch.stack([data.train.y[r] for r in rows])
+    batched = fit_predictor_batch(x, y, seeds=[3, 4, 5, 6, 7], model=model, max_steps=150, l2=0.02)
+    for s, predictor in enumerate(batched):
+        alone = fit_predictor(x[s], y[s], val=None, seed=3 + s, model=model, max_steps=150, l2=0.02)
+        torch.testing.assert_close(predictor.std, alone.std)
+        torch.testing.assert_close(
+            predictor.predict_proba(data.test.x * (1 + s)),
+            alone.predict_proba(data.test.x * (1 + s)),
+            atol=1e-4,
+            rtol=0,
+        )
+    # a fit that saw other rows predicts differently: the comparison above can fail
+    assert not torch.allclose(batched[0].predict_proba(data.test.x), batched[1].predict_proba(data.test.x), atol=1e-3)
+    with pytest.raises(ValueError, match="expected x"):
+        fit_predictor_batch(x[0], y[0], seeds=[0])
+
+
+def test_the_limited_regime_fits_each_subsample_as_a_lone_fit_would(data):
+    """The batched limited regime gives, row for row, the AUROC of one fit per subsample, also for a
+    feature set whose width changes with the subsample (empty for some)."""
+    settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=4, max_steps=80)
+    varying = {0: ["c1"], 1: [], 2: ["c2", "noise"], 3: ["spurious"]}
+    results = run_regimes(data, {"varying": lambda r: varying[r % 4], "all": list(NAMES)}, settings)
+    for (name, n, r), row in (
+        results[results["dataset"] == "reversed"].set_index(["feature_set", "n", "seed"]).iterrows()
+    ):
+        features = varying[r] if name == "varying" else NAMES
+        if not features:
+            assert row["auroc"] == 0.5
+            continue
+        columns = [NAMES.index(f) for f in features]
+        subset = data.train.rows(stratified_sample(data.train.y, n, r))
+        alone = fit_predictor(subset.x[:, columns], subset.y, val=None, seed=r, max_steps=80, l2=1 / (2 * n))
+        expected = evaluate_predictor(alone, data.ood["reversed"].x[:, columns], data.ood["reversed"].y)["auroc"]
+        assert row["auroc"] == pytest.approx(expected, abs=1e-3), (name, n, r)
 
 
 def test_paired_differences_and_their_intervals():

@@ -24,7 +24,7 @@ from latentgraph.predictors.feature_sets import (
     pc_features,
     random_features,
 )
-from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor
+from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor, fit_predictor_batch
 
 log = logging.getLogger(__name__)
 
@@ -223,16 +223,38 @@ def run_regimes(
             # limited means limited: the model sees its n labels and nothing else. No early stopping
             # on the validation split; a fixed budget and a stated L2 prior, the same for every
             # feature set. Subsample r is the same rows for every feature set (paired).
-            for subsample in range(settings.limited_subsamples):
-                features = chosen(subsample) if callable(chosen) else chosen
-                for n in settings.limited_n:
-                    if n >= len(data.train):
+            # The subsamples of one n are fitted together (fit_predictor_batch: the same fits as
+            # one at a time, in one batched loop).
+            subsamples = range(settings.limited_subsamples)
+            chosen_features = [chosen(r) if callable(chosen) else chosen for r in subsamples]
+            sizes = [n for n in settings.limited_n if n < len(data.train)]
+            models: dict[tuple[int, int], AttributePredictor | None] = {}
+            for n in sizes:
+                rows_of = [torch.as_tensor(stratified_sample(data.train.y, n, r)) for r in subsamples]
+                by_width: dict[int, list[int]] = {}
+                for r in subsamples:
+                    by_width.setdefault(len(chosen_features[r]), []).append(r)
+                for width, group in by_width.items():
+                    if width == 0:
+                        models.update({(n, r): None for r in group})
                         continue
-                    subset = data.train.rows(stratified_sample(data.train.y, n, subsample))
-                    l2 = 1.0 / (2.0 * settings.limited_c * n)
-                    model = fit(subset, None, features, subsample, l2=l2)
+                    columns = {r: [index[f] for f in chosen_features[r]] for r in group}
+                    x = torch.stack([data.train.x[rows_of[r]][:, columns[r]] for r in group])
+                    y = torch.stack([data.train.y[rows_of[r]] for r in group])
+                    fitted = fit_predictor_batch(
+                        x,
+                        y,
+                        seeds=list(group),
+                        model=settings.model,
+                        max_steps=settings.max_steps,
+                        lr=settings.lr,
+                        l2=1.0 / (2.0 * settings.limited_c * n),
+                    )
+                    models.update({(n, r): model for r, model in zip(group, fitted)})
+            for r in subsamples:
+                for n in sizes:
                     for dataset, evaluation in evaluations.items():
-                        record(set_name, "limited", dataset, n, subsample, features, model, evaluation)
+                        record(set_name, "limited", dataset, n, r, chosen_features[r], models[n, r], evaluation)
     return pd.DataFrame(rows)
 
 
