@@ -201,3 +201,45 @@ def test_stage_consensus_names_a_directory_that_is_no_run(tmp_path):
     )
     assert done.returncode == 2
     assert "runs" in done.stderr and "graph/graph.json" in done.stderr
+
+
+def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
+    """scripts/compare_ensembles.py on two ensemble runs: the consensus Jaccard, a warning when the
+    seeds overlap, and the vacuous agreement of two empty consensus blankets named as such."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "compare_ensembles.py"
+
+    def run_dir(name: str, seeds: list[int], blankets: list[list[str]], consensus: list[str]) -> Path:
+        frequency = {a: sum(a in b for b in blankets) / len(blankets) for a in ("a", "b", "c", "d")}
+        payload = {
+            "target": "t",
+            "seeds": seeds,
+            "threshold": 0.5,
+            "n_graphs": len(blankets),
+            "blanket": consensus,
+            "blankets": blankets,
+            "blanket_frequency": frequency,
+            "mean_pairwise_jaccard": 0.0,
+        }
+        (tmp_path / name / "consensus").mkdir(parents=True)
+        (tmp_path / name / "consensus" / "stability.json").write_text(json.dumps(payload))
+        return tmp_path / name
+
+    first = run_dir("first", [0, 1], [["a", "b"], ["a", "c"]], ["a", "b", "c"])
+    second = run_dir("second", [1, 2], [["a", "b"], ["b"]], ["a", "b"])
+    out = subprocess.run(
+        [sys.executable, str(script), str(first), str(second), "--out", str(tmp_path / "f.png")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Jaccard of the two consensus blankets: 0.667" in out
+    assert "share seeds [1]" in out and (tmp_path / "f.png").stat().st_size > 0
+    assert "consensus of all fits at 0.5: ['a', 'b']" in out  # a 3/4, b 3/4, c 1/4
+    empty = run_dir("empty", [5], [[]], [])
+    out = subprocess.run([sys.executable, str(script), str(empty), str(empty)], capture_output=True, text=True).stdout
+    assert "both empty: they agree on nothing" in out
