@@ -228,17 +228,17 @@ def run_regimes(
             subsamples = range(settings.limited_subsamples)
             chosen_features = [chosen(r) if callable(chosen) else chosen for r in subsamples]
             sizes = [n for n in settings.limited_n if n < len(data.train)]
+            columns = [[index[f] for f in features] for features in chosen_features]
+            by_width: dict[int, list[int]] = {}  # subsamples whose feature sets have the same size fit together
+            for r in subsamples:
+                by_width.setdefault(len(columns[r]), []).append(r)
             models: dict[tuple[int, int], AttributePredictor | None] = {}
             for n in sizes:
                 rows_of = [torch.as_tensor(stratified_sample(data.train.y, n, r)) for r in subsamples]
-                by_width: dict[int, list[int]] = {}
-                for r in subsamples:
-                    by_width.setdefault(len(chosen_features[r]), []).append(r)
                 for width, group in by_width.items():
                     if width == 0:
                         models.update({(n, r): None for r in group})
                         continue
-                    columns = {r: [index[f] for f in chosen_features[r]] for r in group}
                     x = torch.stack([data.train.x[rows_of[r]][:, columns[r]] for r in group])
                     y = torch.stack([data.train.y[rows_of[r]] for r in group])
                     fitted = fit_predictor_batch(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_average_precision
 from typing_extensions import override
 
@@ -156,24 +159,20 @@ def fit_predictor_batch(
     mean = x.mean(dim=1, keepdim=True)
     std = x.std(dim=1, keepdim=True).clamp(min=1e-8) if n_rows > 1 else torch.ones_like(mean)
     z = (x - mean) / std
-    names = [name for name, _ in predictors[0].net.named_parameters()]
-    stacked = {
-        name: torch.stack([dict(p.net.named_parameters())[name].detach() for p in predictors]).requires_grad_(True)
-        for name in names
-    }
-    hparams = predictors[0].hparams
-    optimiser = torch.optim.AdamW(list(stacked.values()), lr=lr, weight_decay=hparams.weight_decay)
+    # the S nets' parameters stacked along a leading axis, and each net's own forward mapped over it
+    stacked, buffers = stack_module_state([p.net for p in predictors])
+    template = copy.deepcopy(predictors[0].net).to("meta")
+    optimiser = torch.optim.AdamW(list(stacked.values()), lr=lr, weight_decay=predictors[0].hparams.weight_decay)
 
-    def logits() -> torch.Tensor:
-        if model == "logistic":
-            return torch.einsum("snk,sok->sn", z, stacked["weight"]) + stacked["bias"]
-        hidden = torch.relu(torch.einsum("snk,shk->snh", z, stacked["0.weight"]) + stacked["0.bias"][:, None, :])
-        return torch.einsum("snh,soh->sn", hidden, stacked["2.weight"]) + stacked["2.bias"]
+    def one_net(params: dict, net_buffers: dict, rows: torch.Tensor) -> torch.Tensor:
+        return functional_call(template, (params, net_buffers), (rows,)).squeeze(-1)
+
+    logits = vmap(one_net)
 
     weights = [w for name, w in stacked.items() if name.endswith("weight")]
     for _ in range(max_steps):
         optimiser.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(logits(), y, reduction="none").mean(dim=1).sum()
+        loss = F.binary_cross_entropy_with_logits(logits(stacked, buffers, z), y, reduction="none").mean(dim=1).sum()
         if l2 > 0:
             loss = loss + l2 * sum((w**2).sum() for w in weights)
         loss.backward()
