@@ -4,7 +4,9 @@
 epoch of each in turn), and reports for each the training wall time (validation excluded) until
 the held-out greedy token accuracy first reaches ``--target`` (0.79), and the curve. "today" is
 the configuration before the speed levers (batch 64, lr 3e-3, no length buckets, the plain
-decoder); "new" is the current default (``conf/``); ``--also`` adds candidates as override lists
+decoder, ``nn.GRU`` in training); "new" is the current default (``conf/``; on CPU the packed
+recurrence, ``model.recurrence=auto``); every fit may run ``--max-epochs`` epochs (its
+``trainer.max_epochs``, which a cosine schedule spans); ``--also`` adds candidates as override lists
 (the levers measured: ``data.bucket_by_length=true``, larger batches with a larger learning rate,
 ``trainer.precision=bf16-mixed``, ``model.lr_schedule=cosine`` with fewer epochs). Held-out
 accuracy is always measured in float32, as the perturbation decodes. Every other setting is the
@@ -47,7 +49,13 @@ def default_settings(*overrides: str) -> Config:
         return validate_config(compose(config_name="config", overrides=["paths.run_dir=/tmp/unused", *overrides]))
 
 
-TODAY = ("data.batch_size=64", "model.lr=0.003", "data.bucket_by_length=false", "model.folded_decode=false")
+TODAY = (
+    "data.batch_size=64",
+    "model.lr=0.003",
+    "data.bucket_by_length=false",
+    "model.folded_decode=false",
+    "model.recurrence=nn",
+)
 
 
 @dataclass
@@ -111,11 +119,12 @@ class Fit:
 
 
 def time_to_accuracy(args: argparse.Namespace) -> None:
-    new = default_settings()
-    today = default_settings(*TODAY)
+    epochs = f"trainer.max_epochs={args.max_epochs}"  # every fit may run as long as the loop (a candidate may override)
+    new = default_settings(epochs)
+    today = default_settings(epochs, *TODAY)
     data = prepare_data(**asdict(new.data))
     fits = [Fit("today", today, data)] + ([] if args.skip_new else [Fit("new", new, data)])
-    fits += [Fit(" ".join(extra), default_settings(*extra), data) for extra in (a.split() for a in args.also)]
+    fits += [Fit(" ".join(extra), default_settings(epochs, *extra), data) for extra in (a.split() for a in args.also)]
     reached: dict[str, tuple[int, float] | None] = {fit.name: None for fit in fits}
     for _ in range(args.max_epochs):
         for fit in fits:
@@ -138,7 +147,8 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
         print(
             f"{fit.name}: batch {settings.data.batch_size}, lr {settings.model.lr} {settings.model.lr_schedule}, "
             f"precision {settings.trainer.precision}, max_epochs {settings.trainer.max_epochs}, "
-            f"bucket_by_length={settings.data.bucket_by_length}, folded_decode={settings.model.folded_decode}; "
+            f"bucket_by_length={settings.data.bucket_by_length}, folded_decode={settings.model.folded_decode}, "
+            f"recurrence={settings.model.recurrence}; "
             f"{len(fit.module.train_dataloader())} steps/epoch; "
             + (
                 f"reached {args.target} at epoch {reached[fit.name][0]} after {reached[fit.name][1]:.1f} s"

@@ -80,8 +80,22 @@ def test_keys_follow_upstream_settings_only():
         "trainer.max_epochs=3",
         "seed=1",
         "data.bucket_by_length=true",
+        "model.recurrence=nn",  # the same function, another float order: another fit
     ]:
         assert wae_key(settings_for(override)) != base, override
+
+
+def test_the_nn_recurrence_hashes_as_fits_did_before_the_setting(monkeypatch):
+    from conftest import settings_for
+
+    from latentgraph.pipeline import cache
+
+    hashed = []
+    monkeypatch.setattr(cache, "stage_key", lambda content: hashed.append(content) or "key")
+    cache.wae_key(settings_for("model.recurrence=nn"))
+    cache.wae_key(settings_for())
+    assert "recurrence" not in hashed[0]["model"]  # a cached nn.GRU fit from before is found again
+    assert hashed[1]["model"]["recurrence"] == "auto"
 
 
 def test_unfinished_fits_are_listed_until_cleared(tmp_path):

@@ -81,6 +81,14 @@ class LrSchedule(Choice):
     cosine = "cosine"  # ``model.lr`` decayed to 0 along a half cosine over the fit's optimizer steps
 
 
+class Recurrence(Choice):
+    """How the WAE's encoder and teacher-forced decoder run their GRUs in training (docs/method.md §3)."""
+
+    auto = "auto"  # packed on CPU, nn on a GPU (where cuDNN's fused GRU is the fast one)
+    nn = "nn"  # torch.nn.GRU; the decoder over padded batches
+    packed = "packed"  # latentgraph.models.packed_gru: padding skipped, a hand-written backward
+
+
 class Base(Choice):
     """Where the perturbation's base codes come from."""
 

@@ -32,6 +32,7 @@ from latentgraph.config.choices import (
     Mode,
     Overlap,
     PredictorModel,
+    Recurrence,
     RegimeChoice,
     Regularizer,
     Sem,
@@ -125,6 +126,7 @@ class ModelConfig:
     prior_samples: int = 256
     positional: bool = True
     folded_decode: bool = True  # decode with the input projection folded into tables (same logits, faster)
+    recurrence: Recurrence = Recurrence.auto  # training GRUs: packed (CPU) or nn (GPU); same function
 
     def __post_init__(self) -> None:
         _positive(
@@ -147,6 +149,12 @@ class ModelConfig:
             _check(value >= 0 and math.isfinite(value), name, value, "must be finite and >= 0")
         _check(self.beta_anneal_steps >= 0, "beta_anneal_steps", self.beta_anneal_steps, "must be >= 0")
         _check(self.mmd_sigma is None or self.mmd_sigma > 0, "mmd_sigma", self.mmd_sigma, "must be > 0 or null")
+        _check(
+            self.recurrence != Recurrence.packed or self.encoder_layers == 1,
+            "recurrence",
+            str(self.recurrence),
+            f"packed runs a one-layer encoder (encoder_layers={self.encoder_layers}); use auto or nn",
+        )
 
 
 @dataclass

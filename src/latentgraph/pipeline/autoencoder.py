@@ -27,7 +27,7 @@ from latentgraph.data.alphabet import get_alphabet
 from latentgraph.errors import ConfigValueError
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
-from latentgraph.pipeline.cache import DECODE_ONLY_MODEL_KEYS, stage_cache, wae_key
+from latentgraph.pipeline.cache import COMPUTE_ONLY_MODEL_KEYS, stage_cache, wae_key
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
 from latentgraph.pipeline.tracking import RunLog, build_callbacks
@@ -121,7 +121,7 @@ def check_resume_checkpoint(path: str, kwargs: dict) -> None:
     different = [
         f"model.{key}={saved[key]!r} in the checkpoint, {value!r} in this run"
         for key, value in kwargs.items()
-        if key in saved and saved[key] != value and key not in (*DECODE_ONLY_MODEL_KEYS, "alphabet")
+        if key in saved and saved[key] != value and key not in (*COMPUTE_ONLY_MODEL_KEYS, "alphabet")
     ]
     try:
         saved_alphabet = get_alphabet(str(saved.get("alphabet", "peptides")))

@@ -18,6 +18,9 @@ from latentgraph.stage_cache import StageCache, stage_key
 PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
 # model settings that change how decodes are computed (equal to float tolerance), not what is learned
 DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
+# model settings that change how a fit is computed (the same function to float tolerance), not
+# the model: a checkpoint fitted one way resumes or loads the other way
+COMPUTE_ONLY_MODEL_KEYS = (*DECODE_ONLY_MODEL_KEYS, "recurrence")
 
 
 def stage_cache(settings: Config) -> StageCache:
@@ -46,6 +49,8 @@ def wae_key(settings: Config) -> str:
     """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
     trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
     model = {k: v for k, v in asdict(settings.model).items() if k not in DECODE_ONLY_MODEL_KEYS}
+    if model["recurrence"] == "nn":  # the fit before the setting existed: its keys still hold
+        del model["recurrence"]
     return stage_key(
         {
             "data": data_settings(settings),
