@@ -58,11 +58,12 @@ def main() -> None:
     threshold = a["threshold"]
     pooled = (fa * a["n_graphs"] + fb * b["n_graphs"]) / (a["n_graphs"] + b["n_graphs"])
     both_empty = not a["blanket"] and not b["blanket"]
+    consensus_jaccard = jaccard(a["blanket"], b["blanket"])
     print(f"target {a['target']}; seeds {a['seeds']} and {b['seeds']}; threshold {threshold}")
     print(f"consensus A: {a['blanket'] or 'empty'}")
     print(f"consensus B: {b['blanket'] or 'empty'}")
     print(
-        f"Jaccard of the two consensus blankets: {jaccard(a['blanket'], b['blanket']):.3f}"
+        f"Jaccard of the two consensus blankets: {consensus_jaccard:.3f}"
         + ("  (both empty: they agree on nothing)" if both_empty else "")
     )
     cross = np.mean([jaccard(x, y) for x, y in product(a["blankets"], b["blankets"])])
@@ -89,7 +90,7 @@ def main() -> None:
         axis.set_xticks(x, [names[i] for i in order], rotation=45, ha="right")
         axis.set_ylim(0, 1.05)
         axis.set_ylabel(f"frequency in the blanket of {a['target']}")
-        axis.set_title(f"Two disjoint ensembles: consensus Jaccard {jaccard(a['blanket'], b['blanket']):.2f}")
+        axis.set_title(f"Two disjoint ensembles: consensus Jaccard {consensus_jaccard:.2f}")
         axis.legend(fontsize=8)
         save_png(figure, args.out)
         plt.close(figure)

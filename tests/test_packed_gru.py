@@ -144,21 +144,6 @@ def test_packed_training_runs_under_bf16_autocast_in_float32():
     assert float(loss) == pytest.approx(float(reference.loss_terms(tokens)["loss"]), rel=2e-2)
 
 
-def test_a_packed_fit_overfits_a_small_batch():
-    torch.manual_seed(0)
-    model = _wae("packed", beta=0.1)
-    model.hparams.word_dropout = 0.0
-    tokens = tokenize(SEQUENCES, 12)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    model.train()
-    for _ in range(300):
-        optimizer.zero_grad()
-        model.loss_terms(tokens)["loss"].backward()
-        optimizer.step()
-    model.eval()
-    assert model.decode(model.encode(SEQUENCES)) == SEQUENCES
-
-
 def test_a_checkpoint_fitted_with_either_recurrence_resumes_with_the_other(tmp_path):
     from latentgraph.errors import ConfigValueError
     from latentgraph.pipeline.autoencoder import check_resume_checkpoint

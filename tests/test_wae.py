@@ -81,11 +81,12 @@ def tiny_model(**kwargs):
     return SequenceWAE(**defaults)
 
 
+@pytest.mark.parametrize("recurrence", ["nn", "packed"])
 @pytest.mark.parametrize("regularizer", ["mmd_rf", "kl"])
-def test_overfits_a_small_batch(regularizer):
+def test_overfits_a_small_batch(regularizer, recurrence):
     torch.manual_seed(0)
     sequences = ["KLAKLAK", "GIGKFLHSAK", "FLPLIGR", "ACDEFGHIKL", "WWYY", "PPGRRPK"]
-    model = tiny_model(regularizer=regularizer, beta=0.1 if regularizer == "mmd_rf" else 0.001)
+    model = tiny_model(regularizer=regularizer, beta=0.1 if regularizer == "mmd_rf" else 0.001, recurrence=recurrence)
     tokens = tokenize(sequences, 12)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()

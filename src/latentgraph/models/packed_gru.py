@@ -24,6 +24,7 @@ which is also what the loss sees: it ignores them.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any
 
 import torch
@@ -78,9 +79,7 @@ class _Recurrence(torch.autograd.Function):
         h0, weight_hh, out, hidden_gates, reset_update, candidate = ctx.saved_tensors
         batch_sizes: list[int] = ctx.batch_sizes
         size = h0.shape[2]
-        starts = [0]
-        for rows in batch_sizes[:-1]:
-            starts.append(starts[-1] + rows)
+        starts = [0, *accumulate(batch_sizes[:-1])]
         previous = _previous_states(h0, out, batch_sizes, starts)  # h_{t-1} of every position
         reset, update = reset_update[..., :size], reset_update[..., size:]
         # the per-position factors of the chain rule, in bulk: d(pre-activation) = dh · factor

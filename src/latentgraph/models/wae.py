@@ -19,14 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
+from latentgraph.config.choices import Recurrence
 from latentgraph.data.alphabet import BOS, EOS, PAD, PEPTIDES, UNK, Alphabet, get_alphabet
 from latentgraph.data.records import require_valid
 from latentgraph.models.folded_gru import fold_input, gru_step
 from latentgraph.models.lr_schedule import learning_rate_factor
 from latentgraph.models.packed_gru import bigru_last_states, gru_packed
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
-
-RECURRENCES = ("auto", "nn", "packed")
 
 
 class SequenceWAE(pl.LightningModule):
@@ -96,7 +95,8 @@ class SequenceWAE(pl.LightningModule):
         assert regularizer in ("mmd_rf", "kl"), f"regularizer must be 'mmd_rf' or 'kl', got {regularizer!r}"
         learning_rate_factor(lr_schedule, 0, 1)  # an unknown schedule fails here, not at fit time
         assert decode in ("greedy", "sample"), f"decode must be 'greedy' or 'sample', got {decode!r}"
-        assert recurrence in RECURRENCES, f"recurrence must be one of {RECURRENCES}, got {recurrence!r}"
+        recurrences = [choice.value for choice in Recurrence]
+        assert recurrence in recurrences, f"recurrence must be one of {recurrences}, got {recurrence!r}"
         self.alphabet: Alphabet = get_alphabet(alphabet)  # an unknown alphabet fails here, naming it
         self.save_hyperparameters(logger=False)
         self.latent_dim = latent_dim
