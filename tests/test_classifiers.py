@@ -102,3 +102,20 @@ def test_cache_key_follows_the_data_the_classifier_trains_on():
     assert key("model.latent_dim=16") == base and key("graph.alpha=0.01") == base
     # acp trains on its own source, whatever the run's OOD sets are
     assert key("data.ood_sources=[]", name="acp") == key(name="acp")
+
+
+def test_trailing_padding_columns_change_no_logit():
+    from latentgraph.attributes.classifier import SequenceClassifier
+    from latentgraph.data.alphabet import PAD, tokenize
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(**MODEL_KWARGS).eval()
+    with torch.no_grad():
+        model.embedding.weight.normal_()  # any trained embedding; the pad row stays what training keeps it
+        model.embedding.weight[PAD] = 0.0
+        tokens = tokenize(["KLAKLAK", "GIGKFLHSAKKFGKAFVGEIMNS", "FLPLIGR"], 50)  # 52 columns, most padding
+        assert tokens.shape[1] == 52
+        wide = model(tokens)
+        exact_width = tokens[:, : 23 + 2]
+        assert torch.allclose(model(exact_width), wide, atol=1e-6)
+        assert torch.allclose(model(torch.nn.functional.pad(tokens, (0, 30), value=PAD)), wide, atol=1e-6)

@@ -54,7 +54,14 @@ class SequenceClassifier(BinaryClassifierModule):
 
     @override
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``[n]``."""
+        """Logits ``[n]``.
+
+        Columns after every row's end are cut first: they hold padding, whose embedding is zero
+        like the convolutions' own zero padding, so no logit changes, and the perturbation's
+        decodes (``max_len + 2`` wide, most far shorter) are scored in about half the time.
+        """
+        if len(tokens):
+            tokens = tokens[:, : int((tokens != PAD).sum(dim=1).max())]
         x = self.embedding(tokens.long()).transpose(1, 2)  # [n, e, L]
         mask = (tokens != PAD)[:, None, :]
         pooled = [conv(x).masked_fill(~mask, -1e4).amax(dim=2) for conv in self.convs]

@@ -61,17 +61,21 @@ def gru_cell(
     return torch.lerp(candidate, hidden, update)  # (1 - update)·candidate + update·hidden
 
 
-def gru_step(gru: nn.GRU, first_input_gates: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+def gru_step(
+    gru: nn.GRU, first_input_gates: torch.Tensor, state: torch.Tensor | list[torch.Tensor]
+) -> list[torch.Tensor]:
     """One step of every layer of ``gru``; the first layer's input gates come precomputed.
 
     Args:
-        state: ``[layers, n, H]``. Returns the new state; its last layer is the output.
+        state: ``[layers, n, H]``, or a list of the layers' ``[n, H]`` states. Returns the new
+            states as a list, one ``[n, H]`` per layer (no stacking copy per step); the last is
+            the output.
     """
-    layers = []
+    layers: list[torch.Tensor] = []
     gates = first_input_gates
     for layer in range(gru.num_layers):
         if layer > 0:
             gates = torch.addmm(getattr(gru, f"bias_ih_l{layer}"), layers[-1], getattr(gru, f"weight_ih_l{layer}").T)
         hidden = gru_cell(gates, state[layer], getattr(gru, f"weight_hh_l{layer}"), getattr(gru, f"bias_hh_l{layer}"))
         layers.append(hidden)
-    return torch.stack(layers)
+    return layers

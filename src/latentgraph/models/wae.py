@@ -186,6 +186,12 @@ class SequenceWAE(pl.LightningModule):
         # never emit padding, a second <bos>, or <unk> (word dropout's input-only token, which
         # detokenize would silently drop)
         logits[:, [PAD, BOS, UNK]] = -math.inf
+        return self._choose(logits, sample, temperature, generator)
+
+    @staticmethod
+    def _choose(
+        logits: torch.Tensor, sample: bool, temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor:
         if sample:
             probs = torch.softmax(logits / temperature, dim=1)
             return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
@@ -215,22 +221,30 @@ class SequenceWAE(pl.LightningModule):
     def _generate_folded(
         self, z: torch.Tensor, sample: bool, temperature: float, generator: torch.Generator | None
     ) -> torch.Tensor:
-        """The folded decode: table look-ups for the input gates; finished rows leave the batch."""
+        """The folded decode: table look-ups for the input gates; finished rows leave the batch.
+
+        The output layer's bias carries ``-inf`` for the tokens never emitted, so each step's
+        logits come from one ``addmm`` (the same values as :meth:`_next_token`'s masking).
+        """
         steps = self.max_len + 1
         out = torch.full((z.shape[0], steps), PAD, dtype=torch.long, device=z.device)
-        state = self._initial_state(z)
+        state = list(self._initial_state(z))  # one [n, H] per layer
         inputs = fold_input(self.decoder, self.embedding, self.position, z, steps)
+        masked_bias = self.to_logits.bias.clone()
+        masked_bias[[PAD, BOS, UNK]] = -math.inf
+        output_weight = self.to_logits.weight.T
         rows = torch.arange(z.shape[0], device=z.device)  # the codes still decoding
         token = torch.full((z.shape[0],), BOS, dtype=torch.long, device=z.device)
         for t in range(steps):
             if len(rows) == 0:
                 break
             state = gru_step(self.decoder, inputs.gates(token, t), state)
-            token = self._next_token(self.to_logits(state[-1]), sample, temperature, generator)
+            token = self._choose(torch.addmm(masked_bias, state[-1], output_weight), sample, temperature, generator)
             out[rows, t] = token
             going = token != EOS
             if not bool(going.all()):
-                rows, token, state = rows[going], token[going], state[:, going]
+                rows, token = rows[going], token[going]
+                state = [layer[going] for layer in state]
                 inputs.code = inputs.code[going]
         return out
 
