@@ -119,3 +119,7 @@ def test_trailing_padding_columns_change_no_logit():
         exact_width = tokens[:, : 23 + 2]
         assert torch.allclose(model(exact_width), wide, atol=1e-6)
         assert torch.allclose(model(torch.nn.functional.pad(tokens, (0, 30), value=PAD)), wide, atol=1e-6)
+        # scored in length-sorted batches (here of 2 rows), each row's probability lands in its place
+        mixed = tokenize(["GIGKFLHSAKKFGKAFVGEIMNS", "KLAK", "FLPLIGRKK", "W", "KLAKLAKKLAKLAK"], 50)
+        one_by_one = torch.cat([torch.sigmoid(model(row[None])) for row in mixed])
+        torch.testing.assert_close(model.proba_from_tokens(mixed, batch_size=2), one_by_one, atol=1e-6, rtol=0)

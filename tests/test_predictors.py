@@ -174,6 +174,22 @@ def test_the_limited_regime_sees_only_its_n_labels(data):
     assert len(first) == 2 * 4 * 2 * (1 + len(data.ood))  # sets × subsamples × n × (ID test + OOD sets)
 
 
+def test_a_feature_set_with_the_same_features_reuses_the_fits(data, caplog):
+    """A set whose fixed list equals an earlier set's (a blanket that fell back to ``all``, GES choosing
+    every attribute) gets the earlier set's rows under its own name: what its own fits would give."""
+    prior = synthetic(300, 1.0, 9)
+    full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
+    settings = PredictorSettings(seeds=2, fewshot_k=(8,), limited_n=(16,), limited_subsamples=3, max_steps=60)
+    alone = run_regimes(full, {"blanket": ["c1", "c2"]}, settings)
+    with caplog.at_level("INFO", logger="latentgraph.predictors.experiment"):
+        both = run_regimes(full, {"first": ["c1", "c2"], "blanket": ["c1", "c2"], "swapped": ["c2", "c1"]}, settings)
+    assert "feature set blanket: the same features as first; its fits are reused" in caplog.text
+    assert "swapped: the same" not in caplog.text  # another column order is another fit
+    reused = both[both["feature_set"] == "blanket"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(reused, alone)
+    assert len(both[both["feature_set"] == "swapped"]) == len(alone)
+
+
 @pytest.mark.parametrize("model", ["logistic", "mlp"])
 def test_a_batched_fit_equals_the_fits_one_at_a_time(data, model):
     """Each of the S batched fits starts from its seed's weights, keeps its own standardisation and

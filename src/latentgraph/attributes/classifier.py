@@ -57,8 +57,7 @@ class SequenceClassifier(BinaryClassifierModule):
         """Logits ``[n]``.
 
         Columns after every row's end are cut first: they hold padding, whose embedding is zero
-        like the convolutions' own zero padding, so no logit changes, and the perturbation's
-        decodes (``max_len + 2`` wide, most far shorter) are scored in about half the time.
+        like the convolutions' own zero padding, so no logit changes.
         """
         if len(tokens):
             tokens = tokens[:, : int((tokens != PAD).sum(dim=1).max())]
@@ -68,7 +67,7 @@ class SequenceClassifier(BinaryClassifierModule):
         return self.out(self.dropout(F.relu(torch.cat(pooled, dim=1)))).squeeze(1)
 
     @torch.no_grad()
-    def predict_proba(self, sequences: list[str], batch_size: int = 4096) -> torch.Tensor:
+    def predict_proba(self, sequences: list[str], batch_size: int = 1024) -> torch.Tensor:
         """Probability of the positive class for each sequence, ``[n]`` float32.
 
         Raises:
@@ -79,15 +78,22 @@ class SequenceClassifier(BinaryClassifierModule):
         return self.proba_from_tokens(tokens, batch_size=batch_size)
 
     @torch.no_grad()
-    def proba_from_tokens(self, tokens: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-        """As :meth:`predict_proba` on already validated token rows ``[n, L]`` (any width)."""
+    def proba_from_tokens(self, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """As :meth:`predict_proba` on already validated token rows ``[n, L]`` (any width).
+
+        Rows are scored in batches of similar length (sorted by length, each batch cut to its
+        longest row by :meth:`forward`), so a batch costs what its rows need rather than
+        ``max_len``; batches of 1,024 keep the convolutions' inputs in cache. On the
+        perturbation's decodes (mean length about 25 of ``max_len`` 50) this scores 2.7× faster
+        than 4,096 rows in their given order (docs/benchmarks.md). A row's probability does not
+        depend on its batch.
+        """
         was_training = self.training
         self.eval()
         tokens = tokens.to(self.device)
-        out = (
-            torch.cat([torch.sigmoid(self(tokens[i : i + batch_size])) for i in range(0, len(tokens), batch_size)])
-            if len(tokens)
-            else torch.empty(0)
-        )
+        out = torch.empty(len(tokens), device=self.device)
+        by_length = (tokens != PAD).sum(dim=1).argsort(stable=True)
+        for rows in by_length.split(batch_size):
+            out[rows] = torch.sigmoid(self(tokens[rows]))
         self.train(was_training)
         return out.float().cpu()

@@ -100,7 +100,7 @@ class DescriptorBlock:
 class ClassifierBlock:
     """A trained sequence classifier; its column is named after, and is an oracle for, its label."""
 
-    def __init__(self, model: SequenceClassifier, *, batch_size: int = 4096):
+    def __init__(self, model: SequenceClassifier, *, batch_size: int = 1024):
         self.model = model.eval()
         self.batch_size = batch_size
         self.names = [model.hparams.name]

@@ -181,7 +181,18 @@ def run_regimes(
         return fit_predictor(train_x.x, train_x.y, val=val_pair, seed=seed, model=settings.model, **options)
 
     evaluations = {ID_TEST: data.test, **data.ood}
+    fitted_as: dict[tuple[str, ...], str] = {}  # a fixed feature list → the first set fitted on it
     for set_name, chosen in feature_sets.items():
+        same = None if callable(chosen) else fitted_as.setdefault(tuple(chosen), set_name)
+        if same is not None and same != set_name:
+            # the same columns in the same order: every fit would repeat the earlier set's, seed
+            # for seed (fits are deterministic), so its rows are copied under this set's name
+            log.info("feature set %s: the same features as %s; its fits are reused", set_name, same)
+            rows += [{**row, "feature_set": set_name} for row in rows if row["feature_set"] == same]
+            for _ in range(settings.seeds):
+                if progress is not None:
+                    progress()
+            continue
         for seed in range(settings.seeds):
             features = chosen(seed) if callable(chosen) else chosen
             supervised = fit(data.train, data.val, features, seed)
