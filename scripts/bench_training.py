@@ -73,7 +73,9 @@ class Fit:
     def __post_init__(self) -> None:
         torch.manual_seed(self.settings.seed)
         self.model = SequenceWAE(**model_kwargs(self.settings.model, self.settings.data.alphabet))
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.model.lr)
+        # Adam as SequenceWAE.configure_optimizers builds it (fused since 2026-11-30; "today" is before)
+        fused = self.name != "today"
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.model.lr, fused=fused)
         self.module = SequenceDataModule(prepared=self.data, seed=self.settings.seed, **asdict(self.settings.data))
         self.module.setup("fit")
         self.module.fit_position = lambda: FitPosition(self.epochs, 0)  # the sampler's epoch, no Trainer

@@ -25,12 +25,22 @@ def binary_metrics(prefix: str) -> MetricCollection:
 
 
 class BinaryClassifierModule(pl.LightningModule):
-    """Shared steps: ``train/loss``, ``val/*`` and ``test/*`` metrics, AdamW."""
+    """Shared steps: ``train/loss``, ``val/*`` and ``test/*`` metrics, AdamW.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.val_metrics = binary_metrics("val/")
-        self.test_metrics = binary_metrics("test/")
+    The metric collections are made in :meth:`setup`, which Lightning calls before any of its
+    loops (and before it moves the module to its device): a module trained or used outside a
+    Trainer never pays for them (about 1.3 ms a module, and the predictor stage fits thousands
+    of predictors in plain loops).
+    """
+
+    val_metrics: MetricCollection
+    test_metrics: MetricCollection
+
+    @override
+    def setup(self, stage: str) -> None:
+        if not hasattr(self, "val_metrics"):
+            self.val_metrics = binary_metrics("val/")
+            self.test_metrics = binary_metrics("test/")
 
     def _common_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         inputs, labels = batch

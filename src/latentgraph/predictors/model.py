@@ -50,10 +50,13 @@ class AttributePredictor(BinaryClassifierModule):
         self.mean.copy_(x.mean(dim=0))
         self.std.copy_(x.std(dim=0).clamp(min=1e-8) if len(x) > 1 else torch.ones(x.shape[1]))
 
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[n]``."""
-        return self.net((x - self.mean) / self.std).squeeze(1)
+        return self.net(self.standardise(x)).squeeze(1)
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,6 +65,13 @@ class AttributePredictor(BinaryClassifierModule):
         out = torch.sigmoid(self(x.to(self.mean.dtype)))
         self.train(was_training)
         return out
+
+
+def _adamw(predictor: AttributePredictor, params: list[torch.Tensor] | None = None) -> torch.optim.AdamW:
+    """The predictor's AdamW (its ``lr`` and ``weight_decay``), fused: one kernel a step over all parameters."""
+    params = list(predictor.parameters()) if params is None else params
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(params, lr=predictor.hparams.lr, weight_decay=predictor.hparams.weight_decay, fused=fused)
 
 
 def fit_predictor(
@@ -100,21 +110,24 @@ def fit_predictor(
     else:
         predictor = AttributePredictor(n_features=x.shape[1], model=model, lr=lr)
         predictor.set_standardisation(x.float())
-    optimiser = predictor.configure_optimizers()
-    x, y = x.float(), y.float()
+    optimiser = _adamw(predictor)
+    # the features standardised once (what predictor(x) does on every call), then the net alone
+    z, y = predictor.standardise(x.float()), y.float()
+    val_z, val_y = (predictor.standardise(val[0].float()), val[1].float()) if val is not None else (None, None)
+    weights = [w for name, w in predictor.named_parameters() if name.endswith("weight")]
     best_loss, best_state, since_best = float("inf"), None, 0
     predictor.train()
     for _ in range(max_steps):
         optimiser.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(predictor(x), y)
+        loss = F.binary_cross_entropy_with_logits(predictor.net(z).squeeze(1), y)
         if l2 > 0:
-            loss = loss + l2 * sum((w**2).sum() for name, w in predictor.named_parameters() if name.endswith("weight"))
+            loss = loss + l2 * sum((w**2).sum() for w in weights)
         loss.backward()
         optimiser.step()
-        if val is None:
+        if val_z is None:
             continue
         with torch.no_grad():
-            loss = float(F.binary_cross_entropy_with_logits(predictor(val[0].float()), val[1].float()))
+            loss = float(F.binary_cross_entropy_with_logits(predictor.net(val_z).squeeze(1), val_y))
         if loss < best_loss - 1e-6:
             best_loss, best_state, since_best = loss, {k: v.clone() for k, v in predictor.state_dict().items()}, 0
         else:
@@ -162,12 +175,16 @@ def fit_predictor_batch(
     # the S nets' parameters stacked along a leading axis, and each net's own forward mapped over it
     stacked, buffers = stack_module_state([p.net for p in predictors])
     template = copy.deepcopy(predictors[0].net).to("meta")
-    optimiser = torch.optim.AdamW(list(stacked.values()), lr=lr, weight_decay=predictors[0].hparams.weight_decay)
+    optimiser = _adamw(predictors[0], list(stacked.values()))
 
     def one_net(params: dict, net_buffers: dict, rows: torch.Tensor) -> torch.Tensor:
         return functional_call(template, (params, net_buffers), (rows,)).squeeze(-1)
 
-    logits = vmap(one_net)
+    def logistic(params: dict, _: dict, rows: torch.Tensor) -> torch.Tensor:
+        # the S linear layers as one batched product: the same logits, without vmap's per-call cost
+        return torch.baddbmm(params["bias"].unsqueeze(-1), rows, params["weight"].transpose(1, 2)).squeeze(-1)
+
+    logits = logistic if model == "logistic" else vmap(one_net)
 
     weights = [w for name, w in stacked.items() if name.endswith("weight")]
     for _ in range(max_steps):
