@@ -213,6 +213,39 @@ def test_a_batched_fit_equals_the_fits_one_at_a_time(data, model):
         fit_predictor_batch(x[0], y[0], seeds=[0])
 
 
+@pytest.mark.parametrize("model", ["logistic", "mlp"])
+def test_batched_fits_stop_early_and_fine_tune_as_lone_fits_do(data, model):
+    """With a validation split each batched fit stops on its own (patience, best weights kept)
+    while the others step on; with ``init_from`` each starts from its own predictor, as alone."""
+    x = torch.stack([data.train.x * (1 + s) for s in range(4)])  # the same rows, a different scale per fit
+    y = data.train.y.expand(4, -1)
+    val = (torch.stack([data.val.x * (1 + s) for s in range(4)]), data.val.y.expand(4, -1))
+    batched = fit_predictor_batch(x, y, seeds=[0, 1, 2, 3], model=model, max_steps=300, patience=5, val=val)
+    alone = [
+        fit_predictor(x[s], y[s], val=(val[0][s], val[1][s]), seed=s, model=model, max_steps=300, patience=5)
+        for s in range(4)
+    ]
+    for s in range(4):
+        torch.testing.assert_close(
+            batched[s].predict_proba(data.test.x * (1 + s)),
+            alone[s].predict_proba(data.test.x * (1 + s)),
+            atol=1e-4,
+            rtol=0,
+        )
+    shots = [torch.as_tensor(stratified_sample(data.ood["reversed"].y, 16, s)) for s in range(4)]
+    shot_x = torch.stack([data.ood["reversed"].x[rows] * (1 + s) for s, rows in enumerate(shots)])
+    shot_y = torch.stack([data.ood["reversed"].y[rows] for rows in shots])
+    tuned = fit_predictor_batch(shot_x, shot_y, seeds=[0, 1, 2, 3], max_steps=40, lr=0.05, init_from=batched)
+    for s in range(4):
+        lone = fit_predictor(shot_x[s], shot_y[s], val=None, seed=s, max_steps=40, lr=0.05, init_from=alone[s])
+        torch.testing.assert_close(tuned[s].std, alone[s].std)  # the standardisation of the model it tunes
+        torch.testing.assert_close(
+            tuned[s].predict_proba(data.test.x * (1 + s)), lone.predict_proba(data.test.x * (1 + s)), atol=1e-4, rtol=0
+        )
+    # fine-tuning moved the models: the comparison above can fail
+    assert not torch.allclose(tuned[0].predict_proba(data.test.x), batched[0].predict_proba(data.test.x), atol=1e-3)
+
+
 def test_the_limited_regime_fits_each_subsample_as_a_lone_fit_would(data):
     """The batched limited regime gives, row for row, the AUROC of one fit per subsample, also for a
     feature set whose width changes with the subsample (empty for some)."""

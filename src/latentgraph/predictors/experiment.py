@@ -24,7 +24,7 @@ from latentgraph.predictors.feature_sets import (
     pc_features,
     random_features,
 )
-from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor, fit_predictor_batch
+from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor_batch
 
 log = logging.getLogger(__name__)
 
@@ -169,16 +169,40 @@ def run_regimes(
             }
         )
 
-    def fit(
-        train: Labelled, val: Labelled | None, features: list[str], seed: int, **kwargs
-    ) -> AttributePredictor | None:
-        if not features:
-            return None
-        columns = [index[f] for f in features]
-        train_x = train.columns(columns)
-        val_pair = (val.x[:, columns], val.y) if val is not None else None
+    def fit_seeds(
+        train: list[Labelled],
+        val: Labelled | None,
+        features: list[list[str]],
+        init_from: list[AttributePredictor | None] | None = None,
+        **kwargs,
+    ) -> list[AttributePredictor | None]:
+        """One fit per seed (seed ``s`` on ``train[s]`` with ``features[s]``), as ``fit_predictor``
+        would fit each; the seeds whose feature lists have one width are fitted as one batch."""
+        models: list[AttributePredictor | None] = [None] * len(train)
+        by_width: dict[int, list[int]] = {}
+        for seed, chosen in enumerate(features):
+            if chosen and (init_from is None or init_from[seed] is not None):
+                by_width.setdefault(len(chosen), []).append(seed)
         options = {"max_steps": settings.max_steps, "patience": settings.patience, "lr": settings.lr, **kwargs}
-        return fit_predictor(train_x.x, train_x.y, val=val_pair, seed=seed, model=settings.model, **options)
+        for group in by_width.values():
+            columns = [[index[f] for f in features[seed]] for seed in group]
+            x = torch.stack([train[seed].x[:, cols] for seed, cols in zip(group, columns)])
+            y = torch.stack([train[seed].y for seed in group])
+            val_pair = None
+            if val is not None:
+                val_pair = (torch.stack([val.x[:, cols] for cols in columns]), val.y.expand(len(group), -1))
+            fitted = fit_predictor_batch(
+                x,
+                y,
+                seeds=group,
+                model=settings.model,
+                val=val_pair,
+                init_from=[init_from[seed] for seed in group] if init_from is not None else None,
+                **options,
+            )
+            for seed, model in zip(group, fitted):
+                models[seed] = model
+        return models
 
     evaluations = {ID_TEST: data.test, **data.ood}
     fitted_as: dict[tuple[str, ...], str] = {}  # a fixed feature list → the first set fitted on it
@@ -193,41 +217,45 @@ def run_regimes(
                 if progress is not None:
                     progress()
             continue
-        for seed in range(settings.seeds):
-            features = chosen(seed) if callable(chosen) else chosen
-            supervised = fit(data.train, data.val, features, seed)
+        seeds = range(settings.seeds)
+        features_of = [chosen(seed) if callable(chosen) else chosen for seed in seeds]
+        supervised = fit_seeds([data.train] * len(seeds), data.val, features_of)
+        unsupervised: list[AttributePredictor | None] = []
+        cut = int(0.8 * len(data.prior)) if data.prior is not None else 0
+        if "unsupervised" in settings.regimes and data.prior is not None:
+            prior_train = data.prior.rows(np.arange(cut))
+            prior_val = data.prior.rows(np.arange(cut, len(data.prior)))
+            unsupervised = fit_seeds([prior_train] * len(seeds), prior_val, features_of)
+        fewshot: dict[tuple[str, int], tuple[list[AttributePredictor | None], list[np.ndarray]]] = {}
+        if "fewshot" in settings.regimes:
+            for dataset, ood in data.ood.items():
+                for k in settings.fewshot_k:
+                    if k >= len(ood) - 1:
+                        continue
+                    shots = [stratified_sample(ood.y, k, seed) for seed in seeds]
+                    tuned = fit_seeds(
+                        [ood.rows(shot) for shot in shots],
+                        None,
+                        features_of,
+                        init_from=supervised,
+                        max_steps=settings.fewshot_steps,
+                        lr=settings.fewshot_lr,
+                    )
+                    fewshot[dataset, k] = tuned, [np.setdiff1d(np.arange(len(ood)), shot) for shot in shots]
+        for seed in seeds:  # the rows in the order of one seed's fits after another
+            features = features_of[seed]
             if "supervised" in settings.regimes:
                 for dataset, evaluation in evaluations.items():
-                    record(set_name, "supervised", dataset, len(data.train), seed, features, supervised, evaluation)
-                record(set_name, "supervised", ID_VAL, len(data.train), seed, features, supervised, data.val)
-            if "unsupervised" in settings.regimes and data.prior is not None:
-                cut = int(0.8 * len(data.prior))
-                model = fit(
-                    data.prior.rows(np.arange(cut)), data.prior.rows(np.arange(cut, len(data.prior))), features, seed
-                )
+                    record(
+                        set_name, "supervised", dataset, len(data.train), seed, features, supervised[seed], evaluation
+                    )
+                record(set_name, "supervised", ID_VAL, len(data.train), seed, features, supervised[seed], data.val)
+            if unsupervised:
                 for dataset, evaluation in evaluations.items():
-                    record(set_name, "unsupervised", dataset, cut, seed, features, model, evaluation)
-            if "fewshot" in settings.regimes:
-                for dataset, ood in data.ood.items():
-                    for k in settings.fewshot_k:
-                        if k >= len(ood) - 1:
-                            continue
-                        shots = stratified_sample(ood.y, k, seed)
-                        rest = np.setdiff1d(np.arange(len(ood)), shots)
-                        tuned = (
-                            fit(
-                                ood.rows(shots),
-                                None,
-                                features,
-                                seed,
-                                init_from=supervised,
-                                max_steps=settings.fewshot_steps,
-                                lr=settings.fewshot_lr,
-                            )
-                            if supervised
-                            else None
-                        )
-                        record(set_name, "fewshot", dataset, k, seed, features, tuned, ood.rows(rest))
+                    record(set_name, "unsupervised", dataset, cut, seed, features, unsupervised[seed], evaluation)
+            for (dataset, k), (tuned, rests) in fewshot.items():
+                ood = data.ood[dataset]
+                record(set_name, "fewshot", dataset, k, seed, features, tuned[seed], ood.rows(rests[seed]))
             if progress is not None:
                 progress()
         if "limited" in settings.regimes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
@@ -148,30 +149,48 @@ def fit_predictor_batch(
     max_steps: int = 500,
     lr: float = 1e-2,
     l2: float = 0.0,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    patience: int = 25,
+    init_from: list[AttributePredictor] | None = None,
 ) -> list[AttributePredictor]:
-    """``S`` independent fits of :func:`fit_predictor` without validation, run as one batched fit.
+    """``S`` independent fits of :func:`fit_predictor`, run as one batched fit.
 
     ``x`` is ``[S, n, k]`` and ``y`` is ``[S, n]``: fit ``s`` sees only its own rows, starts
-    from the weights ``fit_predictor(..., seed=seeds[s])`` would draw, keeps its own
-    standardisation and runs ``max_steps`` full-batch AdamW steps on its own loss (the summed
-    loss has a block-diagonal gradient and AdamW is elementwise). Each returned predictor
-    therefore equals the one ``fit_predictor`` fits on the same data, to float summation order
-    (tests/test_predictors.py), in a fraction of the time: the limited regime's 50 subsamples
-    per ``n`` were 50 loops of 500 steps of a few-row problem, bound by per-step overhead
-    (docs/benchmarks.md).
+    from the weights ``fit_predictor(..., seed=seeds[s])`` would draw (or, with ``init_from``,
+    from ``init_from[s]``'s weights and standardisation), keeps its own standardisation and takes
+    full-batch AdamW steps on its own loss (the summed loss has a block-diagonal gradient and
+    AdamW is elementwise). With ``val`` (``[S, n_val, k]``, ``[S, n_val]``) each fit stops as
+    ``fit_predictor`` stops, after ``patience`` steps without a better validation loss, and keeps
+    its best weights; the batch steps on until the last fit has stopped, and a stopped fit's later
+    steps are ignored. Each returned predictor therefore equals the one ``fit_predictor`` fits on
+    the same data, to float summation order (tests/test_predictors.py), in a fraction of the
+    time: a fit of a few features is bound by per-step overhead, which the batch pays once for
+    all ``S`` (docs/benchmarks.md).
     """
     if x.ndim != 3 or y.shape != x.shape[:2] or len(seeds) != x.shape[0]:
         shapes = f"x {tuple(x.shape)}, y {tuple(y.shape)}, {len(seeds)} seeds"
         raise ValueError(f"expected x [S, n, k], y [S, n] and S seeds; got {shapes}")
+    if init_from is not None and len(init_from) != len(seeds):
+        raise ValueError(f"init_from holds {len(init_from)} predictors for {len(seeds)} seeds")
     x, y = x.float(), y.float()
     _, n_rows, n_features = x.shape
     predictors = []
-    for seed in seeds:
+    for s, seed in enumerate(seeds):
         torch.manual_seed(seed)
-        predictors.append(AttributePredictor(n_features=n_features, model=model, lr=lr))
-    mean = x.mean(dim=1, keepdim=True)
-    std = x.std(dim=1, keepdim=True).clamp(min=1e-8) if n_rows > 1 else torch.ones_like(mean)
+        if init_from is None:
+            predictors.append(AttributePredictor(n_features=n_features, model=model, lr=lr))
+        else:
+            predictor = AttributePredictor(**{**init_from[s].hparams, "lr": lr})
+            predictor.load_state_dict(init_from[s].state_dict())
+            predictors.append(predictor)
+    if init_from is None:
+        mean = x.mean(dim=1, keepdim=True)
+        std = x.std(dim=1, keepdim=True).clamp(min=1e-8) if n_rows > 1 else torch.ones_like(mean)
+    else:
+        mean = torch.stack([p.mean for p in predictors])[:, None]
+        std = torch.stack([p.std for p in predictors])[:, None]
     z = (x - mean) / std
+    val_z, val_y = ((val[0].float() - mean) / std, val[1].float()) if val is not None else (None, None)
     # the S nets' parameters stacked along a leading axis, and each net's own forward mapped over it
     stacked, buffers = stack_module_state([p.net for p in predictors])
     template = copy.deepcopy(predictors[0].net).to("meta")
@@ -184,9 +203,13 @@ def fit_predictor_batch(
         # the S linear layers as one batched product: the same logits, without vmap's per-call cost
         return torch.baddbmm(params["bias"].unsqueeze(-1), rows, params["weight"].transpose(1, 2)).squeeze(-1)
 
-    logits = logistic if model == "logistic" else vmap(one_net)
+    logits = logistic if predictors[0].hparams.model == "logistic" else vmap(one_net)  # init_from sets the model
 
     weights = [w for name, w in stacked.items() if name.endswith("weight")]
+    best = {name: param.detach().clone() for name, param in stacked.items()}
+    best_loss = torch.full((len(seeds),), math.inf)
+    since_best = torch.zeros(len(seeds), dtype=torch.long)
+    running = torch.ones(len(seeds), dtype=torch.bool)  # fits that have not stopped early
     for _ in range(max_steps):
         optimiser.zero_grad()
         loss = F.binary_cross_entropy_with_logits(logits(stacked, buffers, z), y, reduction="none").mean(dim=1).sum()
@@ -194,10 +217,25 @@ def fit_predictor_batch(
             loss = loss + l2 * sum((w**2).sum() for w in weights)
         loss.backward()
         optimiser.step()
+        if val_z is None:
+            continue
+        with torch.no_grad():
+            losses = F.binary_cross_entropy_with_logits(logits(stacked, buffers, val_z), val_y, reduction="none").mean(
+                dim=1
+            )
+            better = running & (losses < best_loss - 1e-6)
+            for name, param in stacked.items():
+                best[name][better] = param[better]
+            best_loss = torch.where(better, losses, best_loss)
+            since_best = torch.where(better, 0, since_best + running.long())
+            running &= since_best < patience
+        if not bool(running.any()):
+            break
+    final = best if val_z is not None else stacked
     with torch.no_grad():
         for s, predictor in enumerate(predictors):
             for name, param in predictor.net.named_parameters():
-                param.copy_(stacked[name][s])
+                param.copy_(final[name][s])
             predictor.mean.copy_(mean[s, 0])
             predictor.std.copy_(std[s, 0])
     return [predictor.eval() for predictor in predictors]
