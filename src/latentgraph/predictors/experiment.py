@@ -176,8 +176,9 @@ def run_regimes(
         init_from: list[AttributePredictor | None] | None = None,
         **kwargs,
     ) -> list[AttributePredictor | None]:
-        """One fit per seed (seed ``s`` on ``train[s]`` with ``features[s]``), as ``fit_predictor``
-        would fit each; the seeds whose feature lists have one width are fitted as one batch."""
+        """One fit per seed (seed ``s`` on ``train[s]`` with ``features[s]``; ``None`` for an empty
+        list), as ``fit_predictor`` would fit each; the seeds whose feature lists have one width
+        are fitted as one batch. The regimes' seeds, and the limited regime's subsamples of one ``n``."""
         models: list[AttributePredictor | None] = [None] * len(train)
         by_width: dict[int, list[int]] = {}
         for seed, chosen in enumerate(features):
@@ -267,29 +268,11 @@ def run_regimes(
             subsamples = range(settings.limited_subsamples)
             chosen_features = [chosen(r) if callable(chosen) else chosen for r in subsamples]
             sizes = [n for n in settings.limited_n if n < len(data.train)]
-            columns = [[index[f] for f in features] for features in chosen_features]
-            by_width: dict[int, list[int]] = {}  # subsamples whose feature sets have the same size fit together
-            for r in subsamples:
-                by_width.setdefault(len(columns[r]), []).append(r)
             models: dict[tuple[int, int], AttributePredictor | None] = {}
             for n in sizes:
-                rows_of = [torch.as_tensor(stratified_sample(data.train.y, n, r)) for r in subsamples]
-                for width, group in by_width.items():
-                    if width == 0:
-                        models.update({(n, r): None for r in group})
-                        continue
-                    x = torch.stack([data.train.x[rows_of[r]][:, columns[r]] for r in group])
-                    y = torch.stack([data.train.y[rows_of[r]] for r in group])
-                    fitted = fit_predictor_batch(
-                        x,
-                        y,
-                        seeds=list(group),
-                        model=settings.model,
-                        max_steps=settings.max_steps,
-                        lr=settings.lr,
-                        l2=1.0 / (2.0 * settings.limited_c * n),
-                    )
-                    models.update({(n, r): model for r, model in zip(group, fitted)})
+                subsets = [data.train.rows(stratified_sample(data.train.y, n, r)) for r in subsamples]
+                fitted = fit_seeds(subsets, None, chosen_features, l2=1.0 / (2.0 * settings.limited_c * n))
+                models.update({(n, r): model for r, model in enumerate(fitted)})
             for r in subsamples:
                 for n in sizes:
                     for dataset, evaluation in evaluations.items():

@@ -68,6 +68,13 @@ class AttributePredictor(BinaryClassifierModule):
         return out
 
 
+def _copy_for_fine_tuning(predictor: AttributePredictor, lr: float) -> AttributePredictor:
+    """A copy of ``predictor`` (weights and standardisation) whose optimiser will use ``lr``."""
+    copy_ = AttributePredictor(**{**predictor.hparams, "lr": lr})
+    copy_.load_state_dict(predictor.state_dict())
+    return copy_
+
+
 def _adamw(predictor: AttributePredictor, params: list[torch.Tensor] | None = None) -> torch.optim.AdamW:
     """The predictor's AdamW (its ``lr`` and ``weight_decay``), fused: one kernel a step over all parameters."""
     params = list(predictor.parameters()) if params is None else params
@@ -105,9 +112,7 @@ def fit_predictor(
     """
     torch.manual_seed(seed)
     if init_from is not None:
-        predictor = AttributePredictor(**init_from.hparams)
-        predictor.load_state_dict(init_from.state_dict())
-        predictor.hparams.lr = lr
+        predictor = _copy_for_fine_tuning(init_from, lr)
     else:
         predictor = AttributePredictor(n_features=x.shape[1], model=model, lr=lr)
         predictor.set_standardisation(x.float())
@@ -180,9 +185,7 @@ def fit_predictor_batch(
         if init_from is None:
             predictors.append(AttributePredictor(n_features=n_features, model=model, lr=lr))
         else:
-            predictor = AttributePredictor(**{**init_from[s].hparams, "lr": lr})
-            predictor.load_state_dict(init_from[s].state_dict())
-            predictors.append(predictor)
+            predictors.append(_copy_for_fine_tuning(init_from[s], lr))
     if init_from is None:
         mean = x.mean(dim=1, keepdim=True)
         std = x.std(dim=1, keepdim=True).clamp(min=1e-8) if n_rows > 1 else torch.ones_like(mean)
