@@ -71,6 +71,9 @@ def test_keys_follow_upstream_settings_only():
         "perturbation.n_base=64",
         "model.folded_decode=false",  # decodes the same to float tolerance; trains the same
         "trainer.enable_model_summary=false",
+        "trainer.check_val_every_n_epoch=1",  # without early stopping validation does not touch the fit
+        "trainer.check_val_every_n_epoch=3",
+        "trainer.limit_val_batches=0.5",
     ]
     for override in same:
         assert wae_key(settings_for(override)) == base, override
@@ -83,6 +86,10 @@ def test_keys_follow_upstream_settings_only():
         "model.recurrence=nn",  # the same function, another float order: another fit
     ]:
         assert wae_key(settings_for(override)) != base, override
+    # with early stopping the validation loop decides where the fit ends, so its settings count
+    stopping = wae_key(settings_for("callbacks.early_stopping.enabled=true"))
+    for override in ["trainer.check_val_every_n_epoch=1", "trainer.limit_val_batches=0.5"]:
+        assert wae_key(settings_for("callbacks.early_stopping.enabled=true", override)) != stopping, override
 
 
 def test_the_nn_recurrence_hashes_as_fits_did_before_the_setting(monkeypatch):

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import nbformat
+import pytest
 import torch
 from nbclient import NotebookClient
 from omegaconf import open_dict
@@ -61,3 +62,29 @@ def test_notebook_executes_against_a_smoke_run(smoke_config, tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the training-curve figure
     assert any("prior sample" in o.get("data", {}).get("text/plain", "") for o in outputs)
+
+
+def test_validating_every_other_epoch_fits_the_same_model_and_reports_the_final_ones_quality(tmp_path):
+    from dataclasses import asdict
+
+    from conftest import settings_for
+
+    from latentgraph.data import prepare_data
+    from latentgraph.pipeline.autoencoder import train_autoencoder
+    from latentgraph.pipeline.tracking import RunLog
+
+    quiet = ["experiment=smoke", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
+    every_epoch = settings_for(*quiet, "trainer.check_val_every_n_epoch=1")
+    data = prepare_data(**asdict(every_epoch.data))
+    fits = {}
+    for every in (1, 2):  # 3 epochs: validating every other epoch skips the last one
+        run_dir = tmp_path / str(every)
+        settings = settings_for(*quiet, f"trainer.check_val_every_n_epoch={every}", f"paths.run_dir={run_dir}")
+        fits[every] = train_autoencoder(settings, run_dir, data, RunLog([]))
+    (metrics_1, model_1, _), (metrics_2, model_2, trainer_2) = fits[1], fits[2]
+    assert trainer_2.global_step == fits[1][2].global_step > 0
+    state_1, state_2 = model_1.state_dict(), model_2.state_dict()
+    assert all(torch.equal(state_1[k], state_2[k]) for k in state_1)  # validation draws nothing from training
+    # the quality reported is the final model's, as when every epoch is validated
+    for key in ("val/recon", "val/token_acc", "val/exact_match", "val/prior_valid"):
+        assert metrics_2[key] == pytest.approx(metrics_1[key], abs=1e-6), key

@@ -18,6 +18,7 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 import torch
+from typing_extensions import override
 
 from latentgraph.artifacts import write_json
 from latentgraph.config.choices import plain
@@ -161,6 +162,18 @@ def checkpoint_to_resume(cache: StageCache, key: str) -> str | None:
     return str(best[1])
 
 
+class LastValidation(pl.Callback):
+    """Remembers the global step of the latest validation (sanity checks aside)."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+
+    @override
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.step = trainer.global_step
+
+
 def train_autoencoder(
     settings: Config,
     run_dir: Path,
@@ -183,7 +196,8 @@ def train_autoencoder(
     if ckpt_path is not None:
         check_resume_checkpoint(ckpt_path, kwargs)
     model = SequenceWAE(**kwargs)
-    callbacks = build_callbacks(settings, run_dir) + list(extra_callbacks)
+    last_validation = LastValidation()
+    callbacks = [*build_callbacks(settings, run_dir), last_validation, *extra_callbacks]
     log.info("Instantiating trainer <%s>", settings.trainer._target_)
     trainer: pl.Trainer = hydra.utils.instantiate(
         asdict(settings.trainer), logger=run_log.loggers, callbacks=callbacks, default_root_dir=str(run_dir)
@@ -193,6 +207,9 @@ def train_autoencoder(
         # datamodule's order depends on (seed, epoch) only and skips the batches already trained
         warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    if last_validation.step != trainer.global_step and trainer.limit_val_batches and not trainer.interrupted:
+        # validation runs every trainer.check_val_every_n_epoch epochs: the reported quality is the final model's
+        trainer.validate(model, datamodule=datamodule, verbose=False)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in WAE_QUALITY_KEYS}
     metrics["global_step"] = trainer.global_step

@@ -16,6 +16,9 @@ from latentgraph.stage_cache import StageCache, stage_key
 
 # trainer settings that change what is shown, not what is learned
 PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
+# trainer settings of the validation loop, with the value every key before 2026-11-30 held: they
+# change which curves are drawn, and change the fit only when early stopping reads them
+VALIDATION_KEYS = {"check_val_every_n_epoch": 1, "limit_val_batches": 1.0}
 # model settings that change how decodes are computed (equal to float tolerance), not what is learned
 DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 # model settings that change how a fit is computed (the same function to float tolerance), not
@@ -48,6 +51,8 @@ def data_settings(settings: Config) -> dict:
 def wae_key(settings: Config) -> str:
     """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
     trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
+    if not settings.callbacks.early_stopping.enabled:
+        trainer.update(VALIDATION_KEYS)  # the fitted weights are the last step's, whatever was validated
     model = {k: v for k, v in asdict(settings.model).items() if k not in DECODE_ONLY_MODEL_KEYS}
     if model["recurrence"] == "nn":  # the fit before the setting existed: its keys still hold
         del model["recurrence"]
