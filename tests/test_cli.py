@@ -321,6 +321,13 @@ def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_pa
     assert "dataloader is not resumable" not in result.stderr  # Lightning's warning does not apply: the order resumes
     metrics = pd.read_csv(resumed_dir / "csv" / "metrics.csv")
     assert metrics["step"].min() >= saved_step  # nothing before the saved step was redone
+    # the interrupted epoch's training curve still averages the whole epoch, the killed run's part too
+    epoch_means = [
+        frame.dropna(subset=["train/loss_epoch"]).set_index("epoch")["train/loss_epoch"]
+        for frame in (pd.read_csv(reference_dir / "csv" / "metrics.csv"), metrics)
+    ]
+    killed_epoch = saved_step // 9
+    assert epoch_means[1].loc[killed_epoch] == pytest.approx(epoch_means[0].loc[killed_epoch], abs=1e-6)
 
     # the final weights: the fitted WAE each run stored in its stage cache
     reference, resumed = (

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,10 +25,13 @@ from latentgraph.models.folded_gru import fold_input, gru_step
 from latentgraph.models.lr_schedule import learning_rate_factor
 from latentgraph.models.packed_gru import bigru_last_states, gru_packed
 from latentgraph.models.regularizers import beta_at, kl_standard_normal, mmd_random_features
+from latentgraph.models.training_curves import EpochMeanTrainingCurves
 
 
-class SequenceWAE(pl.LightningModule):
+class SequenceWAE(EpochMeanTrainingCurves):
     """GRU encoder/decoder autoencoder over padded token tensors ``[n, max_len + 2]``.
+
+    Training logs ``train/{loss,recon,reg}_step`` and ``_epoch``, and ``train/beta``.
 
     All constructor arguments are primitives, so checkpoints reload with ``weights_only=True``.
 
@@ -63,6 +65,8 @@ class SequenceWAE(pl.LightningModule):
             :func:`~latentgraph.data.alphabet.get_alphabet`). Checkpoints from before molecule
             alphabets store the 20 amino-acid letters, which name the peptide alphabet.
     """
+
+    step_only_terms = ("beta",)  # the annealing schedule: no epoch mean
 
     def __init__(
         self,
@@ -321,27 +325,17 @@ class SequenceWAE(pl.LightningModule):
         )
         return {"loss": recon + beta * reg, "recon": recon, "reg": reg, "beta": torch.tensor(beta)}
 
-    def _common_step(self, tokens: torch.Tensor, stage: str) -> torch.Tensor:
-        terms = self.loss_terms(tokens)
-        beta = terms.pop("beta")
-        self.log_dict(
-            {f"{stage}/{k}": v for k, v in terms.items()},
-            on_step=stage == "train",
-            on_epoch=True,
-            prog_bar=stage == "val",
-            batch_size=tokens.shape[0],
-        )
-        if stage == "train":
-            self.log("train/beta", beta, on_step=True, on_epoch=False)
-        return terms["loss"]
-
     @override
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
+    def training_terms(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
+        return self.loss_terms(batch)  # logged as train/<term>_step and _epoch (EpochMeanTrainingCurves)
 
     @override
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        self._common_step(batch, "val")
+        terms = self.loss_terms(batch)
+        del terms["beta"]
+        self.log_dict(
+            {f"val/{k}": v for k, v in terms.items()}, on_epoch=True, prog_bar=True, batch_size=batch.shape[0]
+        )
         with self._float32():  # reconstruction measured as the perturbation decodes: in float32
             mu, _ = self.encode_tokens(batch)
             decoded = self.generate(mu, sample=False)
