@@ -88,6 +88,32 @@ def test_unscorable_decodes_are_counted_and_left_out(caplog):
     assert torch.isfinite(result.pvalues).all() and torch.isfinite(result.sensitivity).all()
 
 
+def test_each_distinct_decode_is_scored_once_and_every_copy_gets_its_row():
+    class CountingAttributes(ToyAttributes):
+        def __init__(self):
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def __call__(self, sequences):
+            self.batches.append(list(sequences))
+            return super().__call__(sequences)
+
+    attributes = CountingAttributes()
+    result = run_perturbation(
+        ToyAutoencoder(), attributes, n_base=16, deltas=[-1, 1], n_permutations=499, n_directions=0, progress=False
+    )
+    assert all(len(set(batch)) == len(batch) for batch in attributes.batches)  # no sequence scored twice
+    assert sum(len(batch) for batch in attributes.batches) < 16 + 16 * 6 * 2  # the toy's decodes repeat
+    # the effects equal scoring every decode row by row
+    model, plain = ToyAutoencoder(), ToyAttributes()
+    codes = result.perturbed_codes().reshape(-1, result.base_codes.shape[1])
+    values = (
+        plain(model.decode(codes)).reshape(result.effects.shape)
+        - plain(model.decode(result.base_codes))[:, None, None, :]
+    )
+    assert torch.equal(result.effects, values)
+
+
 def test_attributes_of_the_wrong_shape_are_a_clear_error():
     class Broken:
         names = ["a", "b"]

@@ -45,14 +45,25 @@ def perturbed_codes(base: torch.Tensor, rows: torch.Tensor, deltas: torch.Tensor
 
 
 def _score(attributes: Attributes, sequences: list[str]) -> torch.Tensor:
-    values = attributes(sequences)
-    if not isinstance(values, torch.Tensor) or values.shape != (len(sequences), len(attributes.names)):
+    """``[len(sequences), m]``: each distinct sequence scored once.
+
+    Perturbed decodes repeat (about 44 % of a default chunk are copies: a step along a latent
+    that does not move the decode gives the base decode again), and an attribute is a function
+    of the sequence, so its copies get its row (a bad decode is counted once in a drop log).
+    """
+    position = {sequence: i for i, sequence in enumerate(dict.fromkeys(sequences))}
+    distinct = list(position)
+    values = attributes(distinct)
+    if not isinstance(values, torch.Tensor) or values.shape != (len(distinct), len(attributes.names)):
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
         raise ValueError(
             f"attributes returned {shape}; expected a tensor of shape "
-            f"({len(sequences)}, {len(attributes.names)}) (n sequences × len(names))"
+            f"({len(distinct)}, {len(attributes.names)}) (n sequences × len(names))"
         )
-    return values.detach().to(torch.float32).cpu()
+    values = values.detach().to(torch.float32).cpu()
+    if len(distinct) == len(sequences):
+        return values
+    return values[torch.tensor([position[sequence] for sequence in sequences], dtype=torch.long)]
 
 
 def _base_codes(
