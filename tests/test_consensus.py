@@ -128,6 +128,15 @@ def test_consensus_over_noisy_fits_recovers_the_true_blanket(noisy_graphs, targe
             assert frequency <= 0.1, (name, frequency)
 
 
+@pytest.mark.parametrize("target", ["count_K", "K_plus_E", "count_W", "count_G"])
+def test_gradient_covariance_consensus_over_noisy_fits_recovers_the_true_blanket(noisy_results, target):
+    graphs = [build_graph(result, structure="gradient_covariance") for result in noisy_results]
+    result = consensus(graphs, target)
+    assert result.blanket == sorted(TRUE_BLANKETS[target])
+    for name, frequency in result.blanket_frequency.items():
+        assert frequency >= 0.9 if name in TRUE_BLANKETS[target] else frequency <= 0.1, (name, frequency)
+
+
 def test_null_attribute_edges_are_rare_over_noisy_fits(noisy_graphs):
     frequency = consensus(noisy_graphs, "count_K").attribute_edge_frequency
     true_names = {f"{a} -> {b}" for a, b in TRUE_DAG_EDGES if (a, b) != ("count_K", "twice_K")} | {"count_K -- twice_K"}

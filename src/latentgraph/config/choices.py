@@ -111,10 +111,12 @@ class Threshold(Choice):
 
 
 class Structure(Choice):
-    """How the attribute graph is built from the footprints."""
+    """How the attribute graph is built (from the footprints, or from the effects' gradients)."""
 
     footprint = "footprint"  # strict footprint inclusion, ties undirected
     shared_latent = "shared_latent"  # an undirected edge between attributes that share a latent
+    # an undirected edge where the attributes' gradient covariance has a partial correlation (docs/method.md §5d)
+    gradient_covariance = "gradient_covariance"
 
 
 class Sem(Choice):

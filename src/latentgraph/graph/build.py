@@ -12,6 +12,7 @@ import torch
 
 from latentgraph.artifacts import atomic_target, write_json
 from latentgraph.config.choices import AUTO, Sem, Structure, Threshold
+from latentgraph.graph.gradient_covariance import gradient_covariance
 from latentgraph.graph.sem import design_rows, held_out_r2
 from latentgraph.graph.structure import (
     footprint_dag,
@@ -34,7 +35,9 @@ class AttributeGraph:
         latent_edges: ``(latent_name, attribute_name)`` pairs.
         dag: ``networkx.DiGraph`` over the attributes; ``footprint``: strict-footprint-inclusion
             edges (``undirected=True`` marks a tie of equal footprints), ``shared_latent``: an
-            ``undirected=True`` edge between attributes that share a latent.
+            ``undirected=True`` edge between attributes that share a latent,
+            ``gradient_covariance``: an ``undirected=True`` edge (with its
+            ``partial_correlation``) where the attributes' gradient covariance has one.
         footprint: each attribute's latent parents.
         sem_r2: held-out R² of each attribute regressed on its parents (latent and attribute).
         structure, settings: how the graph was built.
@@ -51,8 +54,8 @@ class AttributeGraph:
     settings: dict = field(default_factory=dict)
 
     def markov_blanket(self, target: str) -> set[str]:
-        """The target's Markov blanket among the attributes (``shared_latent``: its neighbours)."""
-        if self.structure == "shared_latent":
+        """The target's Markov blanket among the attributes (undirected structures: its neighbours)."""
+        if self.structure in ("shared_latent", "gradient_covariance"):
             return neighbours(self.dag, target)
         return markov_blanket(self.dag, target)
 
@@ -130,10 +133,13 @@ def build_graph(
         min_effect: the effect-size rule under ``"fdr"``: ``"auto"`` (the pair must also beat the
             random-direction control, ``control q < alpha``; docs/method.md §5c) or a number, the
             floor ``S ≥ min_effect``.
-        structure: ``"footprint"`` (strict footprint inclusion, the default) or ``"shared_latent"``.
+        structure: ``"footprint"`` (strict footprint inclusion, the default), ``"shared_latent"``,
+            or ``"gradient_covariance"`` (partial correlations of the attributes' gradient
+            covariance, BH at ``alpha``; :mod:`latentgraph.graph.gradient_covariance`). The latent
+            edges and footprints are the same under every structure.
         sem: ``"linear"`` or ``"mlp"`` structural equations.
     """
-    threshold, sem = Threshold(threshold), Sem(sem)  # ValueError names the choices
+    threshold, sem, structure = Threshold(threshold), Sem(sem), Structure(structure)  # ValueError names the choices
     graph = graph_from_tests(
         result.latent_names,
         result.attribute_names,
@@ -145,6 +151,9 @@ def build_graph(
         tau=tau,
         structure=structure,
         control_qvalues=result.control_qvalues,
+        attribute_graph=gradient_graph(result.effects, result.deltas, result.attribute_spread, result, alpha)
+        if structure == Structure.gradient_covariance
+        else None,
     )
     graph.settings.update(sem=sem)
     graph.sem_r2, graph.sem_parents = fit_sem(result, graph, model=sem)
@@ -163,10 +172,13 @@ def graph_from_tests(
     tau: float = 0.1,
     structure: Structure | str = Structure.footprint,
     control_qvalues: torch.Tensor | None = None,
+    attribute_graph: nx.DiGraph | None = None,
 ) -> AttributeGraph:
     """The latent edges, footprints and attribute graph from sensitivities and q-values (no SEM fit).
 
     ``control_qvalues`` are the random-direction control's, which ``min_effect="auto"`` needs.
+    ``attribute_graph`` is the ``gradient_covariance`` structure's graph (:func:`gradient_graph`),
+    which the effects give, not the tests.
     """
     threshold, structure = Threshold(threshold), Structure(structure)
     edge_matrix = select_edges(
@@ -180,7 +192,14 @@ def graph_from_tests(
     )
     edges = {(latent_names[j], attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
     footprint = footprints(edges, attribute_names)
-    dag = footprint_dag(footprint) if structure == "footprint" else shared_latent_graph(footprint)
+    if structure == Structure.gradient_covariance:
+        if attribute_graph is None:
+            raise ValueError(
+                "structure='gradient_covariance' needs the attribute graph from the effects (gradient_graph)"
+            )
+        dag = attribute_graph
+    else:
+        dag = footprint_dag(footprint) if structure == Structure.footprint else shared_latent_graph(footprint)
     settings = {
         "threshold": threshold,
         "alpha": alpha,
@@ -189,6 +208,13 @@ def graph_from_tests(
         "latent_names": latent_names,
     }
     return AttributeGraph(latent_names, attribute_names, edges, dag, footprint, structure, settings=settings)
+
+
+def gradient_graph(
+    effects: torch.Tensor, deltas: torch.Tensor, spread: torch.Tensor, result: PerturbationResult, alpha: float
+) -> nx.DiGraph:
+    """The ``gradient_covariance`` attribute graph of ``effects`` (``result`` names the attributes)."""
+    return gradient_covariance(effects, deltas, spread, result.attribute_names, alpha=alpha).graph(alpha)
 
 
 def fit_sem(
