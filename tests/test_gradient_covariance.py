@@ -92,3 +92,11 @@ def test_bootstrap_rebuilds_the_gradient_graph_per_replicate(toy_result):
     frequency = stability.blanket_frequency("W_plus_L")
     assert frequency["count_W"] == frequency["count_L"] == 1.0 and frequency["count_G"] == 0.0
     assert all(graph.structure == "gradient_covariance" for graph in stability.replicates)
+
+
+def test_the_graph_picture_draws_the_undirected_structure(toy_result, tmp_path):
+    from latentgraph.graph.plots import graph_picture
+
+    graph = build_graph(toy_result, structure="gradient_covariance")
+    path = graph_picture(graph, tmp_path / "graph.png", target="K_plus_E", blanket=graph.markov_blanket("K_plus_E"))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

@@ -111,15 +111,21 @@ def graph_picture(
     left.axis("off")
 
     dag = graph.dag
-    # layers from the directed edges only, so a tied class sits side by side in one layer
-    directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
-    directed_only.add_nodes_from(dag.nodes)
-    layers = {
-        node: depth for depth, generation in enumerate(nx.topological_generations(directed_only)) for node in generation
-    }
-    nx.set_node_attributes(dag, layers, "layer")
-    layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
-    layout = {node: (x, -y) for node, (x, y) in layout.items()}
+    undirected_structure = graph.structure != "footprint"  # no directions: a circle reads better than layers
+    if undirected_structure:
+        layout = nx.circular_layout(sorted(dag.nodes)) if dag.number_of_nodes() else {}
+    else:
+        # layers from the directed edges only, so a tied class sits side by side in one layer
+        directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
+        directed_only.add_nodes_from(dag.nodes)
+        layers = {
+            node: depth
+            for depth, generation in enumerate(nx.topological_generations(directed_only))
+            for node in generation
+        }
+        nx.set_node_attributes(dag, layers, "layer")
+        layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
+        layout = {node: (x, -y) for node, (x, y) in layout.items()}
     directed = [(u, v) for u, v, tied in dag.edges(data="undirected") if not tied]
     tied = [(u, v) for u, v, t in dag.edges(data="undirected") if t]
     nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=right, arrows=True, arrowsize=14, node_size=1400)
@@ -133,7 +139,9 @@ def graph_picture(
         style="dashed",
         alpha=0.5,
         node_size=1400,
-        connectionstyle="arc3,rad=0.25",
+        # gradient_covariance: line width follows |partial correlation|
+        width=[0.5 + 4 * abs(dag.edges[u, v].get("partial_correlation", 0.1)) for u, v in tied],
+        connectionstyle="arc3,rad=0.0" if undirected_structure else "arc3,rad=0.25",
     )
     nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=1400, alpha=0.35, ax=right)
     # labels wrapped at underscores and boxed, so long names neither overlap nor hide behind nodes
@@ -146,7 +154,10 @@ def graph_picture(
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
     )
     right.margins(x=0.12, y=0.1)  # room for the outermost labels
-    right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange; dashed = tie")
+    edges = "dashed = undirected" if undirected_structure else "dashed = tie"
+    if graph.structure == "gradient_covariance":
+        edges = "line width = |partial correlation|"
+    right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange\n{edges}")
     right.axis("off")
     return _save(figure, Path(path))
 
