@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from latentgraph.config.choices import Structure, plain
-from latentgraph.graph.build import AttributeGraph, gradient_graph, graph_from_tests
+from latentgraph.config.choices import plain
+from latentgraph.graph.build import AttributeGraph, graph_from_tests
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
     benjamini_hochberg,
@@ -119,9 +119,6 @@ def bootstrap_graph(
             )
             control_qvalues = benjamini_hochberg(control)
         spread = attribute_spread(result.base_values[rows])
-        attribute_graph = None
-        if Structure(settings.get("structure", Structure.footprint)) == Structure.gradient_covariance:
-            attribute_graph = gradient_graph(effects, result.deltas, spread, result, settings.get("alpha", 0.05))
         replicates.append(
             graph_from_tests(
                 result.latent_names,
@@ -129,7 +126,7 @@ def bootstrap_graph(
                 sensitivity(effects, spread),
                 benjamini_hochberg(pvalues),
                 control_qvalues=control_qvalues,
-                attribute_graph=attribute_graph,
+                effects=(effects, result.deltas, spread),
                 **settings,
             )
         )

@@ -53,9 +53,14 @@ class AttributeGraph:
     sem_parents: dict[str, list[str]] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
+    @property
+    def directed(self) -> bool:
+        """Whether the attribute graph has directions (``footprint``); the others join attributes only."""
+        return self.structure == Structure.footprint
+
     def markov_blanket(self, target: str) -> set[str]:
         """The target's Markov blanket among the attributes (undirected structures: its neighbours)."""
-        if self.structure in ("shared_latent", "gradient_covariance"):
+        if not self.directed:
             return neighbours(self.dag, target)
         return markov_blanket(self.dag, target)
 
@@ -151,9 +156,7 @@ def build_graph(
         tau=tau,
         structure=structure,
         control_qvalues=result.control_qvalues,
-        attribute_graph=gradient_graph(result.effects, result.deltas, result.attribute_spread, result, alpha)
-        if structure == Structure.gradient_covariance
-        else None,
+        effects=(result.effects, result.deltas, result.attribute_spread),
     )
     graph.settings.update(sem=sem)
     graph.sem_r2, graph.sem_parents = fit_sem(result, graph, model=sem)
@@ -172,13 +175,13 @@ def graph_from_tests(
     tau: float = 0.1,
     structure: Structure | str = Structure.footprint,
     control_qvalues: torch.Tensor | None = None,
-    attribute_graph: nx.DiGraph | None = None,
+    effects: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> AttributeGraph:
     """The latent edges, footprints and attribute graph from sensitivities and q-values (no SEM fit).
 
     ``control_qvalues`` are the random-direction control's, which ``min_effect="auto"`` needs.
-    ``attribute_graph`` is the ``gradient_covariance`` structure's graph (:func:`gradient_graph`),
-    which the effects give, not the tests.
+    ``effects`` is ``(effects, deltas, attribute spread)``, from which the ``gradient_covariance``
+    structure builds its attribute graph (the other structures do not read it).
     """
     threshold, structure = Threshold(threshold), Structure(structure)
     edge_matrix = select_edges(
@@ -193,11 +196,9 @@ def graph_from_tests(
     edges = {(latent_names[j], attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
     footprint = footprints(edges, attribute_names)
     if structure == Structure.gradient_covariance:
-        if attribute_graph is None:
-            raise ValueError(
-                "structure='gradient_covariance' needs the attribute graph from the effects (gradient_graph)"
-            )
-        dag = attribute_graph
+        if effects is None:
+            raise ValueError("structure='gradient_covariance' needs effects=(effects, deltas, spread)")
+        dag = gradient_covariance(*effects, attribute_names, alpha=alpha).graph(alpha)
     else:
         dag = footprint_dag(footprint) if structure == Structure.footprint else shared_latent_graph(footprint)
     settings = {
@@ -208,13 +209,6 @@ def graph_from_tests(
         "latent_names": latent_names,
     }
     return AttributeGraph(latent_names, attribute_names, edges, dag, footprint, structure, settings=settings)
-
-
-def gradient_graph(
-    effects: torch.Tensor, deltas: torch.Tensor, spread: torch.Tensor, result: PerturbationResult, alpha: float
-) -> nx.DiGraph:
-    """The ``gradient_covariance`` attribute graph of ``effects`` (``result`` names the attributes)."""
-    return gradient_covariance(effects, deltas, spread, result.attribute_names, alpha=alpha).graph(alpha)
 
 
 def fit_sem(

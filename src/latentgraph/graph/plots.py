@@ -58,6 +58,12 @@ def sensitivity_heatmap(result: PerturbationResult, graph: AttributeGraph, path:
     return _save(figure, Path(path))
 
 
+def _tie_width(edge: dict) -> float:
+    """An undirected edge's line width: by |partial correlation| (gradient_covariance), else 1."""
+    weight = edge.get("partial_correlation")
+    return 1.0 if weight is None else 0.5 + 4 * abs(weight)
+
+
 def graph_picture(
     graph: AttributeGraph, path: str | Path, *, target: str | None = None, blanket: set[str] | None = None
 ) -> Path:
@@ -111,8 +117,7 @@ def graph_picture(
     left.axis("off")
 
     dag = graph.dag
-    undirected_structure = graph.structure != "footprint"  # no directions: a circle reads better than layers
-    if undirected_structure:
+    if not graph.directed:  # no directions: a circle reads better than layers
         layout = nx.circular_layout(sorted(dag.nodes)) if dag.number_of_nodes() else {}
     else:
         # layers from the directed edges only, so a tied class sits side by side in one layer
@@ -139,9 +144,8 @@ def graph_picture(
         style="dashed",
         alpha=0.5,
         node_size=1400,
-        # gradient_covariance: line width follows |partial correlation|
-        width=[0.5 + 4 * abs(dag.edges[u, v].get("partial_correlation", 0.1)) for u, v in tied],
-        connectionstyle="arc3,rad=0.0" if undirected_structure else "arc3,rad=0.25",
+        width=[_tie_width(dag.edges[edge]) for edge in tied],
+        connectionstyle="arc3,rad=0.25" if graph.directed else "arc3,rad=0.0",
     )
     nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=1400, alpha=0.35, ax=right)
     # labels wrapped at underscores and boxed, so long names neither overlap nor hide behind nodes
@@ -154,7 +158,7 @@ def graph_picture(
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
     )
     right.margins(x=0.12, y=0.1)  # room for the outermost labels
-    edges = "dashed = undirected" if undirected_structure else "dashed = tie"
+    edges = "dashed = tie" if graph.directed else "dashed = undirected"
     if graph.structure == "gradient_covariance":
         edges = "line width = |partial correlation|"
     right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange\n{edges}")
