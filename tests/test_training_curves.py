@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,51 +13,20 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from latentgraph.models.training_curves import EpochMeanTrainingCurves
-
-
-def _terms(module: pl.LightningModule, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-    residual = module.layer(batch).squeeze(1)
-    loss = residual.pow(2).mean()
-    return {"loss": loss, "recon": residual.abs().mean(), "beta": torch.tensor(float(module.global_step))}
-
-
-class LoggedEveryStep(pl.LightningModule):
-    """The usual way: ``self.log`` every step, Lightning aggregates."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = torch.nn.Linear(3, 1)
-
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = _terms(self, batch)
-        beta = terms.pop("beta")
-        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=True, on_epoch=True, batch_size=len(batch))
-        self.log("train/beta", beta, on_step=True, on_epoch=False)
-        return terms["loss"]
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=0.05)
-
-
-class LoggedByCurves(EpochMeanTrainingCurves):
-    step_only_terms = ("beta",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = torch.nn.Linear(3, 1)
-
-    def training_terms(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
-        return _terms(self, batch)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=0.05)
+# the two variants the logging benchmark times: Lightning's own per-step logging, and the curves
+_bench = importlib.util.spec_from_file_location(
+    "bench_training_log", Path(__file__).resolve().parents[1] / "scripts" / "bench_training_log.py"
+)
+bench_training_log = importlib.util.module_from_spec(_bench)
+_bench.loader.exec_module(bench_training_log)
+LoggedEveryStep, LoggedByCurves = bench_training_log.LoggedEveryStep, bench_training_log.LoggedByCurves
 
 
 def _fit(module: pl.LightningModule, directory) -> pd.DataFrame:
     torch.manual_seed(0)
     module.layer.reset_parameters()
-    rows = torch.randn(70, 3, generator=torch.Generator().manual_seed(1))  # batches of 16 and a last one of 6
+    # 70 rows: batches of 16 and a last one of 6
+    rows = torch.randn(70, bench_training_log.FEATURES, generator=torch.Generator().manual_seed(1))
     trainer = pl.Trainer(
         max_epochs=3,
         logger=pl.loggers.CSVLogger(directory, name="", version=""),
@@ -77,7 +48,15 @@ def test_the_curves_equal_lightnings_own_step_and_epoch_logging(tmp_path):
     written = _fit(LoggedByCurves(), tmp_path / "curves")
     assert sorted(written.columns) == sorted(expected.columns)
     assert {"train/loss_step", "train/loss_epoch", "train/recon_epoch", "train/beta"} <= set(expected.columns)
-    for column in ("train/loss_step", "train/recon_step", "train/beta", "train/loss_epoch", "train/recon_epoch"):
+    for column in (
+        "train/loss_step",
+        "train/recon_step",
+        "train/reg_step",
+        "train/beta",
+        "train/loss_epoch",
+        "train/recon_epoch",
+        "train/reg_epoch",
+    ):
         a, b = (frame.dropna(subset=[column]).set_index("step")[column] for frame in (expected, written))
         assert list(a.index) == list(b.index), column  # logged at the same steps
         assert b.to_numpy() == pytest.approx(a.to_numpy(), rel=1e-6), column  # epoch means weigh by batch size
