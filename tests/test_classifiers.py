@@ -104,6 +104,20 @@ def test_cache_key_follows_the_data_the_classifier_trains_on():
     assert key("data.ood_sources=[]", name="acp") == key(name="acp")
 
 
+def test_the_classifier_seed_is_the_runs_unless_fixed():
+    from conftest import settings_for
+
+    from latentgraph.config import ConfigValueError
+    from latentgraph.pipeline.oracles import classifier_seed
+
+    assert classifier_seed(settings_for("seed=5")) == 5
+    # two ensembles started at seeds 0 and 5 score their autoencoders with the same oracles
+    assert classifier_seed(settings_for("seed=5", "attributes.classifier.seed=0")) == 0
+    assert classifier_seed(settings_for("seed=0", "attributes.classifier.seed=0")) == 0
+    with pytest.raises(ConfigValueError, match=r"attributes\.classifier\.seed=-1"):
+        settings_for("attributes.classifier.seed=-1")
+
+
 def test_trailing_padding_columns_change_no_logit():
     from latentgraph.attributes.classifier import SequenceClassifier
     from latentgraph.data.alphabet import PAD, tokenize

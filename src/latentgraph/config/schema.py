@@ -174,9 +174,13 @@ class ClassifierTrainingConfig:
     kernel_sizes: str = "3,5,7"
     dropout: float = 0.3
     lr: float = 3e-3
+    # the classifiers' own seed; null = the run's seed. Fix it (e.g. 0) to compare ensembles of
+    # autoencoders at different seeds against the same oracles (docs/results.md)
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         _positive(self, "epochs", "batch_size", "embedding_dim", "channels", "lr")
+        _check(self.seed is None or self.seed >= 0, "seed", self.seed, "must be null or a non-negative integer")
         _fraction(self, "dropout")
         ok = all(part.strip().isdigit() and int(part) > 0 for part in self.kernel_sizes.split(","))
         _check(ok, "kernel_sizes", self.kernel_sizes, "must be comma-separated positive integers, e.g. '3,5,7'")

@@ -122,6 +122,16 @@ def training_data_settings(cfg: Config, name: str, spec: ClassifierSpec) -> dict
     }
 
 
+def classifier_seed(cfg: Config) -> int:
+    """The classifiers' seed: ``attributes.classifier.seed``, or the run's seed when that is null.
+
+    An ensemble's members share the run's classifiers; fixing this seed lets ensembles started at
+    different seeds share them too, so they differ only in their autoencoders.
+    """
+    configured = cfg.attributes.classifier.seed
+    return cfg.seed if configured is None else configured
+
+
 def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) -> dict[str, TrainedClassifier]:
     """Train or reload every configured classifier; write ``metrics/classifiers.json``.
 
@@ -144,7 +154,7 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
             max_len=cfg.data.max_len,
             epochs=training.epochs,
             batch_size=training.batch_size,
-            seed=cfg.seed,
+            seed=classifier_seed(cfg),
             model_kwargs=training.model_kwargs(),
             alphabet=str(cfg.data.alphabet),
         )
