@@ -8,6 +8,11 @@ frequency over the fits. This prints, for the two runs and for their union:
   consensus blankets count as agreeing, which says nothing: the output says so);
 * the mean pairwise Jaccard of the per-seed blankets within each run, across the two runs only,
   and over all fits;
+* the Jaccard index random blankets of the same sizes would reach, for each of these;
+* whether the two runs scored their fits with the same attribute oracles (the classifiers'
+  cache keys in ``metrics/classifiers.json``): with different oracles the target itself is a
+  different function, so the comparison mixes oracle and autoencoder variance (fix
+  ``attributes.classifier.seed`` to compare autoencoders alone);
 * the correlation of the two runs' blanket-frequency vectors;
 * the consensus of the union at the runs' threshold;
 
@@ -29,8 +34,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from latentgraph.graph import mean_pairwise_jaccard
-from latentgraph.graph.consensus import jaccard
+from latentgraph.graph import chance_pairwise_jaccard, mean_pairwise_jaccard
+from latentgraph.graph.consensus import chance_jaccard, jaccard
 from latentgraph.report.figures import save_png
 
 
@@ -39,6 +44,14 @@ def load(run: Path) -> dict:
     if not path.is_file():
         raise SystemExit(f"{run}: no consensus/stability.json (run it with ensemble.size=R or stage=consensus)")
     return json.loads(path.read_text())
+
+
+def oracle_keys(run: Path) -> dict[str, str] | None:
+    """Classifier name → cache key, from the run's ``metrics/classifiers.json`` (None without one)."""
+    path = run / "metrics" / "classifiers.json"
+    if not path.is_file():
+        return None
+    return {name: entry["cache_key"] for name, entry in json.loads(path.read_text()).items()}
 
 
 def main() -> None:
@@ -52,7 +65,16 @@ def main() -> None:
     overlap = set(a["seeds"] or []) & set(b["seeds"] or [])
     if overlap:
         print(f"warning: the ensembles share seeds {sorted(overlap)}; they are not disjoint")
+    keys_a, keys_b = (oracle_keys(run) for run in args.runs)
+    if keys_a is not None and keys_b is not None and keys_a != keys_b:
+        differ = sorted(n for n in set(keys_a) | set(keys_b) if keys_a.get(n) != keys_b.get(n))
+        print(
+            f"warning: the runs' classifiers {differ} differ (trained at other seeds or settings), so their "
+            "blankets are of different oracles; rerun one with attributes.classifier.seed set "
+            "to compare autoencoders alone"
+        )
     names = sorted(set(a["blanket_frequency"]) | set(b["blanket_frequency"]))
+    pool = len(names)
     fa = np.array([a["blanket_frequency"].get(n, 0.0) for n in names])
     fb = np.array([b["blanket_frequency"].get(n, 0.0) for n in names])
     threshold = a["threshold"]
@@ -65,12 +87,20 @@ def main() -> None:
     print(
         f"Jaccard of the two consensus blankets: {consensus_jaccard:.3f}"
         + ("  (both empty: they agree on nothing)" if both_empty else "")
+        + f"; random blankets of the same sizes: {chance_jaccard(len(a['blanket']), len(b['blanket']), pool):.3f}"
     )
+    sizes_a, sizes_b = [len(x) for x in a["blankets"]], [len(y) for y in b["blankets"]]
     cross = np.mean([jaccard(x, y) for x, y in product(a["blankets"], b["blankets"])])
+    cross_chance = np.mean([chance_jaccard(x, y, pool) for x, y in product(sizes_a, sizes_b)])
     print(
         f"mean pairwise Jaccard of per-seed blankets: A {a['mean_pairwise_jaccard']:.3f}, "
         f"B {b['mean_pairwise_jaccard']:.3f}, across A×B {cross:.3f}, "
         f"all {len(a['blankets']) + len(b['blankets'])} fits {mean_pairwise_jaccard(a['blankets'] + b['blankets']):.3f}"
+    )
+    print(
+        f"  random blankets of the same sizes: A {chance_pairwise_jaccard(sizes_a, pool):.3f}, "
+        f"B {chance_pairwise_jaccard(sizes_b, pool):.3f}, across A×B {cross_chance:.3f}, "
+        f"all {chance_pairwise_jaccard(sizes_a + sizes_b, pool):.3f}"
     )
     correlation = np.corrcoef(fa, fb)[0, 1] if fa.std() > 0 and fb.std() > 0 else float("nan")
     print(f"correlation of the blanket frequencies: {correlation:.3f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import combinations
 
 import networkx as nx
 import pytest
@@ -13,7 +14,15 @@ from conftest import FAST, run_cli, settings_for
 from toy_models import TRUE_BLANKETS, TRUE_DAG_EDGES, TRUE_EDGES, NoisyToyAutoencoder, ToyAttributes
 
 from latentgraph.errors import ConfigValueError
-from latentgraph.graph import bootstrap_graph, build_graph, consensus, jaccard, mean_pairwise_jaccard
+from latentgraph.graph import (
+    bootstrap_graph,
+    build_graph,
+    chance_pairwise_jaccard,
+    consensus,
+    jaccard,
+    mean_pairwise_jaccard,
+)
+from latentgraph.graph.consensus import chance_jaccard
 from latentgraph.graph.structure import select_edges
 from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.edge_tests import generic_response_pvalues
@@ -52,6 +61,25 @@ def test_jaccard_of_sets():
     assert mean_pairwise_jaccard([{"a"}, {"a"}, {"b"}]) == pytest.approx(1 / 3)
 
 
+def test_chance_jaccard_is_the_expectation_over_random_subsets():
+    # exact by enumeration: every pair of subsets of sizes 2 and 3 of 5 items
+    items = range(5)
+    pairs = [(set(a), set(b)) for a in combinations(items, 2) for b in combinations(items, 3)]
+    enumerated = sum(jaccard(a, b) for a, b in pairs) / len(pairs)
+    assert chance_jaccard(2, 3, 5) == pytest.approx(enumerated)
+    assert chance_jaccard(3, 2, 5) == pytest.approx(enumerated)
+    # the limits: full sets always agree, two empty ones agree, one empty one never does
+    assert chance_jaccard(13, 13, 13) == 1.0 and chance_jaccard(0, 0, 13) == 1.0
+    assert chance_jaccard(0, 4, 13) == 0.0
+    # large blankets agree by chance: 10 of 13 twice
+    assert 0.6 < chance_jaccard(10, 10, 13) < 0.65
+    assert chance_pairwise_jaccard([2, 3, 3], 5) == pytest.approx(
+        (chance_jaccard(2, 3, 5) * 2 + chance_jaccard(3, 3, 5)) / 3
+    )
+    with pytest.raises(ValueError, match="must lie in"):
+        chance_jaccard(6, 1, 5)
+
+
 def test_consensus_counts_members_and_edges_over_graphs():
     result = consensus(FOUR, "amp", 0.5, candidates=["a", "b", "c"])  # oracle2 is not a candidate
     assert result.blanket_frequency == {"a": 1.0, "b": 0.5, "c": 0.25}
@@ -60,7 +88,9 @@ def test_consensus_counts_members_and_edges_over_graphs():
     assert result.attribute_edge_frequency == {"a -> amp": 1.0, "b -> amp": 0.5, "amp -> c": 0.25}
     assert consensus(FOUR, "amp", 0.75, candidates=["a", "b", "c"]).blanket == ["a"]
     assert result.mean_jaccard == pytest.approx(mean_pairwise_jaccard(result.blankets))
+    assert result.chance_jaccard == pytest.approx(chance_pairwise_jaccard([2, 2, 2, 1], 3))
     payload = result.to_json()
+    assert payload["chance_pairwise_jaccard"] == pytest.approx(result.chance_jaccard)
     assert payload["n_graphs"] == 4 and list(payload["blanket_frequency"]) == ["a", "b", "c"]
 
 
@@ -246,9 +276,18 @@ def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
         text=True,
         check=True,
     ).stdout
-    assert "Jaccard of the two consensus blankets: 0.667" in out
+    # consensus blankets of 3 and 2 of 4 candidates overlap in 1 or 2, each with probability 1/2:
+    # chance (1/4 + 2/3) / 2; per-seed sizes [2, 2] and [2, 1]
+    assert "Jaccard of the two consensus blankets: 0.667; random blankets of the same sizes: 0.458" in out
+    assert "random blankets of the same sizes: A 0.389, B 0.250" in out
+    assert "classifiers" not in out  # neither run kept metrics/classifiers.json
     assert "share seeds [1]" in out and (tmp_path / "f.png").stat().st_size > 0
     assert "consensus of all fits at 0.5: ['a', 'b']" in out  # a 3/4, b 3/4, c 1/4
+    for run, key in ((first, "k0"), (second, "k5")):
+        (run / "metrics").mkdir()
+        (run / "metrics" / "classifiers.json").write_text(json.dumps({"amp": {"cache_key": key}}))
+    out = subprocess.run([sys.executable, str(script), str(first), str(second)], capture_output=True, text=True).stdout
+    assert "warning: the runs' classifiers ['amp'] differ" in out
     empty = run_dir("empty", [5], [[]], [])
     out = subprocess.run([sys.executable, str(script), str(empty), str(empty)], capture_output=True, text=True).stdout
     assert "both empty: they agree on nothing" in out

@@ -100,6 +100,7 @@ def consensus_of_runs(settings: Config, run_dir: Path, run_log: pipeline.RunLog)
     return {
         "consensus/blanket_size": float(len(result.consensus.blanket)),
         "consensus/mean_pairwise_jaccard": result.consensus.mean_jaccard,
+        "consensus/chance_pairwise_jaccard": result.consensus.chance_jaccard,
     }
 
 

@@ -5,7 +5,13 @@ from latentgraph.graph import build_graph, bootstrap_graph, consensus, Attribute
 
 from latentgraph.graph.bootstrap import GraphStability, bootstrap_graph
 from latentgraph.graph.build import AttributeGraph, build_graph
-from latentgraph.graph.consensus import Consensus, consensus, jaccard, mean_pairwise_jaccard
+from latentgraph.graph.consensus import (
+    Consensus,
+    chance_pairwise_jaccard,
+    consensus,
+    jaccard,
+    mean_pairwise_jaccard,
+)
 from latentgraph.graph.structure import footprint_dag, markov_blanket
 
 __all__ = [
@@ -14,6 +20,7 @@ __all__ = [
     "GraphStability",
     "bootstrap_graph",
     "build_graph",
+    "chance_pairwise_jaccard",
     "consensus",
     "footprint_dag",
     "jaccard",

@@ -142,16 +142,19 @@ def consensus_stage(
         payload, out_dir / "stability.png", over=f"{result.n_graphs} autoencoders", threshold=result.threshold
     )
     log.info(
-        "consensus over %d autoencoders: blanket of %s %s; mean pairwise Jaccard of their blankets %.2f",
+        "consensus over %d autoencoders: blanket of %s %s; mean pairwise Jaccard of their blankets %.2f "
+        "(random blankets of the same sizes: %.2f)",
         result.n_graphs,
         node,
         result.blanket or "empty",
         result.mean_jaccard,
+        result.chance_jaccard,
     )
     run_log.metrics(
         {
             "consensus/blanket_size": len(result.blanket),
             "consensus/mean_pairwise_jaccard": result.mean_jaccard,
+            "consensus/chance_pairwise_jaccard": result.chance_jaccard,
         }
     )
     run_log.image("consensus/stability", picture)

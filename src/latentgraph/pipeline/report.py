@@ -26,6 +26,7 @@ def run_summary(
     if ensemble is not None:
         metrics["consensus/blanket_size"] = float(len(ensemble.consensus.blanket))
         metrics["consensus/mean_pairwise_jaccard"] = ensemble.consensus.mean_jaccard
+        metrics["consensus/chance_pairwise_jaccard"] = ensemble.consensus.chance_jaccard
     write_json(run_dir / "metrics" / "summary.json", metrics)
     return metrics
 

@@ -93,10 +93,18 @@ def _consensus_section(run_dir: Path) -> str:
         f"<h3>Consensus over {stability['n_graphs']} autoencoders</h3>"
         f'<p id="consensus">Consensus blanket of <b>{html.escape(str(stability["target"]))}</b> '
         f"(frequency ≥ {stability['threshold']}): {html.escape(members)}. Mean pairwise Jaccard index of "
-        f"the single fits' blankets: {stability['mean_pairwise_jaccard']:.2f}.</p>"
+        f"the single fits' blankets: {stability['mean_pairwise_jaccard']:.2f}"
+        + _chance_note(stability)
+        + ".</p>"
         + _table(pd.DataFrame(rows), "consensus-frequency")
         + _image(run_dir / "consensus" / "stability.png", "blanket and edge frequencies over autoencoders")
     )
+
+
+def _chance_note(stability: dict) -> str:
+    """Random blankets of the same sizes' agreement; absent from runs written before it was kept."""
+    chance = stability.get("chance_pairwise_jaccard")
+    return "" if chance is None else f" (random blankets of the same sizes: {chance:.2f})"
 
 
 def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
