@@ -8,7 +8,8 @@ builds the graph at the run's graph settings, and reports per design, over the s
 
 * the decode change rate (fraction of perturbed decodes that differ from their base decode);
 * latent edges, latents with an edge, attribute edges (means over seeds);
-* the target's blanket in each fit and the mean pairwise Jaccard index of those blankets;
+* the target's blanket in each fit and the mean pairwise Jaccard index of those blankets, next
+  to the index random blankets of the same sizes would reach (``chance_jaccard``);
 
 and per seed the number of active latents (posterior mean variance over held-out sequences
 > 0.01, Burda et al., 2016). No label enters: the oracles are the run's, the metrics are about
@@ -36,10 +37,10 @@ from hydra import compose, initialize_config_module
 
 from latentgraph.config import register_configs, validate_config
 from latentgraph.data import prepare_data
-from latentgraph.graph import build_graph, mean_pairwise_jaccard
+from latentgraph.graph import build_graph, chance_pairwise_jaccard, mean_pairwise_jaccard
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import run_perturbation
-from latentgraph.pipeline.graph import blanket_report, graph_settings
+from latentgraph.pipeline.graph import blanket_report, graph_settings, target_columns
 from latentgraph.pipeline.oracles import build_run_attribute_set, train_attribute_classifiers
 
 
@@ -120,6 +121,11 @@ def main() -> None:
     table = per_fit.groupby(["delta", "base"], sort=False).mean(numeric_only=True).drop(columns="seed")
     table["blanket_jaccard"] = [
         mean_pairwise_jaccard([blankets[(delta, base, seed)] for seed in models]) for delta, base in table.index
+    ]
+    candidates = len(target_columns(summary)[1])
+    table["chance_jaccard"] = [
+        chance_pairwise_jaccard([len(blankets[(delta, base, seed)]) for seed in models], candidates)
+        for delta, base in table.index
     ]
     out = args.out or args.run_dir / "design.csv"
     per_fit.to_csv(out.with_name(out.stem + "_per_fit.csv"), index=False)
