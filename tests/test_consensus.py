@@ -206,9 +206,17 @@ def test_numeric_floor_and_no_control_compose():
     assert settings.graph.min_effect == 0.5 and settings.perturbation.n_directions == 0
 
 
-def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp_path):
+@pytest.mark.parametrize("oracles", ["shared", "per_member"])
+def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp_path, oracles):
     run = tmp_path / "run"
-    done = run_cli("experiment=smoke", "ensemble.size=3", f"paths.run_dir={run}", *FAST, cwd=tmp_path)
+    done = run_cli(
+        "experiment=smoke",
+        "ensemble.size=3",
+        f"ensemble.oracles={oracles}",
+        f"paths.run_dir={run}",
+        *FAST,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     blanket = json.loads((run / "consensus" / "blanket.json").read_text())
     stability = json.loads((run / "consensus" / "stability.json").read_text())
@@ -223,6 +231,20 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     features = json.loads((run / "results" / "features.json").read_text())
     assert features["feature_sets"]["consensus_blanket"] == blanket["features"]
     assert "Consensus over 3 autoencoders" in (run / "report.html").read_text()
+    assert stability["chance_pairwise_jaccard"] == pytest.approx(
+        chance_pairwise_jaccard([len(b) for b in stability["blankets"]], len(blanket["frequency"]))
+    )
+    own_keys = {n: c["cache_key"] for n, c in json.loads((run / "metrics" / "classifiers.json").read_text()).items()}
+    for member in members:
+        if oracles == "shared":  # the run's classifiers scored every member; none trained its own
+            assert not (member / "metrics" / "classifiers.json").exists()
+            continue
+        trained = json.loads((member / "metrics" / "classifiers.json").read_text())
+        assert set(trained) == set(own_keys) == {"amp", "acp"}
+        assert all(trained[n]["cache_key"] != own_keys[n] for n in own_keys)  # each at the member's seed
+        assert f"acp-{trained['acp']['cache_key']}" in trained["acp"]["checkpoint"]
+        names = json.loads((member / "attributes" / "set.json").read_text())["names"]
+        assert names == json.loads((run / "attributes" / "set.json").read_text())["names"]
 
     again = tmp_path / "again"
     runs = ",".join(str(p) for p in [run, *members])
@@ -232,6 +254,12 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert from_runs["blankets"] == stability["blankets"]
     assert from_runs["blanket_frequency"] == stability["blanket_frequency"]
     assert from_runs["attribute_edge_frequency"] == stability["attribute_edge_frequency"]
+
+
+def test_per_member_oracles_refuse_a_fixed_classifier_seed():
+    with pytest.raises(ConfigValueError, match=r"ensemble\.oracles='per_member'.*attributes\.classifier\.seed=0"):
+        settings_for("ensemble.size=2", "ensemble.oracles=per_member", "attributes.classifier.seed=0")
+    assert settings_for("ensemble.oracles=per_member").ensemble.oracles == "per_member"
 
 
 def test_stage_consensus_names_a_directory_that_is_no_run(tmp_path):

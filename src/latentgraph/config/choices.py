@@ -36,6 +36,13 @@ class Stage(Choice):
     consensus = "consensus"  # the consensus of finished runs' graphs (runs=[DIR,...])
 
 
+class EnsembleOracles(Choice):
+    """Which attribute oracles score an ensemble's members (``ensemble.oracles``, docs/method.md §5b)."""
+
+    shared = "shared"  # the run's classifiers score every member: the autoencoders alone vary
+    per_member = "per_member"  # member seed s trains its own classifiers at seed s: oracles vary too
+
+
 class Domain(Choice):
     """What the sequences are (``domain=``): it picks the alphabet, sources, attributes and lengths."""
 

@@ -26,6 +26,7 @@ from latentgraph.config.choices import (
     DecodeMode,
     Domain,
     EmptyBlanket,
+    EnsembleOracles,
     FeatureSet,
     LatentScale,
     LrSchedule,
@@ -436,6 +437,7 @@ class EnsembleConfig:
 
     size: int = 1  # 1: one autoencoder, no consensus
     threshold: float = 0.5  # a consensus-blanket member's frequency over the fits must reach this
+    oracles: EnsembleOracles = EnsembleOracles.shared  # per_member: each member's classifiers at its own seed
 
     def __post_init__(self) -> None:
         _check(self.size >= 1, "size", self.size, "must be >= 1")
@@ -499,6 +501,13 @@ class Config:
             "ensemble.size",
             self.ensemble.size,
             f"ckpt_path={self.ckpt_path} names one fit; an ensemble resumes its members with resume=true",
+        )
+        _check(
+            self.ensemble.oracles == EnsembleOracles.shared or self.attributes.classifier.seed is None,
+            "ensemble.oracles",
+            str(self.ensemble.oracles),
+            f"per_member trains each member's classifiers at the member's seed, but attributes.classifier.seed="
+            f"{self.attributes.classifier.seed} fixes one seed for all; drop one of the two",
         )
         _check(
             not self.resume or self.ckpt_path in (None, "last"),

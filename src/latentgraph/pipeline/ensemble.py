@@ -3,10 +3,13 @@
 ``ensemble.size=R`` fits ``R`` autoencoders, seeds ``seed … seed+R−1``. The run's own fit (seed
 ``seed``) is the run itself, written where a single run writes; the others are the members
 under ``ensemble/seed-<s>/``, each fitted, perturbed and graphed through the same stages and the
-same stage cache (so a rerun, or a larger ensemble, reuses every member already fitted). The
-attribute oracles are the run's own, shared by every member, so the attributes mean the same
-thing in every graph. ``consensus/`` then holds how often each attribute edge and each blanket
-member recurs over the ``R`` graphs, and the consensus blanket.
+same stage cache (so a rerun, or a larger ensemble, reuses every member already fitted). By
+default the attribute oracles are the run's own, shared by every member, so the attributes mean
+the same thing in every graph and only the autoencoders vary. With ``ensemble.oracles=per_member``
+member seed ``s`` trains (or reloads) its own classifiers at seed ``s``: a classifier is a fit
+too, and its seed moves the target's blanket about as much as the autoencoder's does
+(docs/results.md), so the consensus then spans both. ``consensus/`` then holds how often each
+attribute edge and each blanket member recurs over the ``R`` graphs, and the consensus blanket.
 
 ``stage=consensus runs=[DIR,...]`` builds the same from finished runs' ``graph/`` folders.
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 from pytorch_lightning.loggers import CSVLogger
 
 from latentgraph.artifacts import write_json
-from latentgraph.config.choices import EmptyBlanket
+from latentgraph.config.choices import EmptyBlanket, EnsembleOracles
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.errors import ConfigValueError
@@ -29,7 +32,7 @@ from latentgraph.graph import AttributeGraph, Consensus, consensus
 from latentgraph.graph.plots import stability_picture
 from latentgraph.pipeline.autoencoder import autoencoder_stage
 from latentgraph.pipeline.graph import GraphStageResult, graph_stage, target_columns
-from latentgraph.pipeline.oracles import OracleStageResult
+from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
 from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.tracking import RunLog
 
@@ -69,12 +72,17 @@ def ensemble_stage(
         member = replace(settings, seed=seed)
         # each member's training curves go to its own CSV; W&B gets the consensus, not R sets of curves
         member_log = RunLog([CSVLogger(save_dir=str(out), name=settings.logger.csv.name, version="")])
-        fit = autoencoder_stage(member, data, oracles, out, member_log)
-        effects = perturbation_stage(member, fit.model, fit.effects, oracles, data, out)
-        graph = graph_stage(member.graph, effects, oracles.summary, out / "graph", member_log)
+        if settings.ensemble.oracles == EnsembleOracles.per_member:
+            # its own classifiers (metrics/classifiers.json) and attribute set (attributes/set.json)
+            member_oracles = oracle_stage(member, data, out)
+        else:
+            member_oracles = oracles
+            # the shared attribute set's summary, so that a member is a finished run stage=consensus can read
+            write_json(out / "attributes" / "set.json", oracles.summary)
+        fit = autoencoder_stage(member, data, member_oracles, out, member_log)
+        effects = perturbation_stage(member, fit.model, fit.effects, member_oracles, data, out)
+        graph = graph_stage(member.graph, effects, member_oracles.summary, out / "graph", member_log)
         member_log.save()
-        # the shared attribute set's summary, so that a member is a finished run stage=consensus can read
-        write_json(out / "attributes" / "set.json", oracles.summary)
         graphs.append(graph.graph)
         dirs.append(str(out))
         member_features[seed] = graph.features
