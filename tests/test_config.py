@@ -74,6 +74,14 @@ def test_a_domain_refuses_the_other_domains_alphabet_and_descriptors(overrides, 
         validated(*overrides)
 
 
+def test_stable_blanket_preset_is_the_measured_configuration():
+    config = validated("experiment=stable_blanket")
+    assert config.graph.structure == "gradient_covariance" and config.perturbation.base == "posterior"
+    assert list(config.perturbation.deltas) == [-2.0, 2.0] and config.ensemble.size == 5
+    # everything else stays the default: the classifiers train at the run's seed unless fixed
+    assert config.attributes.classifier.seed is None and config.model.latent_dim == 128
+
+
 def test_wae_class_preset_sizes():
     config = validated("model=wae_class")
     assert (config.model.latent_dim, config.model.embedding_dim, config.model.encoder_hidden) == (100, 150, 80)
