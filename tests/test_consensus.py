@@ -91,6 +91,11 @@ def test_consensus_counts_members_and_edges_over_graphs():
     assert result.chance_jaccard == pytest.approx(chance_pairwise_jaccard([2, 2, 2, 1], 3))
     payload = result.to_json()
     assert payload["chance_pairwise_jaccard"] == pytest.approx(result.chance_jaccard)
+    assert result.agreement_metrics() == {
+        "consensus/blanket_size": 2.0,
+        "consensus/mean_pairwise_jaccard": result.mean_jaccard,
+        "consensus/chance_pairwise_jaccard": result.chance_jaccard,
+    }
     assert payload["n_graphs"] == 4 and list(payload["blanket_frequency"]) == ["a", "b", "c"]
 
 

@@ -97,11 +97,7 @@ def consensus_of_runs(settings: Config, run_dir: Path, run_log: pipeline.RunLog)
     graphs, set_summary = pipeline.finished_run_graphs(settings.runs)
     runs = [str(Path(run).resolve()) for run in settings.runs]
     result = pipeline.consensus_stage(graphs, set_summary, settings, run_dir / "consensus", run_log, member_dirs=runs)
-    return {
-        "consensus/blanket_size": float(len(result.consensus.blanket)),
-        "consensus/mean_pairwise_jaccard": result.consensus.mean_jaccard,
-        "consensus/chance_pairwise_jaccard": result.consensus.chance_jaccard,
-    }
+    return result.consensus.agreement_metrics()
 
 
 def validate(cfg: DictConfig) -> Config:

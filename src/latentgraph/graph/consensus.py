@@ -102,6 +102,14 @@ class Consensus:
         """:attr:`mean_jaccard` expected of random blankets of the same sizes from the same candidates."""
         return chance_pairwise_jaccard([len(b) for b in self.blankets], len(self.blanket_frequency))
 
+    def agreement_metrics(self) -> dict[str, float]:
+        """The consensus's headline numbers under the keys the run log, W&B and ``metrics/summary.json`` use."""
+        return {
+            "consensus/blanket_size": float(len(self.blanket)),
+            "consensus/mean_pairwise_jaccard": self.mean_jaccard,
+            "consensus/chance_pairwise_jaccard": self.chance_jaccard,
+        }
+
     def to_json(self) -> dict:
         return {
             "target": self.target,

@@ -158,13 +158,7 @@ def consensus_stage(
         result.mean_jaccard,
         result.chance_jaccard,
     )
-    run_log.metrics(
-        {
-            "consensus/blanket_size": len(result.blanket),
-            "consensus/mean_pairwise_jaccard": result.mean_jaccard,
-            "consensus/chance_pairwise_jaccard": result.chance_jaccard,
-        }
-    )
+    run_log.metrics(result.agreement_metrics())
     run_log.image("consensus/stability", picture)
     run_log.summary(
         {

@@ -24,9 +24,7 @@ def run_summary(
     if graph is not None:
         metrics["graph/blanket_size"] = float(len(graph.blanket["blanket"]))
     if ensemble is not None:
-        metrics["consensus/blanket_size"] = float(len(ensemble.consensus.blanket))
-        metrics["consensus/mean_pairwise_jaccard"] = ensemble.consensus.mean_jaccard
-        metrics["consensus/chance_pairwise_jaccard"] = ensemble.consensus.chance_jaccard
+        metrics.update(ensemble.consensus.agreement_metrics())
     write_json(run_dir / "metrics" / "summary.json", metrics)
     return metrics
 
