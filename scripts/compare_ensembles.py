@@ -13,6 +13,8 @@ frequency over the fits. This prints, for the two runs and for their union:
   cache keys in ``metrics/classifiers.json``): with different oracles the target itself is a
   different function, so the comparison mixes oracle and autoencoder variance (fix
   ``attributes.classifier.seed`` to compare autoencoders alone);
+* the consensus Jaccard each run predicts for a second ensemble by resampling its own fits
+  (``expected_consensus_jaccard``), beside the one observed;
 * the correlation of the two runs' blanket-frequency vectors;
 * the consensus of the union at the runs' threshold;
 
@@ -34,7 +36,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from latentgraph.graph import chance_pairwise_jaccard, mean_pairwise_jaccard
+from latentgraph.graph import chance_pairwise_jaccard, expected_consensus_jaccard, mean_pairwise_jaccard
 from latentgraph.graph.consensus import chance_jaccard, jaccard
 from latentgraph.report.figures import save_png
 
@@ -101,6 +103,13 @@ def main() -> None:
         f"  random blankets of the same sizes: A {chance_pairwise_jaccard(sizes_a, pool):.3f}, "
         f"B {chance_pairwise_jaccard(sizes_b, pool):.3f}, across A×B {cross_chance:.3f}, "
         f"all {chance_pairwise_jaccard(sizes_a + sizes_b, pool):.3f}"
+    )
+    expected_a, expected_b = (
+        expected_consensus_jaccard(run["blankets"], list(run["blanket_frequency"]), threshold) for run in (a, b)
+    )
+    print(
+        f"consensus Jaccard a second ensemble should reach, estimated from one run alone (bootstrap over "
+        f"its fits): from A {expected_a:.3f}, from B {expected_b:.3f}; observed {consensus_jaccard:.3f}"
     )
     correlation = np.corrcoef(fa, fb)[0, 1] if fa.std() > 0 and fb.std() > 0 else float("nan")
     print(f"correlation of the blanket frequencies: {correlation:.3f}")

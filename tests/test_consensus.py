@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, product
 
 import networkx as nx
 import pytest
@@ -19,10 +21,12 @@ from latentgraph.graph import (
     build_graph,
     chance_pairwise_jaccard,
     consensus,
+    expected_consensus_jaccard,
+    inclusion_probability,
     jaccard,
     mean_pairwise_jaccard,
 )
-from latentgraph.graph.consensus import chance_jaccard
+from latentgraph.graph.consensus import chance_jaccard, votes_needed
 from latentgraph.graph.structure import select_edges
 from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.edge_tests import generic_response_pvalues
@@ -95,8 +99,45 @@ def test_consensus_counts_members_and_edges_over_graphs():
         "consensus/blanket_size": 2.0,
         "consensus/mean_pairwise_jaccard": result.mean_jaccard,
         "consensus/chance_pairwise_jaccard": result.chance_jaccard,
+        "consensus/expected_reproducibility": result.expected_reproducibility,
     }
     assert payload["n_graphs"] == 4 and list(payload["blanket_frequency"]) == ["a", "b", "c"]
+    # a fresh ensemble of four keeps a member seen in k of four when it sees it twice or more
+    assert payload["inclusion_probability"] == pytest.approx({"a": 1.0, "b": 11 / 16, "c": 1 - 0.75**4 - 0.75**3})
+    assert payload["expected_reproducibility"] == result.expected_reproducibility < 1
+
+
+def test_inclusion_probability_is_the_binomial_tail_of_a_fresh_ensemble():
+    # by enumeration: five fits, each holding the member with probability 0.6; three pass 0.5
+    enumerated = sum(
+        0.6 ** sum(votes) * 0.4 ** (5 - sum(votes)) for votes in product((0, 1), repeat=5) if sum(votes) >= 3
+    )
+    assert inclusion_probability(0.6, 5, 0.5) == pytest.approx(enumerated) == pytest.approx(0.68256)
+    assert inclusion_probability(1.0, 5, 0.5) == 1.0 and inclusion_probability(0.0, 5, 0.5) == 0.0
+    assert votes_needed(0.5, 6) == 3 and votes_needed(0.5, 5) == 3 and votes_needed(1.0, 5) == 5
+    assert inclusion_probability(0.5, 6, 0.5) == pytest.approx(sum(math.comb(6, j) for j in range(3, 7)) / 64)
+    with pytest.raises(ValueError, match="frequency"):
+        inclusion_probability(1.2, 5, 0.5)
+
+
+def test_expected_consensus_jaccard_resamples_the_fits():
+    assert expected_consensus_jaccard([{"a", "b"}] * 5, ["a", "b", "c"], 0.5) == 1.0  # every fit agrees
+    # one candidate in 3 of 5 fits: two resampled consensus blankets agree when both keep it or
+    # both drop it, q² + (1 - q)² with q its inclusion probability
+    q = inclusion_probability(0.6, 5, 0.5)
+    three_of_five = [{"a"}, {"a"}, {"a"}, set(), set()]
+    estimate = expected_consensus_jaccard(three_of_five, ["a"], 0.5, n_resamples=20_000)
+    assert estimate == pytest.approx(q**2 + (1 - q) ** 2, abs=0.015)
+    # a member near the threshold makes a consensus less reproducible than one far from it
+    clear = [{"a"}] * 4 + [{"a", "b"}]
+    knife_edge = [{"a", "b"}] * 3 + [{"a"}] * 2
+    assert expected_consensus_jaccard(clear, ["a", "b"], 0.5) > expected_consensus_jaccard(knife_edge, ["a", "b"], 0.5)
+    assert expected_consensus_jaccard(knife_edge, ["a", "b"], 0.5, seed=3) == expected_consensus_jaccard(
+        knife_edge, ["a", "b"], 0.5, seed=3
+    )
+    assert math.isnan(expected_consensus_jaccard([{"a"}], ["a"], 0.5))
+    with pytest.raises(ValueError, match="n_resamples"):
+        expected_consensus_jaccard(clear, ["a", "b"], 0.5, n_resamples=0)
 
 
 def test_consensus_refuses_bad_input():
@@ -235,7 +276,10 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert stability["blankets"][0] == own  # the run's own fit is the ensemble's first member
     features = json.loads((run / "results" / "features.json").read_text())
     assert features["feature_sets"]["consensus_blanket"] == blanket["features"]
-    assert "Consensus over 3 autoencoders" in (run / "report.html").read_text()
+    report = (run / "report.html").read_text()
+    assert "Consensus over 3 autoencoders" in report and "A second ensemble of 3 should give" in report
+    assert set(stability["inclusion_probability"]) == set(stability["blanket_frequency"])
+    assert 0 <= stability["expected_reproducibility"] <= 1
     assert stability["chance_pairwise_jaccard"] == pytest.approx(
         chance_pairwise_jaccard([len(b) for b in stability["blankets"]], len(blanket["frequency"]))
     )
@@ -316,6 +360,12 @@ def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
     assert "classifiers" not in out  # neither run kept metrics/classifiers.json
     assert "share seeds [1]" in out and (tmp_path / "f.png").stat().st_size > 0
     assert "consensus of all fits at 0.5: ['a', 'b']" in out  # a 3/4, b 3/4, c 1/4
+    # resampling two fits, one vote enters: A gives {a,b}, {a,c} or {a,b,c} (1/4, 1/4, 1/2), so two
+    # draws agree at 3/4 on average; B gives {a,b} or {b} (3/4, 1/4), 13/16
+    predicted = re.search(r"from A ([\d.]+), from B ([\d.]+); observed 0\.667", out)
+    assert predicted is not None, out
+    assert float(predicted[1]) == pytest.approx(0.75, abs=0.03)
+    assert float(predicted[2]) == pytest.approx(13 / 16, abs=0.03)
     for run, key in ((first, "k0"), (second, "k5")):
         (run / "metrics").mkdir()
         (run / "metrics" / "classifiers.json").write_text(json.dumps({"amp": {"cache_key": key}}))

@@ -9,6 +9,8 @@ from latentgraph.graph.consensus import (
     Consensus,
     chance_pairwise_jaccard,
     consensus,
+    expected_consensus_jaccard,
+    inclusion_probability,
     jaccard,
     mean_pairwise_jaccard,
 )
@@ -22,7 +24,9 @@ __all__ = [
     "build_graph",
     "chance_pairwise_jaccard",
     "consensus",
+    "expected_consensus_jaccard",
     "footprint_dag",
+    "inclusion_probability",
     "jaccard",
     "markov_blanket",
     "mean_pairwise_jaccard",

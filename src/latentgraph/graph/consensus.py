@@ -15,10 +15,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from math import comb
+from math import ceil, comb
 from typing import Protocol
 
 import networkx as nx
+import numpy as np
 
 from latentgraph.graph.bootstrap import attribute_edge_names
 
@@ -68,6 +69,64 @@ def chance_pairwise_jaccard(sizes: Sequence[int], pool: int) -> float:
     return sum(pairs) / len(pairs) if pairs else float("nan")
 
 
+def votes_needed(threshold: float, n_graphs: int) -> int:
+    """How many of ``n_graphs`` blankets must hold a member for its frequency to reach
+    ``threshold`` (a small tolerance, so that 3 of 6 passes 0.5 however the product rounds)."""
+    return max(ceil(threshold * n_graphs - 1e-9), 0)
+
+
+def inclusion_probability(frequency: float, n_graphs: int, threshold: float) -> float:
+    """The chance that a member seen in a fraction ``frequency`` of ``n_graphs`` blankets enters
+    the consensus of a fresh ensemble of the same size: ``P(Binomial(n_graphs, frequency) ≥ k)``
+    with ``k`` the :func:`votes_needed`. The plug-in (bootstrap) estimate, exact: a member at 3 of
+    5 with threshold 0.5 gets 0.68, so a second ensemble drops it one time in three.
+    """
+    if not 0 <= frequency <= 1:
+        raise ValueError(f"frequency must lie in [0, 1], got {frequency}")
+    needed = votes_needed(threshold, n_graphs)
+    return sum(
+        comb(n_graphs, j) * frequency**j * (1 - frequency) ** (n_graphs - j) for j in range(needed, n_graphs + 1)
+    )
+
+
+def expected_consensus_jaccard(
+    blankets: Sequence[Iterable[str]],
+    candidates: Sequence[str],
+    threshold: float,
+    *,
+    n_resamples: int = 4000,
+    seed: int = 0,
+) -> float:
+    """The Jaccard index expected between the consensus blankets of two independent ensembles of
+    ``len(blankets)`` fits, estimated from this one ensemble: draw two ensembles of the same size
+    from its fits with replacement (the bootstrap over autoencoders; Friedman, Goldszmidt and
+    Wyner, 1999, resample data instead), take each one's consensus at ``threshold``, and average
+    their Jaccard index over ``n_resamples`` pairs (two empty consensus blankets agree, as in
+    :func:`jaccard`). NaN for fewer than two blankets.
+
+    Resampling keeps the members' dependence (fits that hold one attribute tend to hold
+    another). With few fits it is optimistic: a member no fit holds can never appear.
+    """
+    blankets = [set(b) for b in blankets]
+    n_graphs = len(blankets)
+    if n_graphs < 2:
+        return float("nan")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be positive, got {n_resamples}")
+    held = np.array([[name in blanket for name in candidates] for blanket in blankets], dtype=np.int64)
+    needed = votes_needed(threshold, n_graphs)
+    rng = np.random.default_rng(seed)
+
+    def resampled_consensus() -> np.ndarray:
+        draws = rng.integers(0, n_graphs, size=(n_resamples, n_graphs))
+        return held[draws].sum(axis=1) >= needed
+
+    first, second = resampled_consensus(), resampled_consensus()
+    union = (first | second).sum(axis=1)
+    overlap = (first & second).sum(axis=1)
+    return float(np.where(union > 0, overlap / np.maximum(union, 1), 1.0).mean())
+
+
 @dataclass
 class Consensus:
     """Attribute-edge and blanket frequencies over ``n_graphs`` graphs, and the consensus blanket.
@@ -102,25 +161,42 @@ class Consensus:
         """:attr:`mean_jaccard` expected of random blankets of the same sizes from the same candidates."""
         return chance_pairwise_jaccard([len(b) for b in self.blankets], len(self.blanket_frequency))
 
+    @property
+    def inclusion_probability(self) -> dict[str, float]:
+        """Every candidate's chance of entering a fresh ensemble's consensus (:func:`inclusion_probability`)."""
+        return {
+            name: inclusion_probability(f, self.n_graphs, self.threshold) for name, f in self.blanket_frequency.items()
+        }
+
+    @property
+    def expected_reproducibility(self) -> float:
+        """:func:`expected_consensus_jaccard`: how well a second ensemble of this size should agree with a first."""
+        return expected_consensus_jaccard(self.blankets, list(self.blanket_frequency), self.threshold)
+
     def agreement_metrics(self) -> dict[str, float]:
         """The consensus's headline numbers under the keys the run log, W&B and ``metrics/summary.json`` use."""
         return {
             "consensus/blanket_size": float(len(self.blanket)),
             "consensus/mean_pairwise_jaccard": self.mean_jaccard,
             "consensus/chance_pairwise_jaccard": self.chance_jaccard,
+            "consensus/expected_reproducibility": self.expected_reproducibility,
         }
 
     def to_json(self) -> dict:
+        frequency = dict(sorted(self.blanket_frequency.items(), key=lambda item: (-item[1], item[0])))
+        inclusion = self.inclusion_probability
         return {
             "target": self.target,
             "threshold": self.threshold,
             "n_graphs": self.n_graphs,
             "blanket": self.blanket,
-            "blanket_frequency": dict(sorted(self.blanket_frequency.items(), key=lambda item: (-item[1], item[0]))),
+            "blanket_frequency": frequency,
             "attribute_edge_frequency": dict(sorted(self.attribute_edge_frequency.items())),
             "blankets": self.blankets,
             "mean_pairwise_jaccard": self.mean_jaccard,
             "chance_pairwise_jaccard": self.chance_jaccard,
+            "inclusion_probability": {name: inclusion[name] for name in frequency},
+            "expected_reproducibility": self.expected_reproducibility,
         }
 
 
@@ -156,8 +232,7 @@ def consensus(
     counts = Counter(member for blanket in blankets for member in blanket)
     frequency = {name: counts[name] / len(graphs) for name in pool}
     edges = Counter(name for graph in graphs for name in set(attribute_edge_names(graph)))
-    # a small tolerance, so that 3 of 6 passes 0.5 however the division rounds
-    members = sorted(name for name, f in frequency.items() if f >= threshold - 1e-12)
+    members = sorted(name for name in pool if counts[name] >= votes_needed(threshold, len(graphs)))
     return Consensus(
         target=target,
         threshold=threshold,

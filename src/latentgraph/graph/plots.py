@@ -178,12 +178,30 @@ def stability_picture(
     figure = Figure(figsize=(14, 0.8 + 0.28 * max(len(blanket), len(edges), 4)))
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     for axis, rows, title in (
-        (left, blanket, f"in the blanket of {stability.get('target')}"),
+        (
+            left,
+            blanket,
+            f"in the blanket of {stability.get('target')}"
+            + ("\n(blue: chance a second ensemble keeps it)" if "inclusion_probability" in stability else ""),
+        ),
         (right, edges, f"attribute edges (top {len(edges)})"),
     ):
         names = [name for name, _ in rows][::-1]
         values = [value for _, value in rows][::-1]
         axis.barh(names, values, color=["tab:orange" if v >= threshold else "tab:gray" for v in values])
+        if axis is left and "inclusion_probability" in stability:
+            # the chance a second ensemble keeps each member: the knife-edge ones are worth seeing
+            for row, (name, value) in enumerate(zip(names, values)):
+                if value > 0:
+                    axis.annotate(
+                        f"{stability['inclusion_probability'][name]:.2f}",
+                        (value, row),
+                        xytext=(3, 0),
+                        textcoords="offset points",
+                        va="center",
+                        fontsize=8,
+                        color="tab:blue",
+                    )
         axis.axvline(threshold, color="black", linewidth=0.8, linestyle="--")
         axis.set_xlim(0, 1)
         axis.set_xlabel(f"frequency over {over}")

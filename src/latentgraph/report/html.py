@@ -84,8 +84,13 @@ def _consensus_section(run_dir: Path) -> str:
     stability = _read_json(run_dir / "consensus" / "stability.json")
     if stability is None:
         return ""
+    inclusion = stability.get("inclusion_probability", {})
     rows = [
-        {"attribute": a, "in the blanket (fraction of autoencoders)": f}
+        {
+            "attribute": a,
+            "in the blanket (fraction of autoencoders)": f,
+            **({"in a second ensemble's consensus (probability)": inclusion[a]} if a in inclusion else {}),
+        }
         for a, f in stability["blanket_frequency"].items()
     ]
     members = ", ".join(stability["blanket"]) or "empty"
@@ -95,7 +100,9 @@ def _consensus_section(run_dir: Path) -> str:
         f"(frequency ≥ {stability['threshold']}): {html.escape(members)}. Mean pairwise Jaccard index of "
         f"the single fits' blankets: {stability['mean_pairwise_jaccard']:.2f}"
         + _chance_note(stability)
-        + ".</p>"
+        + "."
+        + _reproducibility_note(stability)
+        + "</p>"
         + _table(pd.DataFrame(rows), "consensus-frequency")
         + _image(run_dir / "consensus" / "stability.png", "blanket and edge frequencies over autoencoders")
     )
@@ -105,6 +112,18 @@ def _chance_note(stability: dict) -> str:
     """Random blankets of the same sizes' agreement; absent from runs written before it was kept."""
     chance = stability.get("chance_pairwise_jaccard")
     return "" if chance is None else f" (random blankets of the same sizes: {chance:.2f})"
+
+
+def _reproducibility_note(stability: dict) -> str:
+    """The bootstrap estimate of a second ensemble's agreement; absent from older runs."""
+    expected = stability.get("expected_reproducibility")
+    if expected is None:
+        return ""
+    return (
+        f" A second ensemble of {stability['n_graphs']} should give a consensus blanket with Jaccard "
+        f"about {expected:.2f} to this one (resampling these fits; optimistic with few fits). Members "
+        "with a probability far from 0 and 1 below are the ones a second ensemble may flip."
+    )
 
 
 def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
