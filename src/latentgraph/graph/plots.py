@@ -175,14 +175,14 @@ def stability_picture(
     over = over or f"{stability['n_boot']} bootstrap resamples of the base codes"
     blanket = sorted(stability.get("blanket_frequency", {}).items(), key=lambda item: (-item[1], item[0]))
     edges = sorted(stability["attribute_edge_frequency"].items(), key=lambda item: (-item[1], item[0]))[:top]
-    figure = Figure(figsize=(14, 0.8 + 0.28 * max(len(blanket), len(edges), 4)))
+    figure = Figure(figsize=(14, 0.8 + 0.28 * max(len(blanket), len(edges), 4)), layout="constrained")
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     for axis, rows, title in (
         (
             left,
             blanket,
             f"in the blanket of {stability.get('target')}"
-            + ("\n(blue: chance a second ensemble keeps it)" if "inclusion_probability" in stability else ""),
+            + ("\n(numbers: chance a second ensemble keeps it)" if "inclusion_probability" in stability else ""),
         ),
         (right, edges, f"attribute edges (top {len(edges)})"),
     ):
@@ -193,14 +193,16 @@ def stability_picture(
             # the chance a second ensemble keeps each member: the knife-edge ones are worth seeing
             for row, (name, value) in enumerate(zip(names, values)):
                 if value > 0:
+                    inside = value > 0.85  # inside the bar's end, clear of the other panel's labels
                     axis.annotate(
                         f"{stability['inclusion_probability'][name]:.2f}",
                         (value, row),
-                        xytext=(3, 0),
+                        xytext=(-3 if inside else 3, 0),
                         textcoords="offset points",
+                        ha="right" if inside else "left",
                         va="center",
                         fontsize=8,
-                        color="tab:blue",
+                        color="white" if inside else "tab:blue",
                     )
         axis.axvline(threshold, color="black", linewidth=0.8, linestyle="--")
         axis.set_xlim(0, 1)
