@@ -21,6 +21,7 @@ from latentgraph.graph import (
     build_graph,
     chance_pairwise_jaccard,
     consensus,
+    disjoint_ensemble_agreement,
     expected_consensus_jaccard,
     inclusion_probability,
     jaccard,
@@ -118,6 +119,19 @@ def test_inclusion_probability_is_the_binomial_tail_of_a_fresh_ensemble():
     assert inclusion_probability(0.5, 6, 0.5) == pytest.approx(sum(math.comb(6, j) for j in range(3, 7)) / 64)
     with pytest.raises(ValueError, match="frequency"):
         inclusion_probability(1.2, 5, 0.5)
+
+
+def test_disjoint_ensembles_drawn_from_pooled_fits():
+    assert (disjoint_ensemble_agreement([{"a"}] * 6, ["a", "b"], 0.5, 3, n_splits=20) == 1.0).all()
+    # a member in 3 of 6 fits: two complementary ensembles of 3 hold it k and 3 - k times, so
+    # exactly one reaches 2 of 3 and the consensus blankets never agree
+    half = [{"a"}] * 3 + [set()] * 3
+    assert (disjoint_ensemble_agreement(half, ["a"], 0.5, 3, n_splits=50) == 0.0).all()
+    # from 12 such fits, ensembles of 3 can also agree
+    agreement = disjoint_ensemble_agreement(half * 2, ["a"], 0.5, 3, n_splits=200, seed=1)
+    assert 0 < agreement.mean() < 1 and set(agreement) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="at least 8 fits"):
+        disjoint_ensemble_agreement(half, ["a"], 0.5, 4)
 
 
 def test_expected_consensus_jaccard_resamples_the_fits():
@@ -374,3 +388,47 @@ def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
     empty = run_dir("empty", [5], [[]], [])
     out = subprocess.run([sys.executable, str(script), str(empty), str(empty)], capture_output=True, text=True).stdout
     assert "both empty: they agree on nothing" in out
+
+
+def test_ensemble_size_script_pools_runs_and_refuses_sizes_it_cannot_split(tmp_path):
+    """scripts/ensemble_size.py: agreement of disjoint ensembles by size, from pooled runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "ensemble_size.py"
+
+    def run_dir(name: str, blankets: list[list[str]]) -> Path:
+        payload = {
+            "target": "t",
+            "seeds": None,
+            "threshold": 0.5,
+            "n_graphs": len(blankets),
+            "blanket": [],
+            "blankets": blankets,
+            "blanket_frequency": {a: sum(a in b for b in blankets) / len(blankets) for a in ("a", "b")},
+        }
+        (tmp_path / name / "consensus").mkdir(parents=True)
+        (tmp_path / name / "consensus" / "stability.json").write_text(json.dumps(payload))
+        return tmp_path / name
+
+    # a is in every fit, b in none: any two ensembles agree exactly
+    runs = [str(run_dir(f"r{k}", [["a"]] * 3)) for k in range(2)]
+    done = subprocess.run(
+        [sys.executable, str(script), *runs, "--sizes", "2", "3", "--splits", "20", "--out", str(tmp_path / "s.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "6 fits pooled from 2 runs" in done.stdout
+    assert "   2  1.00 [1.00, 1.00]     1.00" in done.stdout
+    assert "   3  1.00 [1.00, 1.00]     1.00  (the two are complements)" in done.stdout
+    assert (tmp_path / "s.png").stat().st_size > 0
+    refused = subprocess.run([sys.executable, str(script), *runs, "--sizes", "4"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "--sizes [4]" in refused.stderr
+    other = run_dir("other", [["a"]])
+    (tmp_path / "other" / "consensus" / "stability.json").write_text(
+        json.dumps({**json.loads((tmp_path / "other" / "consensus" / "stability.json").read_text()), "target": "u"})
+    )
+    mixed = subprocess.run([sys.executable, str(script), runs[0], str(other)], capture_output=True, text=True)
+    assert mixed.returncode != 0 and "pool like with like" in mixed.stderr

@@ -127,6 +127,36 @@ def expected_consensus_jaccard(
     return float(np.where(union > 0, overlap / np.maximum(union, 1), 1.0).mean())
 
 
+def disjoint_ensemble_agreement(
+    blankets: Sequence[Iterable[str]],
+    candidates: Sequence[str],
+    threshold: float,
+    size: int,
+    *,
+    n_splits: int = 300,
+    seed: int = 0,
+) -> np.ndarray:
+    """The consensus Jaccard of two disjoint ensembles of ``size`` fits, drawn at random from
+    ``blankets`` (one per fit) ``n_splits`` times: how well two ensembles of that size agree when
+    the pooled fits stand for the population of autoencoders. Needs ``2 * size`` fits or more;
+    with exactly that many the two ensembles are complements, so their counts are tied.
+    """
+    blankets = [set(b) for b in blankets]
+    if size < 1 or 2 * size > len(blankets):
+        raise ValueError(f"two disjoint ensembles of {size} need at least {2 * size} fits, got {len(blankets)}")
+    held = np.array([[name in blanket for name in candidates] for blanket in blankets], dtype=np.int64)
+    needed = votes_needed(threshold, size)
+    rng = np.random.default_rng(seed)
+    agreement = np.empty(n_splits)
+    for split in range(n_splits):
+        order = rng.permutation(len(blankets))
+        first = held[order[:size]].sum(axis=0) >= needed
+        second = held[order[size : 2 * size]].sum(axis=0) >= needed
+        union = (first | second).sum()
+        agreement[split] = (first & second).sum() / union if union else 1.0
+    return agreement
+
+
 @dataclass
 class Consensus:
     """Attribute-edge and blanket frequencies over ``n_graphs`` graphs, and the consensus blanket.
