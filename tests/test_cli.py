@@ -448,12 +448,22 @@ def test_multirun_sweep_reuses_the_autoencoder_and_the_effects(tmp_path):
 
     assert aggregate([str(sweep)]) == 0
     table = pd.read_csv(sweep / "aggregate.csv")
+    provenance = [json.loads((job / "metrics" / "wae_provenance.json").read_text()) for job in jobs]
+    assert provenance[0]["reused"] is False and provenance[1]["reused"] is True
+    assert provenance[1]["fit_revision"] == provenance[0]["fit_revision"] and provenance[1]["stale"] is None
+    assert "training-code revision" not in second
+    # a fit stored by older training code is reused, and the run says so
+    (entry,) = (tmp_path / "cache" / "stages" / "wae").glob("*/provenance.json")
+    entry.write_text(json.dumps({**provenance[0], "fit_revision": 0}))
+
     # a change downstream of the WAE only: the WAE is reused, the effects are computed on it
     third = tmp_path / "third"
     result = run_cli(*QUIET_SMOKE, "graph.alpha=0.01", "perturbation.n_base=8", f"hydra.run.dir={third}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     log_text = (third / "latentgraph.log").read_text()
     assert "stage wae: reused from cache key" in log_text and "stage perturbation: computing (key" in log_text
+    assert "the cached fit is reused, but it was fitted with training-code revision 0" in log_text
+    assert json.loads((third / "metrics" / "wae_provenance.json").read_text())["stale"].startswith("it was fitted")
     assert np.load(third / "perturbation" / "result.npz")["effects"].shape[0] == 8
     assert (third / "graph" / "graph.png").is_file() and (third / "results" / "metrics.csv").is_file()
 

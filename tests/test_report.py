@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -81,6 +82,19 @@ def test_report_is_self_contained_with_every_section(run_dir):
     text = report.read_text()
     assert 'id="blanket"' in text and "markov_blanket" in text and "seed: 0" in text
     assert "file://" not in text and 'src="http' not in text  # nothing outside the page
+    assert "Fitted in this run (training-code revision 1)" in text  # a fresh cache: nothing reused
+
+
+def test_the_report_says_when_a_reused_fit_may_be_another_codes(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("wandb", "checkpoints"))
+    stale = "it was fitted with training-code revision 0 (this code: 1)"
+    (copy / "metrics" / "wae_provenance.json").write_text(
+        json.dumps({"fit_revision": 0, "stored_at": "2026-11-30T12:54:00+00:00", "reused": True, "stale": stale})
+    )
+    text = write_report(copy).read_text()
+    assert "Reused from the stage cache (stored 2026-11-30T12:54:00+00:00)" in text
+    assert f"may not be the one this code would make: {stale}" in text
 
 
 def test_a_missing_stage_is_said_not_hidden(run_dir, tmp_path):

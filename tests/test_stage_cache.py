@@ -120,3 +120,19 @@ def test_unfinished_fits_are_listed_until_cleared(tmp_path):
     assert cache.unfinished_checkpoints("wae", "other") == []
     cache.clear_unfinished("wae", "k")
     assert cache.unfinished_checkpoints("wae", "k") == []
+
+
+def test_a_cached_fit_from_other_code_is_named_stale():
+    import torch
+
+    from latentgraph.pipeline.cache import WAE_FIT_REVISION, fit_provenance, stale_fit_warning
+
+    now = fit_provenance()
+    assert now["fit_revision"] == WAE_FIT_REVISION and now["torch"] == torch.__version__
+    assert stale_fit_warning(now) is None
+    assert "before fits recorded their code revision" in stale_fit_warning(None)
+    older = {**now, "fit_revision": WAE_FIT_REVISION - 1}
+    assert f"revision {WAE_FIT_REVISION - 1} (this code: {WAE_FIT_REVISION})" in stale_fit_warning(older)
+    other_torch = {**now, "torch": "1.0.0"}
+    assert stale_fit_warning(other_torch) == f"it was fitted with torch 1.0.0 (this one: {torch.__version__})"
+    assert " and torch 1.0.0" in stale_fit_warning({**older, "torch": "1.0.0"})

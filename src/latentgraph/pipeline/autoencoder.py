@@ -28,7 +28,13 @@ from latentgraph.data.alphabet import get_alphabet
 from latentgraph.errors import ConfigValueError
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
-from latentgraph.pipeline.cache import COMPUTE_ONLY_MODEL_KEYS, stage_cache, wae_key
+from latentgraph.pipeline.cache import (
+    COMPUTE_ONLY_MODEL_KEYS,
+    fit_provenance,
+    stage_cache,
+    stale_fit_warning,
+    wae_key,
+)
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
 from latentgraph.pipeline.tracking import RunLog, build_callbacks
@@ -75,6 +81,16 @@ def autoencoder_stage(
         shutil.copyfile(hit / "model.ckpt", run_dir / "checkpoints" / "last.ckpt")
         metrics = json.loads((hit / "wae.json").read_text())
         write_json(run_dir / "metrics" / "wae.json", metrics)
+        provenance_file = hit / "provenance.json"
+        recorded = json.loads(provenance_file.read_text()) if provenance_file.is_file() else None
+        stale = stale_fit_warning(recorded)
+        if stale:
+            log.warning(
+                "stage wae: the cached fit is reused, but %s, so this code may fit another model with the same "
+                "settings; to refit, point LATENTGRAPH_CACHE (paths.cache_dir) to an empty folder",
+                stale,
+            )
+        write_json(run_dir / "metrics" / "wae_provenance.json", {**(recorded or {}), "reused": True, "stale": stale})
         run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
         return AutoencoderResult(model, metrics, key)
 
@@ -99,9 +115,12 @@ def autoencoder_stage(
         # save_checkpoint is collective: join rank zero's save below (a worker writes nothing)
         trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)
         return AutoencoderResult(model, metrics, key, worker=True)
+    provenance = fit_provenance()
     with cache.store("wae", key) as entry:
         trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)
         write_json(entry / "wae.json", metrics)
+        write_json(entry / "provenance.json", provenance)
+    write_json(run_dir / "metrics" / "wae_provenance.json", {**provenance, "reused": False, "stale": None})
     cache.clear_unfinished("wae", key)
     run_log.step = trainer.global_step  # the graph and predictor numbers follow the training curves
     return AutoencoderResult(model, metrics, key, effects=callback.result if callback else None)

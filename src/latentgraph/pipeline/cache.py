@@ -8,8 +8,12 @@ WAE and the raw perturbation effects, and any change upstream recomputes them. T
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
+import torch
+
+from latentgraph import __version__
 from latentgraph.attributes.training import TrainedClassifier
 from latentgraph.config.schema import Config
 from latentgraph.stage_cache import StageCache, stage_key
@@ -24,6 +28,42 @@ DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 # model settings that change how a fit is computed (the same function to float tolerance), not
 # the model: a checkpoint fitted one way resumes or loads the other way
 COMPUTE_ONLY_MODEL_KEYS = (*DECODE_ONLY_MODEL_KEYS, "recurrence")
+
+
+# The revision of the WAE training code's numerics. Bump it with any change that makes the same
+# settings fit another model (float order: a fused optimiser, another recurrence kernel). The
+# cache key holds settings, not code, so a fit stored under another revision is still reused;
+# the run says so (docs/reliability.md).
+WAE_FIT_REVISION = 1
+
+
+def fit_provenance() -> dict:
+    """What made a fit, stored beside it in the cache: the numerics revision and the versions."""
+    return {
+        "fit_revision": WAE_FIT_REVISION,
+        "latentgraph": __version__,
+        "torch": torch.__version__,
+        "stored_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def stale_fit_warning(recorded: dict | None) -> str | None:
+    """Why a cached fit may not be the one this code would make (``None``: no reason to think so).
+
+    ``recorded`` is the entry's :func:`fit_provenance`, or ``None`` for entries stored before it
+    was kept. A different torch changes float kernels as a different revision does.
+    """
+    if recorded is None:
+        return (
+            "it was stored before fits recorded their code revision, possibly by older training code "
+            f"(this code: revision {WAE_FIT_REVISION})"
+        )
+    reasons = []
+    if recorded.get("fit_revision") != WAE_FIT_REVISION:
+        reasons.append(f"training-code revision {recorded.get('fit_revision')} (this code: {WAE_FIT_REVISION})")
+    if recorded.get("torch") != torch.__version__:
+        reasons.append(f"torch {recorded.get('torch')} (this one: {torch.__version__})")
+    return f"it was fitted with {' and '.join(reasons)}" if reasons else None
 
 
 def stage_cache(settings: Config) -> StageCache:

@@ -64,6 +64,22 @@ def _missing(what: str) -> str:
     return f'<p class="missing">{html.escape(what)}</p>'
 
 
+def _provenance_note(provenance: dict | None) -> str:
+    """Fitted here or reused from the cache, and whether the cached fit may be another code's."""
+    if provenance is None:  # runs from before the file was written
+        return ""
+    if not provenance["reused"]:
+        return f"<p>Fitted in this run (training-code revision {provenance['fit_revision']}).</p>"
+    stored = html.escape(str(provenance.get("stored_at", "before provenance was kept")))
+    note = f"<p>Reused from the stage cache (stored {stored}).</p>"
+    if provenance.get("stale"):
+        note += _missing(
+            f"The cached fit may not be the one this code would make: {provenance['stale']}. "
+            "To refit, point LATENTGRAPH_CACHE to an empty folder."
+        )
+    return note
+
+
 def _confidence_section(run_dir: Path) -> str:
     """The bootstrap frequencies of the target's blanket members (``graph/stability.json``)."""
     stability = _read_json(run_dir / "graph" / "stability.json")
@@ -156,6 +172,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     parts.append("<h2>Autoencoder</h2>")
     wae = _read_json(run_dir / "metrics" / "wae.json")
     parts.append(_table(pd.DataFrame([wae]), "wae-metrics") if wae else _missing("no metrics/wae.json"))
+    parts.append(_provenance_note(_read_json(run_dir / "metrics" / "wae_provenance.json")))
     classifiers = _read_json(run_dir / "metrics" / "classifiers.json")
     if classifiers:
         rows = [
