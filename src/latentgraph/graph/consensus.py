@@ -89,6 +89,11 @@ def inclusion_probability(frequency: float, n_graphs: int, threshold: float) -> 
     )
 
 
+def _membership(blankets: Sequence[set[str]], candidates: Sequence[str]) -> np.ndarray:
+    """``fits × candidates``: 1 where the fit's blanket holds the candidate."""
+    return np.array([[name in blanket for name in candidates] for blanket in blankets], dtype=np.int64)
+
+
 def expected_consensus_jaccard(
     blankets: Sequence[Iterable[str]],
     candidates: Sequence[str],
@@ -113,7 +118,7 @@ def expected_consensus_jaccard(
         return float("nan")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be positive, got {n_resamples}")
-    held = np.array([[name in blanket for name in candidates] for blanket in blankets], dtype=np.int64)
+    held = _membership(blankets, candidates)
     needed = votes_needed(threshold, n_graphs)
     rng = np.random.default_rng(seed)
 
@@ -144,7 +149,7 @@ def disjoint_ensemble_agreement(
     blankets = [set(b) for b in blankets]
     if size < 1 or 2 * size > len(blankets):
         raise ValueError(f"two disjoint ensembles of {size} need at least {2 * size} fits, got {len(blankets)}")
-    held = np.array([[name in blanket for name in candidates] for blanket in blankets], dtype=np.int64)
+    held = _membership(blankets, candidates)
     needed = votes_needed(threshold, size)
     rng = np.random.default_rng(seed)
     agreement = np.empty(n_splits)
