@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 from math import ceil, comb
 from typing import Protocol
@@ -94,6 +95,13 @@ def _membership(blankets: Sequence[set[str]], candidates: Sequence[str]) -> np.n
     return np.array([[name in blanket for name in candidates] for blanket in blankets], dtype=np.int64)
 
 
+def _row_jaccard(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """:func:`jaccard` of each row pair of two boolean ``draws × candidates`` arrays (empty rows agree)."""
+    union = (first | second).sum(axis=1)
+    overlap = (first & second).sum(axis=1)
+    return np.where(union > 0, overlap / np.maximum(union, 1), 1.0)
+
+
 def expected_consensus_jaccard(
     blankets: Sequence[Iterable[str]],
     candidates: Sequence[str],
@@ -127,9 +135,7 @@ def expected_consensus_jaccard(
         return held[draws].sum(axis=1) >= needed
 
     first, second = resampled_consensus(), resampled_consensus()
-    union = (first | second).sum(axis=1)
-    overlap = (first & second).sum(axis=1)
-    return float(np.where(union > 0, overlap / np.maximum(union, 1), 1.0).mean())
+    return float(_row_jaccard(first, second).mean())
 
 
 def disjoint_ensemble_agreement(
@@ -152,14 +158,10 @@ def disjoint_ensemble_agreement(
     held = _membership(blankets, candidates)
     needed = votes_needed(threshold, size)
     rng = np.random.default_rng(seed)
-    agreement = np.empty(n_splits)
-    for split in range(n_splits):
-        order = rng.permutation(len(blankets))
-        first = held[order[:size]].sum(axis=0) >= needed
-        second = held[order[size : 2 * size]].sum(axis=0) >= needed
-        union = (first | second).sum()
-        agreement[split] = (first & second).sum() / union if union else 1.0
-    return agreement
+    orders = np.array([rng.permutation(len(blankets)) for _ in range(n_splits)]).reshape(n_splits, len(blankets))
+    first = held[orders[:, :size]].sum(axis=1) >= needed
+    second = held[orders[:, size : 2 * size]].sum(axis=1) >= needed
+    return _row_jaccard(first, second)
 
 
 @dataclass
@@ -196,14 +198,14 @@ class Consensus:
         """:attr:`mean_jaccard` expected of random blankets of the same sizes from the same candidates."""
         return chance_pairwise_jaccard([len(b) for b in self.blankets], len(self.blanket_frequency))
 
-    @property
+    @cached_property
     def inclusion_probability(self) -> dict[str, float]:
         """Every candidate's chance of entering a fresh ensemble's consensus (:func:`inclusion_probability`)."""
         return {
             name: inclusion_probability(f, self.n_graphs, self.threshold) for name, f in self.blanket_frequency.items()
         }
 
-    @property
+    @cached_property
     def expected_reproducibility(self) -> float:
         """:func:`expected_consensus_jaccard`: how well a second ensemble of this size should agree with a first."""
         return expected_consensus_jaccard(self.blankets, list(self.blanket_frequency), self.threshold)
