@@ -108,6 +108,34 @@ def test_consensus_counts_members_and_edges_over_graphs():
     assert payload["expected_reproducibility"] == result.expected_reproducibility < 1
 
 
+@dataclass
+class GraphWithPartialCorrelations(FixedBlanketGraph):
+    """A stand-in ``gradient_covariance`` graph: it also holds its pairs' partial correlations."""
+
+    partial_correlation: dict = None
+
+
+def test_consensus_summarises_the_members_partial_correlations_over_the_graphs():
+    values = {"a": [0.2, 0.3, 0.25, 0.25], "b": [-0.05, -0.02, -0.04, -0.01], "c": [0.05, -0.05, 0.04, -0.02]}
+    graphs = [
+        GraphWithPartialCorrelations(
+            fixed.members, fixed.edges, partial_correlation={"amp": {a: values[a][k] for a in "abc"}}
+        )
+        for k, fixed in enumerate(FOUR)
+    ]
+    result = consensus(graphs, "amp", candidates=["a", "b", "c"])
+    assert result.partial_correlation == values
+    summary = result.partial_correlation_summary
+    assert summary["a"]["mean"] == pytest.approx(0.25) and summary["a"]["same_sign"] == 1.0
+    assert summary["b"]["sd"] == pytest.approx(float(torch.tensor(values["b"]).std()))  # ddof 1
+    assert summary["b"]["same_sign"] == 1.0  # in half the blankets, but on one side of 0 in every fit
+    assert summary["c"]["same_sign"] == 0.5  # changes sign with the fit
+    assert result.to_json()["target_partial_correlation"] == {name: summary[name] for name in ["a", "b", "c"]}
+    # a graph without them (a footprint graph) leaves the summary out rather than guessing
+    mixed = consensus([*graphs[:3], FOUR[3]], "amp", candidates=["a", "b", "c"])
+    assert mixed.partial_correlation == {} and "target_partial_correlation" not in mixed.to_json()
+
+
 def test_inclusion_probability_is_the_binomial_tail_of_a_fresh_ensemble():
     # by enumeration: five fits, each holding the member with probability 0.6; three pass 0.5
     enumerated = sum(
@@ -266,13 +294,14 @@ def test_numeric_floor_and_no_control_compose():
     assert settings.graph.min_effect == 0.5 and settings.perturbation.n_directions == 0
 
 
-@pytest.mark.parametrize("oracles", ["shared", "per_member"])
-def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp_path, oracles):
+@pytest.mark.parametrize(("oracles", "structure"), [("shared", "footprint"), ("per_member", "gradient_covariance")])
+def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp_path, oracles, structure):
     run = tmp_path / "run"
     done = run_cli(
         "experiment=smoke",
         "ensemble.size=3",
         f"ensemble.oracles={oracles}",
+        f"graph.structure={structure}",
         f"paths.run_dir={run}",
         *FAST,
         cwd=tmp_path,
@@ -317,6 +346,41 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert from_runs["blankets"] == stability["blankets"]
     assert from_runs["blanket_frequency"] == stability["blanket_frequency"]
     assert from_runs["attribute_edge_frequency"] == stability["attribute_edge_frequency"]
+    if structure == "footprint":
+        assert "target_partial_correlation" not in stability and "partial correlation with" not in report
+        return
+    # gradient_covariance: every candidate's partial correlation with the target, over the fits,
+    # in stability.json and the report, and the same when rebuilt from the members' graph.json
+    partial = stability["target_partial_correlation"]
+    assert set(partial) == set(blanket["frequency"])
+    assert all(0 <= p["same_sign"] <= 1 and p["sd"] >= 0 and -1 <= p["mean"] <= 1 for p in partial.values())
+    assert from_runs["target_partial_correlation"] == partial
+    assert "partial correlation with the target (mean ± sd)" in report
+    _check_target_partial_correlations_script(run, stability)
+
+
+def _check_target_partial_correlations_script(run, stability) -> None:
+    """scripts/target_partial_correlations.py recomputes, from the members' saved effects, the same
+    partial correlations and per-fit blankets as the pipeline (floor 0 is the pipeline's rule)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "target_partial_correlations.py"
+    done = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = dict(re.findall(r"^(\w+)\s+([+-]\d\.\d{3})\s+\d\.\d{3}\s+\d+/3", done.stdout, flags=re.M))
+    assert set(rows) == set(stability["target_partial_correlation"])
+    for name, mean in rows.items():
+        assert float(mean) == pytest.approx(stability["target_partial_correlation"][name]["mean"], abs=5e-4)
+    jaccard_line = re.search(r"mean pairwise Jaccard per run: (\S+)", done.stdout).group(1)
+    assert float(jaccard_line) == pytest.approx(stability["mean_pairwise_jaccard"], abs=5e-3)
+    odds = subprocess.run([sys.executable, str(script), str(run), "--log-odds", "acp"], capture_output=True, text=True)
+    assert odds.returncode == 0 and "acp: " in odds.stdout and "log-odds of acp" in odds.stdout, odds.stderr[-3000:]
+    bad = subprocess.run(
+        [sys.executable, str(script), str(run), "--log-odds", "molecular_weight"], capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "no probabilities" in bad.stderr
 
 
 def test_per_member_oracles_refuse_a_fixed_classifier_seed():

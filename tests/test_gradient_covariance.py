@@ -8,7 +8,7 @@ import pytest
 import torch
 from toy_models import TRUE_BLANKETS, ToyAttributes, ToyAutoencoder
 
-from latentgraph.graph import bootstrap_graph, build_graph
+from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
 from latentgraph.graph.gradient_covariance import (
     attribute_derivatives,
     bootstrap_draws_for,
@@ -61,6 +61,22 @@ def test_recovers_the_toys_blankets(toy_result):
     assert {a: graph.markov_blanket(a) for a in TRUE_BLANKETS} == TRUE_BLANKETS
     assert all(data["undirected"] for _, _, data in graph.dag.edges(data=True))
     assert graph.latent_edges == build_graph(toy_result).latent_edges  # the latent edges do not change
+
+
+def test_the_graph_keeps_every_pairs_partial_correlation_and_saves_it(toy_result, tmp_path):
+    graph = build_graph(toy_result, structure="gradient_covariance")
+    partial = graph.partial_correlation
+    assert set(partial) == set(toy_result.attribute_names)
+    for a, row in partial.items():
+        assert set(row) == set(toy_result.attribute_names) - {a}
+        assert all(row[b] == pytest.approx(partial[b][a]) for b in row)  # symmetric
+    for a, b, data in graph.dag.edges(data=True):  # the edges carry the same numbers
+        assert data["partial_correlation"] == pytest.approx(partial[a][b])
+    member = sorted(TRUE_BLANKETS["count_K"])[0]
+    outside = sorted(set(toy_result.attribute_names) - TRUE_BLANKETS["count_K"] - {"count_K"})[0]
+    assert abs(partial["count_K"][member]) > abs(partial["count_K"][outside])
+    assert AttributeGraph.load(graph.save(tmp_path)).partial_correlation == partial
+    assert build_graph(toy_result).partial_correlation == {}  # footprint: none
 
 
 class RotatedToyAutoencoder(ToyAutoencoder):

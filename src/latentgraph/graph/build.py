@@ -41,6 +41,9 @@ class AttributeGraph:
         footprint: each attribute's latent parents.
         sem_r2: held-out R² of each attribute regressed on its parents (latent and attribute).
         structure, settings: how the graph was built.
+        partial_correlation: ``gradient_covariance`` only: every pair's partial correlation,
+            ``{a: {b: value}}`` for ``a != b``, edges or not (how far from the test's cut a pair
+            sits); empty under the other structures.
     """
 
     latent_names: list[str]
@@ -52,6 +55,7 @@ class AttributeGraph:
     sem_r2: dict[str, float] = field(default_factory=dict)
     sem_parents: dict[str, list[str]] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    partial_correlation: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def directed(self) -> bool:
@@ -90,6 +94,7 @@ class AttributeGraph:
             ],
             "sem_r2": self.sem_r2,
             "sem_parents": self.sem_parents,
+            **({"partial_correlation": self.partial_correlation} if self.partial_correlation else {}),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -117,6 +122,7 @@ class AttributeGraph:
             sem_r2=payload["sem_r2"],
             sem_parents=payload["sem_parents"],
             settings=payload["settings"],
+            partial_correlation=payload.get("partial_correlation", {}),
         )
 
 
@@ -198,8 +204,11 @@ def graph_from_tests(
     if structure == Structure.gradient_covariance:
         if effects is None:
             raise ValueError("structure='gradient_covariance' needs effects=(effects, deltas, spread)")
-        dag = gradient_covariance(*effects, attribute_names, alpha=alpha).graph(alpha)
+        covariance = gradient_covariance(*effects, attribute_names, alpha=alpha)
+        dag = covariance.graph(alpha)
+        partial = covariance.partial_correlation_by_name()
     else:
+        partial = {}
         dag = footprint_dag(footprint) if structure == Structure.footprint else shared_latent_graph(footprint)
     settings = {
         "threshold": threshold,
@@ -208,7 +217,9 @@ def graph_from_tests(
         "tau": tau,
         "latent_names": latent_names,
     }
-    return AttributeGraph(latent_names, attribute_names, edges, dag, footprint, structure, settings=settings)
+    return AttributeGraph(
+        latent_names, attribute_names, edges, dag, footprint, structure, settings=settings, partial_correlation=partial
+    )
 
 
 def fit_sem(

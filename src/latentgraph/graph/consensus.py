@@ -175,6 +175,8 @@ class Consensus:
         blanket_frequency: every candidate attribute's frequency in the graphs' blankets (0 included).
         attribute_edge_frequency: ``"a -> b"`` or ``"a -- b"`` (a tie) ``-> fraction`` of graphs.
         blankets: each graph's own blanket (restricted to the candidates), in input order.
+        partial_correlation: each candidate's partial correlation with the target in every graph,
+            in input order (``gradient_covariance`` graphs); empty when any graph lacks them.
     """
 
     target: str
@@ -183,6 +185,7 @@ class Consensus:
     blanket_frequency: dict[str, float]
     attribute_edge_frequency: dict[str, float]
     blankets: list[list[str]] = field(default_factory=list)
+    partial_correlation: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def n_graphs(self) -> int:
@@ -210,6 +213,26 @@ class Consensus:
         """:func:`expected_consensus_jaccard`: how well a second ensemble of this size should agree with a first."""
         return expected_consensus_jaccard(self.blankets, list(self.blanket_frequency), self.threshold)
 
+    @cached_property
+    def partial_correlation_summary(self) -> dict[str, dict[str, float]]:
+        """Each candidate's partial correlation with the target over the graphs: ``mean``, ``sd``
+        (ddof 1) and ``same_sign``, the fraction of graphs on the mean's side of 0.
+
+        It says why a member flips: a consistent but small dependence (every graph on one side,
+        the test passing in some) or a dependence that changes sign from fit to fit. Empty when the
+        graphs hold no partial correlations (``footprint`` and ``shared_latent`` structures).
+        """
+        summary = {}
+        for name, values in self.partial_correlation.items():
+            array = np.asarray(values, dtype=float)
+            mean = float(array.mean())
+            summary[name] = {
+                "mean": mean,
+                "sd": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+                "same_sign": float(np.mean(np.sign(array) == np.sign(mean))) if mean != 0 else 0.0,
+            }
+        return summary
+
     def agreement_metrics(self) -> dict[str, float]:
         """The consensus's headline numbers under the keys the run log, W&B and ``metrics/summary.json`` use."""
         return {
@@ -234,6 +257,11 @@ class Consensus:
             "chance_pairwise_jaccard": self.chance_jaccard,
             "inclusion_probability": {name: inclusion[name] for name in frequency},
             "expected_reproducibility": self.expected_reproducibility,
+            **(
+                {"target_partial_correlation": {name: self.partial_correlation_summary[name] for name in frequency}}
+                if self.partial_correlation
+                else {}
+            ),
         }
 
 
@@ -270,6 +298,11 @@ def consensus(
     frequency = {name: counts[name] / len(graphs) for name in pool}
     edges = Counter(name for graph in graphs for name in set(attribute_edge_names(graph)))
     members = sorted(name for name in pool if counts[name] >= votes_needed(threshold, len(graphs)))
+    partial = [getattr(graph, "partial_correlation", None) or {} for graph in graphs]
+    if all(target in p and all(name in p[target] for name in pool) for p in partial):
+        partial_correlation = {name: [p[target][name] for p in partial] for name in pool}
+    else:
+        partial_correlation = {}
     return Consensus(
         target=target,
         threshold=threshold,
@@ -277,4 +310,5 @@ def consensus(
         blanket_frequency=frequency,
         attribute_edge_frequency={name: count / len(graphs) for name, count in edges.items()},
         blankets=blankets,
+        partial_correlation=partial_correlation,
     )

@@ -75,6 +75,14 @@ class GradientCovariance:
     qvalues: np.ndarray
     n_boot: int
 
+    def partial_correlation_by_name(self) -> dict[str, dict[str, float]]:
+        """``{a: {b: partial correlation}}`` for every pair ``a != b``."""
+        names = self.attribute_names
+        return {
+            a: {b: float(self.partial_correlation[i, j]) for j, b in enumerate(names) if j != i}
+            for i, a in enumerate(names)
+        }
+
     def graph(self, alpha: float) -> nx.DiGraph:
         """Attributes joined (``undirected=True``) where ``q < alpha``."""
         graph = nx.DiGraph()

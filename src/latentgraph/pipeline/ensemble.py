@@ -161,6 +161,7 @@ def consensus_stage(
         result.n_graphs,
         result.expected_reproducibility,
     )
+    _log_uncertain_members(result)
     run_log.metrics(result.agreement_metrics())
     run_log.image("consensus/stability", picture)
     run_log.summary(
@@ -170,6 +171,31 @@ def consensus_stage(
         }
     )
     return ConsensusStageResult(result, features, member_dirs, member_features or {})
+
+
+def _log_uncertain_members(result: Consensus) -> None:
+    """One line per candidate a second ensemble may flip (inclusion probability in (0.1, 0.9)),
+    with its partial correlation over the fits where the graphs have them."""
+    summary = result.partial_correlation_summary
+    for name, probability in result.inclusion_probability.items():
+        if not 0.1 < probability < 0.9:
+            continue
+        votes = round(result.blanket_frequency[name] * result.n_graphs)
+        detail = ""
+        if name in summary:
+            s = summary[name]
+            detail = (
+                f"; partial correlation with {result.target} {s['mean']:+.3f} ± {s['sd']:.3f}, on the mean's "
+                f"side of 0 in {round(s['same_sign'] * result.n_graphs)} of {result.n_graphs} fits"
+            )
+        log.info(
+            "consensus: %s is in %d of %d blankets, so a second ensemble keeps it with probability %.2f%s",
+            name,
+            votes,
+            result.n_graphs,
+            probability,
+            detail,
+        )
 
 
 def finished_run_graphs(runs: list[str]) -> tuple[list[AttributeGraph], dict]:

@@ -101,11 +101,20 @@ def _consensus_section(run_dir: Path) -> str:
     if stability is None:
         return ""
     inclusion = stability.get("inclusion_probability", {})
+    partial = stability.get("target_partial_correlation", {})
     rows = [
         {
             "attribute": a,
             "in the blanket (fraction of autoencoders)": f,
             **({"in a second ensemble's consensus (probability)": inclusion[a]} if a in inclusion else {}),
+            **(
+                {
+                    "partial correlation with the target (mean ± sd)": _mean_sd(partial[a]),
+                    "fits on the mean's side of 0": partial[a]["same_sign"],
+                }
+                if a in partial
+                else {}
+            ),
         }
         for a, f in stability["blanket_frequency"].items()
     ]
@@ -124,6 +133,10 @@ def _consensus_section(run_dir: Path) -> str:
     )
 
 
+def _mean_sd(summary: dict) -> str:
+    return f"{summary['mean']:+.3f} ± {summary['sd']:.3f}"
+
+
 def _chance_note(stability: dict) -> str:
     """Random blankets of the same sizes' agreement; absent from runs written before it was kept."""
     chance = stability.get("chance_pairwise_jaccard")
@@ -139,6 +152,13 @@ def _reproducibility_note(stability: dict) -> str:
         f" A second ensemble of {stability['n_graphs']} should give a consensus blanket with Jaccard "
         f"about {expected:.2f} to this one (resampling these fits; optimistic with few fits). Members "
         "with a probability far from 0 and 1 below are the ones a second ensemble may flip."
+        + (
+            " Their partial correlations with the target say why: one that keeps its sign in every fit is a "
+            "small, consistent dependence that the test passes in some fits only; one that changes sign "
+            "depends on the fit."
+            if stability.get("target_partial_correlation")
+            else ""
+        )
     )
 
 
