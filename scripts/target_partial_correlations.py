@@ -19,7 +19,9 @@ Jaccard between the runs. Floor 0 is what the pipeline does, so those numbers ma
 their probabilities are. A sigmoid's slope vanishes where it saturates, so a probability moves
 only for the few codes near the decision boundary; the log-odds move for all.
 
-    python scripts/target_partial_correlations.py RUN [RUN ...] [--log-odds amp acp] [--floor 0 0.05 0.1]
+    python scripts/target_partial_correlations.py RUN [RUN ...] [--log-odds amp acp] [--floor 0 0.05 0.1] [--out x.png]
+
+``--out`` draws every fit's partial correlation per candidate, filled where the test passed.
 
 docs/results.md ("Why the AMP blanket will not settle") was made with it.
 """
@@ -32,6 +34,10 @@ import sys
 from itertools import combinations
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -43,6 +49,7 @@ from latentgraph.graph.consensus import votes_needed  # noqa: E402
 from latentgraph.graph.gradient_covariance import gradient_covariance  # noqa: E402
 from latentgraph.perturbation.edge_tests import attribute_spread  # noqa: E402
 from latentgraph.perturbation.result import PerturbationResult  # noqa: E402
+from latentgraph.report.figures import save_png  # noqa: E402
 
 CLIP = 1e-6
 
@@ -91,11 +98,30 @@ def saturation(result: PerturbationResult, name: str) -> str:
     )
 
 
+def picture(values, passes, candidates, order, title: str, out: Path) -> None:
+    """Every fit's partial correlation with the target, per candidate; filled where the test passed."""
+    figure, axis = plt.subplots(figsize=(7, 0.32 * len(candidates) + 1.2), layout="constrained")
+    jitter = np.random.default_rng(0).uniform(-0.18, 0.18, len(values))
+    for row, c in enumerate(order):
+        y = np.full(len(values), row) + jitter
+        axis.scatter(values[~passes[:, c], c], y[~passes[:, c]], facecolors="none", edgecolors="grey", s=18)
+        axis.scatter(values[passes[:, c], c], y[passes[:, c]], color="tab:blue", s=18)
+    axis.axvline(0, color="black", linewidth=0.6)
+    axis.set_yticks(range(len(order)), [candidates[c] for c in order], fontsize=8)
+    axis.invert_yaxis()
+    axis.set_xlabel("partial correlation with the target (filled: the test passes in that fit)")
+    axis.set_title(title, fontsize=9)
+    save_png(figure, out)
+    plt.close(figure)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--log-odds", nargs="*", default=[], metavar="NAME", help="read these attributes as log-odds")
     parser.add_argument("--floor", nargs="*", type=float, default=[0.0], help="|partial correlation| floors to try")
+    parser.add_argument("--out", type=Path, help="write the per-fit partial correlations picture here")
     args = parser.parse_args()
     runs = [load(run) for run in args.runs]
     target, candidates = runs[0]["target"], list(runs[0]["blanket_frequency"])
@@ -119,6 +145,10 @@ def main() -> None:
     for c in np.argsort(-np.abs(mean)):
         same = int((np.sign(values[:, c]) == np.sign(mean[c])).sum())
         print(f"{candidates[c]:28s} {mean[c]:+7.3f} {sd[c]:6.3f}  {same:4d}/{len(values):<4d}  {passes[:, c].sum():4d}")
+    if args.out:
+        picture(
+            values, passes, candidates, np.argsort(-np.abs(mean)), f"{target}: {len(values)} fits; {scale}", args.out
+        )
     for floor in args.floor:
         member = passes & (np.abs(values) >= floor)
         blankets = [{candidates[c] for c in np.flatnonzero(row)} for row in member]

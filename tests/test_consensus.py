@@ -367,8 +367,10 @@ def _check_target_partial_correlations_script(run, stability) -> None:
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "target_partial_correlations.py"
-    done = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
+    out = run / "partial-correlations.png"
+    done = subprocess.run([sys.executable, str(script), str(run), "--out", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert out.read_bytes()[:4] == b"\x89PNG"
     rows = dict(re.findall(r"^(\w+)\s+([+-]\d\.\d{3})\s+\d\.\d{3}\s+\d+/3", done.stdout, flags=re.M))
     assert set(rows) == set(stability["target_partial_correlation"])
     for name, mean in rows.items():
