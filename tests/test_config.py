@@ -52,6 +52,7 @@ def test_the_molecule_domain_replaces_data_attributes_and_classifiers():
     assert list(config.attributes.classifiers) == ["soluble"]
     assert "qed" in config.attributes.descriptors and "net_charge" not in config.attributes.descriptors
     assert config.model.max_len == config.data.max_len == 64
+    assert config.data.stereo == "keep" and validated("domain=molecules", "data.stereo=strip").data.stereo == "strip"
     peptides = validated()
     assert (peptides.domain, peptides.data.alphabet, list(peptides.attributes.classifiers)) == (
         "peptides",
@@ -67,6 +68,7 @@ def test_the_molecule_domain_replaces_data_attributes_and_classifiers():
         (["data.alphabet=selfies"], "data.alphabet", "does not fit domain=peptides"),
         (["domain=molecules", "attributes.descriptors=[qed,net_charge]"], "attributes.descriptors", "net_charge"),
         (["attributes.descriptors=[qed]"], "attributes.descriptors", "not peptides descriptors"),
+        (["data.stereo=strip"], "data.stereo", "applies to molecule alphabets only"),
     ],
 )
 def test_a_domain_refuses_the_other_domains_alphabet_and_descriptors(overrides, key, message):

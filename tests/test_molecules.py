@@ -134,15 +134,68 @@ def test_an_unreadable_smiles_in_a_user_csv_is_a_named_bad_record(tmp_path):
     assert len(frame) == 2 and drops.summary() == {str(path): {"unreadable": 1}}
 
 
+def test_stereo_records_are_dropped_with_a_hint_or_kept_without_their_stereochemistry(tmp_path):
+    from latentgraph.data import prepare_data
+
+    path = tmp_path / "chiral.csv"
+    # alanine (a stereocentre), trans-2-butene (a stereo bond), ethanol, and racemic alanine
+    path.write_text("smiles,soluble\nC[C@@H](N)C(=O)O,1\nC/C=C/C,0\nCCO,1\nCC(N)C(=O)O,0\n")
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("smiles\nC[C@H](O)CC\nCCCC\nCCN\nCCCO\n")  # butan-2-ol has a stereocentre
+    strict = RecordFilter(max_len=40, policy="strict", drop_log=DropLog(), alphabet=SELFIES)
+    with pytest.raises(BadRecordError, match=r"record 1: .*'\[C@@H1\]'.*data\.stereo=strip keeps the molecule"):
+        read_source(parse_source_spec(str(path)), strict)
+    common = dict(
+        id_source=str(path),
+        ood_sources=[],
+        corpus_sources=[str(corpus)],
+        target="soluble",
+        max_len=40,
+        bad_records="drop",
+        val_fraction=0.25,
+        test_fraction=0.25,
+        split_seed=0,
+        corpus_val_fraction=0.25,
+        alphabet="selfies",
+    )
+    kept = prepare_data(**common)  # stereo=keep: the two stereo records are bad, counted, and named why
+    assert kept.drop_log.summary() == {str(path): {"unknown_symbol": 2}, str(corpus): {"unknown_symbol": 1}}
+    assert "data.stereo=strip" in kept.drop_log.to_csv()
+    assert "stereo_removed" not in kept.summary["sources"]["chiral"]
+    stripped = prepare_data(**common, stereo="strip")
+    assert stripped.drop_log.total == 0 and stripped.summary["sources"]["chiral"]["stereo_removed"] == 2
+    assert stripped.summary["sources"]["corpus"]["stereo_removed"] == 1
+    # alanine without its stereocentre is the racemic record, so the two become one sequence
+    assert stripped.summary["sources"]["chiral"]["duplicates_removed"] == 0
+    assert stripped.summary["sources"]["chiral"]["conflicting_sequences_removed"] == 1
+    sequences = stripped.id_sequences | set(stripped.corpus_train) | set(stripped.corpus_val)
+    assert smiles_to_selfies("CCC(C)O") in sequences and smiles_to_selfies("CCO") in sequences
+    # the descriptors do not read stereochemistry (SA score counts unassigned centres too)
+    from rdkit import Chem
+
+    functions = descriptor_functions()
+    for chiral, flat in [
+        ("C[C@@H](N)C(=O)O", "CC(N)C(=O)O"),
+        ("C/C=C/C", "CC=CC"),
+        ("C[C@H]1CC[C@@H](O)CC1", "CC1CCC(O)CC1"),
+    ]:
+        a, b = Chem.MolFromSmiles(chiral), Chem.MolFromSmiles(flat)
+        assert {k: f(a) for k, f in functions.items()} == {k: f(b) for k, f in functions.items()}
+
+
 def test_molecule_smoke_run_end_to_end(tmp_path):
     run_dir = tmp_path / "molecules"
-    result = run_cli("domain=molecules", *QUIET_SMOKE, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    # data.stereo=strip: chiral molecules are kept (the default, keep, runs in the sweep test below)
+    result = run_cli("domain=molecules", "data.stereo=strip", *QUIET_SMOKE, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     attributes = json.loads((run_dir / "attributes" / "set.json").read_text())
     assert attributes["target"] == "soluble" and "soluble" not in attributes["features_for_target"]
     assert set(attributes["features_for_target"]) == set(MOLECULE_DESCRIPTOR_NAMES)
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
     assert summary["corpus"]["train"] + summary["corpus"]["val"] == 600  # the smoke corpus limit
+    removed = {name: source["stereo_removed"] for name, source in summary["sources"].items()}
+    assert removed["freesolv"] > 0 and all(n >= 0 for n in removed.values()), removed
+    assert "data.stereo=strip" not in (run_dir / "data" / "dropped.csv").read_text()
     blanket = json.loads((run_dir / "graph" / "blanket.json").read_text())
     assert blanket["target_node"] == "soluble"
     results = pd.read_csv(run_dir / "results" / "metrics.csv")

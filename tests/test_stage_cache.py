@@ -136,3 +136,14 @@ def test_a_cached_fit_from_other_code_is_named_stale():
     other_torch = {**now, "torch": "1.0.0"}
     assert stale_fit_warning(other_torch) == f"it was fitted with torch 1.0.0 (this one: {torch.__version__})"
     assert " and torch 1.0.0" in stale_fit_warning({**older, "torch": "1.0.0"})
+
+
+def test_keeping_stereochemistry_hashes_as_fits_did_before_the_setting():
+    from conftest import settings_for
+
+    from latentgraph.pipeline.cache import data_settings, wae_key
+
+    molecules = settings_for("domain=molecules")
+    assert "stereo" not in data_settings(molecules)  # cached molecule fits from before are found again
+    stripped = settings_for("domain=molecules", "data.stereo=strip")
+    assert data_settings(stripped)["stereo"] == "strip" and wae_key(stripped) != wae_key(molecules)

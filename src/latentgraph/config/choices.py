@@ -58,6 +58,13 @@ class AlphabetName(Choice):
     smiles = "smiles"  # molecules: atom-level SMILES tokens; a decode may not parse
 
 
+class StereoPolicy(Choice):
+    """What a molecule record's stereochemistry does (``data.stereo``; docs/method.md §1b)."""
+
+    keep = "keep"  # read as written; SELFIES has no stereo symbols, so such a record is bad (unknown_symbol)
+    strip = "strip"  # the stereochemistry is removed before encoding, and the record is kept
+
+
 class BadRecordPolicy(Choice):
     strict = "strict"  # stop with an error naming the file, record and character
     drop = "drop"  # skip the record, count it, write it to data/dropped.csv

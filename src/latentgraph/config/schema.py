@@ -38,6 +38,7 @@ from latentgraph.config.choices import (
     Regularizer,
     Sem,
     Stage,
+    StereoPolicy,
     Structure,
     Threshold,
 )
@@ -82,6 +83,7 @@ class DataConfig:
     batch_size: int = 64
     num_workers: int = 0
     alphabet: AlphabetName = AlphabetName.peptides  # how sequences are written (domain=molecules: selfies)
+    stereo: StereoPolicy = StereoPolicy.keep  # molecules: keep stereochemistry as written, or strip it
 
     def __post_init__(self) -> None:
         _positive(self, "max_len", "batch_size")
@@ -102,6 +104,12 @@ class DataConfig:
         )
         _check(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
         _check(bool(self.target), "target", self.target, "must name a label column")
+        _check(
+            self.stereo == StereoPolicy.keep or self.alphabet != AlphabetName.peptides,
+            "stereo",
+            self.stereo,
+            "applies to molecule alphabets only (data.alphabet=selfies or smiles; domain=molecules)",
+        )
 
 
 @dataclass

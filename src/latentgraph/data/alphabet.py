@@ -47,6 +47,8 @@ class Alphabet:
         chemically_valid: strings -> ``bool`` array, for alphabets where a well-formed symbol
             string may still not be a valid object (SMILES); ``None``: every well-formed one is.
         unknown_reason: the bad-record reason for a symbol outside the alphabet.
+        unknown_hint: symbol -> a hint appended to that reason's detail (what setting would keep
+            the record), or ``None``.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Alphabet:
     normalise: Callable[[str], str] = _strip_upper
     chemically_valid: Callable[[list[str]], np.ndarray] | None = None
     unknown_reason: str = "non_canonical"
+    unknown_hint: Callable[[str], str | None] | None = None
     _index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +208,18 @@ def _detokenize_bytes(arr: np.ndarray, token_to_byte: np.ndarray) -> list[str]:
 
 PEPTIDES = Alphabet("peptides", tuple(AMINO_ACIDS))
 ALPHABET_NAMES = ("peptides", "selfies", "smiles")
+
+
+def reading_alphabet(name: str, stereo: str = "keep") -> Alphabet:
+    """The alphabet records are read with: :func:`get_alphabet`, and under ``stereo="strip"`` (a
+    molecule alphabet) one that removes each record's stereochemistry and counts how many had any
+    (``alphabet.normalise.removed``)."""
+    alphabet = get_alphabet(name)
+    if str(stereo) == "strip":
+        from latentgraph.data.molecules import without_stereo
+
+        return without_stereo(alphabet)
+    return alphabet
 
 
 def get_alphabet(name: str) -> Alphabet:

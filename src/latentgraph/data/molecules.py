@@ -24,7 +24,8 @@ Sets (source specs), all read from installed packages, never from the network:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,8 +79,7 @@ def _quiet_rdkit() -> None:
     RDLogger.DisableLog("rdApp.*")  # a bad record is counted and reported, not printed by RDKit
 
 
-def canonical_smiles(raw: str) -> str:
-    """RDKit's canonical SMILES of ``raw``; ``ValueError`` when RDKit cannot read it."""
+def _read_smiles(raw: str) -> Chem.Mol:
     from rdkit import Chem
 
     _quiet_rdkit()
@@ -87,7 +87,55 @@ def canonical_smiles(raw: str) -> str:
     mol = Chem.MolFromSmiles(text) if text else None
     if mol is None:
         raise ValueError(f"RDKit cannot parse the SMILES {text[:60]!r}")
-    return Chem.MolToSmiles(mol)
+    return mol
+
+
+def canonical_smiles(raw: str) -> str:
+    """RDKit's canonical SMILES of ``raw``; ``ValueError`` when RDKit cannot read it."""
+    from rdkit import Chem
+
+    return Chem.MolToSmiles(_read_smiles(raw))
+
+
+def has_stereo(mol: Chem.Mol) -> bool:
+    """Whether any atom has a chiral tag or any bond a cis/trans label."""
+    from rdkit import Chem
+
+    return any(a.GetChiralTag() != Chem.ChiralType.CHI_UNSPECIFIED for a in mol.GetAtoms()) or any(
+        b.GetStereo() != Chem.BondStereo.STEREONONE for b in mol.GetBonds()
+    )
+
+
+class WithoutStereo:
+    """A normaliser for ``data.stereo=strip``: the record's SMILES without its stereochemistry, then
+    the alphabet's own encoding; ``removed`` counts the records that had any."""
+
+    def __init__(self, encode: Callable[[str], str]):
+        self.encode = encode
+        self.removed = 0
+
+    def __call__(self, raw: str) -> str:
+        from rdkit import Chem
+
+        mol = _read_smiles(raw)
+        if has_stereo(mol):
+            self.removed += 1
+            Chem.RemoveStereochemistry(mol)
+        return self.encode(Chem.MolToSmiles(mol))
+
+
+def without_stereo(alphabet: Alphabet) -> Alphabet:
+    """``alphabet`` reading records without their stereochemistry (``data.stereo=strip``), with a
+    fresh :class:`WithoutStereo` count."""
+    if alphabet.name not in ("selfies", "smiles"):
+        raise ValueError(f"stereochemistry is a molecule alphabet's setting, not {alphabet.name!r}'s")
+    return replace(alphabet, normalise=WithoutStereo(alphabet.normalise), unknown_hint=None)
+
+
+def _stereo_hint(symbol: str) -> str | None:
+    if "@" in symbol or "/" in symbol or "\\" in symbol:
+        return "a stereo atom or bond; data.stereo=strip keeps the molecule without its stereochemistry"
+    return None
 
 
 def smiles_to_selfies(raw: str) -> str:
@@ -140,6 +188,7 @@ SELFIES = Alphabet(
     normalise=smiles_to_selfies,
     chemically_valid=selfies_are_valid,
     unknown_reason="unknown_symbol",
+    unknown_hint=_stereo_hint,
 )
 SMILES = Alphabet(
     "smiles",
@@ -148,6 +197,7 @@ SMILES = Alphabet(
     normalise=canonical_smiles,
     chemically_valid=smiles_are_valid,
     unknown_reason="unknown_symbol",
+    unknown_hint=_stereo_hint,
 )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from latentgraph.artifacts import atomic_write_text, write_json
-from latentgraph.data.alphabet import get_alphabet
+from latentgraph.data.alphabet import reading_alphabet
 from latentgraph.data.records import DataError, DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, holdout_split, remove_sequences, split_labelled
@@ -57,6 +57,7 @@ def prepare_data(
     overlap: str = "drop_from_id",
     ood_csv: list[str] | None = None,
     alphabet: str = "peptides",
+    stereo: str = "keep",
     **_: object,
 ) -> PreparedData:
     """Build the ID splits, OOD sets and autoencoder corpus from source specs.
@@ -66,6 +67,9 @@ def prepare_data(
     target) as further OOD sets, each named by its file stem.
     ``alphabet`` (``peptides``, ``selfies``, ``smiles``) says how records are read and checked:
     for molecules each SMILES is parsed by RDKit and rewritten in that representation.
+    ``stereo`` (molecules): ``keep`` reads a record's stereochemistry as written (SELFIES has no
+    stereo symbols, so such a record is bad, ``unknown_symbol``); ``strip`` removes it first and
+    counts such records in the summary (``stereo_removed``).
     No sequence is in both a fitted split and an OOD set. ``overlap="drop_from_id"`` (default) takes a
     shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
     are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
@@ -80,13 +84,16 @@ def prepare_data(
     """
     drop_log = DropLog()
     record_filter = RecordFilter(
-        max_len=max_len, policy=bad_records, drop_log=drop_log, alphabet=get_alphabet(alphabet)
+        max_len=max_len, policy=bad_records, drop_log=drop_log, alphabet=reading_alphabet(alphabet, stereo)
     )
     summary: dict = {"sources": {}}
     conflict_frames = []
 
+    stripped = getattr(record_filter.alphabet.normalise, "removed", None)  # data.stereo=strip's count
+
     def load(spec_text: str) -> tuple[str, pd.DataFrame]:
         spec = parse_source_spec(spec_text)
+        before = getattr(record_filter.alphabet.normalise, "removed", 0)
         raw = read_source(spec, record_filter)
         dedup = deduplicate(raw)
         if len(dedup.conflicts):
@@ -103,6 +110,11 @@ def prepare_data(
             "conflicting_sequences_removed": int(dedup.conflicts["sequence"].nunique()) if len(dedup.conflicts) else 0,
             "kept": len(dedup.frame),
         }
+        if stripped is not None:
+            removed = record_filter.alphabet.normalise.removed - before
+            summary["sources"][spec.name]["stereo_removed"] = removed
+            if removed:
+                log.info("%s: removed the stereochemistry of %d records (data.stereo=strip)", spec_text, removed)
         return spec.name, dedup.frame
 
     # ID labelled set

@@ -47,7 +47,9 @@ def check_sequence(sequence: str, max_len: int, alphabet: Alphabet = PEPTIDES) -
                 if alphabet.single_character
                 else f"symbol outside the {alphabet.name} alphabet"
             )
-            return RecordProblem(alphabet.unknown_reason, f"{what} {symbol!r} at position {position}")
+            hint = alphabet.unknown_hint(symbol) if alphabet.unknown_hint is not None else None
+            detail = f"{what} {symbol!r} at position {position}" + (f" ({hint})" if hint else "")
+            return RecordProblem(alphabet.unknown_reason, detail)
     if len(symbols) > max_len:
         return RecordProblem("too_long", f"length {len(symbols)} exceeds data.max_len={max_len}")
     if alphabet.chemically_valid is not None and not bool(alphabet.chemically_valid([sequence])[0]):

@@ -80,11 +80,14 @@ def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str
 
 
 def data_settings(settings: Config) -> dict:
-    """``data.*`` as hashed: the peptide alphabet (the only one before molecules) adds nothing,
-    so peptide keys from before the setting existed still hold."""
+    """``data.*`` as hashed: the peptide alphabet (the only one before molecules) and
+    ``stereo=keep`` (the only behaviour before the setting) add nothing, so keys from before
+    those settings existed still hold."""
     data = asdict(settings.data)
     if data["alphabet"] == "peptides":
         del data["alphabet"]
+    if data["stereo"] == "keep":
+        del data["stereo"]
     return data
 
 

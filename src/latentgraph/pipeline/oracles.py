@@ -16,9 +16,10 @@ import pandas as pd
 from latentgraph.artifacts import write_json
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, train_or_load_classifier
+from latentgraph.config.choices import StereoPolicy
 from latentgraph.config.schema import ClassifierSpec, Config
 from latentgraph.data import PreparedData, prepare_data
-from latentgraph.data.alphabet import get_alphabet
+from latentgraph.data.alphabet import reading_alphabet
 from latentgraph.data.records import DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, remove_sequences
@@ -82,7 +83,7 @@ def _record_filter(cfg: Config) -> RecordFilter:
         max_len=cfg.data.max_len,
         policy=cfg.data.bad_records,
         drop_log=DropLog(),
-        alphabet=get_alphabet(str(cfg.data.alphabet)),
+        alphabet=reading_alphabet(str(cfg.data.alphabet), str(cfg.data.stereo)),
     )
 
 
@@ -119,6 +120,8 @@ def training_data_settings(cfg: Config, name: str, spec: ClassifierSpec) -> dict
         "max_len": cfg.data.max_len,
         "overlap": str(cfg.data.overlap),
         "bad_records": str(cfg.data.bad_records),
+        # the default adds nothing, so keys from before the setting existed still hold
+        **({"stereo": str(cfg.data.stereo)} if cfg.data.stereo != StereoPolicy.keep else {}),
     }
 
 
