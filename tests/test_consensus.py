@@ -342,6 +342,8 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     runs = ",".join(str(p) for p in [run, *members])
     rebuilt = run_cli("stage=consensus", f"runs=[{runs}]", f"paths.run_dir={again}", *FAST, cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert "consensus over 3 autoencoders" in rebuilt.stdout + rebuilt.stderr  # the log reaches the console
+    assert "returning nothing to the sweeper" not in rebuilt.stdout + rebuilt.stderr  # no sweeper, no warning
     from_runs = json.loads((again / "consensus" / "stability.json").read_text())
     assert from_runs["blankets"] == stability["blankets"]
     assert from_runs["blanket_frequency"] == stability["blanket_frequency"]

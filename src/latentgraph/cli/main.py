@@ -131,8 +131,9 @@ def main(cfg: DictConfig) -> float | None:
         atomic_write_text(Path(HydraConfig.get().runtime.output_dir) / "error.txt", f"{error}\n")
         return None
     value = metrics.get(cfg.optimized_metric)
-    if value is None:
-        log.warning(
+    if value is None:  # a sweeper would miss it; a single run (stage=graph, stage=consensus) has none to tell
+        log.log(
+            logging.WARNING if _in_multirun() else logging.DEBUG,
             "optimized_metric=%s is not among this run's metrics; returning nothing to the sweeper",
             cfg.optimized_metric,
         )
