@@ -321,6 +321,9 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert features["feature_sets"]["consensus_blanket"] == blanket["features"]
     report = (run / "report.html").read_text()
     assert "Consensus over 3 autoencoders" in report and "A second ensemble of 3 should give" in report
+    table = report[report.index('id="consensus-frequency"') :].split("</table>")[0]
+    shown = re.findall(r"<tr>\s*<td>(\w+)</td>", table)
+    assert shown == sorted(stability["blanket_frequency"], key=lambda a: (-stability["blanket_frequency"][a], a))
     assert set(stability["inclusion_probability"]) == set(stability["blanket_frequency"])
     assert 0 <= stability["expected_reproducibility"] <= 1
     assert stability["chance_pairwise_jaccard"] == pytest.approx(

@@ -116,7 +116,8 @@ def _consensus_section(run_dir: Path) -> str:
                 else {}
             ),
         }
-        for a, f in stability["blanket_frequency"].items()
+        # most frequent first (the JSON file's keys are sorted by name)
+        for a, f in sorted(stability["blanket_frequency"].items(), key=lambda item: (-item[1], item[0]))
     ]
     members = ", ".join(stability["blanket"]) or "empty"
     return (
