@@ -168,6 +168,7 @@ def consensus_stage(
         {
             "consensus/blanket": ", ".join(result.blanket),
             **{f"consensus/blanket_frequency/{a}": f for a, f in result.blanket_frequency.items()},
+            **{f"consensus/partial_correlation/{a}": p["mean"] for a, p in result.partial_correlation_summary.items()},
         }
     )
     return ConsensusStageResult(result, features, member_dirs, member_features or {})
