@@ -122,6 +122,36 @@ def test_every_regime_produces_rows(data):
         "predictors/empty/supervised/id_val_auroc",
     }
     assert metrics["predictors/empty/supervised/id_val_auroc"] == 0.5
+    # a run of only the limited or few-shot regime has no ID-vs-OOD rows, but keeps the columns
+    only_limited = ood_drop(summary[summary["regime"] == "limited"])
+    assert only_limited.empty and list(only_limited.columns) == list(drop.columns)
+
+
+def test_a_limited_regime_run_finishes_with_its_report(tmp_path):
+    """predictor.regime=limited alone (a job of experiment=regime_sweep) writes its results and a
+    report that says why the ID-vs-OOD table is absent; a file written empty by older code reads back."""
+    from conftest import run_cli
+
+    from latentgraph.predictors.experiment import read_ood_drop
+
+    run = tmp_path / "limited"
+    done = run_cli(
+        "experiment=smoke",
+        "logger=csv_only",
+        "trainer.enable_progress_bar=false",
+        "predictor.regime=limited",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert read_ood_drop(run / "results" / "ood_drop.csv").empty
+    report = (run / "report.html").read_text()
+    assert "No supervised or unsupervised predictors in this run" in report
+    assert "Limited labels: paired differences" in report
+    (tmp_path / "old.csv").write_text("")
+    assert list(read_ood_drop(tmp_path / "old.csv").columns) == list(
+        pd.read_csv(run / "results" / "ood_drop.csv").columns
+    )
 
 
 def test_fewshot_fine_tuning_adapts_to_the_shift(data):

@@ -33,6 +33,7 @@ from latentgraph.predictors.experiment import (
     PredictorSettings,
     choose_feature_sets,
     ood_drop,
+    read_ood_drop,
     run_regimes,
     summarise,
 )
@@ -82,7 +83,7 @@ def predictor_stage(
         for name in RESULT_FILES:
             if (hit / name).is_file():
                 shutil.copyfile(hit / name, out / name)
-        drops, summary = (pd.read_csv(out / name) for name in ("ood_drop.csv", "summary.csv"))
+        drops, summary = read_ood_drop(out / "ood_drop.csv"), pd.read_csv(out / "summary.csv")
     else:
         log.info("stage predictors: computing (key %s)", key)
         drops, summary = run_predictors(

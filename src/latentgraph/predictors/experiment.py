@@ -9,6 +9,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -295,8 +296,21 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+OOD_DROP_COLUMNS = ["feature_set", "regime", "dataset", "id_auroc", "ood_auroc", "ood_ci95", "id_ci95", "drop"]
+
+
+def read_ood_drop(path: str | Path) -> pd.DataFrame:
+    """``results/ood_drop.csv`` as written by :func:`ood_drop`; a run with only the ``limited`` or
+    ``fewshot`` regime has no rows (files written before the header was kept are empty)."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=OOD_DROP_COLUMNS)
+
+
 def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per feature set and regime (largest n for ``limited``): ID test AUROC, each OOD AUROC and the drop."""
+    """Per feature set and regime, supervised and unsupervised: ID test AUROC, each OOD AUROC and
+    the drop (no rows, but the columns, when the run had neither regime)."""
     rows = []
     main = summary[summary["regime"].isin(["supervised", "unsupervised"])]
     for (feature_set, regime), group in main.groupby(["feature_set", "regime"], sort=False):
@@ -317,4 +331,4 @@ def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:
                     "drop": id_auroc - row["auroc_mean"],
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=OOD_DROP_COLUMNS)

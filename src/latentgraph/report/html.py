@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_write_text
+from latentgraph.predictors.experiment import read_ood_drop
 from latentgraph.predictors.paired import blanket_comparisons
 from latentgraph.report.figures import fewshot_figure
 
@@ -233,12 +234,18 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     parts.append("<h2>Predictors</h2>")
     drops_path, summary_path = run_dir / "results" / "ood_drop.csv", run_dir / "results" / "summary.csv"
     if drops_path.is_file() and summary_path.is_file():
-        drops = pd.read_csv(drops_path)
-        shown = drops.assign(
-            ID=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["id_auroc"], drops["id_ci95"])],
-            OOD=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["ood_auroc"], drops["ood_ci95"])],
-        )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
-        parts.append("<p>AUROC, mean ± 95 % interval over seeds.</p>" + _table(shown, "results"))
+        drops = read_ood_drop(drops_path)
+        if drops.empty:
+            parts.append(
+                "<p>No supervised or unsupervised predictors in this run (predictor.regime), so no table of "
+                "ID against OOD AUROC.</p>"
+            )
+        else:
+            shown = drops.assign(
+                ID=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["id_auroc"], drops["id_ci95"])],
+                OOD=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["ood_auroc"], drops["ood_ci95"])],
+            )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
+            parts.append("<p>AUROC, mean ± 95 % interval over seeds.</p>" + _table(shown, "results"))
         parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
         differences = run_dir / "results" / "paired_differences.csv"
         if differences.is_file():
