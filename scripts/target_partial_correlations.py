@@ -76,9 +76,12 @@ def read_as_log_odds(result: PerturbationResult, names: list[str]) -> tuple[torc
 
 
 def member_partial_correlations(member: Path, target: str, candidates: list[str], names: list[str]) -> tuple:
-    """``(partial correlations, q-values)`` of the target with each candidate, in one member fit."""
+    """``(partial correlations, whether the test passes)`` of the target with each candidate, in one member fit."""
     result = PerturbationResult.load(member / "perturbation")
-    alpha = json.loads((member / "graph" / "graph.json").read_text())["settings"]["alpha"]
+    graph = json.loads((member / "graph" / "graph.json").read_text())
+    alpha = graph["settings"]["alpha"]
+    if graph["structure"] != "gradient_covariance":
+        print(f"note: {member} built a {graph['structure']} graph; its blankets are not these tests'")
     effects, base = read_as_log_odds(result, names)
     covariance = gradient_covariance(
         effects, result.deltas, attribute_spread(base), result.attribute_names, alpha=alpha

@@ -354,6 +354,13 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert from_runs["attribute_edge_frequency"] == stability["attribute_edge_frequency"]
     if structure == "footprint":
         assert "target_partial_correlation" not in stability and "partial correlation with" not in report
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        script = Path(__file__).resolve().parents[1] / "scripts" / "target_partial_correlations.py"
+        done = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
+        assert done.returncode == 0 and "built a footprint graph" in done.stdout, done.stderr[-3000:]
         return
     # gradient_covariance: every candidate's partial correlation with the target, over the fits,
     # in stability.json and the report, and the same when rebuilt from the members' graph.json
