@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from itertools import combinations, product
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -31,6 +34,14 @@ from latentgraph.graph.consensus import chance_jaccard, votes_needed
 from latentgraph.graph.structure import select_edges
 from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.edge_tests import generic_response_pvalues
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def run_script(name: str, *args: object, check: bool = False) -> subprocess.CompletedProcess:
+    """``scripts/<name>`` run by this Python with ``args``, its output captured."""
+    command = [sys.executable, str(SCRIPTS / name), *(str(a) for a in args)]
+    return subprocess.run(command, capture_output=True, text=True, check=check)
 
 
 @dataclass
@@ -354,12 +365,7 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert from_runs["attribute_edge_frequency"] == stability["attribute_edge_frequency"]
     if structure == "footprint":
         assert "target_partial_correlation" not in stability and "partial correlation with" not in report
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        script = Path(__file__).resolve().parents[1] / "scripts" / "target_partial_correlations.py"
-        done = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
+        done = run_script("target_partial_correlations.py", run)
         assert done.returncode == 0 and "built a footprint graph" in done.stdout, done.stderr[-3000:]
         return
     # gradient_covariance: every candidate's partial correlation with the target, over the fits,
@@ -382,13 +388,8 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
 def _check_target_partial_correlations_script(run, stability) -> None:
     """scripts/target_partial_correlations.py recomputes, from the members' saved effects, the same
     partial correlations and per-fit blankets as the pipeline (floor 0 is the pipeline's rule)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "target_partial_correlations.py"
     out = run / "partial-correlations.png"
-    done = subprocess.run([sys.executable, str(script), str(run), "--out", str(out)], capture_output=True, text=True)
+    done = run_script("target_partial_correlations.py", run, "--out", out)
     assert done.returncode == 0, done.stderr[-3000:]
     assert out.read_bytes()[:4] == b"\x89PNG"
     rows = dict(re.findall(r"^(\w+)\s+([+-]\d\.\d{3})\s+\d\.\d{3}\s+\d+/3", done.stdout, flags=re.M))
@@ -397,11 +398,9 @@ def _check_target_partial_correlations_script(run, stability) -> None:
         assert float(mean) == pytest.approx(stability["target_partial_correlation"][name]["mean"], abs=5e-4)
     jaccard_line = re.search(r"mean pairwise Jaccard per run: (\S+)", done.stdout).group(1)
     assert float(jaccard_line) == pytest.approx(stability["mean_pairwise_jaccard"], abs=5e-3)
-    odds = subprocess.run([sys.executable, str(script), str(run), "--log-odds", "acp"], capture_output=True, text=True)
+    odds = run_script("target_partial_correlations.py", run, "--log-odds", "acp")
     assert odds.returncode == 0 and "acp: " in odds.stdout and "log-odds of acp" in odds.stdout, odds.stderr[-3000:]
-    bad = subprocess.run(
-        [sys.executable, str(script), str(run), "--log-odds", "molecular_weight"], capture_output=True, text=True
-    )
+    bad = run_script("target_partial_correlations.py", run, "--log-odds", "molecular_weight")
     assert bad.returncode != 0 and "no probabilities" in bad.stderr
 
 
@@ -422,12 +421,6 @@ def test_stage_consensus_names_a_directory_that_is_no_run(tmp_path):
 def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
     """scripts/compare_ensembles.py on two ensemble runs: the consensus Jaccard, a warning when the
     seeds overlap, and the vacuous agreement of two empty consensus blankets named as such."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "compare_ensembles.py"
 
     def run_dir(name: str, seeds: list[int], blankets: list[list[str]], consensus: list[str]) -> Path:
         frequency = {a: sum(a in b for b in blankets) / len(blankets) for a in ("a", "b", "c", "d")}
@@ -447,12 +440,7 @@ def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
 
     first = run_dir("first", [0, 1], [["a", "b"], ["a", "c"]], ["a", "b", "c"])
     second = run_dir("second", [1, 2], [["a", "b"], ["b"]], ["a", "b"])
-    out = subprocess.run(
-        [sys.executable, str(script), str(first), str(second), "--out", str(tmp_path / "f.png")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_script("compare_ensembles.py", first, second, "--out", tmp_path / "f.png", check=True).stdout
     # consensus blankets of 3 and 2 of 4 candidates overlap in 1 or 2, each with probability 1/2:
     # chance (1/4 + 2/3) / 2; per-seed sizes [2, 2] and [2, 1]
     assert "Jaccard of the two consensus blankets: 0.667; random blankets of the same sizes: 0.458" in out
@@ -469,20 +457,15 @@ def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
     for run, key in ((first, "k0"), (second, "k5")):
         (run / "metrics").mkdir()
         (run / "metrics" / "classifiers.json").write_text(json.dumps({"amp": {"cache_key": key}}))
-    out = subprocess.run([sys.executable, str(script), str(first), str(second)], capture_output=True, text=True).stdout
+    out = run_script("compare_ensembles.py", first, second).stdout
     assert "warning: the runs' classifiers ['amp'] differ" in out
     empty = run_dir("empty", [5], [[]], [])
-    out = subprocess.run([sys.executable, str(script), str(empty), str(empty)], capture_output=True, text=True).stdout
+    out = run_script("compare_ensembles.py", empty, empty).stdout
     assert "both empty: they agree on nothing" in out
 
 
 def test_ensemble_size_script_pools_runs_and_refuses_sizes_it_cannot_split(tmp_path):
     """scripts/ensemble_size.py: agreement of disjoint ensembles by size, from pooled runs."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "ensemble_size.py"
 
     def run_dir(name: str, blankets: list[list[str]]) -> Path:
         payload = {
@@ -500,21 +483,17 @@ def test_ensemble_size_script_pools_runs_and_refuses_sizes_it_cannot_split(tmp_p
 
     # a is in every fit, b in none: any two ensembles agree exactly
     runs = [str(run_dir(f"r{k}", [["a"]] * 3)) for k in range(2)]
-    done = subprocess.run(
-        [sys.executable, str(script), *runs, "--sizes", "2", "3", "--splits", "20", "--out", str(tmp_path / "s.png")],
-        capture_output=True,
-        text=True,
-    )
+    done = run_script("ensemble_size.py", *runs, "--sizes", 2, 3, "--splits", 20, "--out", tmp_path / "s.png")
     assert done.returncode == 0, done.stderr
     assert "6 fits pooled from 2 runs" in done.stdout
     assert "   2  1.00 [1.00, 1.00]     1.00" in done.stdout
     assert "   3  1.00 [1.00, 1.00]     1.00  (the two are complements)" in done.stdout
     assert (tmp_path / "s.png").stat().st_size > 0
-    refused = subprocess.run([sys.executable, str(script), *runs, "--sizes", "4"], capture_output=True, text=True)
+    refused = run_script("ensemble_size.py", *runs, "--sizes", 4)
     assert refused.returncode != 0 and "--sizes [4]" in refused.stderr
     other = run_dir("other", [["a"]])
     (tmp_path / "other" / "consensus" / "stability.json").write_text(
         json.dumps({**json.loads((tmp_path / "other" / "consensus" / "stability.json").read_text()), "target": "u"})
     )
-    mixed = subprocess.run([sys.executable, str(script), runs[0], str(other)], capture_output=True, text=True)
+    mixed = run_script("ensemble_size.py", runs[0], other)
     assert mixed.returncode != 0 and "pool like with like" in mixed.stderr
