@@ -130,19 +130,13 @@ def test_every_regime_produces_rows(data):
 def test_a_limited_regime_run_finishes_with_its_report(tmp_path):
     """predictor.regime=limited alone (a job of experiment=regime_sweep) writes its results and a
     report that says why the ID-vs-OOD table is absent; a file written empty by older code reads back."""
-    from conftest import run_cli
+    from conftest import QUIET_SMOKE, run_cli
 
     from latentgraph.predictors.experiment import read_ood_drop
 
     run = tmp_path / "limited"
-    done = run_cli(
-        "experiment=smoke",
-        "logger=csv_only",
-        "trainer.enable_progress_bar=false",
-        "predictor.regime=limited",
-        f"hydra.run.dir={run}",
-        cwd=tmp_path,
-    )
+    quiet = [o for o in QUIET_SMOKE if not o.startswith("predictor.regime=")]
+    done = run_cli(*quiet, "predictor.regime=limited", f"hydra.run.dir={run}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert read_ood_drop(run / "results" / "ood_drop.csv").empty
     report = (run / "report.html").read_text()

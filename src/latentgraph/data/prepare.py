@@ -89,11 +89,12 @@ def prepare_data(
     summary: dict = {"sources": {}}
     conflict_frames = []
 
-    stripped = getattr(record_filter.alphabet.normalise, "removed", None)  # data.stereo=strip's count
+    # data.stereo=strip reads through a normaliser that counts the records it changed
+    stereo_count = record_filter.alphabet.normalise if hasattr(record_filter.alphabet.normalise, "removed") else None
 
     def load(spec_text: str) -> tuple[str, pd.DataFrame]:
         spec = parse_source_spec(spec_text)
-        before = getattr(record_filter.alphabet.normalise, "removed", 0)
+        before = stereo_count.removed if stereo_count is not None else 0
         raw = read_source(spec, record_filter)
         dedup = deduplicate(raw)
         if len(dedup.conflicts):
@@ -110,8 +111,8 @@ def prepare_data(
             "conflicting_sequences_removed": int(dedup.conflicts["sequence"].nunique()) if len(dedup.conflicts) else 0,
             "kept": len(dedup.frame),
         }
-        if stripped is not None:
-            removed = record_filter.alphabet.normalise.removed - before
+        if stereo_count is not None:
+            removed = stereo_count.removed - before
             summary["sources"][spec.name]["stereo_removed"] = removed
             if removed:
                 log.info("%s: removed the stereochemistry of %d records (data.stereo=strip)", spec_text, removed)
