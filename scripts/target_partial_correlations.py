@@ -12,7 +12,9 @@ member of the target's blanket:
 and, for each ``--floor`` (an extra rule ``|partial correlation| ≥ floor`` on top of the test),
 each run's mean pairwise Jaccard of per-fit blankets, its consensus blanket and the consensus
 Jaccard between the runs. Floor 0 is what the pipeline does, so those numbers match the runs'
-``consensus/stability.json``.
+``consensus/stability.json``. A last table sets every floor against the study's stability goals
+(per-seed Jaccard ≥ 0.7 in each run, consensus Jaccard ≥ 0.8 between runs) with the mean blanket
+size beside them, since an empty or one-member blanket meets them trivially.
 
 ``--log-odds NAME ...`` first reads those attributes (classifier probabilities) as log-odds,
 ``log p − log(1 − p)`` with ``p`` clipped to ``[1e-6, 1 − 1e-6]``, and reports how saturated
@@ -52,6 +54,7 @@ from latentgraph.perturbation.result import PerturbationResult  # noqa: E402
 from latentgraph.report.figures import save_png  # noqa: E402
 
 CLIP = 1e-6
+PER_SEED_GOAL, CONSENSUS_GOAL = 0.7, 0.8  # the blanket study's stability goals
 
 
 def log_odds(p: torch.Tensor) -> torch.Tensor:
@@ -119,6 +122,36 @@ def picture(values, passes, candidates, order, title: str, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def floor_rule(floor: float, values, passes, ensemble_of, candidates: list[str], runs: list[dict]) -> dict:
+    """Per-fit blankets under ``|partial correlation| ≥ floor`` on top of the test, and what they give:
+    each run's mean pairwise Jaccard and consensus, and the consensus Jaccard between runs."""
+    member = passes & (np.abs(values) >= floor)
+    blankets = [{candidates[c] for c in np.flatnonzero(row)} for row in member]
+    consensus, per_seed = [], []
+    for index, run in enumerate(runs):
+        own = [b for b, e in zip(blankets, ensemble_of) if e == index]
+        needed = votes_needed(run["threshold"], len(own))
+        consensus.append(sorted(c for c in candidates if sum(c in b for b in own) >= needed))
+        per_seed.append(mean_pairwise_jaccard(own))
+    agreement = [jaccard(a, b) for a, b in combinations(consensus, 2)]
+    size = float(np.mean([len(b) for b in blankets]))
+    return {"floor": floor, "size": size, "per_seed": per_seed, "consensus": consensus, "agreement": agreement}
+
+
+def print_goal_table(rows: list[dict]) -> None:
+    """One line per floor against the stability goals of the blanket study (docs/results.md):
+    per-seed Jaccard ≥ 0.7 in each run, consensus Jaccard ≥ 0.8 between runs."""
+    print(f"\n{'floor':>6s}  {'blanket':>7s}  {'per-seed mean, min':>18s}  runs ≥ {PER_SEED_GOAL}  ", end="")
+    print(f"{'consensus min':>13s}  pairs ≥ {CONSENSUS_GOAL}")
+    for row in rows:
+        per_seed, agreement = row["per_seed"], row["agreement"]
+        seeds_met = f"{sum(j >= PER_SEED_GOAL for j in per_seed)}/{len(per_seed)}"
+        pairs = f"{sum(j >= CONSENSUS_GOAL for j in agreement)}/{len(agreement)}" if agreement else "-"
+        lowest = f"{min(agreement):.2f}" if agreement else "-"
+        start = f"{row['floor']:6.2f}  {row['size']:7.1f}  {np.mean(per_seed):12.2f}, {min(per_seed):.2f}"
+        print(f"{start}  {seeds_met:>9s}  {lowest:>13s}  {pairs:>10s}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -152,21 +185,14 @@ def main() -> None:
         picture(
             values, passes, candidates, np.argsort(-np.abs(mean)), f"{target}: {len(values)} fits; {scale}", args.out
         )
-    for floor in args.floor:
-        member = passes & (np.abs(values) >= floor)
-        blankets = [{candidates[c] for c in np.flatnonzero(row)} for row in member]
-        consensus, per_seed = [], []
-        for index, run in enumerate(runs):
-            own = [b for b, e in zip(blankets, ensemble_of) if e == index]
-            needed = votes_needed(run["threshold"], len(own))
-            consensus.append(sorted(c for c in candidates if sum(c in b for b in own) >= needed))
-            per_seed.append(mean_pairwise_jaccard(own))
-        agreement = [jaccard(a, b) for a, b in combinations(consensus, 2)]
-        print(f"\nfloor {floor}: per-fit blanket size {np.mean([len(b) for b in blankets]):.1f}")
-        print("  mean pairwise Jaccard per run: " + ", ".join(f"{j:.2f}" for j in per_seed))
-        print("  consensus per run: " + "; ".join("{" + ", ".join(c) + "}" for c in consensus))
-        if agreement:
-            print("  consensus Jaccard between runs: " + ", ".join(f"{j:.2f}" for j in agreement))
+    rows = [floor_rule(floor, values, passes, ensemble_of, candidates, runs) for floor in args.floor]
+    for row in rows:
+        print(f"\nfloor {row['floor']}: per-fit blanket size {row['size']:.1f}")
+        print("  mean pairwise Jaccard per run: " + ", ".join(f"{j:.2f}" for j in row["per_seed"]))
+        print("  consensus per run: " + "; ".join("{" + ", ".join(c) + "}" for c in row["consensus"]))
+        if row["agreement"]:
+            print("  consensus Jaccard between runs: " + ", ".join(f"{j:.2f}" for j in row["agreement"]))
+    print_goal_table(rows)
 
 
 if __name__ == "__main__":

@@ -398,6 +398,16 @@ def _check_target_partial_correlations_script(run, stability) -> None:
         assert float(mean) == pytest.approx(stability["target_partial_correlation"][name]["mean"], abs=5e-4)
     jaccard_line = re.search(r"mean pairwise Jaccard per run: (\S+)", done.stdout).group(1)
     assert float(jaccard_line) == pytest.approx(stability["mean_pairwise_jaccard"], abs=5e-3)
+    # the goal table: one line per floor; a larger floor never grows the blankets, and one run has
+    # no consensus pairs to count
+    floors = run_script("target_partial_correlations.py", run, "--floor", "0", "0.05", "1")
+    table = re.findall(r"^\s+(\d\.\d\d)\s+(\d+\.\d)\s+(\d\.\d\d), (\d\.\d\d)\s+(\d)/1\s+-\s+-$", floors.stdout, re.M)
+    assert [row[0] for row in table] == ["0.00", "0.05", "1.00"], floors.stdout[-2000:]
+    sizes = [float(row[1]) for row in table]
+    assert sizes[0] >= sizes[1] >= sizes[2] == 0.0
+    assert float(table[0][2]) == pytest.approx(stability["mean_pairwise_jaccard"], abs=5e-3)
+    assert table[0][4] == str(int(stability["mean_pairwise_jaccard"] >= 0.7))
+    assert table[2][2:] == ("1.00", "1.00", "1")  # every blanket empty: "agreeing", trivially
     odds = run_script("target_partial_correlations.py", run, "--log-odds", "acp")
     assert odds.returncode == 0 and "acp: " in odds.stdout and "log-odds of acp" in odds.stdout, odds.stderr[-3000:]
     bad = run_script("target_partial_correlations.py", run, "--log-odds", "molecular_weight")
