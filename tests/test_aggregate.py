@@ -24,7 +24,8 @@ def fake_job(sweep, name: str, overrides: list[str], auroc: float | None) -> Non
                     "n": 100,
                     "auroc_mean": auroc,
                     "seeds": 5,
-                    "auroc_ci95": 0.01,
+                    "auroc_low": auroc - 0.01,
+                    "auroc_high": auroc + 0.01,
                 }
                 for fs in ("markov_blanket", "all")
                 for ds in ("id_test", "AMPvsTM")

@@ -94,6 +94,7 @@ def test_no_bootstrap_is_said_in_the_report(toy_result, tmp_path):
     from latentgraph.report.html import write_report
 
     set_summary = {"target": "count_K", "oracle_for": {"count_K": "count_K"}, "features_for_target": ["count_E"]}
-    assert graph_stage(GraphConfig(), toy_result, set_summary, tmp_path / "graph", RunLog([])).stability is None
+    stage = graph_stage(GraphConfig(bootstrap=0), toy_result, set_summary, tmp_path / "graph", RunLog([]))
+    assert stage.stability is None
     assert not (tmp_path / "graph" / "stability.json").exists()
     assert "no bootstrap of this graph (graph.bootstrap=0)" in write_report(tmp_path).read_text()

@@ -38,11 +38,6 @@ def test_schema_defaults_match_the_default_yaml(group):
 
     composed = OmegaConf.to_container(compose_config(["paths.run_dir=/tmp/unused"])[group], resolve=True)
     schema = OmegaConf.to_container(OmegaConf.structured(Config)[group], resolve=True)
-    if group == "attributes":
-        # the one exception: the schema holds no classifier, so that a domain's attribute config
-        # (conf/attributes/molecules.yaml) replaces the peptide classifiers instead of adding to them
-        assert schema.pop("classifiers") == {}
-        assert set(composed.pop("classifiers")) == {"amp", "acp"}
     assert composed == schema
 
 
@@ -53,7 +48,7 @@ def test_the_molecule_domain_replaces_data_attributes_and_classifiers():
     assert "qed" in config.attributes.descriptors and "net_charge" not in config.attributes.descriptors
     assert config.model.max_len == config.data.max_len == 64
     assert config.data.stereo == "keep" and validated("domain=molecules", "data.stereo=strip").data.stereo == "strip"
-    peptides = validated()
+    peptides = validated("attributes=trained")
     assert (peptides.domain, peptides.data.alphabet, list(peptides.attributes.classifiers)) == (
         "peptides",
         "peptides",
@@ -76,12 +71,28 @@ def test_a_domain_refuses_the_other_domains_alphabet_and_descriptors(overrides, 
         validated(*overrides)
 
 
-def test_stable_blanket_preset_is_the_measured_configuration():
-    config = validated("experiment=stable_blanket")
+def test_the_default_is_the_measured_configuration_and_footprint_a_preset():
+    """The default graph and perturbation are the most reproducible measured without labels; the
+    target's default oracle saw none of the run's labels; the paper's literal reading is a preset."""
+    config = validated()
     assert config.graph.structure == "gradient_covariance" and config.perturbation.base == "posterior"
-    assert list(config.perturbation.deltas) == [-2.0, 2.0] and config.ensemble.size == 5
-    # everything else stays the default: the classifiers train at the run's seed unless fixed
-    assert config.attributes.classifier.seed is None and config.model.latent_dim == 128
+    assert list(config.perturbation.deltas) == [-2.0, 2.0] and config.ensemble.size == 1
+    assert config.graph.empty_blanket == "skip" and config.graph.bootstrap == 50
+    assert config.attributes.external == ["macrel"] and not config.attributes.use_classifiers
+    assert config.predictor.selection == "regime"
+    stable = validated("experiment=stable_blanket")
+    assert stable.ensemble.size == 5 and stable.graph.structure == "gradient_covariance"
+    footprint = validated("experiment=footprint")
+    assert footprint.graph.structure == "footprint" and footprint.perturbation.base == "prior"
+    assert list(footprint.perturbation.deltas) == [-2.0, -1.0, 1.0, 2.0]
+
+
+def test_the_acp_shift_and_the_molecules_train_their_target_oracle():
+    """No pre-trained model exists for acp or soluble: their data options pick trained classifiers."""
+    acp = validated("data=acp")
+    assert acp.attributes.use_classifiers and "acp" in acp.attributes.classifiers and acp.attributes.external == []
+    assert validated("data=acp", "attributes=descriptors").attributes.set == "descriptors"  # the command line wins
+    assert validated("domain=molecules").attributes.set == "molecules"
 
 
 def test_wae_class_preset_sizes():

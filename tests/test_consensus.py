@@ -238,7 +238,7 @@ def noisy_results():
 
 @pytest.fixture(scope="module")
 def noisy_graphs(noisy_results):
-    return [build_graph(result) for result in noisy_results]  # the defaults: FDR 0.05, min_effect=auto
+    return [build_graph(result, structure="footprint") for result in noisy_results]  # FDR 0.05, min_effect=auto
 
 
 def test_single_noisy_fits_sometimes_err(noisy_graphs):
@@ -310,6 +310,7 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     run = tmp_path / "run"
     done = run_cli(
         "experiment=smoke",
+        "attributes=trained",  # per-member oracles are classifiers trained at each member's seed
         "ensemble.size=3",
         f"ensemble.oracles={oracles}",
         f"graph.structure={structure}",
@@ -330,7 +331,7 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     own = json.loads((run / "graph" / "blanket.json").read_text())["blanket"]
     assert stability["blankets"][0] == own  # the run's own fit is the ensemble's first member
     features = json.loads((run / "results" / "features.json").read_text())
-    assert features["feature_sets"]["consensus_blanket"] == blanket["features"]
+    assert features["consensus_blanket"] == blanket["features"]
     report = (run / "report.html").read_text()
     assert "Consensus over 3 autoencoders" in report and "A second ensemble of 3 should give" in report
     table = report[report.index('id="consensus-frequency"') :].split("</table>")[0]

@@ -60,7 +60,9 @@ def test_recovers_the_toys_blankets(toy_result):
     graph = build_graph(toy_result, structure="gradient_covariance")
     assert {a: graph.markov_blanket(a) for a in TRUE_BLANKETS} == TRUE_BLANKETS
     assert all(data["undirected"] for _, _, data in graph.dag.edges(data=True))
-    assert graph.latent_edges == build_graph(toy_result).latent_edges  # the latent edges do not change
+    assert (
+        graph.latent_edges == build_graph(toy_result, structure="footprint").latent_edges
+    )  # the latent edges do not change
 
 
 def test_the_graph_keeps_every_pairs_partial_correlation_and_saves_it(toy_result, tmp_path):
@@ -76,7 +78,7 @@ def test_the_graph_keeps_every_pairs_partial_correlation_and_saves_it(toy_result
     outside = sorted(set(toy_result.attribute_names) - TRUE_BLANKETS["count_K"] - {"count_K"})[0]
     assert abs(partial["count_K"][member]) > abs(partial["count_K"][outside])
     assert AttributeGraph.load(graph.save(tmp_path)).partial_correlation == partial
-    assert build_graph(toy_result).partial_correlation == {}  # footprint: none
+    assert build_graph(toy_result, structure="footprint").partial_correlation == {}  # footprint: none
 
 
 class RotatedToyAutoencoder(ToyAutoencoder):
@@ -99,7 +101,9 @@ def test_a_rotated_latent_basis_keeps_the_blankets_the_footprint_graph_loses():
     )
     gradient = build_graph(result, structure="gradient_covariance")
     assert {a: gradient.markov_blanket(a) for a in TRUE_BLANKETS} == TRUE_BLANKETS
-    footprint = build_graph(result)  # every latent now moves K and W, or E and L: the footprints merge
+    footprint = build_graph(
+        result, structure="footprint"
+    )  # every latent now moves K and W, or E and L: the footprints merge
     assert footprint.markov_blanket("count_K") != TRUE_BLANKETS["count_K"]
 
 

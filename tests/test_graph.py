@@ -68,7 +68,7 @@ def toy_result():
 
 
 def test_recovers_the_true_edges_dag_and_blankets(toy_result):
-    graph = build_graph(toy_result, alpha=0.05)
+    graph = build_graph(toy_result, alpha=0.05, structure="footprint")
     assert graph.latent_edges == TRUE_EDGES
     assert set(graph.dag.edges) == TRUE_DAG_EDGES
     assert graph.dag.edges["count_K", "twice_K"]["undirected"] is True
@@ -89,10 +89,11 @@ def test_shared_latent_option_on_the_toy(toy_result):
 
 def test_fixed_threshold_variant(toy_result):
     assert (
-        build_graph(toy_result, threshold="fixed", tau=0.3).latent_edges - {(f"z{j}", "count_G") for j in range(6)}
+        build_graph(toy_result, threshold="fixed", tau=0.3, structure="footprint").latent_edges
+        - {(f"z{j}", "count_G") for j in range(6)}
         == TRUE_EDGES
     )
-    assert build_graph(toy_result, threshold="fixed", tau=100.0).latent_edges == set()
+    assert build_graph(toy_result, threshold="fixed", tau=100.0, structure="footprint").latent_edges == set()
 
 
 def test_null_latents_get_no_edges_over_20_seeds():
@@ -102,7 +103,7 @@ def test_null_latents_get_no_edges_over_20_seeds():
         result = run_perturbation(
             ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=seed, progress=False
         )
-        edges = build_graph(result, alpha=0.05).latent_edges
+        edges = build_graph(result, alpha=0.05, structure="footprint").latent_edges
         assert TRUE_EDGES <= edges, seed  # every true edge, every seed
         false_edges += sorted(edges - TRUE_EDGES)
         null_latent_edges += [e for e in edges if e[0] in ("z4", "z5")]
@@ -116,7 +117,7 @@ def test_null_latents_get_no_edges_over_20_seeds():
 
 
 def test_graph_save_load_and_graphml(toy_result, tmp_path):
-    graph = build_graph(toy_result)
+    graph = build_graph(toy_result, structure="footprint")
     graph.save(tmp_path)
     for name in ("graph.json", "attribute_dag.graphml", "latent_attribute.graphml"):
         assert (tmp_path / name).is_file()
@@ -129,10 +130,10 @@ def test_graph_save_load_and_graphml(toy_result, tmp_path):
 
 
 def test_mlp_sem_option(toy_result):
-    graph = build_graph(toy_result, sem="mlp")
+    graph = build_graph(toy_result, sem="mlp", structure="footprint")
     assert graph.sem_r2["K_plus_E"] > 0.95
     with pytest.raises(ValueError, match="'forest' is not a valid Sem choice; choose one of: linear, mlp"):
-        build_graph(toy_result, sem="forest")
+        build_graph(toy_result, sem="forest", structure="footprint")
 
 
 def test_graph_from_saved_result_is_the_same(toy_result, tmp_path):
@@ -140,5 +141,8 @@ def test_graph_from_saved_result_is_the_same(toy_result, tmp_path):
     from latentgraph.perturbation import PerturbationResult
 
     loaded = PerturbationResult.load(tmp_path)
-    assert build_graph(loaded).latent_edges == build_graph(toy_result).latent_edges
+    assert (
+        build_graph(loaded, structure="footprint").latent_edges
+        == build_graph(toy_result, structure="footprint").latent_edges
+    )
     assert torch.equal(loaded.effects, toy_result.effects)

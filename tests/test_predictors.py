@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from latentgraph.graph import footprint_dag, markov_blanket
+from latentgraph.predictors.comparisons import analyse
 from latentgraph.predictors.experiment import (
     Labelled,
     PredictorData,
@@ -16,7 +17,6 @@ from latentgraph.predictors.experiment import (
     ood_drop,
     run_regimes,
     stratified_sample,
-    summarise,
 )
 from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
 from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor, fit_predictor_batch
@@ -57,9 +57,9 @@ def test_blanket_excludes_a_planted_spurious_feature_and_wins_out_of_distributio
     }
     blanket = sorted(markov_blanket(footprint_dag(footprint), "target"))
     assert blanket == ["c1", "c2"] and "spurious" not in blanket
-    sets = choose_feature_sets(data, blanket, ["markov_blanket", "all"])
-    results = run_regimes(data, sets, PredictorSettings(seeds=5, regimes=["supervised"]))
-    summary = summarise(results).set_index(["feature_set", "dataset"])["auroc_mean"]
+    plan = choose_feature_sets(NAMES, ["markov_blanket", "all"], blanket=blanket)
+    results = run_regimes(data, plan, PredictorSettings(seeds=5, regimes=["supervised"]))
+    summary = analyse(results, plan, n_boot=200).summary.set_index(["feature_set", "dataset"])["auroc_mean"]
     # in distribution the spurious feature helps `all`; out of distribution it betrays it
     assert summary["all", "id_test"] > summary["markov_blanket", "id_test"]
     assert summary["markov_blanket", "reversed"] > summary["all", "reversed"] + 0.1
@@ -67,13 +67,110 @@ def test_blanket_excludes_a_planted_spurious_feature_and_wins_out_of_distributio
 
 
 def test_baselines_choose_sets_of_the_blankets_size(data):
-    sets = choose_feature_sets(data, ["c1", "c2"], ["lasso", "mutual_info", "random", "pc", "ges", "lingam"])
-    assert sets["lasso"] == ["spurious", "c1"]  # the strongest ID correlate enters the L1 path first
-    assert set(sets["mutual_info"]) == {"spurious", "c1"}
-    draws = [tuple(sets["random"](seed)) for seed in range(5)]
-    assert all(len(d) == 2 and set(d) <= set(NAMES) for d in draws) and len(set(draws)) > 1  # one draw per seed
+    wanted = ["markov_blanket", "lasso", "mutual_info", "random", "pc", "ges", "lingam"]
+    plan = choose_feature_sets(NAMES, wanted, blanket=["c1", "c2"])
+    chosen = {name: choice.choose(data.train, 0) for name, choice in plan.choices.items()}
+    assert chosen["lasso"] == ["spurious", "c1"]  # the strongest ID correlate enters the L1 path first
+    assert set(chosen["mutual_info"]) == {"spurious", "c1"}
+    draws = [tuple(plan.choices["random"].choose(data.train, r)) for r in range(5)]
+    assert all(len(d) == 2 and set(d) <= set(NAMES) for d in draws) and len(set(draws)) > 1  # one draw per replicate
     for name in ("pc", "ges", "lingam"):  # the label's neighbours in a learned graph: never the pure noise
-        assert "noise" not in sets[name] and {"c1", "spurious"} <= set(sets[name]), (name, sets[name])
+        assert "noise" not in chosen[name] and {"c1", "spurious"} <= set(chosen[name]), (name, chosen[name])
+    assert plan.comparisons == {"markov_blanket": ["lasso", "mutual_info", "random", "pc", "ges", "lingam"]}
+
+
+def test_size_matched_baselines_take_the_size_of_each_blanket_they_are_compared_with(data):
+    """A run's blanket of 1 and a consensus of 3: one size-matched set per size, each compared with its own blanket."""
+    wanted = ["markov_blanket", "consensus_blanket", "all", "lasso", "mutual_info", "random", "pc"]
+    plan = choose_feature_sets(NAMES, wanted, blanket=["c1"], consensus_blanket=["c1", "c2", "noise"])
+    assert plan.comparisons["markov_blanket"] == ["all", "lasso_k1", "mutual_info_k1", "random_k1", "pc"]
+    assert plan.comparisons["consensus_blanket"] == ["all", "lasso_k3", "mutual_info_k3", "random_k3", "pc"]
+    settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=3, max_steps=40)
+    results = run_regimes(data, plan, settings)
+    for (name, regime, n), per_replicate in results.features.items():
+        if name.endswith(("_k1", "_k3")):
+            assert {len(f) for f in per_replicate} == {int(name[-1])}, (name, regime, n)
+    one_size = choose_feature_sets(NAMES, wanted, blanket=["c1", "c2"], consensus_blanket=["c2", "noise"])
+    assert one_size.comparisons["markov_blanket"] == one_size.comparisons["consensus_blanket"]
+    assert "lasso" in one_size.choices and "lasso_k2" not in one_size.choices
+
+
+def _selectors_plan():
+    wanted = ["markov_blanket", "all", "lasso", "mutual_info", "random", "pc", "ges", "lingam"]
+    return choose_feature_sets(NAMES, wanted, blanket=["c1", "c2"])
+
+
+def _with_train_labels(data: PredictorData, y: torch.Tensor) -> PredictorData:
+    return PredictorData(names=data.names, train=Labelled(data.train.x, y), val=data.val, test=data.test, ood=data.ood)
+
+
+@pytest.mark.parametrize("selection", ["regime", "full_train"])
+@pytest.mark.parametrize("outside", ["flipped", "relabelled by noise"])
+def test_limited_arms_see_only_their_n_labels(data, selection, outside):
+    """Change every training label outside subsample r's n rows (flip them, or relabel them by the
+    pure-noise column): under the fair protocol no arm's features and no arm's AUROC at (n, r)
+    change. Selecting on the whole split (the named second protocol) does see the relabelling, so
+    the check can fail. (Flipping every label is invisible to lasso and mutual information, which
+    are symmetric in the two classes.)"""
+    n, r = 32, 1
+    rows = torch.as_tensor(stratified_sample(data.train.y, n, r))
+    settings = PredictorSettings(
+        regimes=["limited"], limited_n=(n,), limited_subsamples=2, max_steps=60, selection=selection
+    )
+    same_rows = lambda n_, r_: stratified_sample(data.train.y, n_, r_)  # noqa: E731
+    first = run_regimes(data, _selectors_plan(), settings, subsample=same_rows)
+    changed_labels = 1 - data.train.y if outside == "flipped" else (data.train.x[:, 3] > 0).long()
+    changed_labels[rows] = data.train.y[rows]
+    again = run_regimes(_with_train_labels(data, changed_labels), _selectors_plan(), settings, subsample=same_rows)
+    changed = [key[0] for key, features in first.features.items() if features[r] != again.features[key][r]]
+    pick = lambda res: res.metrics[res.metrics["seed"] == r].reset_index(drop=True)  # noqa: E731
+    if selection == "regime":
+        assert changed == []
+        pd.testing.assert_frame_equal(pick(first), pick(again))
+    elif outside == "relabelled by noise":
+        assert {"lasso", "mutual_info"} <= set(changed)
+
+
+def test_no_evaluation_set_chooses_a_feature_set_or_a_comparison(data):
+    """Scrambling the OOD labels changes no set's features and no comparison made: the comparisons
+    are the plan's, fixed before any result (there is no best baseline picked on a test set)."""
+    settings = PredictorSettings(
+        seeds=2, regimes=["supervised", "limited"], limited_n=(16,), limited_subsamples=3, max_steps=60
+    )
+    plan = _selectors_plan()
+    first = run_regimes(data, plan, settings)
+    ood = data.ood["reversed"]
+    scrambled = PredictorData(
+        names=data.names,
+        train=data.train,
+        val=data.val,
+        test=data.test,
+        ood={
+            "reversed": Labelled(ood.x, ood.y[torch.randperm(len(ood.y), generator=torch.Generator().manual_seed(0))])
+        },
+    )
+    again = run_regimes(scrambled, plan, settings)
+    assert first.features == again.features
+    made = lambda res: set(  # noqa: E731
+        map(tuple, analyse(res, plan, n_boot=100).comparisons[["blanket", "reference"]].to_numpy().tolist())
+    )
+    assert made(first) == made(again) == {("markov_blanket", ref) for ref in plan.comparisons["markov_blanket"]}
+
+
+def test_an_empty_blanket_makes_no_comparison_and_a_fallback_no_self_comparison(data):
+    wanted = ["markov_blanket", "all", "lasso", "mutual_info", "random", "pc"]
+    empty = choose_feature_sets(NAMES, wanted, blanket=[])
+    assert set(empty.choices) == {"all", "pc"} and empty.comparisons == {}  # the size-free sets still run
+    settings = PredictorSettings(
+        seeds=2, regimes=["supervised", "limited"], limited_n=(16,), limited_subsamples=3, max_steps=40
+    )
+    assert analyse(run_regimes(data, empty, settings), empty, n_boot=50).comparisons.empty
+    fallback = choose_feature_sets(NAMES, wanted, blanket=list(NAMES))  # graph.empty_blanket=all
+    analysis = analyse(run_regimes(data, fallback, settings), fallback, n_boot=50)
+    made = analysis.comparisons
+    assert not made.empty and "all" not in set(made["reference"])
+    assert not ((made["diff"] == 0) & (made["low"] == 0) & (made["high"] == 0)).any()
+    assert any(line.startswith("markov_blanket − all") for line in analysis.not_compared)
 
 
 def test_graph_matrix_blankets():
@@ -95,17 +192,18 @@ def test_every_regime_produces_rows(data):
     prior = synthetic(500, 1.0, 9)
     full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
     settings = PredictorSettings(seeds=2, fewshot_k=(8, 16), limited_n=(16, 64), limited_subsamples=3, max_steps=100)
-    results = run_regimes(full, {"markov_blanket": ["c1", "c2"], "empty": []}, settings)
+    measured = run_regimes(full, {"markov_blanket": ["c1", "c2"], "empty": []}, settings)
+    results = measured.metrics
     assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
     limited = results[(results["regime"] == "limited") & (results["feature_set"] == "markov_blanket")]
     assert sorted(set(limited["n"])) == [16, 64] and sorted(set(limited["seed"])) == [0, 1, 2]  # 3 subsamples
     fewshot = results[results["regime"] == "fewshot"]
     assert set(fewshot["dataset"]) == {"reversed"} and sorted(set(fewshot["n"])) == [8, 16]
     assert (results[results["feature_set"] == "empty"]["auroc"] == 0.5).all()
-    summary = summarise(results)
+    summary = analyse(measured, n_boot=100).summary
     limited = summary["regime"] == "limited"
     assert (summary.loc[~limited, "seeds"] == 2).all() and (summary.loc[limited, "seeds"] == 3).all()
-    assert summary["auroc_ci95"].notna().all()
+    assert summary["auroc_low"].notna().all() and (summary["auroc_low"] <= summary["auroc_high"]).all()
     drop = ood_drop(summary)
     assert set(drop["regime"]) == {"supervised", "unsupervised"}
     assert set(drop["dataset"]) == {"reversed"}  # the validation split is never an OOD set
@@ -141,7 +239,7 @@ def test_a_limited_regime_run_finishes_with_its_report(tmp_path):
     assert read_ood_drop(run / "results" / "ood_drop.csv").empty
     report = (run / "report.html").read_text()
     assert "No supervised or unsupervised predictors in this run" in report
-    assert "Limited labels: paired differences" in report
+    assert 'id="answer"' in report and "Fixed comparisons" in report
     (tmp_path / "old.csv").write_text("")
     assert list(read_ood_drop(tmp_path / "old.csv").columns) == list(
         pd.read_csv(run / "results" / "ood_drop.csv").columns
@@ -190,10 +288,10 @@ def test_the_limited_regime_sees_only_its_n_labels(data):
     settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=4, max_steps=100)
     sets = {"some": ["c1", "c2"], "all": list(NAMES)}
     flipped = Labelled(data.val.x, 1 - data.val.y)  # validation labels that would mislead any use of them
-    first = run_regimes(data, sets, settings)
+    first = run_regimes(data, sets, settings).metrics
     again = run_regimes(
         PredictorData(names=NAMES, train=data.train, val=flipped, test=data.test, ood=data.ood), sets, settings
-    )
+    ).metrics
     pd.testing.assert_frame_equal(first, again)
     assert len(first) == 2 * 4 * 2 * (1 + len(data.ood))  # sets × subsamples × n × (ID test + OOD sets)
 
@@ -204,11 +302,13 @@ def test_a_feature_set_with_the_same_features_reuses_the_fits(data, caplog):
     prior = synthetic(300, 1.0, 9)
     full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
     settings = PredictorSettings(seeds=2, fewshot_k=(8,), limited_n=(16,), limited_subsamples=3, max_steps=60)
-    alone = run_regimes(full, {"blanket": ["c1", "c2"]}, settings)
+    alone = run_regimes(full, {"blanket": ["c1", "c2"]}, settings).metrics
     with caplog.at_level("INFO", logger="latentgraph.predictors.experiment"):
-        both = run_regimes(full, {"first": ["c1", "c2"], "blanket": ["c1", "c2"], "swapped": ["c2", "c1"]}, settings)
-    assert "feature set blanket: the same features as first; its fits are reused" in caplog.text
-    assert "swapped: the same" not in caplog.text  # another column order is another fit
+        both = run_regimes(
+            full, {"first": ["c1", "c2"], "blanket": ["c1", "c2"], "swapped": ["c2", "c1"]}, settings
+        ).metrics
+    assert "feature set blanket: 9 fits reused from sets with the same features on the same rows" in caplog.text
+    assert "feature set swapped:" not in caplog.text  # another column order is another fit
     reused = both[both["feature_set"] == "blanket"].reset_index(drop=True)
     pd.testing.assert_frame_equal(reused, alone)
     assert len(both[both["feature_set"] == "swapped"]) == len(alone)
@@ -275,7 +375,7 @@ def test_the_limited_regime_fits_each_subsample_as_a_lone_fit_would(data):
     feature set whose width changes with the subsample (empty for some)."""
     settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=4, max_steps=80)
     varying = {0: ["c1"], 1: [], 2: ["c2", "noise"], 3: ["spurious"]}
-    results = run_regimes(data, {"varying": lambda r: varying[r % 4], "all": list(NAMES)}, settings)
+    results = run_regimes(data, {"varying": lambda r: varying[r % 4], "all": list(NAMES)}, settings).metrics
     for (name, n, r), row in (
         results[results["dataset"] == "reversed"].set_index(["feature_set", "n", "seed"]).iterrows()
     ):
@@ -290,32 +390,18 @@ def test_the_limited_regime_fits_each_subsample_as_a_lone_fit_would(data):
         assert row["auroc"] == pytest.approx(expected, abs=1e-3), (name, n, r)
 
 
-def test_paired_differences_and_their_intervals():
-    from latentgraph.predictors.paired import bootstrap_mean_interval, paired_differences, study_differences
-
-    assert bootstrap_mean_interval(np.full(30, 0.1)) == pytest.approx((0.1, 0.1, 0.1))
-    rng = np.random.default_rng(0)
-    noisy = 0.05 + rng.normal(0, 0.1, 200)
-    mean, low, high = bootstrap_mean_interval(noisy)
-    assert low < mean < high and low < 0.05 < high and high - low < 0.1
-    # two levels: seeds that disagree widen the interval beyond what the subsamples alone give
-    seeds = np.stack([offset + rng.normal(0, 0.02, 50) for offset in (-0.1, 0.0, 0.1, 0.2, 0.3)])
-    _, low2, high2 = bootstrap_mean_interval(seeds)
-    _, low1, high1 = bootstrap_mean_interval(seeds.ravel())
-    assert high2 - low2 > 3 * (high1 - low1)
-
-    rows = []
-    for r in range(20):
-        for n in (16, 32):
-            base = 0.6 + 0.01 * r
-            for name, auroc in (("all", base), ("markov_blanket", base + 0.1), ("pc", base + 0.05)):
-                rows.append(
-                    {"feature_set": name, "regime": "limited", "dataset": "ood", "n": n, "seed": r, "auroc": auroc}
-                )
-    results = pd.DataFrame(rows)
-    table = paired_differences(results)
-    blanket = table[table["feature_set"] == "markov_blanket"]
-    assert list(blanket["n"]) == [16, 32] and np.allclose(blanket["diff"], 0.1) and (blanket["pairs"] == 20).all()
-    study = study_differences(results, seed_sets={0: "markov_blanket"})
-    best = study[study["reference"].str.startswith("best baseline")]
-    assert set(best["reference"]) == {"best baseline (pc)"} and np.allclose(best["diff"], 0.05)
+def test_comparisons_are_paired_holm_adjusted_and_worded(data):
+    """The blanket beats all on the reversed shift: a paired difference with a crossed interval,
+    Holm over the blanket's comparisons at each n, and the words the report prints."""
+    plan = choose_feature_sets(NAMES, ["markov_blanket", "all", "lasso", "random"], blanket=["c1", "c2"])
+    settings = PredictorSettings(
+        seeds=3, regimes=["supervised", "limited"], limited_n=(64,), limited_subsamples=8, max_steps=100
+    )
+    comparisons = analyse(run_regimes(data, plan, settings), plan, n_boot=300).comparisons
+    versus_all = comparisons[(comparisons["dataset"] == "reversed") & (comparisons["reference"] == "all")]
+    assert set(versus_all["regime"]) == {"limited", "supervised"}
+    assert (versus_all["low"] > 0).all() and (versus_all["verdict"] == "better").all()
+    for _, family in comparisons.groupby(["regime", "dataset", "n"]):
+        assert (family["p_holm"] >= family["pvalue"] - 1e-12).all()
+        assert family["p_holm"].max() <= 1
+    assert set(comparisons["verdict"]) <= {"better", "worse", "no detectable difference"}

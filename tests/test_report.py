@@ -45,7 +45,9 @@ class Page(HTMLParser):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
-    cfg = compose_config(["experiment=smoke", *FAST, "predictor.regime=all"])
+    # four epochs and 64 base codes give the smoke run a blanket; the trained oracle adds its table
+    overrides = ["trainer.max_epochs=4", "perturbation.n_base=64", "attributes=trained"]
+    cfg = compose_config(["experiment=smoke", *FAST, "predictor.regime=all", *overrides])
     with open_dict(cfg):
         cfg.paths.run_dir = str(root / "run")
         cfg.paths.cache_dir = str(root / "cache")
@@ -64,15 +66,15 @@ def test_report_is_self_contained_with_every_section(run_dir):
     assert report.is_file()
     page = parse(report)
     assert page.title == f"latentgraph report: {run_dir.name}"
-    assert {"data-sources", "wae-metrics", "classifier-metrics", "sem-r2", "results", "paired-differences"} <= set(
-        page.tables
-    )
+    expected = {"data-sources", "wae-metrics", "classifier-metrics", "sem-r2", "results", "comparisons"}
+    assert expected | {"verdict-AMPvsTM", "verdict-id_test", "blanket-frequency"} <= set(page.tables)
     alts = [image["alt"] for image in page.images]
     assert alts == [
+        "forest plot",
         "sensitivity heatmap",
         "latent to attribute graph and attribute DAG",
+        "bootstrap frequencies",
         "limited-data curve",
-        "paired differences",
         "few-shot curve",
     ]
     for image in page.images:  # every figure is embedded and decodes as a PNG
@@ -81,6 +83,9 @@ def test_report_is_self_contained_with_every_section(run_dir):
         assert pixels.shape[0] > 100 and pixels.shape[1] > 100
     text = report.read_text()
     assert 'id="blanket"' in text and "markov_blanket" in text and "seed: 0" in text
+    # the answer comes first: the question, the blanket with its frequencies and the oracle's labels
+    assert text.index('id="answer"') < text.index("<h2>Data</h2>")
+    assert "the run&#x27;s whole ID training split" in text and "fraction of 50 bootstrap resamples" in text
     assert "file://" not in text and 'src="http' not in text  # nothing outside the page
     assert "Fitted in this run (training-code revision 1)" in text  # a fresh cache: nothing reused
 
@@ -115,7 +120,7 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
     page = Page()
     page.feed(dom)
     assert page.title == f"latentgraph report: {run_dir.name}" and "results" in page.tables
-    assert len(page.images) == 5
+    assert len(page.images) == 6
     shot = tmp_path / "report.png"
     subprocess.run(
         [*flags, "--window-size=1300,3000", f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True

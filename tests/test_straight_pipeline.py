@@ -61,11 +61,9 @@ def _agree(library: dict, schema: dict, names) -> None:
 def test_library_defaults_equal_config_defaults():
     graph = _schema(GraphConfig)
     _agree(_defaults(build_graph), graph, ["threshold", "alpha", "min_effect", "tau", "structure", "sem"])
-    _agree(
-        _defaults(run_perturbation),
-        _schema(PerturbationConfig),
-        ["n_base", "deltas", "base", "batch_size", "n_permutations"],
-    )
+    # run_perturbation keeps prior codes and four steps as its own defaults: it must run without data
+    # sequences, which posterior codes need; the pipeline passes the schema's (posterior, ±2)
+    _agree(_defaults(run_perturbation), _schema(PerturbationConfig), ["n_base", "batch_size", "n_permutations"])
     _agree(
         _defaults(SequenceDataModule.__init__),
         _schema(DataConfig),
@@ -154,7 +152,13 @@ def _graph_without_edges(names: list[str]) -> AttributeGraph:
 SET_SUMMARY = {"target": "amp", "oracle_for": {"amp": "amp"}, "features_for_target": ["length", "net_charge"]}
 
 
-def test_an_empty_blanket_falls_back_to_all_features():
+def test_an_empty_blanket_is_said_and_uses_no_features_by_default():
+    report = blanket_report(_graph_without_edges(["length", "net_charge", "amp"]), SET_SUMMARY, "skip")
+    assert report["empty"] and report["blanket"] == report["features"] == [] and report["fallback"] is None
+    assert "no attribute is in the Markov blanket of 'amp'" in report["reason"]
+
+
+def test_an_empty_blanket_falls_back_to_all_features_when_asked():
     report = blanket_report(_graph_without_edges(["length", "net_charge", "amp"]), SET_SUMMARY, "all")
     assert report["empty"] and report["blanket"] == [] and report["fallback"] == "all"
     assert report["features"] == ["length", "net_charge"]
@@ -164,7 +168,7 @@ def test_an_empty_blanket_falls_back_to_all_features():
 def test_an_empty_blanket_fails_the_run_when_asked():
     with pytest.raises(ConfigValueError) as info:
         blanket_report(_graph_without_edges(["length", "net_charge", "amp"]), SET_SUMMARY, "fail")
-    assert info.value.key == "graph.empty_blanket" and "set graph.empty_blanket=all" in str(info.value)
+    assert info.value.key == "graph.empty_blanket" and "set graph.empty_blanket=skip" in str(info.value)
 
 
 def test_a_blanket_never_falls_back():

@@ -9,7 +9,7 @@ to about 100 residues.
 Columns: ``macrel_amp`` (probability of being an AMP; an oracle for ``amp``) and
 ``macrel_hemolysis`` (probability of being haemolytic; an oracle for ``hemolysis``).
 
-Install with ``pip install "latentgraph[macrel]"`` (macrel and onnxruntime).
+Both packages are dependencies of latentgraph (the default attribute set uses the AMP model).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MACREL_MODELS = {  # column -> (model file, output class, property it is an orac
     "macrel_amp": ("AMP.onnx.gz", "AMP", "amp"),
     "macrel_hemolysis": ("Hemo.onnx.gz", "Hemo", "hemolysis"),
 }
-INSTALL_HINT = 'pip install "latentgraph[macrel]"  (or: pip install macrel onnxruntime)'
+INSTALL_HINT = "pip install macrel onnxruntime  (both are dependencies of latentgraph; reinstall it)"
 
 
 def _import_macrel() -> tuple[Any, Any]:
@@ -39,7 +39,7 @@ def _import_macrel() -> tuple[Any, Any]:
         raise ConfigValueError(
             "attributes.external",
             "[macrel]",
-            f"needs the optional packages macrel and onnxruntime ({error}); install them with: {INSTALL_HINT}",
+            f"needs the packages macrel and onnxruntime ({error}); install them with: {INSTALL_HINT}",
         ) from error
     return compute_all, onnxruntime
 

@@ -63,7 +63,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
                 if graph is not None and settings.ensemble.size > 1
                 else None
             )
-            blanket = graph.features if graph is not None else None  # the blanket, or the fallback's attributes
+            blanket = graph.features if graph is not None else None  # the blanket, the fallback's, or []
             results = pipeline.predictor_stage(
                 settings,
                 data,
@@ -77,10 +77,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
             )
             metrics = pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble)
         run_log.save()
+        log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
     finally:
         pipeline.finish_wandb()
-    log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
     return metrics
 
 

@@ -139,9 +139,10 @@ class Sem(Choice):
 
 
 class EmptyBlanket(Choice):
-    """What the predictors use when the target's blanket is empty."""
+    """What the predictors do when the target's blanket is empty."""
 
-    all = "all"  # every feature attribute
+    skip = "skip"  # say so, and skip every comparison that needs a blanket (the size-free sets still run)
+    all = "all"  # use every feature attribute as the blanket (its comparison with `all` is then skipped)
     fail = "fail"  # stop with an error
 
 
@@ -160,6 +161,13 @@ class FeatureSet(Choice):
     pc = "pc"
     ges = "ges"
     lingam = "lingam"
+
+
+class Selection(Choice):
+    """``predictor.selection``: which labelled rows the selection baselines choose their features from."""
+
+    regime = "regime"  # the rows the regime's predictor trains on (in the limited regime: its n labels)
+    full_train = "full_train"  # always the whole ID training split (a second, named protocol)
 
 
 class Regime(Choice):

@@ -36,6 +36,7 @@ from latentgraph.config.choices import (
     Recurrence,
     RegimeChoice,
     Regularizer,
+    Selection,
     Sem,
     Stage,
     StereoPolicy,
@@ -219,10 +220,10 @@ class AttributesConfig:
 
     set: str = "default"
     descriptors: list[str] = field(default_factory=_all_descriptors)
-    use_classifiers: bool = True
-    external: list[str] = field(default_factory=list)
+    use_classifiers: bool = False  # the default target oracle is pre-trained (macrel's AMP model)
+    external: list[str] = field(default_factory=lambda: ["macrel"])
     # empty here so a domain's attribute config replaces the classifiers instead of adding to them;
-    # conf/attributes/default.yaml gives the peptide ones (amp, acp)
+    # conf/attributes/trained.yaml gives the peptide ones (amp, acp)
     classifiers: dict[str, ClassifierSpec] = field(default_factory=dict)
     classifier: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
 
@@ -248,8 +249,8 @@ class PerturbationConfig:
 
     enabled: bool = True
     n_base: int = 256
-    deltas: list[float] = field(default_factory=lambda: [-2.0, -1.0, 1.0, 2.0])
-    base: Base = Base.prior
+    deltas: list[float] = field(default_factory=lambda: [-2.0, 2.0])
+    base: Base = Base.posterior
     latent_scale: LatentScale = LatentScale.data
     batch_size: int = 4096
     n_permutations: int | None = None
@@ -282,10 +283,10 @@ class GraphConfig:
     # "auto": beat the random-direction control (docs/method.md §5c); a number: the floor S >= min_effect
     min_effect: Any = AUTO
     tau: float = 0.1
-    structure: Structure = Structure.footprint
+    structure: Structure = Structure.gradient_covariance
     sem: Sem = Sem.linear
-    empty_blanket: EmptyBlanket = EmptyBlanket.all
-    bootstrap: int = 0  # B resamples of the base codes: edge and blanket frequencies (graph/stability.json)
+    empty_blanket: EmptyBlanket = EmptyBlanket.skip
+    bootstrap: int = 50  # B resamples of the base codes: edge and blanket frequencies (graph/stability.json)
 
     def __post_init__(self) -> None:
         _check(0 < self.alpha < 1, "alpha", self.alpha, "must be in (0, 1)")
@@ -316,6 +317,8 @@ class PredictorConfig:
     limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
     limited_subsamples: int = 50  # label subsamples per n, the same rows for every feature set
     limited_c: float = 1.0  # the limited regime's L2 prior (inverse strength, scikit-learn's C)
+    selection: Selection = Selection.regime  # which labelled rows the selection baselines choose from
+    jobs: int = -1  # processes for the selection baselines on every label subsample (joblib; -1: every core)
     prior_samples: int = 2000
     max_steps: int = 500
     patience: int = 25
@@ -335,6 +338,7 @@ class PredictorConfig:
         _check(all(n >= 4 for n in self.limited_n), "limited_n", list(self.limited_n), "every n must be >= 4")
         _check(self.prior_samples >= 20, "prior_samples", self.prior_samples, "must be >= 20")
         _check(self.limited_subsamples >= 2, "limited_subsamples", self.limited_subsamples, "must be >= 2")
+        _check(self.jobs == -1 or self.jobs >= 1, "jobs", self.jobs, "must be -1 (every core) or >= 1")
         _positive(self, "limited_c")
         _positive(self, "max_steps", "patience", "lr", "fewshot_steps", "fewshot_lr")
 

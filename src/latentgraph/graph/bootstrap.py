@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from latentgraph.config.choices import plain
+from latentgraph.config.choices import Structure, plain
 from latentgraph.graph.build import AttributeGraph, graph_from_tests
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
@@ -87,6 +87,7 @@ def bootstrap_graph(
     seed: int = 0,
     n_permutations: int | None = None,
     progress: Callable[[], None] | None = None,
+    latent_edges: bool | None = None,
     **build_graph_settings,
 ) -> GraphStability:
     """Edge and blanket frequencies over ``n_boot`` resamples of ``result``'s base codes.
@@ -98,6 +99,10 @@ def bootstrap_graph(
         n_permutations: sign flips per test in each replicate (``None``: the run's own number,
             ``result.info["n_permutations"]``, else the fewest that let one pair pass BH alone).
         progress: called once per finished replicate.
+        latent_edges: whether each replicate retests the latent edges (the sign flips and the
+            control, nearly all of a replicate's cost). ``None``: unless the structure is
+            ``gradient_covariance``, whose attribute graph and blanket do not depend on the latent
+            edges; without them, ``latent_edge_frequency`` is empty and the settings say so.
         build_graph_settings: ``threshold``, ``alpha``, ``min_effect``, ``tau``, ``structure``
             as for :func:`~latentgraph.graph.build_graph` (``sem`` is accepted and unused).
     """
@@ -106,14 +111,20 @@ def bootstrap_graph(
     settings = {key: value for key, value in build_graph_settings.items() if key != "sem"}
     n, d, k, m = result.effects.shape
     flips = n_permutations or result.info.get("n_permutations") or permutations_for(d * m, k)
+    if latent_edges is None:
+        latent_edges = Structure(settings.get("structure", Structure.footprint)) != Structure.gradient_covariance
     generator = torch.Generator().manual_seed(seed)
     replicates = []
     for _ in range(n_boot):
         rows = torch.randint(0, n, (n,), generator=generator)
         effects = result.effects[rows]
-        pvalues = sign_flip_pvalues(effects, n_permutations=flips, generator=generator)
         control_qvalues = None
-        if result.has_control:  # the same base codes' random-direction steps
+        if latent_edges:
+            pvalues = sign_flip_pvalues(effects, n_permutations=flips, generator=generator)
+        else:  # no latent edge in the replicate: its attribute graph does not read them
+            pvalues = torch.ones(d, m)
+            control_qvalues = torch.ones(d, m) if result.has_control else None
+        if latent_edges and result.has_control:  # the same base codes' random-direction steps
             control = generic_response_pvalues(
                 effects, result.control_effects[rows], n_draws=flips, generator=generator
             )
@@ -142,6 +153,7 @@ def bootstrap_graph(
         settings={
             **plain(settings),
             "seed": seed,
-            "n_permutations": flips,
+            "n_permutations": flips if latent_edges else None,
+            "latent_edges_resampled": latent_edges,
         },
     )

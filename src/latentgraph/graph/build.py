@@ -133,7 +133,7 @@ def build_graph(
     alpha: float = 0.05,
     min_effect: float | str = AUTO,
     tau: float = 0.1,
-    structure: Structure | str = Structure.footprint,
+    structure: Structure | str = Structure.gradient_covariance,
     sem: Sem | str = Sem.linear,
 ) -> AttributeGraph:
     """Edges from the tests, footprints, the attribute graph, and the SEM fit.

@@ -139,8 +139,11 @@ def predictor_key(
         "classifiers": _classifier_keys(classifiers),
         "attributes": _attribute_set_settings(settings),
         "blanket": blanket,
-        "predictor": asdict(settings.predictor),
+        # jobs changes how fast the selections run, not what they choose
+        "predictor": {k: v for k, v in asdict(settings.predictor).items() if k != "jobs"},
         "seed": settings.seed,
+        # 2: selectors choose on each regime's own rows, crossed-bootstrap intervals, fixed comparisons
+        "protocol": 2,
     }
     if consensus_blanket is not None:  # absent for one autoencoder: those keys stay as they were
         parts["consensus_blanket"] = consensus_blanket

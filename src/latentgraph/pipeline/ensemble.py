@@ -44,7 +44,7 @@ class ConsensusStageResult:
     """The consensus over the fits, and what the ``consensus_blanket`` predictors use."""
 
     consensus: Consensus
-    features: list[str]  # the consensus blanket, or the fallback's attributes when it is empty
+    features: list[str]  # the consensus blanket, the fallback's attributes, or none (graph.empty_blanket=skip)
     member_dirs: list[str]
     member_features: dict[int, list[str]] = field(default_factory=dict)  # seed → its blanket (or fallback)
 
@@ -124,10 +124,14 @@ def consensus_stage(
     fallback = None
     if not features:
         reason = f"no attribute reaches frequency {result.threshold} in the blanket of {node!r}"
-        if EmptyBlanket(settings.graph.empty_blanket) == EmptyBlanket.fail:
-            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=all to fall back")
-        features, fallback = list(candidates), "all"
-        log.warning("consensus: %s; the consensus_blanket predictors use all %d attributes", reason, len(features))
+        policy = EmptyBlanket(settings.graph.empty_blanket)
+        if policy == EmptyBlanket.fail:
+            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=skip to go on")
+        if policy == EmptyBlanket.all:
+            features, fallback = list(candidates), "all"
+            log.warning("consensus: %s; the consensus_blanket predictors use all %d attributes", reason, len(features))
+        else:
+            log.warning("consensus: %s; the consensus_blanket comparisons are skipped", reason)
     payload = result.to_json()
     write_json(
         out_dir / "blanket.json",

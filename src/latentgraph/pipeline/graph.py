@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class GraphStageResult:
     """The graph and the blanket report (:func:`blanket_report`); ``features`` are what the
-    ``markov_blanket`` predictors use (the blanket, or the fallback's attributes)."""
+    ``markov_blanket`` predictors use (the blanket, the fallback's attributes, or none)."""
 
     graph: AttributeGraph
     blanket: dict
@@ -69,12 +69,23 @@ def blanket_report(graph: AttributeGraph, set_summary: dict, empty_blanket: Empt
         "target_footprint": sorted(graph.footprint.get(node, ())) if node else [],
     }
     if not blanket:
-        if EmptyBlanket(empty_blanket) == EmptyBlanket.fail:
-            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=all to fall back")
-        report.update(fallback="all", features=features)
-        log.warning(
-            "graph: %s; falling back to all %d feature attributes (graph.empty_blanket=all)", reason, len(features)
-        )
+        policy = EmptyBlanket(empty_blanket)
+        if policy == EmptyBlanket.fail:
+            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=skip to go on")
+        if policy == EmptyBlanket.all:
+            report.update(fallback="all", features=features)
+            log.warning(
+                "graph: %s; falling back to all %d feature attributes (graph.empty_blanket=all): the blanket's "
+                "comparison with all is not made",
+                reason,
+                len(features),
+            )
+        else:
+            log.warning(
+                "graph: %s; every comparison that needs a blanket is skipped (graph.empty_blanket=skip; "
+                "graph.empty_blanket=all uses all attributes instead)",
+                reason,
+            )
     return report
 
 
@@ -127,7 +138,7 @@ def graph_stage(
         summary["latent_edges"],
         summary["attribute_edges"],
         report["target_node"],
-        report["blanket"] or f"empty (fallback: {report['fallback']})",
+        report["blanket"] or f"empty (fallback: {report['fallback'] or 'none, comparisons skipped'})",
     )
     log.info("graph: SEM R² %s", {k: round(v, 3) for k, v in graph.sem_r2.items()})
     run_log.metrics(

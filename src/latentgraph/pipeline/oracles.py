@@ -187,6 +187,31 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
     return trained
 
 
+EXTERNAL_ORACLE_LABELS = {
+    "macrel_amp": "none of the run's labels: macrel's pre-trained AMP model (its authors trained it on the AmPEP "
+    "set, whose AMPs come from APD3, CAMP and LAMP; docs/method.md §2 on its overlap with the OOD sets)",
+}
+
+
+def target_oracle(cfg: Config, oracle_for: dict[str, str], data: PreparedData) -> dict | None:
+    """The target's oracle column and which labels it saw: every result states it (docs/method.md §2)."""
+    columns = [name for name, prop in oracle_for.items() if prop == data.target]
+    if not columns:
+        return None
+    column = data.target if data.target in columns else columns[0]
+    spec = cfg.attributes.classifiers.get(column) if cfg.attributes.use_classifiers else None
+    if spec is not None and uses_run_split(cfg, column, spec):
+        labels = f"the run's whole ID training split ({len(data.id_train)} labelled sequences): a trained classifier"
+        pretrained = False
+    elif spec is not None:
+        labels = f"its own training split of {spec.train_source}: a trained classifier"
+        pretrained = False
+    else:
+        labels = EXTERNAL_ORACLE_LABELS.get(column, "none of the run's labels: an external pre-trained model")
+        pretrained = True
+    return {"column": column, "labels_seen": labels, "pretrained": pretrained}
+
+
 def build_run_attribute_set(
     cfg: Config, classifiers: dict[str, TrainedClassifier], data: PreparedData, run_dir: Path
 ) -> tuple[AttributeSet, dict]:
@@ -211,6 +236,7 @@ def build_run_attribute_set(
         "names": attributes.names,
         "oracle_for": attributes.oracle_for,
         "target": data.target,
+        "target_oracle": target_oracle(cfg, attributes.oracle_for, data),
         "features_for_target": features.names,
         "id_train_mean": dict(zip(attributes.names, values.nanmean(dim=0).tolist())),
         "id_train_std": dict(zip(attributes.names, nanstd(values).tolist())),

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from rich.console import Console
@@ -26,7 +30,9 @@ from latentgraph.perturbation.protocol import Autoencoder
 from latentgraph.pipeline.cache import predictor_key, stage_cache
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.tracking import RunLog
+from latentgraph.predictors.comparisons import analyse
 from latentgraph.predictors.experiment import (
+    ID_TEST,
     ID_VAL,
     Labelled,
     PredictorData,
@@ -35,10 +41,9 @@ from latentgraph.predictors.experiment import (
     ood_drop,
     read_ood_drop,
     run_regimes,
-    summarise,
 )
-from latentgraph.predictors.paired import blanket_comparisons, study_differences
-from latentgraph.report.figures import limited_curve, paired_difference_figure, save_png
+from latentgraph.predictors.intervals import crossed_interval
+from latentgraph.report.figures import forest_figure, limited_curve, save_png
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +52,10 @@ RESULT_FILES = (
     "metrics.json",
     "summary.csv",
     "ood_drop.csv",
-    "paired_differences.csv",
-    "paired_differences.png",
+    "comparisons.csv",
+    "comparisons.png",
+    "oracle.json",
+    "scores.npz",
     "features.json",
     "limited_curve.png",
 )
@@ -95,6 +102,7 @@ def predictor_stage(
             out,
             consensus_blanket=consensus_blanket,
             member_blankets=member_blankets,
+            target_oracle=oracles.summary.get("target_oracle"),
         )
         with cache.store("predictors", key) as entry:
             for name in RESULT_FILES:
@@ -103,6 +111,25 @@ def predictor_stage(
     print_summary(drops, summary)
     log_results(run_log, summary, drops, out / "limited_curve.png")
     return {**headline_metrics(drops), **validation_metrics(summary)}
+
+
+@contextmanager
+def progress_reporter(settings: Config, what: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar on a terminal; off one (a batch log), one plain log line per step."""
+    if settings.trainer.enable_progress_bar and Console().is_terminal:
+        with Progress() as progress:
+            task = progress.add_task(what, total=total)
+            yield lambda name: progress.advance(task)
+        return
+    started, done = time.perf_counter(), [0]
+
+    def advance(name: str) -> None:
+        done[0] += 1
+        elapsed = time.perf_counter() - started
+        left = elapsed / done[0] * (total - done[0])
+        log.info("%s: %d/%d (%s) after %.0f s, about %.0f s left", what, done[0], total, name, elapsed, left)
+
+    yield advance
 
 
 def _labelled(features: AttributeSet, frame: pd.DataFrame, target: str, what: str) -> Labelled:
@@ -159,6 +186,7 @@ def run_predictors(
     out: Path,
     consensus_blanket: list[str] | None = None,
     member_blankets: dict[int, list[str]] | None = None,
+    target_oracle: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and evaluate every feature set × regime × seed; write ``out`` (``results/``)."""
     config = settings.predictor
@@ -178,26 +206,16 @@ def run_predictors(
         if note:
             pdata.notes["unsupervised"] = note
             log.warning("predictors: %s", note)
-
     wanted = [str(name) for name in config.feature_sets]
-    if blanket is None and FeatureSet.markov_blanket in wanted:
-        wanted.remove(FeatureSet.markov_blanket)
-        pdata.notes["markov_blanket"] = "skipped: no graph/blanket.json (perturbation.enabled=false?)"
-        log.warning("predictors: markov_blanket %s", pdata.notes["markov_blanket"])
-    if consensus_blanket is None and FeatureSet.consensus_blanket in wanted:
-        wanted.remove(FeatureSet.consensus_blanket)
-        pdata.notes["consensus_blanket"] = "skipped: one autoencoder (ensemble.size=1)"
-        log.info("predictors: consensus_blanket %s", pdata.notes["consensus_blanket"])
-    sets = choose_feature_sets(
-        pdata,
-        blanket if blanket is not None else names,
+    pdata.notes.update(_blanket_notes(target, wanted, blanket, consensus_blanket))
+    plan = choose_feature_sets(
+        names,
         wanted,
-        seed=settings.seed,
+        blanket=blanket,
         consensus_blanket=consensus_blanket,
+        member_blankets=member_blankets,
+        seed=settings.seed,
     )
-    seed_sets = {seed: f"blanket_seed{seed}" for seed in sorted(member_blankets or {})}
-    for seed, name in seed_sets.items():
-        sets[name] = list(member_blankets[seed])
     predictor = PredictorSettings(
         model=str(config.model),
         seeds=config.seeds,
@@ -206,11 +224,23 @@ def run_predictors(
         limited_n=list(config.limited_n),
         limited_subsamples=config.limited_subsamples,
         limited_c=config.limited_c,
+        selection=str(config.selection),
+        jobs=config.jobs,
         max_steps=config.max_steps,
         patience=config.patience,
         lr=config.lr,
         fewshot_steps=config.fewshot_steps,
         fewshot_lr=config.fewshot_lr,
+    )
+    with progress_reporter(settings, "predictors: feature sets", len(plan.choices)) as advance:
+        results = run_regimes(pdata, plan, predictor, progress=advance)
+    analysis = analyse(results, plan, seed=settings.seed)
+    for line in analysis.not_compared:
+        log.info("predictors: not compared: %s", line)
+    drops = ood_drop(analysis.summary)
+    oracle = {**(target_oracle or {}), "auroc": oracle_auroc(attributes, data, target, settings.seed)}
+    comparisons = analysis.comparisons.assign(
+        oracle=oracle.get("column"), oracle_labels=oracle.get("labels_seen"), selection=str(config.selection)
     )
     write_json(
         out / "features.json",
@@ -219,50 +249,65 @@ def run_predictors(
             "blanket": blanket,
             "consensus_blanket": consensus_blanket,
             "notes": pdata.notes,
-            "feature_sets": {
-                name: ([chosen(seed) for seed in range(predictor.seeds)] if callable(chosen) else chosen)
-                for name, chosen in sets.items()
-            },
+            "comparisons": plan.comparisons,
+            "not_compared": analysis.not_compared,
+            "selection": str(config.selection),
+            "features": {f"{name}/{regime}/{n}": chosen for (name, regime, n), chosen in results.features.items()},
             "settings": asdict(config),
         },
     )
-
-    with Progress(disable=not settings.trainer.enable_progress_bar) as progress:
-        task = progress.add_task("predictors: feature set × seed", total=len(sets) * predictor.seeds)
-        results = run_regimes(pdata, sets, predictor, progress=lambda: progress.advance(task))
-    summary = summarise(results)
-    drops = ood_drop(summary)
-    atomic_write_text(out / "metrics.csv", results.to_csv(index=False))
-    write_json(out / "metrics.json", results.to_dict(orient="records"))
-    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    write_json(out / "oracle.json", oracle)
+    results.scores.save(out / "scores.npz")
+    atomic_write_text(out / "metrics.csv", results.metrics.to_csv(index=False))
+    write_json(out / "metrics.json", results.metrics.to_dict(orient="records"))
+    atomic_write_text(out / "summary.csv", analysis.summary.to_csv(index=False))
     atomic_write_text(out / "ood_drop.csv", drops.to_csv(index=False))
+    atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
+    figure = forest_figure(comparisons)
+    if figure is not None:
+        save_png(figure, out / "comparisons.png")
     if Regime.limited in regimes:
-        differences = study_differences(results, seed_sets=seed_sets, seed=settings.seed)
-        atomic_write_text(out / "paired_differences.csv", differences.to_csv(index=False))
-        log_differences(differences)
-        figure = paired_difference_figure(differences)
-        if figure is not None:
-            save_png(figure, out / "paired_differences.png")
-    if Regime.limited in regimes:
-        limited_curve(summary, out / "limited_curve.png")
-    return drops, summary
+        limited_curve(analysis.summary, out / "limited_curve.png")
+    return drops, analysis.summary
 
 
-def log_differences(differences: pd.DataFrame) -> None:
-    """The blanket comparisons at each n, in the log (the whole table is results/paired_differences.csv)."""
-    keep = blanket_comparisons(differences)
-    for row in keep.itertuples():
-        log.info(
-            "limited, %s, n=%d: %s − %s AUROC %+.3f [%+.3f, %+.3f] (%d pairs)",
-            row.dataset,
-            row.n,
-            row.feature_set,
-            row.reference,
-            row.diff,
-            row.low,
-            row.high,
-            row.pairs,
+def _blanket_notes(
+    target: str, wanted: list[str], blanket: list[str] | None, consensus_blanket: list[str] | None
+) -> dict[str, str]:
+    """Why a blanket set is not evaluated (no graph, an empty blanket, one autoencoder), logged as well."""
+    notes = {}
+    if FeatureSet.markov_blanket in wanted and not blanket:
+        notes["markov_blanket"] = (
+            "skipped: no graph/blanket.json (perturbation.enabled=false?)"
+            if blanket is None
+            else f"skipped: the blanket of {target} is empty (graph.empty_blanket=skip), so no comparison needs it; "
+            "the size-matched baselines (lasso, mutual_info, random) have no size and are skipped too"
         )
+    if FeatureSet.consensus_blanket in wanted and consensus_blanket is None:
+        notes["consensus_blanket"] = "skipped: one autoencoder (ensemble.size=1)"
+    elif FeatureSet.consensus_blanket in wanted and not consensus_blanket:
+        notes["consensus_blanket"] = f"skipped: the consensus blanket of {target} is empty"
+    for name, note in notes.items():
+        log.log(logging.INFO if "one autoencoder" in note else logging.WARNING, "predictors: %s %s", name, note)
+    return notes
+
+
+def oracle_auroc(attributes: AttributeSet, data: PreparedData, target: str, seed: int) -> dict[str, dict]:
+    """The target oracle's own AUROC (and crossed-bootstrap interval) on the ID test split and each
+    OOD set: the blanket is the oracle's blanket, so it can be no better out of distribution."""
+    try:
+        oracle = attributes.oracle(target)
+    except KeyError:
+        return {}
+    frames = {ID_TEST: data.id_test, **{name: frame for name, frame in data.ood.items() if target in frame}}
+    out = {}
+    for name, frame in frames.items():
+        scores = oracle(list(frame["sequence"]))[:, 0].numpy()
+        labels = frame[target].to_numpy()
+        keep = np.isfinite(scores)
+        interval = crossed_interval(scores[None, keep], labels[keep], seed=seed)
+        out[name] = {"auroc": interval.mean, "low": interval.low, "high": interval.high, "n": int(keep.sum())}
+    return out
 
 
 def headline_metrics(drops: pd.DataFrame) -> dict[str, float]:
@@ -285,7 +330,7 @@ def validation_metrics(summary: pd.DataFrame) -> dict[str, float]:
 
 def print_summary(drops: pd.DataFrame, summary: pd.DataFrame, console: Console | None = None) -> None:
     """A rich table: ID and OOD AUROC (mean ± 95 % CI) and the OOD drop, per feature set and regime."""
-    table = Table(title="predictors: AUROC mean ± 95% CI over seeds")
+    table = Table(title="predictors: AUROC, mean over seeds [95 % crossed-bootstrap interval]")
     for column in ("feature set", "regime", "ID test", "OOD set", "OOD", "drop"):
         table.add_column(
             column, justify="left" if column in ("feature set", "regime", "OOD set") else "right", no_wrap=True
@@ -294,9 +339,9 @@ def print_summary(drops: pd.DataFrame, summary: pd.DataFrame, console: Console |
         table.add_row(
             row.feature_set,
             row.regime,
-            f"{row.id_auroc:.3f}±{row.id_ci95:.3f}",
+            f"{row.id_auroc:.3f} [{row.id_low:.3f}, {row.id_high:.3f}]",
             row.dataset,
-            f"{row.ood_auroc:.3f}±{row.ood_ci95:.3f}",
+            f"{row.ood_auroc:.3f} [{row.ood_low:.3f}, {row.ood_high:.3f}]",
             f"{row.drop:+.3f}",
         )
     (console or Console()).print(table)
@@ -312,9 +357,9 @@ def log_results(run_log: RunLog, summary: pd.DataFrame, drops: pd.DataFrame, cur
     run_log.table("predictors/ood_drop", drops)
     if curve.is_file():
         run_log.image("predictors/limited_curve", curve)
-    differences = curve.with_name("paired_differences.csv")
-    if differences.is_file():
-        run_log.table("predictors/paired_differences", pd.read_csv(differences))
-        if differences.with_suffix(".png").is_file():
-            run_log.image("predictors/paired_differences", differences.with_suffix(".png"))
+    comparisons = curve.with_name("comparisons.csv")
+    if comparisons.is_file():
+        run_log.table("predictors/comparisons", pd.read_csv(comparisons))
+        if comparisons.with_suffix(".png").is_file():
+            run_log.image("predictors/comparisons", comparisons.with_suffix(".png"))
     run_log.summary(headline_metrics(drops))

@@ -9,6 +9,7 @@ from latentgraph.artifacts import write_json
 from latentgraph.pipeline.ensemble import ConsensusStageResult
 from latentgraph.pipeline.graph import GraphStageResult
 from latentgraph.report.html import write_report
+from latentgraph.report.verdict import read_verdict
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,11 @@ def run_summary(
 
 
 def report_stage(run_dir: Path, config_yaml: str | None = None) -> Path:
-    """``report.html`` from the run directory's files (the page is also the way to look at an old run)."""
+    """``report.html`` from the run directory's files (the page is also the way to look at an old run);
+    the run's verdict, which opens the page, is logged as the run's last lines."""
     path = write_report(run_dir, config_yaml)
+    verdict = read_verdict(run_dir)
+    for line in verdict.lines() if verdict is not None else []:
+        log.info("verdict: %s", line)
     log.info("report: %s", path)
     return path

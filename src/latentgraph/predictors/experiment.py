@@ -6,7 +6,7 @@ Everything here works on attribute matrices and labels; the CLI computes them fr
 from __future__ import annotations
 
 import logging
-import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
+from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_average_precision
 
-from latentgraph.config.choices import FeatureSet, PredictorModel, Regime
+from latentgraph.config.choices import FeatureSet, PredictorModel, Regime, Selection
 from latentgraph.predictors.feature_sets import (
     ges_features,
     lasso_features,
@@ -25,7 +25,7 @@ from latentgraph.predictors.feature_sets import (
     pc_features,
     random_features,
 )
-from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor_batch
+from latentgraph.predictors.model import AttributePredictor, fit_predictor_batch
 
 log = logging.getLogger(__name__)
 
@@ -71,56 +71,167 @@ class PredictorSettings:
     limited_n: Sequence[int] = (16, 32, 64, 128)
     limited_subsamples: int = 50
     limited_c: float = 1.0
+    selection: Selection | str = Selection.regime
     max_steps: int = 500
     patience: int = 25
     lr: float = 1e-2
     fewshot_steps: int = 100
     fewshot_lr: float = 3e-3
+    jobs: int = 1  # processes for the selection baselines (joblib; -1: every core)
+
+
+@dataclass(frozen=True)
+class FeatureChoice:
+    """How one feature set picks its attributes from the labelled rows a predictor trains on.
+
+    ``choose(rows, replicate)`` returns attribute names. A *selector* (``uses_labels``: lasso,
+    mutual information, PC, GES, LiNGAM) chooses from ``rows``, so under the fair protocol it sees
+    exactly the labels its predictor sees; ``random`` draws once per replicate; the others are fixed.
+    """
+
+    choose: Callable[[Labelled, int], list[str]]
+    uses_labels: bool = False
+    uses_replicate: bool = False
+
+    @classmethod
+    def fixed(cls, features: Sequence[str]) -> FeatureChoice:
+        chosen = list(features)
+        return cls(lambda rows, replicate: list(chosen))
+
+
+@dataclass
+class FeaturePlan:
+    """The feature sets to evaluate and the comparisons fixed in advance.
+
+    ``comparisons`` maps each blanket set (``markov_blanket``, ``consensus_blanket``) to the sets it
+    is compared with: ``all``, the size-matched selectors of its own size and the size-free
+    selectors. ``seed_sets`` maps an ensemble member's seed to its blanket's set (compared with ``all``).
+    """
+
+    choices: dict[str, FeatureChoice]
+    comparisons: dict[str, list[str]] = field(default_factory=dict)
+    seed_sets: dict[int, str] = field(default_factory=dict)
+
+
+SIZE_MATCHED = (FeatureSet.lasso, FeatureSet.mutual_info, FeatureSet.random)
+SIZE_FREE_SELECTORS = (FeatureSet.pc, FeatureSet.ges, FeatureSet.lingam)
+
+
+def selector(name: str, names: list[str], *, k: int | None = None, seed: int = 0) -> FeatureChoice:
+    """The selection baseline ``name`` over the attributes ``names`` (``k``: its size, if size-matched)."""
+
+    def choose(rows: Labelled, replicate: int) -> list[str]:
+        x, y = rows.x.numpy(), rows.y.numpy()
+        if name == FeatureSet.lasso:
+            return lasso_features(x, y, names, k)
+        if name == FeatureSet.mutual_info:
+            return mutual_info_features(x, y, names, k, seed=seed)
+        if name == FeatureSet.pc:
+            return pc_features(x, y, names, seed=seed)
+        if name == FeatureSet.ges:
+            return ges_features(x, y, names, seed=seed)
+        return lingam_features(x, y, names, seed=seed)
+
+    if name == FeatureSet.random:
+        return FeatureChoice(
+            lambda rows, replicate: random_features(names, k, seed=1000 + replicate), uses_replicate=True
+        )
+    return FeatureChoice(choose, uses_labels=True)
 
 
 def choose_feature_sets(
-    data: PredictorData,
-    blanket: list[str],
+    names: list[str],
     wanted: Sequence[str],
     *,
-    seed: int = 0,
+    blanket: list[str] | None,
     consensus_blanket: list[str] | None = None,
-) -> dict[str, list[str] | Callable[[int], list[str]]]:
-    """Each wanted feature set's attributes, chosen on the ID training split.
+    member_blankets: dict[int, list[str]] | None = None,
+    seed: int = 0,
+) -> FeaturePlan:
+    """The plan of feature sets and comparisons for the attributes ``names``.
 
-    ``random`` is a function of the seed (one draw per seed); every other set is fixed. The
-    size-matched sets (``lasso``, ``mutual_info``, ``random``) use ``k = len(blanket)``.
-    ``consensus_blanket`` is the ensemble's consensus (required when that set is wanted).
+    ``blanket`` is the run's blanket (``None`` or empty: no blanket, so no ``markov_blanket`` set
+    and no comparison of it); ``consensus_blanket`` the ensemble's. The size-matched selectors
+    (``lasso``, ``mutual_info``, ``random``) take the size of each blanket they are compared with:
+    one set each when the blankets share a size, else one per size, named ``lasso_k<size>``.
     """
-    x, y, names = data.train.x.numpy(), data.train.y.numpy(), data.names
-    k = max(len(blanket), 1)
-    chosen: dict[str, list[str] | Callable[[int], list[str]]] = {}
-    for name in wanted:
-        if name == "markov_blanket":
-            chosen[name] = list(blanket)
-        elif name == "consensus_blanket":
-            if consensus_blanket is None:
-                raise ValueError("the consensus_blanket feature set needs the ensemble's consensus blanket")
-            chosen[name] = list(consensus_blanket)
-        elif name == "all":
-            chosen[name] = list(names)
-        elif name == "lasso":
-            chosen[name] = lasso_features(x, y, names, k)
-        elif name == "mutual_info":
-            chosen[name] = mutual_info_features(x, y, names, k, seed=seed)
-        elif name == "random":
-            chosen[name] = lambda s, k=k: random_features(names, k, seed=1000 + s)
-        elif name == "pc":
-            chosen[name] = pc_features(x, y, names, seed=seed)
-        elif name == "ges":
-            chosen[name] = ges_features(x, y, names, seed=seed)
-        elif name == "lingam":
-            chosen[name] = lingam_features(x, y, names, seed=seed)
-        else:
+    blankets = {
+        FeatureSet.markov_blanket.value: blanket,
+        FeatureSet.consensus_blanket.value: consensus_blanket,
+    }
+    blankets = {name: list(found) for name, found in blankets.items() if name in wanted and found}
+    sizes = sorted({len(found) for found in blankets.values()})
+    plan = FeaturePlan(choices={})
+    for name, found in blankets.items():
+        plan.choices[name] = FeatureChoice.fixed(found)
+    if FeatureSet.all in wanted:
+        plan.choices["all"] = FeatureChoice.fixed(names)
+    for name in (str(n) for n in wanted):
+        if name in SIZE_MATCHED:
+            for k in sizes:
+                plan.choices[name if len(sizes) == 1 else f"{name}_k{k}"] = selector(name, names, k=k, seed=seed)
+        elif name in SIZE_FREE_SELECTORS:
+            plan.choices[name] = selector(name, names, seed=seed)
+        elif name not in FeatureSet.values():
             raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FeatureSet.values())}")
-        if not callable(chosen[name]):
-            log.info("feature set %s: %s", name, chosen[name] or "(empty)")
-    return chosen
+    for name, found in blankets.items():
+        matched = [m if len(sizes) == 1 else f"{m}_k{len(found)}" for m in SIZE_MATCHED if m in wanted]
+        references = ["all"] + matched + [s.value for s in SIZE_FREE_SELECTORS if s in wanted]
+        plan.comparisons[name] = [ref for ref in references if ref in plan.choices]
+    for member, found in sorted((member_blankets or {}).items()):
+        if found:
+            plan.seed_sets[member] = f"blanket_seed{member}"
+            plan.choices[f"blanket_seed{member}"] = FeatureChoice.fixed(found)
+    return plan
+
+
+@dataclass
+class ScoreTable:
+    """Every evaluated predictor's probabilities, for the crossed-bootstrap intervals.
+
+    ``scores[(feature_set, regime, dataset, n)]`` is ``[replicates, rows]`` (NaN where a replicate
+    did not score a row: a few-shot fit's own shots); ``labels[dataset]`` the rows' labels.
+    """
+
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    scores: dict[tuple[str, str, str, int], np.ndarray] = field(default_factory=dict)
+
+    def add(self, key: tuple[str, str, str, int], replicate: int, values: np.ndarray) -> None:
+        rows = self.scores.get(key)
+        if rows is None or rows.shape[0] <= replicate:
+            grown = np.full((replicate + 1, len(values)), np.nan, dtype=np.float32)
+            if rows is not None:
+                grown[: rows.shape[0]] = rows
+            self.scores[key] = rows = grown
+        rows[replicate] = values
+
+    def save(self, path: Path) -> None:
+        """``results/scores.npz``: arrays named ``scores|set|regime|dataset|n`` and ``labels|dataset``."""
+        arrays = {f"labels|{d}": y for d, y in self.labels.items()}
+        arrays.update({"scores|" + "|".join(map(str, key)): value for key, value in self.scores.items()})
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> ScoreTable:
+        table = cls()
+        with np.load(path) as archive:
+            for name in archive.files:
+                kind, *parts = name.split("|")
+                if kind == "labels":
+                    table.labels[parts[0]] = archive[name]
+                else:
+                    table.scores[(parts[0], parts[1], parts[2], int(parts[3]))] = archive[name]
+        return table
+
+
+@dataclass
+class RegimeResults:
+    """What :func:`run_regimes` measured: the metrics table, every prediction, and the features
+    each replicate used (``features[(set, regime, n)]``: one list per replicate)."""
+
+    metrics: pd.DataFrame
+    scores: ScoreTable
+    features: dict[tuple[str, str, int], list[list[str]]]
 
 
 def stratified_sample(y: torch.Tensor, n: int, seed: int) -> np.ndarray:
@@ -134,62 +245,190 @@ def stratified_sample(y: torch.Tensor, n: int, seed: int) -> np.ndarray:
     return np.concatenate([rng.choice(positives, n_pos, replace=False), rng.choice(negatives, n_neg, replace=False)])
 
 
-def run_regimes(
-    data: PredictorData,
-    feature_sets: dict[str, list[str] | Callable[[int], list[str]]],
-    settings: PredictorSettings,
-    progress: Callable[[], None] | None = None,
-) -> pd.DataFrame:
-    """One row per feature set × regime × dataset × n/k × seed: AUROC, AUPRC, accuracy."""
-    rows: list[dict] = []
-    index = {name: i for i, name in enumerate(data.names)}
+class _Selections:
+    """Each feature set's choice on each set of training rows, made once (``rows_key`` names the rows)."""
+
+    def __init__(self, choices: dict[str, FeatureChoice]):
+        self.choices = choices
+        self._made: dict[tuple, list[str]] = {}
+        self.failures: dict[str, int] = {}
+
+    def _key(self, name: str, rows_key: str, replicate: int) -> tuple:
+        choice = self.choices[name]
+        return name, rows_key if choice.uses_labels else None, replicate if choice.uses_replicate else None
+
+    def __call__(self, name: str, rows_key: str, rows: Labelled, replicate: int) -> list[str]:
+        key = self._key(name, rows_key, replicate)
+        if key not in self._made:
+            self._keep(key, rows_key, _choose_safely(self.choices[name], rows, replicate))
+        return self._made[key]
+
+    def prefetch(self, tasks: list[tuple[str, str, Labelled, int]], jobs: int) -> None:
+        """Make the selectors' choices of ``tasks`` (name, rows key, rows, replicate) in ``jobs``
+        processes: causal discovery on each of the limited regime's subsamples is most of its cost."""
+        todo = {}
+        for name, rows_key, rows, replicate in tasks:
+            key = self._key(name, rows_key, replicate)
+            if self.choices[name].uses_labels and key not in self._made:
+                todo.setdefault(key, (name, rows_key, rows, replicate))
+        if not todo:
+            return
+        from joblib import Parallel, delayed
+
+        started = time.perf_counter()
+        log.info(
+            "predictors: %d selections by %s on the training rows of every regime and label subsample, in %s",
+            len(todo),
+            ", ".join(dict.fromkeys(key[0] for key in todo)),
+            "every core" if jobs == -1 else f"{jobs} processes",
+        )
+        made = Parallel(n_jobs=jobs, batch_size="auto")(
+            delayed(_choose_safely)(self.choices[name], rows, replicate) for name, _, rows, replicate in todo.values()
+        )
+        for (key, (_, rows_key, _, _)), result in zip(todo.items(), made):
+            self._keep(key, rows_key, result)
+        log.info("predictors: selections made in %.0f s", time.perf_counter() - started)
+
+    def _keep(self, key: tuple, rows_key: str, result: list[str] | str) -> None:
+        if isinstance(result, str):  # a failed selection, e.g. a singular matrix on 16 rows: counted and
+            # reported; the selector chose nothing, so its predictor is the base rate
+            self.failures[key[0]] = self.failures.get(key[0], 0) + 1
+            log.debug("feature set %s on %s: selection failed (%s); empty set", key[0], rows_key, result)
+            result = []
+        self._made[key] = result
+
+
+def _choose_safely(choice: FeatureChoice, rows: Labelled, replicate: int) -> list[str] | str:
+    """The choice, or the error's text when the selector cannot run on these rows."""
+    try:
+        return choice.choose(rows, replicate)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return f"{type(error).__name__}: {error}"
+
+
+FeatureSets = dict[str, "list[str] | Callable[[int], list[str]] | FeatureChoice"]
+
+
+def _as_choices(feature_sets: FeaturePlan | FeatureSets) -> dict[str, FeatureChoice]:
+    """A plan's choices; or, for a plain mapping, lists as fixed sets and functions of the replicate as draws."""
+    if isinstance(feature_sets, FeaturePlan):
+        return feature_sets.choices
+    choices = {}
+    for name, chosen in feature_sets.items():
+        if isinstance(chosen, FeatureChoice):
+            choices[name] = chosen
+        elif callable(chosen):
+            choices[name] = FeatureChoice(lambda rows, replicate, f=chosen: list(f(replicate)), uses_replicate=True)
+        else:
+            choices[name] = FeatureChoice.fixed(chosen)
+    return choices
+
+
+def _metrics(p: torch.Tensor, y: torch.Tensor, fitted: bool) -> dict[str, float]:
+    """AUROC, AUPRC and accuracy of probabilities ``p``; an empty feature set predicts the base rate."""
+    if not fitted:
+        return {"auroc": 0.5, "auprc": float(y.float().mean()), "acc": float("nan")}
+    labels = y.long()
+    two_classes = labels.unique().numel() == 2
+    return {
+        "auroc": float(binary_auroc(p, labels)) if two_classes else float("nan"),
+        "auprc": float(binary_average_precision(p, labels)) if two_classes else float("nan"),
+        "acc": float(binary_accuracy(p, labels)),
+    }
+
+
+class _RegimeRunner:
+    """Fits and scores one feature set at a time in every regime, recording metrics, scores and features."""
+
+    def __init__(
+        self,
+        data: PredictorData,
+        choices: dict[str, FeatureChoice],
+        settings: PredictorSettings,
+        subsample: Callable[[int, int], np.ndarray] | None = None,
+    ):
+        self.data, self.settings = data, settings
+        self.subsample = subsample or (lambda n, r: stratified_sample(data.train.y, n, r))
+        self._subsets: dict[int, list[Labelled]] = {}
+        self.selections = _Selections(choices)
+        self.index = {name: i for i, name in enumerate(data.names)}
+        self.rows: list[dict] = []
+        self.scores = ScoreTable(
+            labels={
+                ID_TEST: data.test.y.numpy(),
+                ID_VAL: data.val.y.numpy(),
+                **{name: ood.y.numpy() for name, ood in data.ood.items()},
+            }
+        )
+        self.features: dict[tuple[str, str, int], list[list[str]]] = {}
+        self._fitted: dict[tuple, AttributePredictor | None] = {}  # (regime, n, replicate, features) -> fit
+        self.reused: dict[str, int] = {}
+        self.evaluations = {ID_TEST: data.test, **data.ood}
 
     def record(
+        self,
         feature_set: str,
         regime: str,
         dataset: str,
         n: int,
-        seed: int,
+        replicate: int,
         features: list[str],
         predictor: AttributePredictor | None,
         evaluation: Labelled,
+        scored: np.ndarray | None = None,
     ) -> None:
-        if predictor is None:  # an empty feature set predicts the training base rate
-            metrics = {"auroc": 0.5, "auprc": float(evaluation.y.float().mean()), "acc": float("nan")}
+        """One metrics row, and the replicate's probabilities on every row of ``dataset`` (NaN off ``scored``)."""
+        if predictor is None:
+            p = torch.full((len(evaluation),), 0.5)
         else:
-            metrics = evaluate_predictor(predictor, evaluation.x[:, [index[f] for f in features]], evaluation.y)
-        rows.append(
+            p = predictor.predict_proba(evaluation.x[:, [self.index[f] for f in features]])
+        keep = slice(None) if scored is None else torch.as_tensor(scored, dtype=torch.long)
+        metrics = _metrics(p[keep], evaluation.y[keep], predictor is not None)
+        values = np.full(len(evaluation), np.nan, dtype=np.float32)
+        values[keep.numpy() if scored is not None else slice(None)] = p[keep].numpy()
+        self.scores.add((feature_set, regime, dataset, int(n)), replicate, values)
+        self.rows.append(
             {
                 "feature_set": feature_set,
                 "regime": regime,
                 "dataset": dataset,
                 "n": n,
-                "seed": seed,
+                "seed": replicate,
                 "n_features": len(features),
                 **metrics,
             }
         )
 
-    def fit_seeds(
+    def fit(
+        self,
+        feature_set: str,
+        fit_key: tuple,
         train: list[Labelled],
         val: Labelled | None,
         features: list[list[str]],
         init_from: list[AttributePredictor | None] | None = None,
         **kwargs,
     ) -> list[AttributePredictor | None]:
-        """One fit per seed (seed ``s`` on ``train[s]`` with ``features[s]``; ``None`` for an empty
-        list), as ``fit_predictor`` would fit each; the seeds whose feature lists have one width
-        are fitted as one batch. The regimes' seeds, and the limited regime's subsamples of one ``n``."""
+        """One fit per replicate ``r`` (on ``train[r]`` with ``features[r]``; ``None`` for an empty list).
+
+        A replicate whose features another set already fitted on the same rows (``fit_key``) reuses
+        that fit: fits are deterministic, so its own would be the same. The rest are fitted in
+        batches of one width (``fit_predictor_batch``: the same fits as one at a time)."""
+        settings = self.settings
         models: list[AttributePredictor | None] = [None] * len(train)
         by_width: dict[int, list[int]] = {}
-        for seed, chosen in enumerate(features):
-            if chosen and (init_from is None or init_from[seed] is not None):
-                by_width.setdefault(len(chosen), []).append(seed)
+        for r, chosen in enumerate(features):
+            key = (*fit_key, r, tuple(chosen))
+            if key in self._fitted:
+                models[r] = self._fitted[key]
+                self.reused[feature_set] = self.reused.get(feature_set, 0) + bool(chosen)
+            elif chosen and (init_from is None or init_from[r] is not None):
+                by_width.setdefault(len(chosen), []).append(r)
         options = {"max_steps": settings.max_steps, "patience": settings.patience, "lr": settings.lr, **kwargs}
         for group in by_width.values():
-            columns = [[index[f] for f in features[seed]] for seed in group]
-            x = torch.stack([train[seed].x[:, cols] for seed, cols in zip(group, columns)])
-            y = torch.stack([train[seed].y for seed in group])
+            columns = [[self.index[f] for f in features[r]] for r in group]
+            x = torch.stack([train[r].x[:, cols] for r, cols in zip(group, columns)])
+            y = torch.stack([train[r].y for r in group])
             val_pair = None
             if val is not None:
                 val_pair = (torch.stack([val.x[:, cols] for cols in columns]), val.y.expand(len(group), -1))
@@ -199,104 +438,165 @@ def run_regimes(
                 seeds=group,
                 model=settings.model,
                 val=val_pair,
-                init_from=[init_from[seed] for seed in group] if init_from is not None else None,
+                init_from=[init_from[r] for r in group] if init_from is not None else None,
                 **options,
             )
-            for seed, model in zip(group, fitted):
-                models[seed] = model
+            for r, model in zip(group, fitted):
+                models[r] = model
+        for r, chosen in enumerate(features):
+            self._fitted.setdefault((*fit_key, r, tuple(chosen)), models[r])
         return models
 
-    evaluations = {ID_TEST: data.test, **data.ood}
-    fitted_as: dict[tuple[str, ...], str] = {}  # a fixed feature list → the first set fitted on it
-    for set_name, chosen in feature_sets.items():
-        same = None if callable(chosen) else fitted_as.setdefault(tuple(chosen), set_name)
-        if same is not None and same != set_name:
-            # the same columns in the same order: every fit would repeat the earlier set's, seed
-            # for seed (fits are deterministic), so its rows are copied under this set's name
-            log.info("feature set %s: the same features as %s; its fits are reused", set_name, same)
-            rows += [{**row, "feature_set": set_name} for row in rows if row["feature_set"] == same]
-            for _ in range(settings.seeds):
-                if progress is not None:
-                    progress()
-            continue
+    def choose(self, name: str, regime_rows: str, rows: Labelled, replicates: range) -> list[list[str]]:
+        """The set's features per replicate, chosen on ``rows`` (or on the ID training split when
+        ``predictor.selection=full_train``)."""
+        if self.settings.selection == Selection.full_train:
+            regime_rows, rows = "train", self.data.train
+        return [self.selections(name, regime_rows, rows, r) for r in replicates]
+
+    def run(self, name: str) -> None:
+        data, settings = self.data, self.settings
+        regimes = settings.regimes
         seeds = range(settings.seeds)
-        features_of = [chosen(seed) if callable(chosen) else chosen for seed in seeds]
-        supervised = fit_seeds([data.train] * len(seeds), data.val, features_of)
-        unsupervised: list[AttributePredictor | None] = []
-        cut = int(0.8 * len(data.prior)) if data.prior is not None else 0
-        if "unsupervised" in settings.regimes and data.prior is not None:
-            prior_train = data.prior.rows(np.arange(cut))
-            prior_val = data.prior.rows(np.arange(cut, len(data.prior)))
-            unsupervised = fit_seeds([prior_train] * len(seeds), prior_val, features_of)
-        fewshot: dict[tuple[str, int], tuple[list[AttributePredictor | None], list[np.ndarray]]] = {}
-        if "fewshot" in settings.regimes:
-            for dataset, ood in data.ood.items():
-                for k in settings.fewshot_k:
-                    if k >= len(ood) - 1:
-                        continue
-                    shots = [stratified_sample(ood.y, k, seed) for seed in seeds]
-                    tuned = fit_seeds(
-                        [ood.rows(shot) for shot in shots],
-                        None,
-                        features_of,
-                        init_from=supervised,
-                        max_steps=settings.fewshot_steps,
-                        lr=settings.fewshot_lr,
+        if "supervised" in regimes or "fewshot" in regimes:  # few-shot fine-tunes the supervised fits
+            features = self.choose(name, "train", data.train, seeds)
+            self.features[name, "supervised", len(data.train)] = features
+            supervised = self.fit(name, ("supervised",), [data.train] * len(seeds), data.val, features)
+        if "supervised" in regimes:
+            for seed in seeds:
+                for dataset, evaluation in self.evaluations.items():
+                    self.record(
+                        name, "supervised", dataset, len(data.train), seed, features[seed], supervised[seed], evaluation
                     )
-                    fewshot[dataset, k] = tuned, [np.setdiff1d(np.arange(len(ood)), shot) for shot in shots]
-        for seed in seeds:  # the rows in the order of one seed's fits after another
-            features = features_of[seed]
-            if "supervised" in settings.regimes:
-                for dataset, evaluation in evaluations.items():
-                    record(
-                        set_name, "supervised", dataset, len(data.train), seed, features, supervised[seed], evaluation
-                    )
-                record(set_name, "supervised", ID_VAL, len(data.train), seed, features, supervised[seed], data.val)
-            if unsupervised:
-                for dataset, evaluation in evaluations.items():
-                    record(set_name, "unsupervised", dataset, cut, seed, features, unsupervised[seed], evaluation)
-            for (dataset, k), (tuned, rests) in fewshot.items():
-                ood = data.ood[dataset]
-                record(set_name, "fewshot", dataset, k, seed, features, tuned[seed], ood.rows(rests[seed]))
-            if progress is not None:
-                progress()
-        if "limited" in settings.regimes:
-            # limited means limited: the model sees its n labels and nothing else. No early stopping
-            # on the validation split; a fixed budget and a stated L2 prior, the same for every
-            # feature set. Subsample r is the same rows for every feature set (paired).
-            # The subsamples of one n are fitted together (fit_predictor_batch: the same fits as
-            # one at a time, in one batched loop).
-            subsamples = range(settings.limited_subsamples)
-            chosen_features = [chosen(r) if callable(chosen) else chosen for r in subsamples]
-            sizes = [n for n in settings.limited_n if n < len(data.train)]
-            models: dict[tuple[int, int], AttributePredictor | None] = {}
-            for n in sizes:
-                subsets = [data.train.rows(stratified_sample(data.train.y, n, r)) for r in subsamples]
-                fitted = fit_seeds(subsets, None, chosen_features, l2=1.0 / (2.0 * settings.limited_c * n))
-                models.update({(n, r): model for r, model in enumerate(fitted)})
+                self.record(
+                    name, "supervised", ID_VAL, len(data.train), seed, features[seed], supervised[seed], data.val
+                )
+        if "unsupervised" in regimes and data.prior is not None:
+            self.run_unsupervised(name, seeds)
+        if "fewshot" in regimes:
+            self.run_fewshot(name, seeds, features, supervised)
+        if "limited" in regimes:
+            self.run_limited(name)
+
+    def run_unsupervised(self, name: str, seeds: range) -> None:
+        prior = self.data.prior
+        cut = int(0.8 * len(prior))
+        train, val = prior.rows(np.arange(cut)), prior.rows(np.arange(cut, len(prior)))
+        features = self.choose(name, "prior", train, seeds)
+        self.features[name, "unsupervised", cut] = features
+        models = self.fit(name, ("unsupervised",), [train] * len(seeds), val, features)
+        for seed in seeds:
+            for dataset, evaluation in self.evaluations.items():
+                self.record(name, "unsupervised", dataset, cut, seed, features[seed], models[seed], evaluation)
+
+    def run_fewshot(
+        self, name: str, seeds: range, features: list[list[str]], supervised: list[AttributePredictor | None]
+    ) -> None:
+        """Fine-tune each seed's supervised model on ``k`` OOD examples; score it on the rest."""
+        settings = self.settings
+        for dataset, ood in self.data.ood.items():
+            for k in settings.fewshot_k:
+                if k >= len(ood) - 1:
+                    continue
+                shots = [stratified_sample(ood.y, k, seed) for seed in seeds]
+                tuned = self.fit(
+                    name,
+                    ("fewshot", dataset, k),
+                    [ood.rows(shot) for shot in shots],
+                    None,
+                    features,
+                    init_from=supervised,
+                    max_steps=settings.fewshot_steps,
+                    lr=settings.fewshot_lr,
+                )
+                for seed in seeds:
+                    rest = np.setdiff1d(np.arange(len(ood)), shots[seed])
+                    self.record(name, "fewshot", dataset, k, seed, features[seed], tuned[seed], ood, scored=rest)
+
+    @property
+    def limited_sizes(self) -> list[int]:
+        return [n for n in self.settings.limited_n if n < len(self.data.train)]
+
+    def subsets(self, n: int) -> list[Labelled]:
+        """The limited regime's subsamples of size ``n`` (the same rows for every feature set)."""
+        if n not in self._subsets:
+            replicates = range(self.settings.limited_subsamples)
+            self._subsets[n] = [self.data.train.rows(self.subsample(n, r)) for r in replicates]
+        return self._subsets[n]
+
+    def prefetch_selections(self) -> None:
+        """Every selector's choice on every set of training rows it will see, in parallel processes."""
+        regimes, full = self.settings.regimes, self.settings.selection == Selection.full_train
+        tasks = []
+        if full or "supervised" in regimes or "fewshot" in regimes:
+            tasks = [(name, "train", self.data.train, 0) for name in self.selections.choices]
+        if "limited" in regimes and not full:
+            for n in self.limited_sizes:
+                tasks += [
+                    (name, f"limited/{n}/{r}", rows, r)
+                    for r, rows in enumerate(self.subsets(n))
+                    for name in self.selections.choices
+                ]
+        self.selections.prefetch(tasks, self.settings.jobs)
+
+    def run_limited(self, name: str) -> None:
+        """Limited means limited: each fit sees its ``n`` labels and nothing else (no early stopping
+        on the validation split; a fixed budget and a stated L2 prior, the same for every feature
+        set), and a selector chooses from the same ``n`` rows. Subsample ``r`` is the same rows for
+        every feature set (paired)."""
+        settings = self.settings
+        subsamples = range(settings.limited_subsamples)
+        for n in self.limited_sizes:
+            subsets = self.subsets(n)
+            features = [self.choose(name, f"limited/{n}/{r}", subsets[r], range(r, r + 1))[0] for r in subsamples]
+            self.features[name, "limited", n] = features
+            models = self.fit(name, ("limited", n), subsets, None, features, l2=1.0 / (2.0 * settings.limited_c * n))
             for r in subsamples:
-                for n in sizes:
-                    for dataset, evaluation in evaluations.items():
-                        record(set_name, "limited", dataset, n, r, chosen_features[r], models[n, r], evaluation)
-    return pd.DataFrame(rows)
+                for dataset, evaluation in self.evaluations.items():
+                    self.record(name, "limited", dataset, n, r, features[r], models[r], evaluation)
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95 % t-interval half-width of AUROC over seeds, per feature set × regime × dataset × n."""
+def run_regimes(
+    data: PredictorData,
+    feature_sets: FeaturePlan | FeatureSets,
+    settings: PredictorSettings,
+    progress: Callable[[str], None] | None = None,
+    subsample: Callable[[int, int], np.ndarray] | None = None,
+) -> RegimeResults:
+    """Every feature set in every regime: one metrics row per set × regime × dataset × n/k ×
+    replicate (AUROC, AUPRC, accuracy), every prediction, and the features each replicate used.
 
-    def interval(values: pd.Series) -> float:
-        values = values.dropna()
-        if len(values) < 2:
-            return float("nan")
-        return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    ``feature_sets`` is a :class:`FeaturePlan`, or a mapping of names to fixed lists or to
+    functions of the replicate. ``progress`` is called with each set's name once it is done.
+    ``subsample(n, r)`` gives the training rows of the limited regime's subsample ``r`` of size
+    ``n`` (default: :func:`stratified_sample` of the ID training labels).
+    """
+    runner = _RegimeRunner(data, _as_choices(feature_sets), settings, subsample)
+    if settings.jobs != 1:
+        runner.prefetch_selections()
+    for name in runner.selections.choices:
+        runner.run(name)
+        if progress is not None:
+            progress(name)
+    for name, count in runner.reused.items():
+        log.info("feature set %s: %d fits reused from sets with the same features on the same rows", name, count)
+    for name, count in runner.selections.failures.items():
+        log.warning("feature set %s: selection failed on %d sets of training rows; it chose nothing there", name, count)
+    return RegimeResults(pd.DataFrame(runner.rows), runner.scores, runner.features)
 
-    grouped = results.groupby(["feature_set", "regime", "dataset", "n"], sort=False)["auroc"]
-    summary = grouped.agg(auroc_mean="mean", seeds="count").reset_index()
-    summary["auroc_ci95"] = grouped.apply(interval).to_numpy()
-    return summary
 
-
-OOD_DROP_COLUMNS = ["feature_set", "regime", "dataset", "id_auroc", "ood_auroc", "ood_ci95", "id_ci95", "drop"]
+OOD_DROP_COLUMNS = [
+    "feature_set",
+    "regime",
+    "dataset",
+    "id_auroc",
+    "id_low",
+    "id_high",
+    "ood_auroc",
+    "ood_low",
+    "ood_high",
+    "drop",
+]
 
 
 def read_ood_drop(path: str | Path) -> pd.DataFrame:
@@ -317,18 +617,20 @@ def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:
         id_row = group[group["dataset"] == ID_TEST]
         if id_row.empty:
             continue
-        id_auroc = float(id_row["auroc_mean"].iloc[0])
+        first = id_row.iloc[0]
         for _, row in group[~group["dataset"].isin([ID_TEST, ID_VAL])].iterrows():
             rows.append(
                 {
                     "feature_set": feature_set,
                     "regime": regime,
                     "dataset": row["dataset"],
-                    "id_auroc": id_auroc,
+                    "id_auroc": float(first["auroc_mean"]),
+                    "id_low": float(first["auroc_low"]),
+                    "id_high": float(first["auroc_high"]),
                     "ood_auroc": row["auroc_mean"],
-                    "ood_ci95": row["auroc_ci95"],
-                    "id_ci95": float(id_row["auroc_ci95"].iloc[0]),
-                    "drop": id_auroc - row["auroc_mean"],
+                    "ood_low": row["auroc_low"],
+                    "ood_high": row["auroc_high"],
+                    "drop": float(first["auroc_mean"]) - row["auroc_mean"],
                 }
             )
     return pd.DataFrame(rows, columns=OOD_DROP_COLUMNS)

@@ -79,7 +79,7 @@ def comparison_plot(summary: pd.DataFrame, path: Path) -> Path:
                 [x + i * width for x in range(len(sets))],
                 part["auroc_mean"],
                 width,
-                yerr=part["auroc_ci95"],
+                yerr=[part["auroc_mean"] - part["auroc_low"], part["auroc_high"] - part["auroc_mean"]],
                 label=job,
                 capsize=2,
             )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_target
 from latentgraph.predictors.experiment import ID_TEST
-from latentgraph.predictors.paired import blanket_comparisons
 
 
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> Path:
@@ -40,12 +38,12 @@ def limited_curve_figure(summary: pd.DataFrame) -> Figure:
             if feature_set.startswith("blanket_seed"):  # the ensemble's per-fit blankets: in the differences plot
                 continue
             group = group.sort_values("n")
-            mean, ci = group["auroc_mean"].to_numpy(), np.nan_to_num(group["auroc_ci95"].to_numpy())
+            mean = group["auroc_mean"].to_numpy()
             ours = feature_set in ("markov_blanket", "consensus_blanket")
             style = {"linewidth": 2.5} if ours else {"linewidth": 1, "alpha": 0.8}
             axis.plot(group["n"], mean, marker="o", markersize=3, label=feature_set, **style)
-            axis.fill_between(group["n"], mean - ci, mean + ci, alpha=0.12)
-        _labels_axis(axis, "AUROC (mean ± 95 % CI over seeds)", dataset)
+            axis.fill_between(group["n"], group["auroc_low"], group["auroc_high"], alpha=0.12)
+        _labels_axis(axis, "AUROC (mean, 95 % crossed-bootstrap interval)", dataset)
     axes[0][-1].legend(fontsize=8, loc="lower right")
     return figure
 
@@ -55,26 +53,48 @@ def limited_curve(summary: pd.DataFrame, path: Path) -> Path:
     return save_png(limited_curve_figure(summary), path)
 
 
-def paired_difference_figure(differences: pd.DataFrame) -> Figure | None:
-    """The blanket's paired AUROC differences against ``all`` and the best baseline, with their 95 %
-    bootstrap intervals, against the number of labels; one panel per evaluation set."""
-    shown = blanket_comparisons(differences)
-    if shown.empty:
+VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "no detectable difference": "tab:grey"}
+
+
+def forest_figure(comparisons: pd.DataFrame, datasets: list[str] | None = None) -> Figure | None:
+    """A forest plot of the fixed comparisons: one row per blanket − reference at each ``n`` (the
+    limited regime, then the supervised one), its paired AUROC difference and 95 % interval against
+    a line at 0, coloured by the Holm-adjusted verdict; one panel per evaluation set (OOD sets first)."""
+    if comparisons.empty:
         return None
-    datasets = [ID_TEST, *sorted(set(shown["dataset"]) - {ID_TEST})]
-    figure = Figure(figsize=(6 * len(datasets), 4.5))
-    axes = figure.subplots(1, len(datasets), squeeze=False)
+    present = list(dict.fromkeys(comparisons["dataset"]))
+    datasets = [d for d in (datasets or [*[d for d in present if d != ID_TEST], ID_TEST]) if d in present]
+    order = comparisons.assign(regime_order=comparisons["regime"].map({"limited": 0, "supervised": 1}))
+    keys = list(
+        dict.fromkeys(
+            order.sort_values(["regime_order", "n"], kind="stable")[["regime", "n", "blanket", "reference"]].itertuples(
+                index=False, name=None
+            )
+        )
+    )
+    labels = [
+        f"{'n=' + str(n) if regime == 'limited' else 'all labels'}: {blanket} − {reference}"
+        for regime, n, blanket, reference in keys
+    ]
+    figure = Figure(figsize=(4.2 * len(datasets) + 3.2, 0.24 * len(keys) + 1.4), layout="constrained")
+    axes = figure.subplots(1, len(datasets), squeeze=False, sharey=True)
     for axis, dataset in zip(axes[0], datasets):
-        rows = shown[shown["dataset"] == dataset]
-        comparisons = list(dict.fromkeys(zip(rows["feature_set"], rows["reference"].str.split(" [(]").str[0])))
-        for offset, (name, reference) in enumerate(comparisons):
-            group = rows[(rows["feature_set"] == name) & rows["reference"].str.startswith(reference)].sort_values("n")
-            x = group["n"].to_numpy() * 2 ** (0.08 * (offset - (len(comparisons) - 1) / 2))  # side by side
-            error = [group["diff"] - group["low"], group["high"] - group["diff"]]
-            axis.errorbar(x, group["diff"], yerr=error, marker="o", capsize=3, label=f"{name} − {reference}")
-        axis.axhline(0, color="black", linewidth=0.8)
-        _labels_axis(axis, "AUROC difference (95 % bootstrap interval)", dataset)
-    axes[0][-1].legend(fontsize=8, loc="best")
+        rows = comparisons[comparisons["dataset"] == dataset].set_index(["regime", "n", "blanket", "reference"])
+        for y, key in enumerate(keys):
+            if key not in rows.index:
+                continue
+            row = rows.loc[key]
+            colour = VERDICT_COLOURS.get(row["verdict"], "black")
+            axis.plot([row["low"], row["high"]], [y, y], color=colour, linewidth=1.6)
+            axis.plot([row["diff"]], [y], marker="s", color=colour, markersize=4)
+        axis.axvline(0, color="black", linewidth=0.8)
+        axis.set_title(dataset)
+        axis.set_xlabel("AUROC difference (95 % interval)")
+        axis.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(keys)), labels, fontsize=7)
+    axes[0][0].invert_yaxis()
+    handles = [axes[0][0].plot([], [], color=c, linewidth=2, label=v)[0] for v, c in VERDICT_COLOURS.items()]
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     return figure
 
 
@@ -92,7 +112,7 @@ def fewshot_figure(summary: pd.DataFrame) -> Figure | None:
             axis.errorbar(
                 group["n"],
                 group["auroc_mean"],
-                yerr=group["auroc_ci95"].fillna(0),
+                yerr=[group["auroc_mean"] - group["auroc_low"], group["auroc_high"] - group["auroc_mean"]],
                 marker="o",
                 capsize=2,
                 label=feature_set,

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_write_text
 from latentgraph.predictors.experiment import read_ood_drop
-from latentgraph.predictors.paired import blanket_comparisons
 from latentgraph.report.figures import fewshot_figure
+from latentgraph.report.verdict import read_verdict, verdict_html
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -30,6 +30,8 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .8em; }
 .missing { color: #a33; font-style: italic; }
+.question { font-size: 1.1em; font-style: italic; }
+table.verdict td { white-space: nowrap; font-size: .85em; text-align: center; }
 """
 
 
@@ -172,6 +174,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     """
     run_dir = Path(run_dir)
     parts = [f"<h1>latentgraph run {html.escape(run_dir.name)}</h1>"]
+    parts.append(verdict_html(read_verdict(run_dir), _image(run_dir / "results" / "comparisons.png", "forest plot")))
 
     data = _read_json(run_dir / "data" / "summary.json")
     parts.append("<h2>Data</h2>")
@@ -242,21 +245,25 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
             )
         else:
             shown = drops.assign(
-                ID=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["id_auroc"], drops["id_ci95"])],
-                OOD=[f"{m:.3f} ± {c:.3f}" for m, c in zip(drops["ood_auroc"], drops["ood_ci95"])],
+                ID=[
+                    f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                    for m, lo, hi in zip(drops["id_auroc"], drops["id_low"], drops["id_high"])
+                ],
+                OOD=[
+                    f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                    for m, lo, hi in zip(drops["ood_auroc"], drops["ood_low"], drops["ood_high"])
+                ],
             )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
-            parts.append("<p>AUROC, mean ± 95 % interval over seeds.</p>" + _table(shown, "results"))
-        parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
-        differences = run_dir / "results" / "paired_differences.csv"
-        if differences.is_file():
-            table = pd.read_csv(differences)
-            ours = blanket_comparisons(table)
             parts.append(
-                "<h3>Limited labels: paired differences</h3><p>AUROC of the blanket minus the reference, "
-                "paired by label subsample, mean and 95 % bootstrap interval (results/paired_differences.csv "
-                "has every feature set).</p>"
-                + _table(ours.round(3), "paired-differences")
-                + _image(run_dir / "results" / "paired_differences.png", "paired differences")
+                "<p>AUROC, mean over predictor seeds, with its 95 % crossed-bootstrap interval (seeds and test "
+                "rows resampled together).</p>" + _table(shown, "results")
+            )
+        parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
+        comparisons = run_dir / "results" / "comparisons.csv"
+        if comparisons.is_file():
+            parts.append(
+                "<h3>Fixed comparisons</h3><p>Every comparison of the answer above, with its p-values "
+                "(results/comparisons.csv).</p>" + _table(pd.read_csv(comparisons), "comparisons")
             )
         figure = fewshot_figure(pd.read_csv(summary_path))
         parts.append(_figure_image(figure, "few-shot curve") if figure else _missing("no few-shot rows"))

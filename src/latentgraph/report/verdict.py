@@ -1,0 +1,228 @@
+"""The run's answer, first: the blanket with its confidence, the fixed comparisons with their
+intervals and words, and the target oracle's own AUROC (docs/method.md §6b).
+
+Read from the run directory's files, so the same verdict is printed at the end of a run, opens
+``report.html`` and can be rebuilt for any finished run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from latentgraph.predictors.experiment import ID_TEST
+
+QUESTION = (
+    "Does a predictor trained on the Markov blanket of {target} hold up better out of distribution, "
+    "with few labels, than one trained on all attributes or on the baselines' selections?"
+)
+WORD_MARKS = {"better": "▲ better", "worse": "▼ worse", "no detectable difference": "= no detectable difference"}
+
+
+@dataclass
+class Verdict:
+    """What a run found, gathered from its files."""
+
+    target: str
+    blanket: list[str]
+    confidence: dict[str, float]  # member -> frequency (bootstrap resamples or ensemble members)
+    confidence_source: str
+    empty_reason: str | None
+    oracle: dict
+    comparisons: pd.DataFrame
+    not_compared: list[str] = field(default_factory=list)
+
+    @property
+    def datasets(self) -> list[str]:
+        present = list(dict.fromkeys(self.comparisons["dataset"])) if not self.comparisons.empty else []
+        return [d for d in present if d != ID_TEST] + ([ID_TEST] if ID_TEST in present else [])
+
+    def blanket_line(self) -> str:
+        oracle = self.oracle.get("column") or "none"
+        labels = self.oracle.get("labels_seen") or "unknown"
+        if not self.blanket:
+            members = f"empty ({self.empty_reason})" if self.empty_reason else "empty"
+        else:
+            members = ", ".join(
+                f"{m} {self.confidence[m]:.2f}" if m in self.confidence else m for m in self.blanket
+            ) + (f" ({self.confidence_source})" if self.confidence else "")
+        return f"blanket of {self.target}: {members}; target oracle {oracle}, which saw {labels}"
+
+    def oracle_line(self, dataset: str) -> str:
+        aurocs = self.oracle.get("auroc", {})
+        found = aurocs.get(dataset)
+        if not found:
+            return "the oracle's AUROC was not measured"
+        line = f"the oracle's own AUROC {found['auroc']:.3f} [{found['low']:.3f}, {found['high']:.3f}]"
+        within = aurocs.get(ID_TEST)
+        if dataset != ID_TEST and within and found["low"] > within["high"]:
+            line += (
+                f", above its {within['auroc']:.3f} in distribution: the set may be easier, or the oracle may have "
+                "seen its sequences (docs/method.md §2)"
+            )
+        return line
+
+    def dataset_lines(self, dataset: str) -> list[str]:
+        """For one evaluation set: the blanket − all at every n, then the count of words over the baselines."""
+        rows = self.comparisons[self.comparisons["dataset"] == dataset]
+        lines = []
+        for blanket, own in rows.groupby("blanket", sort=False):
+            versus_all = own[own["reference"] == "all"]
+            cells = [f"{_n_label(r.regime, r.n)} {_cell(r)}" for r in _ordered(versus_all).itertuples()]
+            if cells:
+                lines.append(f"{dataset}: {blanket} − all: " + "; ".join(cells))
+            baselines = own[own["reference"] != "all"]
+            if not baselines.empty:
+                counts = baselines["verdict"].value_counts()
+                words = ", ".join(f"{word} {counts.get(word, 0)}" for word in WORD_MARKS)
+                lines.append(
+                    f"{dataset}: {blanket} − each baseline ({', '.join(dict.fromkeys(baselines['reference']))}), "
+                    f"Holm-adjusted over each n: {words} of {len(baselines)}"
+                )
+        return lines
+
+    def lines(self) -> list[str]:
+        """The verdict as console lines."""
+        out = [self.blanket_line()]
+        if self.comparisons.empty:
+            out.append("no blanket comparison was made: " + (self.empty_reason or "no blanket"))
+        for dataset in self.datasets:
+            out.append(f"{dataset}: {self.oracle_line(dataset)}")
+            out.extend(self.dataset_lines(dataset))
+        return out
+
+    def table(self, dataset: str) -> pd.DataFrame:
+        """One row per comparison, one column per n (then all labels): difference, interval and word."""
+        rows = _ordered(self.comparisons[self.comparisons["dataset"] == dataset])
+        columns = list(dict.fromkeys(_n_label(r.regime, r.n) for r in rows.itertuples()))
+        table: dict[str, dict[str, str]] = {}
+        for r in rows.itertuples():
+            table.setdefault(f"{r.blanket} − {r.reference}", {})[_n_label(r.regime, r.n)] = _cell(r)
+        return pd.DataFrame.from_dict(table, orient="index", columns=columns).fillna("").rename_axis("comparison")
+
+
+VERDICT_BACKGROUNDS = {"better": "#dff0d8", "worse": "#f2dede", "no detectable difference": "#f5f5f5"}
+
+
+def _verdict_table(verdict: Verdict, dataset: str) -> str:
+    """The comparisons of one evaluation set: a row each, a column per n, cells shaded by their word."""
+    rows = _ordered(verdict.comparisons[verdict.comparisons["dataset"] == dataset])
+    columns = list(dict.fromkeys(_n_label(r.regime, r.n) for r in rows.itertuples()))
+    cells: dict[str, dict[str, str]] = {}
+    for r in rows.itertuples():
+        mark = WORD_MARKS.get(r.verdict, r.verdict).split(" ", 1)[0]
+        cells.setdefault(f"{r.blanket} − {r.reference}", {})[_n_label(r.regime, r.n)] = (
+            f'<td style="background:{VERDICT_BACKGROUNDS.get(r.verdict, "#fff")}" title="{html.escape(r.verdict)}">'
+            f"{r.diff:+.3f} {mark}<br><small>[{r.low:+.3f}, {r.high:+.3f}]</small></td>"
+        )
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td>" + "".join(row.get(c, "<td></td>") for c in columns) + "</tr>"
+        for name, row in cells.items()
+    )
+    return (
+        f'<table class="verdict" id="verdict-{html.escape(dataset)}"><tr><th>AUROC difference</th>{header}</tr>'
+        f"{body}</table><p><small>▲ better, ▼ worse, = no detectable difference (Holm-adjusted, 0.05)</small></p>"
+    )
+
+
+def _n_label(regime: str, n: int) -> str:
+    return f"n={n}" if regime == "limited" else f"all labels ({n})"
+
+
+def _cell(row) -> str:
+    return f"{row.diff:+.3f} [{row.low:+.3f}, {row.high:+.3f}] {WORD_MARKS.get(row.verdict, row.verdict)}"
+
+
+def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+    order = rows["regime"].map({"limited": 0, "supervised": 1})
+    return rows.assign(_order=order).sort_values(["_order", "n"], kind="stable").drop(columns="_order")
+
+
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_verdict(run_dir: str | Path) -> Verdict | None:
+    """The verdict of a finished run (``None`` when it has no predictor results)."""
+    run_dir = Path(run_dir)
+    comparisons_path = run_dir / "results" / "comparisons.csv"
+    if not comparisons_path.is_file():
+        return None
+    comparisons = pd.read_csv(comparisons_path)
+    features = _read(run_dir / "results" / "features.json") or {}
+    oracle = _read(run_dir / "results" / "oracle.json") or {}
+    consensus = _read(run_dir / "consensus" / "blanket.json")
+    graph_blanket = _read(run_dir / "graph" / "blanket.json") or {}
+    if consensus is not None:
+        blanket, confidence = consensus["blanket"], consensus.get("frequency", {})
+        source = f"fraction of {consensus['n_graphs']} autoencoders"
+        target = consensus["target"]
+    else:
+        blanket = graph_blanket.get("blanket", [])
+        stability = _read(run_dir / "graph" / "stability.json") or {}
+        confidence = stability.get("blanket_frequency", {})
+        source = f"fraction of {stability['n_boot']} bootstrap resamples" if stability else ""
+        target = graph_blanket.get("target", "the target")
+    notes = features.get("notes", {})
+    empty_reason = notes.get("consensus_blanket" if consensus is not None else "markov_blanket")
+    if not blanket and empty_reason is None:
+        empty_reason = graph_blanket.get("reason")
+    return Verdict(
+        target=target,
+        blanket=list(blanket),
+        confidence={m: confidence[m] for m in blanket if m in confidence},
+        confidence_source=source,
+        empty_reason=empty_reason,
+        oracle=oracle,
+        comparisons=comparisons,
+        not_compared=features.get("not_compared", []),
+    )
+
+
+def verdict_html(verdict: Verdict | None, forest_png: str) -> str:
+    """The report's first section: the question, the answer per evaluation set, the forest plot."""
+    if verdict is None:
+        return '<h2 id="answer">Answer</h2><p class="missing">No predictor results in this run.</p>'
+    parts = [
+        '<h2 id="answer">Answer</h2>',
+        f'<p class="question">{html.escape(QUESTION.format(target=verdict.target))}</p>',
+        f'<p id="verdict-blanket"><b>{html.escape(verdict.blanket_line())}</b>.</p>',
+    ]
+    if verdict.comparisons.empty:
+        parts.append(
+            '<p class="missing">No blanket comparison was made: '
+            f"{html.escape(verdict.empty_reason or 'no blanket')}. "
+            "The sets that need no blanket are still reported below.</p>"
+        )
+    oracle_rows = [
+        {"evaluation set": name, "oracle AUROC": v["auroc"], "low": v["low"], "high": v["high"], "rows": v["n"]}
+        for name, v in verdict.oracle.get("auroc", {}).items()
+    ]
+    if oracle_rows:
+        parts.append(
+            f"<p>The blanket is the blanket of the oracle <b>{html.escape(str(verdict.oracle.get('column')))}</b>, "
+            "so it can be no better out of distribution than the oracle itself:</p>"
+            + pd.DataFrame(oracle_rows).to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
+        )
+    for dataset in verdict.datasets:
+        lines = "".join(f"<li>{html.escape(line)}</li>" for line in verdict.dataset_lines(dataset))
+        where = "in distribution" if dataset == ID_TEST else "out of distribution"
+        parts.append(f"<h3>{html.escape(dataset)} ({where})</h3><ul>{lines}</ul>" + _verdict_table(verdict, dataset))
+    if not verdict.comparisons.empty:
+        parts.append(
+            "<p>Each cell: the mean paired AUROC difference over label subsamples (n=…) or predictor seeds "
+            "(all labels), its 95 % crossed-bootstrap interval (label subsamples and test rows resampled "
+            "together), and the word of the Holm-adjusted test over that blanket's comparisons at that n. "
+            "Selection baselines chose their features from the same labelled rows their predictor saw.</p>" + forest_png
+        )
+    if verdict.not_compared:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in verdict.not_compared)
+        parts.append(
+            f"<details><summary>Comparisons not made ({len(verdict.not_compared)})</summary><ul>{items}</ul></details>"
+        )
+    return "\n".join(parts)
