@@ -357,7 +357,7 @@ class TrainerConfig:
     max_steps: int = -1
     gradient_clip_val: float = 1.0
     log_every_n_steps: int = 10
-    check_val_every_n_epoch: int = 2
+    check_val_every_n_epoch: int = 10
     limit_train_batches: Any = 1.0
     limit_val_batches: Any = 1.0
     num_sanity_val_steps: int = 0
