@@ -263,31 +263,17 @@ class _Selections:
             self._keep(key, rows_key, _choose_safely(self.choices[name], rows, replicate))
         return self._made[key]
 
-    def prefetch(self, tasks: list[tuple[str, str, Labelled, int]], jobs: int) -> None:
-        """Make the selectors' choices of ``tasks`` (name, rows key, rows, replicate) in ``jobs``
-        processes: causal discovery on each of the limited regime's subsamples is most of its cost."""
-        todo = {}
-        for name, rows_key, rows, replicate in tasks:
-            key = self._key(name, rows_key, replicate)
-            if self.choices[name].uses_labels and key not in self._made:
-                todo.setdefault(key, (name, rows_key, rows, replicate))
-        if not todo:
-            return
-        from joblib import Parallel, delayed
+    def adopt(self, made: dict[tuple[str, str], list[str] | str]) -> None:
+        """Selections made elsewhere (:func:`make_selections`, e.g. in the background during the fit)."""
+        for (name, rows_key), result in made.items():
+            if name in self.choices and self.choices[name].uses_labels:
+                self._keep((name, rows_key, None), rows_key, result)
 
-        started = time.perf_counter()
-        log.info(
-            "predictors: %d selections by %s on the training rows of every regime and label subsample, in %s",
-            len(todo),
-            ", ".join(dict.fromkeys(key[0] for key in todo)),
-            "every core" if jobs == -1 else f"{jobs} processes",
-        )
-        made = Parallel(n_jobs=jobs, batch_size="auto")(
-            delayed(_choose_safely)(self.choices[name], rows, replicate) for name, _, rows, replicate in todo.values()
-        )
-        for (key, (_, rows_key, _, _)), result in zip(todo.items(), made):
-            self._keep(key, rows_key, result)
-        log.info("predictors: selections made in %.0f s", time.perf_counter() - started)
+    def prefetch(self, tasks: list[tuple[str, str, Labelled, int]], jobs: int) -> None:
+        """Make the selectors' choices of ``tasks`` not made yet, in ``jobs`` processes."""
+        todo = [task for task in tasks if self._key(task[0], task[1], task[3]) not in self._made]
+        if todo:
+            self.adopt(make_selections(self.choices, todo, jobs))
 
     def _keep(self, key: tuple, rows_key: str, result: list[str] | str) -> None:
         if isinstance(result, str):  # a failed selection, e.g. a singular matrix on 16 rows: counted and
@@ -296,6 +282,51 @@ class _Selections:
             log.debug("feature set %s on %s: selection failed (%s); empty set", key[0], rows_key, result)
             result = []
         self._made[key] = result
+
+
+def selection_tasks(
+    train: Labelled,
+    settings: PredictorSettings,
+    choices: dict[str, FeatureChoice],
+    subsample: Callable[[int, int], np.ndarray] | None = None,
+) -> list[tuple[str, str, Labelled, int]]:
+    """``(name, rows key, rows, replicate)`` for every set of ID training rows a selector of
+    ``choices`` chooses from in ``settings``' regimes: the whole split, and (under the fair protocol)
+    every label subsample of the limited regime. The rows depend on the labels alone, not on any
+    autoencoder, so these selections can be made before the fit ends."""
+    selectors = [name for name, choice in choices.items() if choice.uses_labels]
+    regimes, full = settings.regimes, settings.selection == Selection.full_train
+    subsample = subsample or (lambda n, r: stratified_sample(train.y, n, r))
+    tasks = []
+    if full or "supervised" in regimes or "fewshot" in regimes:
+        tasks += [(name, "train", train, 0) for name in selectors]
+    if "limited" in regimes and not full:
+        for n in (n for n in settings.limited_n if n < len(train)):
+            for r in range(settings.limited_subsamples):
+                rows = train.rows(subsample(n, r))
+                tasks += [(name, f"limited/{n}/{r}", rows, r) for name in selectors]
+    return tasks
+
+
+def make_selections(
+    choices: dict[str, FeatureChoice], tasks: list[tuple[str, str, Labelled, int]], jobs: int
+) -> dict[tuple[str, str], list[str] | str]:
+    """Each task's choice, ``(name, rows key) -> features`` (or the error's text), in ``jobs``
+    processes (joblib): causal discovery on every label subsample is most of the limited regime's cost."""
+    from joblib import Parallel, delayed
+
+    started = time.perf_counter()
+    log.info(
+        "predictors: %d selections by %s on the training rows of every regime and label subsample, in %s",
+        len(tasks),
+        ", ".join(dict.fromkeys(task[0] for task in tasks)),
+        "every core" if jobs == -1 else f"{jobs} process(es)",
+    )
+    made = Parallel(n_jobs=jobs, batch_size="auto")(
+        delayed(_choose_safely)(choices[name], rows, replicate) for name, _, rows, replicate in tasks
+    )
+    log.info("predictors: selections made in %.0f s", time.perf_counter() - started)
+    return {(name, rows_key): result for (name, rows_key, _, _), result in zip(tasks, made)}
 
 
 def _choose_safely(choice: FeatureChoice, rows: Labelled, replicate: int) -> list[str] | str:
@@ -526,17 +557,7 @@ class _RegimeRunner:
 
     def prefetch_selections(self) -> None:
         """Every selector's choice on every set of training rows it will see, in parallel processes."""
-        regimes, full = self.settings.regimes, self.settings.selection == Selection.full_train
-        tasks = []
-        if full or "supervised" in regimes or "fewshot" in regimes:
-            tasks = [(name, "train", self.data.train, 0) for name in self.selections.choices]
-        if "limited" in regimes and not full:
-            for n in self.limited_sizes:
-                tasks += [
-                    (name, f"limited/{n}/{r}", rows, r)
-                    for r, rows in enumerate(self.subsets(n))
-                    for name in self.selections.choices
-                ]
+        tasks = selection_tasks(self.data.train, self.settings, self.selections.choices, self.subsample)
         self.selections.prefetch(tasks, self.settings.jobs)
 
     def run_limited(self, name: str) -> None:
@@ -562,6 +583,7 @@ def run_regimes(
     settings: PredictorSettings,
     progress: Callable[[str], None] | None = None,
     subsample: Callable[[int, int], np.ndarray] | None = None,
+    selections: dict[tuple[str, str], list[str] | str] | None = None,
 ) -> RegimeResults:
     """Every feature set in every regime: one metrics row per set × regime × dataset × n/k ×
     replicate (AUROC, AUPRC, accuracy), every prediction, and the features each replicate used.
@@ -569,10 +591,12 @@ def run_regimes(
     ``feature_sets`` is a :class:`FeaturePlan`, or a mapping of names to fixed lists or to
     functions of the replicate. ``progress`` is called with each set's name once it is done.
     ``subsample(n, r)`` gives the training rows of the limited regime's subsample ``r`` of size
-    ``n`` (default: :func:`stratified_sample` of the ID training labels).
+    ``n`` (default: :func:`stratified_sample` of the ID training labels). ``selections`` are
+    choices already made by :func:`make_selections` on :func:`selection_tasks` (the rest are made here).
     """
     runner = _RegimeRunner(data, _as_choices(feature_sets), settings, subsample)
-    if settings.jobs != 1:
+    runner.selections.adopt(selections or {})
+    if settings.jobs != 1 and not selections:  # given the costly ones, the rest are quicker here than a pool's start
         runner.prefetch_selections()
     for name in runner.selections.choices:
         runner.run(name)
