@@ -295,7 +295,8 @@ class BackgroundSelections:
 
     They depend on the labels and the attributes of real sequences, never on the autoencoder, and
     they are most of the limited regime's cost; the fit leaves part of the cores idle, which these
-    processes (``nice`` 10) take. The predictor stage collects them (:meth:`result`), or cancels
+    processes take (they run under SCHED_IDLE: only when a core has nothing else to do). The
+    predictor stage collects them (:meth:`result`), or cancels
     them when its results come from the cache. The size-matched selectors need the blanket's size
     and are made in the predictor stage.
     """
@@ -312,7 +313,7 @@ class BackgroundSelections:
         tasks = selection_tasks(self.train, predictor_settings(settings), choices)
         workers = os.cpu_count() if settings.predictor.jobs == -1 else settings.predictor.jobs
         workers = max(1, min(workers or 1, len(tasks)))
-        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(10,))
+        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_idle_priority)
         self._futures = [
             self._executor.submit(make_selections, choices, tasks[w::workers], 1) for w in range(workers) if tasks
         ]
@@ -336,6 +337,15 @@ class BackgroundSelections:
         for future in self._futures:
             future.cancel()
         self._executor.shutdown(wait=False, kill_workers=True)
+
+
+def _idle_priority() -> None:
+    """Run this process only on otherwise idle cores (Linux SCHED_IDLE; elsewhere the lowest nice):
+    the fit's threads wait on each other, so a worker that takes a core from one slows them all."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
 
 
 def start_selections(settings: Config, data: PreparedData, oracles: OracleStageResult) -> BackgroundSelections | None:
