@@ -40,7 +40,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     run_dir = Path(settings.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    selections = None
     try:
         run_log = pipeline.RunLog(pipeline.build_loggers(settings, run_dir))
         if settings.stage == Stage.graph:
@@ -50,7 +49,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
         else:
             data = pipeline.data_stage(settings.data, run_dir)
             oracles = pipeline.oracle_stage(settings, data, run_dir)
-            selections = pipeline.start_selections(settings, data, oracles)  # they need no autoencoder
             fit = pipeline.autoencoder_stage(settings, data, oracles, run_dir, run_log)
             if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
                 return fit.metrics
@@ -76,15 +74,12 @@ def run(cfg: DictConfig) -> dict[str, float]:
                 run_log,
                 consensus_blanket=ensemble.features if ensemble is not None else None,
                 member_blankets=ensemble.member_features if ensemble is not None else None,
-                selections=selections,
             )
             metrics = pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble)
         run_log.save()
         log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
     finally:
-        if selections is not None:  # a run that stopped before its predictors: no orphaned processes
-            selections.cancel()
         pipeline.finish_wandb()
     return metrics
 

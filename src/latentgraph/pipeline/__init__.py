@@ -14,7 +14,7 @@ from latentgraph.pipeline.ensemble import ConsensusStageResult, consensus_stage,
 from latentgraph.pipeline.graph import GraphStageResult, earlier_run_effects, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
 from latentgraph.pipeline.perturbation import perturbation_stage
-from latentgraph.pipeline.predictors import predictor_stage, start_selections
+from latentgraph.pipeline.predictors import predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb
@@ -40,5 +40,4 @@ __all__ = [
     "quiet_third_party_messages",
     "report_stage",
     "run_summary",
-    "start_selections",
 ]

@@ -7,7 +7,6 @@ blanket and the predictor settings are all unchanged.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -35,17 +34,13 @@ from latentgraph.predictors.comparisons import analyse
 from latentgraph.predictors.experiment import (
     ID_TEST,
     ID_VAL,
-    SIZE_FREE_SELECTORS,
     Labelled,
     PredictorData,
     PredictorSettings,
     choose_feature_sets,
-    make_selections,
     ood_drop,
     read_ood_drop,
     run_regimes,
-    selection_tasks,
-    selector,
 )
 from latentgraph.predictors.intervals import crossed_interval
 from latentgraph.report.figures import forest_figure, limited_curve, save_png
@@ -76,7 +71,6 @@ def predictor_stage(
     run_log: RunLog,
     consensus_blanket: list[str] | None = None,
     member_blankets: dict[int, list[str]] | None = None,
-    selections: BackgroundSelections | None = None,
 ) -> dict[str, float]:
     """Every feature set × regime × seed, or the results reused when nothing they depend on changed.
 
@@ -85,7 +79,6 @@ def predictor_stage(
         consensus_blanket: the ensemble's features for ``consensus_blanket`` (``None``: one autoencoder).
         member_blankets: each ensemble member's blanket (seed → features), evaluated as the feature
             sets ``blanket_seed<s>`` for the per-seed comparison.
-        selections: the selection baselines' choices started during the fit (:func:`start_selections`).
     """
     cache = stage_cache(settings)
     key = predictor_key(settings, oracles.classifiers, blanket, consensus_blanket, member_blankets)
@@ -93,8 +86,6 @@ def predictor_stage(
     hit = cache.lookup("predictors", key)
     if hit is not None:
         log.info("stage predictors: reused from cache key %s (same data, attributes, WAE, blanket and settings)", key)
-        if selections is not None:
-            selections.cancel()
         out.mkdir(parents=True, exist_ok=True)
         for name in RESULT_FILES:
             if (hit / name).is_file():
@@ -112,7 +103,6 @@ def predictor_stage(
             consensus_blanket=consensus_blanket,
             member_blankets=member_blankets,
             target_oracle=oracles.summary.get("target_oracle"),
-            selections=selections,
         )
         with cache.store("predictors", key) as entry:
             for name in RESULT_FILES:
@@ -197,7 +187,6 @@ def run_predictors(
     consensus_blanket: list[str] | None = None,
     member_blankets: dict[int, list[str]] | None = None,
     target_oracle: dict | None = None,
-    selections: BackgroundSelections | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and evaluate every feature set × regime × seed; write ``out`` (``results/``)."""
     config = settings.predictor
@@ -206,7 +195,7 @@ def run_predictors(
     names = features.names
     pdata = PredictorData(
         names=names,
-        train=selections.train if selections is not None else _labelled(features, data.id_train, target, "ID train"),
+        train=_labelled(features, data.id_train, target, "ID train"),
         val=_labelled(features, data.id_val, target, "ID val"),
         test=_labelled(features, data.id_test, target, "ID test"),
         ood={name: _labelled(features, frame, target, name) for name, frame in data.ood.items() if target in frame},
@@ -228,9 +217,8 @@ def run_predictors(
         seed=settings.seed,
     )
     predictor = predictor_settings(settings)
-    made = selections.result() if selections is not None else None
     with progress_reporter(settings, "predictors: feature sets", len(plan.choices)) as advance:
-        results = run_regimes(pdata, plan, predictor, progress=advance, selections=made)
+        results = run_regimes(pdata, plan, predictor, progress=advance)
     analysis = analyse(results, plan, seed=settings.seed)
     for line in analysis.not_compared:
         log.info("predictors: not compared: %s", line)
@@ -287,74 +275,6 @@ def predictor_settings(settings: Config) -> PredictorSettings:
         fewshot_steps=config.fewshot_steps,
         fewshot_lr=config.fewshot_lr,
     )
-
-
-class BackgroundSelections:
-    """The size-free selection baselines' choices (PC, GES, LiNGAM) on every set of ID training
-    rows, made in low-priority background processes while the autoencoder fits.
-
-    They depend on the labels and the attributes of real sequences, never on the autoencoder, and
-    they are most of the limited regime's cost; the fit leaves part of the cores idle, which these
-    processes take (they run under SCHED_IDLE: only when a core has nothing else to do). The
-    predictor stage collects them (:meth:`result`), or cancels
-    them when its results come from the cache. The size-matched selectors need the blanket's size
-    and are made in the predictor stage.
-    """
-
-    def __init__(self, settings: Config, data: PreparedData, attributes: AttributeSet):
-        from joblib.externals.loky import ProcessPoolExecutor
-
-        features = attributes.features_for(data.target)
-        self.train = _labelled(features, data.id_train, data.target, "ID train")
-        wanted = [str(name) for name in settings.predictor.feature_sets]
-        choices = {
-            name: selector(name, features.names, seed=settings.seed) for name in SIZE_FREE_SELECTORS if name in wanted
-        }
-        tasks = selection_tasks(self.train, predictor_settings(settings), choices)
-        workers = os.cpu_count() if settings.predictor.jobs == -1 else settings.predictor.jobs
-        workers = max(1, min(workers or 1, len(tasks)))
-        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_idle_priority)
-        self._futures = [
-            self._executor.submit(make_selections, choices, tasks[w::workers], 1) for w in range(workers) if tasks
-        ]
-        log.info(
-            "predictors: %d selections by %s started in %d background process(es) during the fit",
-            len(tasks),
-            ", ".join(choices),
-            workers,
-        )
-
-    def result(self) -> dict[tuple[str, str], list[str] | str]:
-        started = time.perf_counter()
-        made = {}
-        for future in self._futures:
-            made.update(future.result())
-        self._executor.shutdown(wait=False)
-        log.info("predictors: background selections collected (waited %.0f s)", time.perf_counter() - started)
-        return made
-
-    def cancel(self) -> None:
-        for future in self._futures:
-            future.cancel()
-        self._executor.shutdown(wait=False, kill_workers=True)
-
-
-def _idle_priority() -> None:
-    """Run this process only on otherwise idle cores (Linux SCHED_IDLE; elsewhere the lowest nice):
-    the fit's threads wait on each other, so a worker that takes a core from one slows them all."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        os.nice(19)
-
-
-def start_selections(settings: Config, data: PreparedData, oracles: OracleStageResult) -> BackgroundSelections | None:
-    """:class:`BackgroundSelections` for a run that will need them (not under DDP, whose ranks each run this)."""
-    if str(settings.trainer.strategy).startswith("ddp") or not settings.predictor.feature_sets:
-        return None
-    if not set(map(str, settings.predictor.feature_sets)) & set(map(str, SIZE_FREE_SELECTORS)):
-        return None
-    return BackgroundSelections(settings, data, oracles.attributes)
 
 
 def _blanket_notes(

@@ -264,7 +264,7 @@ class _Selections:
         return self._made[key]
 
     def adopt(self, made: dict[tuple[str, str], list[str] | str]) -> None:
-        """Selections made elsewhere (:func:`make_selections`, e.g. in the background during the fit)."""
+        """Selections made by :func:`make_selections`."""
         for (name, rows_key), result in made.items():
             if name in self.choices and self.choices[name].uses_labels:
                 self._keep((name, rows_key, None), rows_key, result)
@@ -292,8 +292,7 @@ def selection_tasks(
 ) -> list[tuple[str, str, Labelled, int]]:
     """``(name, rows key, rows, replicate)`` for every set of ID training rows a selector of
     ``choices`` chooses from in ``settings``' regimes: the whole split, and (under the fair protocol)
-    every label subsample of the limited regime. The rows depend on the labels alone, not on any
-    autoencoder, so these selections can be made before the fit ends."""
+    every label subsample of the limited regime."""
     selectors = [name for name, choice in choices.items() if choice.uses_labels]
     regimes, full = settings.regimes, settings.selection == Selection.full_train
     subsample = subsample or (lambda n, r: stratified_sample(train.y, n, r))
@@ -583,7 +582,6 @@ def run_regimes(
     settings: PredictorSettings,
     progress: Callable[[str], None] | None = None,
     subsample: Callable[[int, int], np.ndarray] | None = None,
-    selections: dict[tuple[str, str], list[str] | str] | None = None,
 ) -> RegimeResults:
     """Every feature set in every regime: one metrics row per set × regime × dataset × n/k ×
     replicate (AUROC, AUPRC, accuracy), every prediction, and the features each replicate used.
@@ -591,12 +589,10 @@ def run_regimes(
     ``feature_sets`` is a :class:`FeaturePlan`, or a mapping of names to fixed lists or to
     functions of the replicate. ``progress`` is called with each set's name once it is done.
     ``subsample(n, r)`` gives the training rows of the limited regime's subsample ``r`` of size
-    ``n`` (default: :func:`stratified_sample` of the ID training labels). ``selections`` are
-    choices already made by :func:`make_selections` on :func:`selection_tasks` (the rest are made here).
+    ``n`` (default: :func:`stratified_sample` of the ID training labels).
     """
     runner = _RegimeRunner(data, _as_choices(feature_sets), settings, subsample)
-    runner.selections.adopt(selections or {})
-    if settings.jobs != 1 and not selections:  # given the costly ones, the rest are quicker here than a pool's start
+    if settings.jobs != 1:
         runner.prefetch_selections()
     for name in runner.selections.choices:
         runner.run(name)
