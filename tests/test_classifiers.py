@@ -90,7 +90,7 @@ def test_cache_key_follows_the_data_the_classifier_trains_on():
     from latentgraph.pipeline.oracles import training_data_settings
 
     def key(*overrides, name="amp"):
-        cfg = settings_for(*overrides)
+        cfg = settings_for("attributes=trained", *overrides)
         return stage_key(training_data_settings(cfg, name, cfg.attributes.classifiers[name]))
 
     base = key()

@@ -137,7 +137,11 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
         assert (run_dir / "graph" / name).is_file(), name
     assert (run_dir / "graph" / "graph.png").read_bytes()[:4] == b"\x89PNG"
     blanket = json.loads((run_dir / "graph" / "blanket.json").read_text())
-    assert blanket["target"] == "amp" and blanket["target_node"] == "amp" and "amp" not in blanket["features"]
+    assert (
+        blanket["target"] == "amp"
+        and blanket["target_node"] == "macrel_amp"
+        and "macrel_amp" not in blanket["features"]
+    )
     metrics = pd.read_csv(run_dir / "csv" / "metrics.csv")
     assert "perturbation/seconds" in metrics.columns and "graph/latents_with_edges" in metrics.columns
 
