@@ -212,4 +212,4 @@ def test_a_multirun_sweeps_over_both_domains(tmp_path):
     result = run_cli("-m", "domain=peptides,molecules", *QUIET_SMOKE, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     targets = [json.loads((sweep / job / "graph" / "blanket.json").read_text())["target_node"] for job in "01"]
-    assert targets == ["amp", "soluble"]
+    assert targets == ["macrel_amp", "soluble"]  # the peptides' default oracle is macrel's AMP model
