@@ -204,7 +204,8 @@ def run_predictors(
         test=_labelled(features, data.id_test, target, "ID test"),
         ood={name: _labelled(features, frame, target, name) for name, frame in data.ood.items() if target in frame},
     )
-    regimes = predictor_settings(settings).regimes
+    predictor = predictor_settings(settings)
+    regimes = predictor.regimes
     if Regime.unsupervised in regimes:
         pdata.prior, note = prior_samples(autoencoder, attributes, target, config.prior_samples, settings.seed)
         if note:
@@ -220,7 +221,6 @@ def run_predictors(
         member_blankets=member_blankets,
         seed=settings.seed,
     )
-    predictor = predictor_settings(settings)
     with progress_reporter(settings, "predictors: feature sets", len(plan.choices)) as advance:
         results = run_regimes(pdata, plan, predictor, progress=advance)
     analysis = analyse(results, plan, seed=settings.seed)

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_average_precision
 
 from latentgraph.config.choices import FeatureSet, PredictorModel, Regime, Selection
 from latentgraph.predictors.feature_sets import (
@@ -25,7 +24,7 @@ from latentgraph.predictors.feature_sets import (
     pc_features,
     random_features,
 )
-from latentgraph.predictors.model import AttributePredictor, fit_predictor_batch
+from latentgraph.predictors.model import AttributePredictor, fit_predictor_batch, probability_metrics
 
 log = logging.getLogger(__name__)
 
@@ -284,29 +283,6 @@ class _Selections:
         self._made[key] = result
 
 
-def selection_tasks(
-    train: Labelled,
-    settings: PredictorSettings,
-    choices: dict[str, FeatureChoice],
-    subsample: Callable[[int, int], np.ndarray] | None = None,
-) -> list[tuple[str, str, Labelled, int]]:
-    """``(name, rows key, rows, replicate)`` for every set of ID training rows a selector of
-    ``choices`` chooses from in ``settings``' regimes: the whole split, and (under the fair protocol)
-    every label subsample of the limited regime."""
-    selectors = [name for name, choice in choices.items() if choice.uses_labels]
-    regimes, full = settings.regimes, settings.selection == Selection.full_train
-    subsample = subsample or (lambda n, r: stratified_sample(train.y, n, r))
-    tasks = []
-    if full or "supervised" in regimes or "fewshot" in regimes:
-        tasks += [(name, "train", train, 0) for name in selectors]
-    if "limited" in regimes and not full:
-        for n in (n for n in settings.limited_n if n < len(train)):
-            for r in range(settings.limited_subsamples):
-                rows = train.rows(subsample(n, r))
-                tasks += [(name, f"limited/{n}/{r}", rows, r) for name in selectors]
-    return tasks
-
-
 def make_selections(
     choices: dict[str, FeatureChoice], tasks: list[tuple[str, str, Labelled, int]], jobs: int
 ) -> dict[tuple[str, str], list[str] | str]:
@@ -358,13 +334,7 @@ def _metrics(p: torch.Tensor, y: torch.Tensor, fitted: bool) -> dict[str, float]
     """AUROC, AUPRC and accuracy of probabilities ``p``; an empty feature set predicts the base rate."""
     if not fitted:
         return {"auroc": 0.5, "auprc": float(y.float().mean()), "acc": float("nan")}
-    labels = y.long()
-    two_classes = labels.unique().numel() == 2
-    return {
-        "auroc": float(binary_auroc(p, labels)) if two_classes else float("nan"),
-        "auprc": float(binary_average_precision(p, labels)) if two_classes else float("nan"),
-        "acc": float(binary_accuracy(p, labels)),
-    }
+    return probability_metrics(p, y)
 
 
 class _RegimeRunner:
@@ -555,8 +525,17 @@ class _RegimeRunner:
         return self._subsets[n]
 
     def prefetch_selections(self) -> None:
-        """Every selector's choice on every set of training rows it will see, in parallel processes."""
-        tasks = selection_tasks(self.data.train, self.settings, self.selections.choices, self.subsample)
+        """Every selector's choice on every set of ID training rows it will see (the whole split, and
+        under the fair protocol every label subsample), in parallel processes."""
+        selectors = [name for name, choice in self.selections.choices.items() if choice.uses_labels]
+        regimes, full = self.settings.regimes, self.settings.selection == Selection.full_train
+        tasks = []
+        if full or "supervised" in regimes or "fewshot" in regimes:
+            tasks += [(name, "train", self.data.train, 0) for name in selectors]
+        if "limited" in regimes and not full:
+            for n in self.limited_sizes:
+                for r, rows in enumerate(self.subsets(n)):
+                    tasks += [(name, f"limited/{n}/{r}", rows, r) for name in selectors]
         self.selections.prefetch(tasks, self.settings.jobs)
 
     def run_limited(self, name: str) -> None:

@@ -246,7 +246,12 @@ def fit_predictor_batch(
 
 def evaluate_predictor(predictor: AttributePredictor, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """AUROC, AUPRC and accuracy (threshold 0.5); AUROC and AUPRC are NaN for a single-class set."""
-    p, labels = predictor.predict_proba(x), y.long()
+    return probability_metrics(predictor.predict_proba(x), y)
+
+
+def probability_metrics(p: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """:func:`evaluate_predictor`'s metrics of probabilities ``p`` already computed."""
+    labels = y.long()
     two_classes = labels.unique().numel() == 2
     return {
         "auroc": float(binary_auroc(p, labels)) if two_classes else float("nan"),

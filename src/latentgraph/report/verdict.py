@@ -95,15 +95,6 @@ class Verdict:
             out.extend(self.dataset_lines(dataset))
         return out
 
-    def table(self, dataset: str) -> pd.DataFrame:
-        """One row per comparison, one column per n (then all labels): difference, interval and word."""
-        rows = _ordered(self.comparisons[self.comparisons["dataset"] == dataset])
-        columns = list(dict.fromkeys(_n_label(r.regime, r.n) for r in rows.itertuples()))
-        table: dict[str, dict[str, str]] = {}
-        for r in rows.itertuples():
-            table.setdefault(f"{r.blanket} − {r.reference}", {})[_n_label(r.regime, r.n)] = _cell(r)
-        return pd.DataFrame.from_dict(table, orient="index", columns=columns).fillna("").rename_axis("comparison")
-
 
 VERDICT_BACKGROUNDS = {"better": "#dff0d8", "worse": "#f2dede", "no detectable difference": "#f5f5f5"}
 
