@@ -337,6 +337,19 @@ def _metrics(p: torch.Tensor, y: torch.Tensor, fitted: bool) -> dict[str, float]
     return probability_metrics(p, y)
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """One predictor fit: its rows, its features, its seed, its L2 strength, the model it fine-tunes;
+    ``key`` names the rows (regime, n or k, replicate), so a fit of the same features on them is reused."""
+
+    key: tuple
+    rows: Labelled
+    features: list[str]
+    seed: int
+    l2: float = 0.0
+    init_from: AttributePredictor | None = None
+
+
 class _RegimeRunner:
     """Fits and scores one feature set at a time in every regime, recording metrics, scores and features."""
 
@@ -402,49 +415,41 @@ class _RegimeRunner:
     def fit(
         self,
         feature_set: str,
-        fit_key: tuple,
-        train: list[Labelled],
+        fits: list[_Fit],
         val: Labelled | None,
-        features: list[list[str]],
-        init_from: list[AttributePredictor | None] | None = None,
         **kwargs,
     ) -> list[AttributePredictor | None]:
-        """One fit per replicate ``r`` (on ``train[r]`` with ``features[r]``; ``None`` for an empty list).
+        """Each fit's predictor (``None`` for an empty feature list), all in one batched fit.
 
-        A replicate whose features another set already fitted on the same rows (``fit_key``) reuses
-        that fit: fits are deterministic, so its own would be the same. The rest are fitted in
-        batches of one width (``fit_predictor_batch``: the same fits as one at a time)."""
+        A fit whose features another set already fitted on the same rows (its ``key``) reuses that
+        fit: fits are deterministic, so its own would be the same. The rest run as one
+        ``fit_predictor_batch`` of ragged rows and widths (the same fits as one at a time)."""
         settings = self.settings
-        models: list[AttributePredictor | None] = [None] * len(train)
-        by_width: dict[int, list[int]] = {}
-        for r, chosen in enumerate(features):
-            key = (*fit_key, r, tuple(chosen))
-            if key in self._fitted:
-                models[r] = self._fitted[key]
-                self.reused[feature_set] = self.reused.get(feature_set, 0) + bool(chosen)
-            elif chosen and (init_from is None or init_from[r] is not None):
-                by_width.setdefault(len(chosen), []).append(r)
-        options = {"max_steps": settings.max_steps, "patience": settings.patience, "lr": settings.lr, **kwargs}
-        for group in by_width.values():
-            columns = [[self.index[f] for f in features[r]] for r in group]
-            x = torch.stack([train[r].x[:, cols] for r, cols in zip(group, columns)])
-            y = torch.stack([train[r].y for r in group])
-            val_pair = None
-            if val is not None:
-                val_pair = (torch.stack([val.x[:, cols] for cols in columns]), val.y.expand(len(group), -1))
+        models: list[AttributePredictor | None] = [None] * len(fits)
+        todo: list[int] = []
+        for i, job in enumerate(fits):
+            if (*job.key, tuple(job.features)) in self._fitted:
+                models[i] = self._fitted[(*job.key, tuple(job.features))]
+                self.reused[feature_set] = self.reused.get(feature_set, 0) + bool(job.features)
+            elif job.features:  # an empty set has no fit, and so no supervised model to fine-tune
+                todo.append(i)
+        if todo:
+            columns = [[self.index[f] for f in fits[i].features] for i in todo]
+            init = [fits[i].init_from for i in todo]
             fitted = fit_predictor_batch(
-                x,
-                y,
-                seeds=group,
+                [fits[i].rows.x[:, cols] for i, cols in zip(todo, columns)],
+                [fits[i].rows.y for i in todo],
+                seeds=[fits[i].seed for i in todo],
                 model=settings.model,
-                val=val_pair,
-                init_from=[init_from[r] for r in group] if init_from is not None else None,
-                **options,
+                l2=[fits[i].l2 for i in todo],
+                val=None if val is None else ([val.x[:, cols] for cols in columns], val.y.expand(len(todo), -1)),
+                init_from=None if init[0] is None else init,
+                **{"max_steps": settings.max_steps, "patience": settings.patience, "lr": settings.lr, **kwargs},
             )
-            for r, model in zip(group, fitted):
-                models[r] = model
-        for r, chosen in enumerate(features):
-            self._fitted.setdefault((*fit_key, r, tuple(chosen)), models[r])
+            for i, model in zip(todo, fitted):
+                models[i] = model
+        for job, model in zip(fits, models):
+            self._fitted.setdefault((*job.key, tuple(job.features)), model)
         return models
 
     def choose(self, name: str, regime_rows: str, rows: Labelled, replicates: range) -> list[list[str]]:
@@ -461,7 +466,8 @@ class _RegimeRunner:
         if "supervised" in regimes or "fewshot" in regimes:  # few-shot fine-tunes the supervised fits
             features = self.choose(name, "train", data.train, seeds)
             self.features[name, "supervised", len(data.train)] = features
-            supervised = self.fit(name, ("supervised",), [data.train] * len(seeds), data.val, features)
+            fits = [_Fit(("supervised", seed), data.train, features[seed], seed) for seed in seeds]
+            supervised = self.fit(name, fits, data.val)
         if "supervised" in regimes:
             for seed in seeds:
                 for dataset, evaluation in self.evaluations.items():
@@ -484,7 +490,7 @@ class _RegimeRunner:
         train, val = prior.rows(np.arange(cut)), prior.rows(np.arange(cut, len(prior)))
         features = self.choose(name, "prior", train, seeds)
         self.features[name, "unsupervised", cut] = features
-        models = self.fit(name, ("unsupervised",), [train] * len(seeds), val, features)
+        models = self.fit(name, [_Fit(("unsupervised", seed), train, features[seed], seed) for seed in seeds], val)
         for seed in seeds:
             for dataset, evaluation in self.evaluations.items():
                 self.record(name, "unsupervised", dataset, cut, seed, features[seed], models[seed], evaluation)
@@ -492,26 +498,31 @@ class _RegimeRunner:
     def run_fewshot(
         self, name: str, seeds: range, features: list[list[str]], supervised: list[AttributePredictor | None]
     ) -> None:
-        """Fine-tune each seed's supervised model on ``k`` OOD examples; score it on the rest."""
+        """Fine-tune each seed's supervised model on ``k`` OOD examples, every set and ``k`` in one
+        batch; score each on the rest of its set."""
         settings = self.settings
+        fits, shots = [], []
         for dataset, ood in self.data.ood.items():
             for k in settings.fewshot_k:
                 if k >= len(ood) - 1:
                     continue
-                shots = [stratified_sample(ood.y, k, seed) for seed in seeds]
-                tuned = self.fit(
-                    name,
-                    ("fewshot", dataset, k),
-                    [ood.rows(shot) for shot in shots],
-                    None,
-                    features,
-                    init_from=supervised,
-                    max_steps=settings.fewshot_steps,
-                    lr=settings.fewshot_lr,
-                )
                 for seed in seeds:
-                    rest = np.setdiff1d(np.arange(len(ood)), shots[seed])
-                    self.record(name, "fewshot", dataset, k, seed, features[seed], tuned[seed], ood, scored=rest)
+                    shots.append(stratified_sample(ood.y, k, seed))
+                    fits.append(
+                        _Fit(
+                            ("fewshot", dataset, k, seed),
+                            ood.rows(shots[-1]),
+                            features[seed],
+                            seed,
+                            init_from=supervised[seed],
+                        )
+                    )
+        tuned = self.fit(name, fits, None, max_steps=settings.fewshot_steps, lr=settings.fewshot_lr)
+        for job, shot, model in zip(fits, shots, tuned):
+            _, dataset, k, seed = job.key
+            ood = self.data.ood[dataset]
+            rest = np.setdiff1d(np.arange(len(ood)), shot)
+            self.record(name, "fewshot", dataset, k, seed, job.features, model, ood, scored=rest)
 
     @property
     def limited_sizes(self) -> list[int]:
@@ -545,14 +556,18 @@ class _RegimeRunner:
         every feature set (paired)."""
         settings = self.settings
         subsamples = range(settings.limited_subsamples)
+        fits = []
         for n in self.limited_sizes:
             subsets = self.subsets(n)
             features = [self.choose(name, f"limited/{n}/{r}", subsets[r], range(r, r + 1))[0] for r in subsamples]
             self.features[name, "limited", n] = features
-            models = self.fit(name, ("limited", n), subsets, None, features, l2=1.0 / (2.0 * settings.limited_c * n))
-            for r in subsamples:
-                for dataset, evaluation in self.evaluations.items():
-                    self.record(name, "limited", dataset, n, r, features[r], models[r], evaluation)
+            l2 = 1.0 / (2.0 * settings.limited_c * n)
+            fits += [_Fit(("limited", n, r), subsets[r], features[r], r, l2=l2) for r in subsamples]
+        models = self.fit(name, fits, None)  # every n and subsample in one batch
+        for job, model in zip(fits, models):
+            _, n, r = job.key
+            for dataset, evaluation in self.evaluations.items():
+                self.record(name, "limited", dataset, n, r, job.features, model, evaluation)
 
 
 def run_regimes(

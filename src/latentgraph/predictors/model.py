@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_average_precision
 from typing_extensions import override
 
@@ -146,68 +147,74 @@ def fit_predictor(
 
 
 def fit_predictor_batch(
-    x: torch.Tensor,
-    y: torch.Tensor,
+    x: torch.Tensor | Sequence[torch.Tensor],
+    y: torch.Tensor | Sequence[torch.Tensor],
     *,
     seeds: list[int],
     model: str = "logistic",
     max_steps: int = 500,
     lr: float = 1e-2,
-    l2: float = 0.0,
-    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    l2: float | Sequence[float] = 0.0,
+    val: tuple[torch.Tensor | Sequence[torch.Tensor], torch.Tensor] | None = None,
     patience: int = 25,
     init_from: list[AttributePredictor] | None = None,
 ) -> list[AttributePredictor]:
     """``S`` independent fits of :func:`fit_predictor`, run as one batched fit.
 
-    ``x`` is ``[S, n, k]`` and ``y`` is ``[S, n]``: fit ``s`` sees only its own rows, starts
-    from the weights ``fit_predictor(..., seed=seeds[s])`` would draw (or, with ``init_from``,
-    from ``init_from[s]``'s weights and standardisation), keeps its own standardisation and takes
-    full-batch AdamW steps on its own loss (the summed loss has a block-diagonal gradient and
-    AdamW is elementwise). With ``val`` (``[S, n_val, k]``, ``[S, n_val]``) each fit stops as
-    ``fit_predictor`` stops, after ``patience`` steps without a better validation loss, and keeps
-    its best weights; the batch steps on until the last fit has stopped, and a stopped fit's later
-    steps are ignored. Each returned predictor therefore equals the one ``fit_predictor`` fits on
-    the same data, to float summation order (tests/test_predictors.py), in a fraction of the
-    time: a fit of a few features is bound by per-step overhead, which the batch pays once for
-    all ``S`` (docs/benchmarks.md).
+    ``x`` is ``[S, n, k]`` and ``y`` is ``[S, n]``, or lists of ``S`` fits' own ``[n_s, k_s]`` and
+    ``[n_s]`` (each fit its own rows and its own features: the batch pads them, and a padded row
+    or column changes nothing). Fit ``s`` sees only its own rows, starts from the weights
+    ``fit_predictor(..., seed=seeds[s])`` would draw (or, with ``init_from``, from
+    ``init_from[s]``'s weights and standardisation), keeps its own standardisation, its own L2
+    strength (``l2`` a number or one per fit) and takes full-batch AdamW steps on its own loss (the
+    summed loss has a block-diagonal gradient and AdamW is elementwise; a padded weight has no
+    gradient and stays 0). With ``val`` (features ``[S, n_val, k]`` or a list of ``[n_val, k_s]``,
+    labels ``[S, n_val]``) each fit stops as ``fit_predictor`` stops, after ``patience`` steps
+    without a better validation loss, and keeps its best weights; the batch steps on until the
+    last fit has stopped, and a stopped fit's later steps are ignored. Each returned predictor
+    therefore equals the one ``fit_predictor`` fits on the same data, to float summation order
+    (tests/test_predictors.py), in a fraction of the time: a fit of a few features is bound by
+    per-step overhead, which the batch pays once for all ``S`` (docs/benchmarks.md).
     """
-    if x.ndim != 3 or y.shape != x.shape[:2] or len(seeds) != x.shape[0]:
-        shapes = f"x {tuple(x.shape)}, y {tuple(y.shape)}, {len(seeds)} seeds"
-        raise ValueError(f"expected x [S, n, k], y [S, n] and S seeds; got {shapes}")
+    xs, ys = _fits(x, y, len(seeds))
     if init_from is not None and len(init_from) != len(seeds):
         raise ValueError(f"init_from holds {len(init_from)} predictors for {len(seeds)} seeds")
-    x, y = x.float(), y.float()
-    _, n_rows, n_features = x.shape
+    rows = torch.tensor([len(r) for r in ys])
+    widths = [r.shape[1] for r in xs]
+    x, y, mask = _padded(xs, ys)
     predictors = []
     for s, seed in enumerate(seeds):
         torch.manual_seed(seed)
         if init_from is None:
-            predictors.append(AttributePredictor(n_features=n_features, model=model, lr=lr))
+            predictors.append(AttributePredictor(n_features=widths[s], model=model, lr=lr))
         else:
             predictors.append(_copy_for_fine_tuning(init_from[s], lr))
     if init_from is None:
-        mean = x.mean(dim=1, keepdim=True)
-        std = x.std(dim=1, keepdim=True).clamp(min=1e-8) if n_rows > 1 else torch.ones_like(mean)
+        mean, std = _masked_standardisation(x, mask, rows)
     else:
-        mean = torch.stack([p.mean for p in predictors])[:, None]
-        std = torch.stack([p.std for p in predictors])[:, None]
-    z = (x - mean) / std
-    val_z, val_y = ((val[0].float() - mean) / std, val[1].float()) if val is not None else (None, None)
-    # the S nets' parameters stacked along a leading axis, and each net's own forward mapped over it
-    stacked, buffers = stack_module_state([p.net for p in predictors])
-    template = copy.deepcopy(predictors[0].net).to("meta")
+        mean = _padded([p.mean[None] for p in predictors], None)[0]
+        std = _padded([p.std[None] for p in predictors], None)[0] + (1 - _column_mask(widths, x.shape[2]))[:, None]
+    z = (x - mean) / std * _column_mask(widths, x.shape[2])[:, None]  # padded columns exactly 0
+    val_z = val_y = None
+    if val is not None:
+        val_x = val[0] if isinstance(val[0], torch.Tensor) else _padded(list(val[0]), None)[0]
+        val_z, val_y = (val_x.float() - mean) / std * _column_mask(widths, x.shape[2])[:, None], val[1].float()
+    # the S nets' parameters, padded to the widest fit and stacked along a leading axis
+    stacked = _stacked_parameters([p.net for p in predictors], x.shape[2])
+    template = copy.deepcopy(AttributePredictor(n_features=x.shape[2], model=predictors[0].hparams.model).net)
+    template = template.to("meta")
     optimiser = _adamw(predictors[0], list(stacked.values()))
 
-    def one_net(params: dict, net_buffers: dict, rows: torch.Tensor) -> torch.Tensor:
-        return functional_call(template, (params, net_buffers), (rows,)).squeeze(-1)
+    def one_net(params: dict, rows_: torch.Tensor) -> torch.Tensor:
+        return functional_call(template, params, (rows_,)).squeeze(-1)
 
-    def logistic(params: dict, _: dict, rows: torch.Tensor) -> torch.Tensor:
+    def logistic(params: dict, rows_: torch.Tensor) -> torch.Tensor:
         # the S linear layers as one batched product: the same logits, without vmap's per-call cost
-        return torch.baddbmm(params["bias"].unsqueeze(-1), rows, params["weight"].transpose(1, 2)).squeeze(-1)
+        return torch.baddbmm(params["bias"].unsqueeze(-1), rows_, params["weight"].transpose(1, 2)).squeeze(-1)
 
     logits = logistic if predictors[0].hparams.model == "logistic" else vmap(one_net)  # init_from sets the model
 
+    strength = torch.as_tensor(l2, dtype=torch.float32).expand(len(seeds))
     weights = [w for name, w in stacked.items() if name.endswith("weight")]
     best = {name: param.detach().clone() for name, param in stacked.items()}
     best_loss = torch.full((len(seeds),), math.inf)
@@ -215,17 +222,16 @@ def fit_predictor_batch(
     running = torch.ones(len(seeds), dtype=torch.bool)  # fits that have not stopped early
     for _ in range(max_steps):
         optimiser.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(logits(stacked, buffers, z), y, reduction="none").mean(dim=1).sum()
-        if l2 > 0:
-            loss = loss + l2 * sum((w**2).sum() for w in weights)
+        per_row = F.binary_cross_entropy_with_logits(logits(stacked, z), y, reduction="none")
+        loss = ((per_row * mask).sum(dim=1) / rows).sum()
+        if bool((strength > 0).any()):
+            loss = loss + sum((strength * (w**2).flatten(1).sum(dim=1)).sum() for w in weights)
         loss.backward()
         optimiser.step()
         if val_z is None:
             continue
         with torch.no_grad():
-            losses = F.binary_cross_entropy_with_logits(logits(stacked, buffers, val_z), val_y, reduction="none").mean(
-                dim=1
-            )
+            losses = F.binary_cross_entropy_with_logits(logits(stacked, val_z), val_y, reduction="none").mean(dim=1)
             better = running & (losses < best_loss - 1e-6)
             for name, param in stacked.items():
                 best[name][better] = param[better]
@@ -238,10 +244,69 @@ def fit_predictor_batch(
     with torch.no_grad():
         for s, predictor in enumerate(predictors):
             for name, param in predictor.net.named_parameters():
-                param.copy_(final[name][s])
-            predictor.mean.copy_(mean[s, 0])
-            predictor.std.copy_(std[s, 0])
+                param.copy_(final[name][s][..., : param.shape[-1]])  # an input weight drops its padding
+            predictor.mean.copy_(mean[s, 0, : widths[s]])
+            predictor.std.copy_(std[s, 0, : widths[s]])
     return [predictor.eval() for predictor in predictors]
+
+
+def _fits(
+    x: torch.Tensor | Sequence[torch.Tensor], y: torch.Tensor | Sequence[torch.Tensor], count: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The ``S`` fits' features and labels as lists, checked against one another and the seeds."""
+    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+        if x.ndim != 3 or y.shape != x.shape[:2] or count != x.shape[0]:
+            shapes = f"x {tuple(x.shape)}, y {tuple(y.shape)}, {count} seeds"
+            raise ValueError(f"expected x [S, n, k], y [S, n] and S seeds; got {shapes}")
+    xs, ys = [r.float() for r in x], [r.float() for r in y]
+    if len(xs) != count or len(ys) != count or any(a.ndim != 2 or len(a) != len(b) for a, b in zip(xs, ys)):
+        raise ValueError(f"expected x [S, n, k], y [S, n] and S seeds; got {len(xs)} x, {len(ys)} y, {count} seeds")
+    return xs, ys
+
+
+def _padded(xs: list[torch.Tensor], ys: list[torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``[S, n_max, k_max]`` features (zeros past each fit's rows and columns), ``[S, n_max]``
+    labels and the ``[S, n_max]`` mask of real rows."""
+    n_max, k_max = max(len(r) for r in xs), max(r.shape[1] for r in xs)
+    x = torch.zeros(len(xs), n_max, k_max)
+    mask = torch.zeros(len(xs), n_max)
+    for s, rows in enumerate(xs):
+        x[s, : len(rows), : rows.shape[1]] = rows
+        mask[s, : len(rows)] = 1
+    y = torch.zeros(len(xs), n_max)
+    for s, labels in enumerate(ys or []):
+        y[s, : len(labels)] = labels
+    return x, y, mask
+
+
+def _column_mask(widths: list[int], k_max: int) -> torch.Tensor:
+    """``[S, k_max]``: 1 on each fit's own features, 0 on padding."""
+    return (torch.arange(k_max)[None] < torch.tensor(widths)[:, None]).float()
+
+
+def _masked_standardisation(
+    x: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each fit's feature means and standard deviations (unbiased, as ``Tensor.std``) over its own
+    rows, ``[S, 1, k]``; a one-row fit gets a standard deviation of 1, a padded column 1."""
+    m = mask[:, :, None]
+    count = rows[:, None, None].float()
+    mean = (x * m).sum(dim=1, keepdim=True) / count
+    var = (((x - mean) * m) ** 2).sum(dim=1, keepdim=True) / (count - 1).clamp(min=1)
+    std = torch.where(count > 1, var.sqrt().clamp(min=1e-8), torch.ones_like(var))
+    return mean, std
+
+
+def _stacked_parameters(nets: list[nn.Module], k_max: int) -> dict[str, torch.Tensor]:
+    """The nets' parameters stacked along a new leading axis, the input weight (``[out, k]``, the
+    first parameter) padded with zero columns to ``k_max`` features; leaves that the optimiser steps."""
+    stacked = {}
+    for position, name in enumerate(dict(nets[0].named_parameters())):
+        params = [dict(net.named_parameters())[name].detach() for net in nets]
+        if position == 0:
+            params = [F.pad(p, (0, k_max - p.shape[1])) for p in params]
+        stacked[name] = torch.stack(params).requires_grad_(True)
+    return stacked
 
 
 def evaluate_predictor(predictor: AttributePredictor, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
