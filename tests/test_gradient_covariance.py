@@ -49,6 +49,13 @@ def test_a_never_moving_attribute_is_isolated_and_p_values_are_valid():
     assert found.n_boot == 199 and (found.pvalues[2, :2] == 1).all() and (found.qvalues <= 1).all()
     assert "c" in found.graph(0.05) and not list(found.graph(0.05).neighbors("c"))
     assert bootstrap_draws_for(91, 0.05) == 3639  # a lone pair can pass BH over 91 pairs
+    # in 14 dimensions the pseudo-inverse's row of a still attribute is rounding noise, not 0
+    x = torch.randn(200, 14, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    moment = x.T @ x / 200
+    moment[3], moment[:, 3] = 0.0, 0.0
+    partial = partial_correlations(moment)
+    assert (partial[3, torch.arange(14) != 3] == 0).all() and partial[3, 3] == -1
+    assert partial[0, 1] != 0 and torch.isfinite(partial).all()  # the others keep theirs
 
 
 @pytest.fixture(scope="module")

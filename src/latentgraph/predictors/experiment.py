@@ -16,14 +16,7 @@ import pandas as pd
 import torch
 
 from latentgraph.config.choices import FeatureSet, PredictorModel, Regime, Selection
-from latentgraph.predictors.feature_sets import (
-    ges_features,
-    lasso_features,
-    lingam_features,
-    mutual_info_features,
-    pc_features,
-    random_features,
-)
+from latentgraph.predictors.feature_sets import Selector, random_features, select_safely
 from latentgraph.predictors.model import AttributePredictor, fit_predictor_batch, probability_metrics
 
 log = logging.getLogger(__name__)
@@ -89,8 +82,12 @@ class FeatureChoice:
     """
 
     choose: Callable[[Labelled, int], list[str]]
-    uses_labels: bool = False
     uses_replicate: bool = False
+    selector: Selector | None = None  # a selector's method and settings, to run in another process
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.selector is not None
 
     @classmethod
     def fixed(cls, features: Sequence[str]) -> FeatureChoice:
@@ -118,24 +115,12 @@ SIZE_FREE_SELECTORS = (FeatureSet.pc, FeatureSet.ges, FeatureSet.lingam)
 
 def selector(name: str, names: list[str], *, k: int | None = None, seed: int = 0) -> FeatureChoice:
     """The selection baseline ``name`` over the attributes ``names`` (``k``: its size, if size-matched)."""
-
-    def choose(rows: Labelled, replicate: int) -> list[str]:
-        x, y = rows.x.numpy(), rows.y.numpy()
-        if name == FeatureSet.lasso:
-            return lasso_features(x, y, names, k)
-        if name == FeatureSet.mutual_info:
-            return mutual_info_features(x, y, names, k, seed=seed)
-        if name == FeatureSet.pc:
-            return pc_features(x, y, names, seed=seed)
-        if name == FeatureSet.ges:
-            return ges_features(x, y, names, seed=seed)
-        return lingam_features(x, y, names, seed=seed)
-
     if name == FeatureSet.random:
         return FeatureChoice(
             lambda rows, replicate: random_features(names, k, seed=1000 + replicate), uses_replicate=True
         )
-    return FeatureChoice(choose, uses_labels=True)
+    method = Selector(str(FeatureSet(name).value), tuple(names), k=k, seed=seed)
+    return FeatureChoice(lambda rows, replicate: method(rows.x.numpy(), rows.y.numpy()), selector=method)
 
 
 def choose_feature_sets(
@@ -259,7 +244,12 @@ class _Selections:
     def __call__(self, name: str, rows_key: str, rows: Labelled, replicate: int) -> list[str]:
         key = self._key(name, rows_key, replicate)
         if key not in self._made:
-            self._keep(key, rows_key, _choose_safely(self.choices[name], rows, replicate))
+            choice = self.choices[name]
+            if choice.selector is None:
+                result = choice.choose(rows, replicate)
+            else:
+                result = select_safely(choice.selector, rows.x.numpy(), rows.y.numpy())
+            self._keep(key, rows_key, result)
         return self._made[key]
 
     def adopt(self, made: dict[tuple[str, str], list[str] | str]) -> None:
@@ -297,19 +287,11 @@ def make_selections(
         ", ".join(dict.fromkeys(task[0] for task in tasks)),
         "every core" if jobs == -1 else f"{jobs} process(es)",
     )
-    made = Parallel(n_jobs=jobs, batch_size="auto")(
-        delayed(_choose_safely)(choices[name], rows, replicate) for name, _, rows, replicate in tasks
+    made = Parallel(n_jobs=jobs, batch_size="auto")(  # the workers import feature_sets alone
+        delayed(select_safely)(choices[name].selector, rows.x.numpy(), rows.y.numpy()) for name, _, rows, _ in tasks
     )
     log.info("predictors: selections made in %.0f s", time.perf_counter() - started)
     return {(name, rows_key): result for (name, rows_key, _, _), result in zip(tasks, made)}
-
-
-def _choose_safely(choice: FeatureChoice, rows: Labelled, replicate: int) -> list[str] | str:
-    """The choice, or the error's text when the selector cannot run on these rows."""
-    try:
-        return choice.choose(rows, replicate)
-    except (ValueError, np.linalg.LinAlgError) as error:
-        return f"{type(error).__name__}: {error}"
 
 
 FeatureSets = dict[str, "list[str] | Callable[[int], list[str]] | FeatureChoice"]

@@ -7,6 +7,8 @@ the size-matched baselines compete on equal terms.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -163,3 +165,40 @@ def lingam_features(
     """The label's blanket in the DirectLiNGAM DAG of the attributes plus the label (:func:`lingam_adjacency`)."""
     data = _with_label(x, y, max_rows, seed)
     return [names[j] for j in sorted(adjacency_blanket(lingam_adjacency(data), data.shape[1] - 1))]
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A selection baseline and its settings, called on numpy rows ``x [n, m]`` and labels ``y [n]``.
+
+    It lives here, with the methods and nothing heavier, so the processes that run selections in
+    parallel import this module alone (numpy, scikit-learn, causal-learn, lingam), not the pipeline.
+    """
+
+    method: str  # lasso, mutual_info, pc, ges or lingam
+    names: tuple[str, ...]
+    k: int | None = None  # the size, for lasso and mutual_info
+    seed: int = 0
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> list[str]:
+        names = list(self.names)
+        if self.method == "lasso":
+            return lasso_features(x, y, names, self.k)
+        if self.method == "mutual_info":
+            return mutual_info_features(x, y, names, self.k, seed=self.seed)
+        if self.method == "pc":
+            return pc_features(x, y, names, seed=self.seed)
+        if self.method == "ges":
+            return ges_features(x, y, names, seed=self.seed)
+        if self.method == "lingam":
+            return lingam_features(x, y, names, seed=self.seed)
+        raise ValueError(f"unknown selection method {self.method!r}")
+
+
+def select_safely(selector: Selector, x: np.ndarray, y: np.ndarray) -> list[str] | str:
+    """The selector's choice, or the error's text when it cannot run on these rows (a singular
+    matrix on 16 rows, say): the caller counts and reports it."""
+    try:
+        return selector(x, y)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return f"{type(error).__name__}: {error}"
