@@ -6,9 +6,10 @@ the same number of steps, without early stopping, so the ratio is the per-step o
 
     python scripts/bench_predictor_fit.py --steps 200 --repeats 3
 
-``--limited`` instead times the limited regime's fits for one feature set of 12 attributes
-(50 label subsamples at each n in 16, 32, 64, 128; 500 steps, the L2 prior): one
-``fit_predictor`` per subsample, as before, against ``fit_predictor_batch`` per n.
+``--limited`` instead times the limited regime's fits for one selector's feature set (50 label
+subsamples at each n in 16, 32, 64, 128; 500 steps, the L2 prior; subsample r keeps 1 + r mod 12
+of 12 attributes, as a selector's choice varies): one ``fit_predictor_batch`` per n and width, as
+before, against one ragged ``fit_predictor_batch`` of all 200 fits.
 
     python scripts/bench_predictor_fit.py --limited --repeats 3
 """
@@ -69,25 +70,35 @@ LIMITED_N = (16, 32, 64, 128)
 SUBSAMPLES = 50
 
 
-def limited_one_at_a_time(steps: int) -> float:
+def limited_fits() -> list[tuple[torch.Tensor, torch.Tensor, int, float]]:
+    """The 200 fits: rows, labels, seed and L2 strength; subsample r of each n keeps 1 + r mod 12 attributes."""
     x, y, _, _ = data()
-    x = x[:, :12]
-    start = time.perf_counter()
+    fits = []
     for n in LIMITED_N:
         for r in range(SUBSAMPLES):
             rows = torch.as_tensor(stratified_sample(y, n, r))
-            fit_predictor(x[rows], y[rows], val=None, seed=r, max_steps=steps, l2=1 / (2 * n))
+            fits.append((x[rows][:, : 1 + r % 12], y[rows], r, 1 / (2 * n)))
+    return fits
+
+
+def limited_per_width(steps: int) -> float:
+    fits = limited_fits()
+    start = time.perf_counter()
+    groups: dict[tuple[int, float], list] = {}
+    for fit in fits:
+        groups.setdefault((fit[0].shape[1], fit[3]), []).append(fit)
+    for (_, l2), group in groups.items():
+        xs, ys = torch.stack([f[0] for f in group]), torch.stack([f[1] for f in group])
+        fit_predictor_batch(xs, ys, seeds=[f[2] for f in group], max_steps=steps, l2=l2)
     return time.perf_counter() - start
 
 
-def limited_batched(steps: int) -> float:
-    x, y, _, _ = data()
-    x = x[:, :12]
+def limited_ragged(steps: int) -> float:
+    fits = limited_fits()
     start = time.perf_counter()
-    for n in LIMITED_N:
-        rows = [torch.as_tensor(stratified_sample(y, n, r)) for r in range(SUBSAMPLES)]
-        xs, ys = torch.stack([x[r] for r in rows]), torch.stack([y[r] for r in rows])
-        fit_predictor_batch(xs, ys, seeds=list(range(SUBSAMPLES)), max_steps=steps, l2=1 / (2 * n))
+    fit_predictor_batch(
+        [f[0] for f in fits], [f[1] for f in fits], seeds=[f[2] for f in fits], max_steps=steps, l2=[f[3] for f in fits]
+    )
     return time.perf_counter() - start
 
 
@@ -95,18 +106,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--limited", action="store_true", help="time the limited regime: one fit at a time vs batched")
+    parser.add_argument(
+        "--limited",
+        action="store_true",
+        help="the limited regime: a batch per n and width vs one ragged batch",
+    )
     args = parser.parse_args()
     if args.limited:
         steps = 500 if args.steps == 200 else args.steps
-        single, batched = [], []
+        grouped, ragged = [], []
         for _ in range(args.repeats):  # interleaved
-            single.append(limited_one_at_a_time(steps))
-            batched.append(limited_batched(steps))
-        t_s, t_b = statistics.median(single), statistics.median(batched)
+            grouped.append(limited_per_width(steps))
+            ragged.append(limited_ragged(steps))
+        t_g, t_r = statistics.median(grouped), statistics.median(ragged)
         print(f"machine: {platform.machine()} threads={torch.get_num_threads()} torch={torch.__version__}")
-        print(f"limited regime, 12 features, {SUBSAMPLES} subsamples x n in {LIMITED_N}, {steps} steps")
-        print(f"one fit at a time: {t_s:.2f} s   batched per n: {t_b:.2f} s   ratio {t_s / t_b:.1f}x")
+        print(f"limited regime, 1-12 features, {SUBSAMPLES} subsamples x n in {LIMITED_N}, {steps} steps")
+        print(f"a batch per n and width: {t_g:.2f} s   one ragged batch: {t_r:.2f} s   ratio {t_g / t_r:.1f}x")
         return
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

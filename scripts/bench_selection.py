@@ -1,10 +1,12 @@
-"""Speed of the limited regime's per-subsample work: DirectLiNGAM's causal order, and the crossed bootstrap.
+"""Speed of the limited regime's per-subsample work: DirectLiNGAM's causal order, GES, and the crossed bootstrap.
 
 1. ``lingam.DirectLiNGAM().fit`` against :func:`latentgraph.predictors.feature_sets.lingam_adjacency`
    (the same causal order and adjacency, the search as array operations), on data of the limited
    regime's shapes: ``n`` rows of 13 attributes plus a label. The two agree on every draw (checked
    here as well as in the tests).
-2. The crossed bootstrap's weighted AUROC: the pairwise (matrix product) path against the rank path,
+2. causal-learn's ``ges`` against :func:`latentgraph.predictors.greedy_equivalence.ges` (the same
+   CPDAG, checked on every draw), on standardised Gaussian data of the same shapes.
+3. The crossed bootstrap's weighted AUROC: the pairwise (matrix product) path against the rank path,
    on 50 replicates of the default ID test split's size.
 
 Alternatives run interleaved in one process; the medians and their ratio are printed.
@@ -28,6 +30,18 @@ def lingam_data(n: int, seed: int) -> np.ndarray:
     x[:, 1] += 0.8 * x[:, 0]
     x[:, 5] += 0.5 * x[:, 1] - 0.7 * x[:, 2]
     x[:, 13] = (x[:, 5] + 0.3 * rng.standard_normal(n) > 0).astype(float)  # the label
+    return x
+
+
+def ges_data(n: int, seed: int) -> np.ndarray:
+    """13 standardised linear-Gaussian attributes (a random DAG) and a binary label, as the GES baseline sees them."""
+    rng = np.random.default_rng(seed)
+    weights = np.triu(rng.standard_normal((14, 14)) * (rng.random((14, 14)) < 0.3), 1)
+    x = np.zeros((n, 14))
+    for j in range(14):
+        x[:, j] = x @ weights[:, j] + rng.standard_normal(n)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    x[:, 13] = (x[:, 13] > 0).astype(float)
     return x
 
 
@@ -59,6 +73,21 @@ def main() -> None:
             ours.append(timed(lambda rows: [lingam_adjacency(x) for x in rows], batch) / len(batch))
         a, b = statistics.median(package), statistics.median(ours)
         print(f"DirectLiNGAM, n={n} x 14: lingam {a * 1e3:.1f} ms, ours {b * 1e3:.1f} ms, ratio {a / b:.1f}x")
+
+    from causallearn.search.ScoreBased.GES import ges as causal_learn_ges
+
+    from latentgraph.predictors.greedy_equivalence import ges
+
+    for n in (16, 128):
+        batch = [ges_data(n, seed) for seed in range(20)]
+        for x in batch:
+            assert np.array_equal(causal_learn_ges(x)["G"].graph, ges(x))
+        package, ours = [], []
+        for _ in range(args.repeats):
+            package.append(timed(lambda rows: [causal_learn_ges(x) for x in rows], batch) / len(batch))
+            ours.append(timed(lambda rows: [ges(x) for x in rows], batch) / len(batch))
+        a, b = statistics.median(package), statistics.median(ours)
+        print(f"GES, n={n} x 14: causal-learn {a * 1e3:.1f} ms, ours {b * 1e3:.1f} ms, ratio {a / b:.1f}x")
 
     rng = np.random.default_rng(0)
     labels = np.repeat([1, 0], 415)

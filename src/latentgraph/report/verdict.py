@@ -74,7 +74,11 @@ class Verdict:
             versus_all = own[own["reference"] == "all"]
             cells = [f"{_n_label(r.regime, r.n)} {_cell(r)}" for r in _ordered(versus_all).itertuples()]
             if cells:
-                lines.append(f"{dataset}: {blanket} − all: " + "; ".join(cells))
+                lines.append(
+                    f"{dataset}: {blanket} − all (95 % intervals; the words Holm-adjusted over each n's "
+                    "comparisons, so an interval that just misses 0 can read = no detectable difference): "
+                    + "; ".join(cells)
+                )
             baselines = own[own["reference"] != "all"]
             if not baselines.empty:
                 counts = baselines["verdict"].value_counts()
