@@ -275,8 +275,10 @@ def build_attribute_set(
     max_len: int,
     bad_records: BadRecordPolicy | str,
     alphabet: str = "peptides",
+    extra: Sequence[AttributeBlock] = (),
 ) -> AttributeSet:
-    """The attribute set a config describes (``attributes.*``), from already trained classifiers.
+    """The attribute set a config describes (``attributes.*``), from already trained classifiers,
+    plus ``extra`` blocks built by the run (the positive control's planted oracle).
 
     ``descriptors`` are peptide descriptors (:data:`~latentgraph.config.choices.DESCRIPTOR_NAMES`)
     for the peptide alphabet and RDKit descriptors
@@ -302,4 +304,5 @@ def build_attribute_set(
             blocks.append(MacrelBlock())
         else:
             raise KeyError(f"unknown external attribute model {model!r}")
+    blocks.extend(extra)
     return AttributeSet(blocks, max_len, bad_records, name, alphabet=symbols)

@@ -1,17 +1,23 @@
-"""``latentgraph-aggregate MULTIRUN_DIR``: one CSV and one plot for every job of a sweep."""
+"""``latentgraph-aggregate MULTIRUN_DIR``: one CSV and one plot for every job of a sweep; for a sweep
+whose jobs compared blankets (``latentgraph -m experiment=study``), also the study's tables and
+forest plot (``study.md``, ``study_forest.png``), and with ``--docs FILE`` the same tables written
+between that file's study markers."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from latentgraph.report.aggregate import collect, write_aggregate
+from latentgraph.report.study import write_study
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="latentgraph-aggregate", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", help="a Hydra multirun directory (outputs/multirun/<time>)")
     parser.add_argument("--out", default=None, help="where to write (default: the sweep directory)")
+    parser.add_argument("--docs", default=None, help="a markdown file whose study markers receive the study tables")
     args = parser.parse_args(argv)
     try:
         aggregate = collect(args.sweep_dir)
@@ -20,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in write_aggregate(aggregate, args.out or args.sweep_dir):
         print(path)
+    if any(Path(args.sweep_dir).glob("*/results/comparisons.csv")):
+        try:
+            for path in write_study(args.sweep_dir, docs=args.docs):
+                print(path)
+        except ValueError as error:
+            print(f"latentgraph-aggregate: error: {error}", file=sys.stderr)
+            return 2
     n_jobs = aggregate.summary["job"].nunique() if len(aggregate.summary) else 0
     print(f"{n_jobs} jobs with results", file=sys.stderr)
     for job in aggregate.missing:

@@ -48,7 +48,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
             metrics = consensus_of_runs(settings, run_dir, run_log)
         else:
             data = pipeline.data_stage(settings.data, run_dir)
-            oracles = pipeline.oracle_stage(settings, data, run_dir)
+            data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
+            oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
             fit = pipeline.autoencoder_stage(settings, data, oracles, run_dir, run_log)
             if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
                 return fit.metrics

@@ -457,6 +457,34 @@ class EnsembleConfig:
 
 
 @dataclass
+class ControlConfig:
+    """The positive control (docs/method.md §8, ``control=planted``): the target becomes a label drawn
+    from a known function of planted descriptors (its oracle, ``planted_score``, joins the attribute
+    set), and ``spurious`` agrees with that label on a fraction ``agreement`` of the ID rows and on
+    ``1 − agreement`` of the OOD rows. The autoencoder is the run's own (its key does not change)."""
+
+    enabled: bool = False
+    target: str = "planted"
+    members: list[str] = field(default_factory=lambda: ["charge_density", "hydrophobic_moment", "aromaticity"])
+    weights: list[float] = field(default_factory=lambda: [1.5, 1.0, -1.0])
+    noise: float = 0.5  # scale of the logistic noise added to the planted logit
+    spurious: str = "length"
+    agreement: float = 0.85
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(bool(self.target), "target", self.target, "must name the planted label")
+        _check(bool(self.members), "members", list(self.members), "must name at least one descriptor")
+        for key, names in (("members", list(self.members)), ("spurious", [self.spurious])):
+            unknown = sorted(set(names) - set(DESCRIPTOR_NAMES))
+            _check(not unknown, key, names, f"must be peptide descriptors ({', '.join(DESCRIPTOR_NAMES)})")
+        _check(self.spurious not in self.members, "spurious", self.spurious, "must not be a planted member")
+        _check(len(self.weights) == len(self.members), "weights", list(self.weights), "needs one weight per member")
+        _check(self.noise >= 0, "noise", self.noise, "must be >= 0")
+        _check(0.5 < self.agreement < 1, "agreement", self.agreement, "must be in (0.5, 1)")
+
+
+@dataclass
 class Config:
     domain: Domain = Domain.peptides  # peptides | molecules (conf/domain/): alphabet, sources, attributes
     seed: int = 0
@@ -472,6 +500,7 @@ class Config:
     perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -480,6 +509,12 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        _check(
+            not self.control.enabled or self.data.alphabet == "peptides",
+            "control.enabled",
+            self.control.enabled,
+            "the planted control is built from peptide descriptors; use it with domain=peptides",
+        )
         _check(
             self.stage != "graph" or self.run_dir is not None,
             "run_dir",

@@ -4,11 +4,12 @@ Each stage is a function of the validated settings (:class:`latentgraph.config.C
 upstream stages' results, in memory; it returns its own result and writes its files for people
 and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read back by the run.
 
-    data_stage → oracle_stage → autoencoder_stage → perturbation_stage → graph_stage
+    data_stage → control_stage (control=planted) → oracle_stage → autoencoder_stage → perturbation_stage → graph_stage
     → ensemble_stage (ensemble.size > 1) → predictor_stage → run_summary, report_stage
 """
 
 from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
+from latentgraph.pipeline.control import control_stage
 from latentgraph.pipeline.data import data_stage
 from latentgraph.pipeline.ensemble import ConsensusStageResult, consensus_stage, ensemble_stage, finished_run_graphs
 from latentgraph.pipeline.graph import GraphStageResult, earlier_run_effects, graph_stage
@@ -28,6 +29,7 @@ __all__ = [
     "autoencoder_stage",
     "build_loggers",
     "consensus_stage",
+    "control_stage",
     "data_stage",
     "earlier_run_effects",
     "ensemble_stage",

@@ -120,8 +120,15 @@ def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier]
             "perturbation": asdict(settings.perturbation),
             "seed": settings.seed,
             "bad_records": str(settings.data.bad_records),
+            **_control(settings),
         }
     )
+
+
+def _control(settings: Config) -> dict:
+    """The positive control's settings when it is on (its planted oracle is an attribute, its labels
+    the target's); nothing when it is off, so the keys of ordinary runs stay as they were."""
+    return {"control": asdict(settings.control)} if settings.control.enabled else {}
 
 
 def predictor_key(
@@ -144,6 +151,7 @@ def predictor_key(
         "seed": settings.seed,
         # 2: selectors choose on each regime's own rows, crossed-bootstrap intervals, fixed comparisons
         "protocol": 2,
+        **_control(settings),
     }
     if consensus_blanket is not None:  # absent for one autoencoder: those keys stay as they were
         parts["consensus_blanket"] = consensus_blanket

@@ -74,7 +74,7 @@ def ensemble_stage(
         member_log = RunLog([CSVLogger(save_dir=str(out), name=settings.logger.csv.name, version="")])
         if settings.ensemble.oracles == EnsembleOracles.per_member:
             # its own classifiers (metrics/classifiers.json) and attribute set (attributes/set.json)
-            member_oracles = oracle_stage(member, data, out)
+            member_oracles = oracle_stage(member, data, out, extra=oracles.extra)
         else:
             member_oracles = oracles
             # the shared attribute set's summary, so that a member is a finished run stage=consensus can read

@@ -42,16 +42,18 @@ class OracleStageResult:
     classifiers: dict[str, TrainedClassifier]
     attributes: AttributeSet
     summary: dict
+    extra: tuple = ()  # blocks the run built itself (the positive control's planted oracle)
 
 
 log = logging.getLogger(__name__)
 
 
-def oracle_stage(settings: Config, data: PreparedData, run_dir: Path) -> OracleStageResult:
-    """Train or reload every configured classifier, then build the attribute set around them."""
+def oracle_stage(settings: Config, data: PreparedData, run_dir: Path, extra: tuple = ()) -> OracleStageResult:
+    """Train or reload every configured classifier, then build the attribute set around them (and
+    around ``extra`` blocks, such as the positive control's planted oracle)."""
     classifiers = train_attribute_classifiers(settings, data, run_dir)
-    attributes, summary = build_run_attribute_set(settings, classifiers, data, run_dir)
-    return OracleStageResult(classifiers, attributes, summary)
+    attributes, summary = build_run_attribute_set(settings, classifiers, data, run_dir, extra)
+    return OracleStageResult(classifiers, attributes, summary, tuple(extra))
 
 
 def _labelled_splits(cfg: Config, name: str, spec: ClassifierSpec, data: PreparedData) -> ClassifierData:
@@ -188,6 +190,8 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
 
 
 EXTERNAL_ORACLE_LABELS = {
+    "planted_score": "none of the run's labels: the planted function the control's labels were drawn from "
+    "(its known truth; docs/method.md §8)",
     "macrel_amp": "none of the run's labels: macrel's pre-trained AMP model (its authors trained it on the AmPEP "
     "set, whose AMPs come from APD3, CAMP and LAMP; docs/method.md §2 on its overlap with the OOD sets)",
 }
@@ -213,7 +217,7 @@ def target_oracle(cfg: Config, oracle_for: dict[str, str], data: PreparedData) -
 
 
 def build_run_attribute_set(
-    cfg: Config, classifiers: dict[str, TrainedClassifier], data: PreparedData, run_dir: Path
+    cfg: Config, classifiers: dict[str, TrainedClassifier], data: PreparedData, run_dir: Path, extra: tuple = ()
 ) -> tuple[AttributeSet, dict]:
     """The run's attribute set and its summary, also written to ``attributes/set.json``.
 
@@ -228,6 +232,7 @@ def build_run_attribute_set(
         max_len=cfg.data.max_len,
         bad_records=str(cfg.data.bad_records),
         alphabet=str(cfg.data.alphabet),
+        extra=extra,
     )
     features = attributes.features_for(data.target)
     values = attributes(list(data.id_train["sequence"]))

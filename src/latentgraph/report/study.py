@@ -1,0 +1,240 @@
+"""The study's tables and forest plot, read from the jobs of ``latentgraph -m experiment=study``.
+
+Every number comes from a job's own files, and each table names them: ``results/comparisons.csv``
+(the blanket − ``all`` and − each baseline, crossed-bootstrap intervals, Holm-adjusted words),
+``consensus/stability.json`` (per-seed blankets, their Jaccard and its chance level) and, for the
+positive control, ``data/control.json`` (the planted members). ``latentgraph-aggregate`` writes
+them to ``study.md`` beside the jobs and, with ``--docs``, between the study markers of a
+markdown file (docs/results.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from latentgraph.artifacts import atomic_target, atomic_write_text
+
+BEGIN, END = "<!-- study:begin (written by latentgraph-aggregate --docs) -->", "<!-- study:end -->"
+ARMS = {"per-seed blanket (5 seeds)": "per-seed", "consensus_blanket": "consensus", "markov_blanket": "seed 0"}
+MARKS = {"better": "▲", "worse": "▼", "no detectable difference": "="}
+
+
+@dataclass(frozen=True)
+class StudyJob:
+    """One finished job of the study sweep: its shift's name and directory."""
+
+    shift: str
+    path: Path
+
+    def read_json(self, relative: str) -> dict | None:
+        file = self.path / relative
+        return json.loads(file.read_text()) if file.is_file() else None
+
+    @property
+    def comparisons(self) -> pd.DataFrame:
+        file = self.path / "results" / "comparisons.csv"
+        return pd.read_csv(file) if file.is_file() else pd.DataFrame()
+
+
+def study_jobs(sweep_dir: str | Path) -> list[StudyJob]:
+    """The sweep's job directories, each named by its ``study=`` override (or its directory)."""
+    jobs = []
+    for path in sorted(Path(sweep_dir).iterdir()):
+        overrides_file = path / ".hydra" / "overrides.yaml"
+        if not overrides_file.is_file():
+            continue
+        overrides = yaml.safe_load(overrides_file.read_text()) or []
+        shift = next((o.split("=", 1)[1] for o in overrides if str(o).startswith("study=")), path.name)
+        jobs.append(StudyJob(shift, path))
+    return jobs
+
+
+def _cell(row: pd.Series) -> str:
+    return f"{row['diff']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}] {MARKS.get(row['verdict'], '?')}"
+
+
+def _n_label(regime: str, n: int) -> str:
+    return f"n={n}" if regime == "limited" else f"all labels ({n})"
+
+
+def _oracle(job: StudyJob) -> str:
+    oracle = (job.read_json("attributes/set.json") or {}).get("target_oracle") or {}
+    kind = "pre-trained" if oracle.get("pretrained") else "trained on the ID split"
+    return f"{oracle.get('column', '?')} ({kind})"
+
+
+def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
+    """Per shift, evaluation set and blanket arm: the blanket − ``all`` at every ``n`` and the
+    words over the size-matched and structure baselines."""
+    rows = []
+    for job in jobs:
+        comparisons = job.comparisons
+        if comparisons.empty:
+            continue
+        for (dataset, blanket), own in comparisons.groupby(["dataset", "blanket"], sort=False):
+            if blanket not in ARMS or blanket == "markov_blanket" and "consensus_blanket" in set(comparisons.blanket):
+                continue  # an ensemble reports its consensus and its per-seed blankets
+            versus_all = own[own["reference"] == "all"]
+            versus_all = versus_all.assign(order=versus_all["regime"].eq("supervised")).sort_values(["order", "n"])
+            row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": ARMS[blanket]}
+            row.update({_n_label(r.regime, r.n): _cell(r._asdict()) for r in versus_all.itertuples()})
+            baselines = own[own["reference"] != "all"]["verdict"].value_counts()
+            row["vs baselines ▲/▼/="] = "/".join(str(baselines.get(word, 0)) for word in MARKS)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stability_table(jobs: list[StudyJob]) -> pd.DataFrame:
+    """Per shift: the members' blankets' mean pairwise Jaccard beside its chance level, the
+    consensus's expected reproducibility, and the consensus blanket."""
+    rows = []
+    for job in jobs:
+        stability = job.read_json("consensus/stability.json")
+        if stability is None:
+            continue
+        rows.append(
+            {
+                "shift": job.shift,
+                "fits": stability["n_graphs"],
+                "non-empty blankets": sum(bool(b) for b in stability["blankets"]),
+                "per-seed Jaccard": round(stability["mean_pairwise_jaccard"], 2),
+                "chance": round(stability["chance_pairwise_jaccard"], 2),
+                "consensus reproducibility": round(stability["expected_reproducibility"], 2),
+                "consensus blanket": ", ".join(stability["blanket"]) or "(empty)",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def control_table(jobs: list[StudyJob]) -> pd.DataFrame:
+    """For the positive control: how the blankets recover the planted members (recall, extras)."""
+    rows = []
+    for job in jobs:
+        control, stability = job.read_json("data/control.json"), job.read_json("consensus/stability.json")
+        if control is None or stability is None:
+            continue
+        members = set(control["members"])
+        blankets = {
+            "consensus": stability["blanket"],
+            **{f"seed {s}": b for s, b in zip(stability["seeds"], stability["blankets"])},
+        }
+        for name, blanket in blankets.items():
+            found = set(blanket)
+            rows.append(
+                {
+                    "shift": job.shift,
+                    "blanket": name,
+                    "planted members found": f"{len(found & members)} of {len(members)}",
+                    "recall": round(len(found & members) / len(members), 2),
+                    "extras": ", ".join(sorted(found - members)) or "none",
+                    "missed": ", ".join(sorted(members - found)) or "none",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def forest_figure(jobs: list[StudyJob]) -> Figure | None:
+    """The per-seed blanket − ``all`` (crossed over seeds, subsamples and test rows) on each shift's
+    out-of-distribution set, at every ``n``; one row of points per shift."""
+    points = []
+    for job in jobs:
+        comparisons = job.comparisons
+        if comparisons.empty:
+            continue
+        arm = "per-seed blanket (5 seeds)" if "per-seed blanket (5 seeds)" in set(comparisons.blanket) else None
+        arm = arm or next((a for a in ARMS if a in set(comparisons.blanket)), None)
+        rows = comparisons[(comparisons.blanket == arm) & (comparisons.reference == "all")]
+        rows = rows[rows.dataset != "id_test"]
+        points += [(job.shift, r) for _, r in rows.iterrows()]
+    if not points:
+        return None
+    figure = Figure(figsize=(7.5, 0.45 * len(points) + 1.2))
+    axis = figure.subplots()
+    for y, (_, row) in enumerate(reversed(points)):
+        colour = {"better": "tab:green", "worse": "tab:red"}.get(row["verdict"], "tab:grey")
+        axis.errorbar(
+            row["diff"], y, xerr=[[row["diff"] - row["low"]], [row["high"] - row["diff"]]], fmt="o", color=colour
+        )
+    labels = [f"{shift} · {row['dataset']} · {_n_label(row['regime'], row['n'])}" for shift, row in reversed(points)]
+    axis.set_yticks(range(len(points)), labels, fontsize=8)
+    axis.axvline(0, color="black", linewidth=0.8)
+    axis.set_xlabel("blanket − all, AUROC (95 % crossed-bootstrap interval; green better, red worse, Holm)")
+    axis.set_title("the paper's claim on each shift, out of distribution")
+    return figure
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(no job has these results)\n"
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    body = "".join(
+        "| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |\n" for row in frame.itertuples(index=False)
+    )
+    return header + body
+
+
+def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) -> str:
+    """The three tables (and the control's) as markdown, each naming the files it was made from."""
+    where = sweep_dir.as_posix()
+    parts = [
+        f"Made by `latentgraph-aggregate {where}` from the study's jobs ({', '.join(j.shift for j in jobs)}).",
+        "",
+        f"**Results** (`{where}/<shift>/results/comparisons.csv`): blanket − all, AUROC, with 95 % crossed-bootstrap "
+        "intervals over seeds × label subsamples × test rows; ▲ better, ▼ worse, = no detectable difference "
+        "(Holm-adjusted over each n's comparisons). `per-seed`: each fit's own blanket, averaged over the fits; "
+        "`consensus`: the attributes in the blankets of at least half of the fits.",
+        "",
+        _markdown(results_table(jobs)),
+        f"**Stability** (`{where}/<shift>/consensus/stability.json`): the mean Jaccard of the five fits' blankets, "
+        "beside the Jaccard of blankets drawn at random with the same sizes; the consensus's expected "
+        "reproducibility is the Jaccard two consensus blankets of five fits would have, from each attribute's "
+        "frequency.",
+        "",
+        _markdown(stability_table(jobs)),
+        f"**Positive control** (`{where}/control/data/control.json`, `consensus/stability.json`): the planted "
+        "members against each blanket.",
+        "",
+        _markdown(control_table(jobs)),
+        "![forest plot](study_forest.png)" if (sweep_dir / "study_forest.png").is_file() else "",
+    ]
+    unfinished = [job.shift for job in jobs if not (job.path / "results" / "summary.csv").is_file()]
+    if unfinished:
+        parts.append("\nNot finished (no results/summary.csv): " + ", ".join(unfinished))
+    if missing:
+        parts.append("\nNo blanket comparison (every blanket empty, or the job unfinished): " + ", ".join(missing))
+    return "\n".join(parts) + "\n"
+
+
+def write_study(sweep_dir: str | Path, docs: str | Path | None = None) -> list[Path]:
+    """``study.md`` and ``study_forest.png`` in the sweep directory; with ``docs``, the same
+    markdown between that file's study markers (the forest plot copied beside it)."""
+    sweep_dir = Path(sweep_dir)
+    jobs = study_jobs(sweep_dir)
+    missing = [job.shift for job in jobs if job.comparisons.empty]
+    written = []
+    figure = forest_figure(jobs)
+    if figure is not None:
+        with atomic_target(sweep_dir / "study_forest.png") as tmp:
+            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        written.append(sweep_dir / "study_forest.png")
+    text = study_markdown(jobs, sweep_dir, missing)
+    written.append(atomic_write_text(sweep_dir / "study.md", text))
+    if docs is not None:
+        docs = Path(docs)
+        document = docs.read_text()
+        if BEGIN not in document or END not in document:
+            raise ValueError(f"{docs} has no study markers ({BEGIN} … {END}) to write between")
+        before, rest = document.split(BEGIN, 1)
+        _, after = rest.split(END, 1)
+        if figure is not None:
+            with atomic_target(docs.parent / "study_forest.png") as tmp:
+                figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+            written.append(docs.parent / "study_forest.png")
+        written.append(atomic_write_text(docs, before + BEGIN + "\n" + text + END + after))
+    return written
