@@ -60,13 +60,18 @@ def partial_correlations(moment: torch.Tensor) -> torch.Tensor:
     return partial
 
 
-def _inverse(matrices: torch.Tensor) -> torch.Tensor:
-    """Inverses of symmetric ``[..., m, m]`` matrices: LU where it succeeds (a tenth of the
-    eigendecomposition's cost), the pseudo-inverse for a singular one (an attribute that never moves)."""
-    inverse, info = torch.linalg.inv_ex(matrices)
-    singular = info != 0
-    if bool(singular.any()):
-        inverse[singular] = torch.linalg.pinv(matrices[singular], hermitian=True)
+def _inverse(correlations: torch.Tensor) -> torch.Tensor:
+    """Inverses of correlation matrices ``[..., m, m]``: LU where the matrix is well conditioned (a
+    tenth of the eigendecomposition's cost), the pseudo-inverse where it is singular or nearly so
+    (an attribute that never moves, or barely: LU's inverse is then rounding noise). The inverse of
+    a correlation matrix has a diagonal of ``1 / (1 − R²) ≥ 1``; one below 1 or above 1e8 is not
+    trusted."""
+    inverse, info = torch.linalg.inv_ex(correlations)
+    diagonal = inverse.diagonal(dim1=-2, dim2=-1)
+    untrusted = (info != 0) | ~torch.isfinite(inverse).flatten(-2).all(dim=-1)
+    untrusted |= (diagonal < 1 - 1e-6).any(dim=-1) | (diagonal > 1e8).any(dim=-1)
+    if bool(untrusted.any()):
+        inverse[untrusted] = torch.linalg.pinv(correlations[untrusted], hermitian=True)
     return inverse
 
 
