@@ -74,11 +74,7 @@ class Verdict:
             versus_all = own[own["reference"] == "all"]
             cells = [f"{_n_label(r.regime, r.n)} {_cell(r)}" for r in _ordered(versus_all).itertuples()]
             if cells:
-                lines.append(
-                    f"{dataset}: {blanket} − all (95 % intervals; the words Holm-adjusted over each n's "
-                    "comparisons, so an interval that just misses 0 can read = no detectable difference): "
-                    + "; ".join(cells)
-                )
+                lines.append(f"{dataset}: {blanket} − all: " + "; ".join(cells))
             baselines = own[own["reference"] != "all"]
             if not baselines.empty:
                 counts = baselines["verdict"].value_counts()
@@ -94,6 +90,11 @@ class Verdict:
         out = [self.blanket_line()]
         if self.comparisons.empty:
             out.append("no blanket comparison was made: " + (self.empty_reason or "no blanket"))
+        else:
+            out.append(
+                "intervals: 95 % crossed bootstrap; words: Holm-adjusted over each n's comparisons, so an interval "
+                "that just misses 0 can read = no detectable difference"
+            )
         for dataset in self.datasets:
             out.append(f"{dataset}: {self.oracle_line(dataset)}")
             out.extend(self.dataset_lines(dataset))
