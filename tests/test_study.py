@@ -114,9 +114,10 @@ def test_study_tables_read_each_jobs_comparisons_and_the_planted_members(tmp_pat
     table = results_table([job])
     per_seed = table[table["blanket"] == "per-seed"].iloc[0]
     assert per_seed["n=16"] == "+0.050 [+0.040, +0.060] ▲"
-    assert per_seed["all labels (900)"] == "-0.020 [-0.030, -0.010] ▼"
+    assert per_seed["all labels"] == "-0.020 [-0.030, -0.010] ▼" and per_seed["labels"] == 900
     assert per_seed["vs baselines ▲/▼/="] == "0/0/1"
     assert set(table["blanket"]) == {"per-seed", "consensus"}
+    assert table.set_index("blanket").loc["consensus", "vs baselines ▲/▼/="] == "—"  # compared with all only
     recovered = control_table([job]).set_index("blanket")
     assert recovered.loc["consensus", "planted members found"] == "2 of 3"
     assert recovered.loc["consensus", "missed"] == "c"
