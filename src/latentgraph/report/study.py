@@ -87,7 +87,9 @@ def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
                 continue  # an ensemble reports its consensus and its per-seed blankets
             versus_all = own[own["reference"] == "all"]
             versus_all = versus_all.assign(order=versus_all["regime"].eq("supervised")).sort_values(["order", "n"])
+            found = ((job.read_json("results/oracle.json") or {}).get("auroc") or {}).get(dataset)
             row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": ARMS[blanket]}
+            row["oracle AUROC"] = f"{found['auroc']:.3f}" if found else "?"
             row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in versus_all.itertuples()})
             supervised = versus_all[versus_all["regime"] == "supervised"]
             row["labels"] = int(supervised["n"].iloc[0]) if len(supervised) else None
@@ -198,7 +200,8 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
         "(Holm-adjusted over each n's comparisons). `per-seed`: each fit's own blanket, averaged over the fits; "
         "`consensus`: the attributes in the blankets of at least half of the fits. `all labels`: the whole ID "
         "training split (`labels` rows); `vs baselines`: the consensus − each of lasso, mutual information, "
-        "random, PC, GES and LiNGAM at every n, counted by word.",
+        "random, PC, GES and LiNGAM at every n, counted by word; `oracle AUROC`: the target oracle's own "
+        "(`results/oracle.json`).",
         "",
         _markdown(results_table(jobs)),
         f"**Stability** (`{where}/<shift>/consensus/stability.json`): the mean Jaccard of the five fits' blankets, "
