@@ -133,13 +133,19 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
 
 
 def test_explore_notebook_executes_against_a_smoke_run(run_dir, tmp_path, monkeypatch):
+    """Opened in a project's notebooks/ folder without LATENTGRAPH_RUN_DIR, the notebook finds the
+    newest run under the project's outputs/runs (not outputs/runs inside notebooks/)."""
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "explore_run.ipynb", as_version=4)
-    monkeypatch.setenv("LATENTGRAPH_RUN_DIR", str(run_dir))
+    project = tmp_path / "project"
+    (project / "outputs" / "runs").mkdir(parents=True)
+    (project / "outputs" / "runs" / "2026-01-01_00-00-00").symlink_to(run_dir, target_is_directory=True)
+    (project / "notebooks").mkdir()
+    monkeypatch.delenv("LATENTGRAPH_RUN_DIR", raising=False)
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}}
     ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
