@@ -182,13 +182,7 @@ def fit_predictor_batch(
     rows = torch.tensor([len(r) for r in ys])
     widths = [r.shape[1] for r in xs]
     x, y, mask = _padded(xs, ys)
-    predictors = []
-    for s, seed in enumerate(seeds):
-        torch.manual_seed(seed)
-        if init_from is None:
-            predictors.append(AttributePredictor(n_features=widths[s], model=model, lr=lr))
-        else:
-            predictors.append(_copy_for_fine_tuning(init_from[s], lr))
+    predictors = _starting_predictors(widths, seeds, model, lr, init_from)
     if init_from is None:
         mean, std = _masked_standardisation(x, mask, rows)
     else:
@@ -248,6 +242,21 @@ def fit_predictor_batch(
             predictor.mean.copy_(mean[s, 0, : widths[s]])
             predictor.std.copy_(std[s, 0, : widths[s]])
     return [predictor.eval() for predictor in predictors]
+
+
+def _starting_predictors(
+    widths: list[int], seeds: list[int], model: str, lr: float, init_from: list[AttributePredictor] | None
+) -> list[AttributePredictor]:
+    """Each fit's predictor before its first step: the weights ``fit_predictor`` draws at its seed,
+    or a copy of the predictor it fine-tunes."""
+    predictors = []
+    for s, seed in enumerate(seeds):
+        torch.manual_seed(seed)
+        if init_from is None:
+            predictors.append(AttributePredictor(n_features=widths[s], model=model, lr=lr))
+        else:
+            predictors.append(_copy_for_fine_tuning(init_from[s], lr))
+    return predictors
 
 
 def _fits(
