@@ -18,7 +18,9 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_target, atomic_write_text
+from latentgraph.artifacts import atomic_write_text
+from latentgraph.report.figures import save_png
+from latentgraph.report.verdict import n_label, ordered_by_n
 
 BEGIN, END = "<!-- study:begin (written by latentgraph-aggregate --docs) -->", "<!-- study:end -->"
 ARMS = {"per-seed blanket (5 seeds)": "per-seed", "consensus_blanket": "consensus", "markov_blanket": "seed 0"}
@@ -59,10 +61,6 @@ def _cell(row: pd.Series) -> str:
     return f"{row['diff']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}] {MARKS.get(row['verdict'], '?')}"
 
 
-def _n_label(regime: str, n: int) -> str:
-    return f"n={n}" if regime == "limited" else f"all labels ({n})"
-
-
 def _column(regime: str, n: int) -> str:
     """The results table's column: each limited ``n``, and one column for the whole training split."""
     return f"n={n}" if regime == "limited" else "all labels"
@@ -86,7 +84,7 @@ def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
             if blanket not in ARMS or blanket == "markov_blanket" and "consensus_blanket" in set(comparisons.blanket):
                 continue  # an ensemble reports its consensus and its per-seed blankets
             versus_all = own[own["reference"] == "all"]
-            versus_all = versus_all.assign(order=versus_all["regime"].eq("supervised")).sort_values(["order", "n"])
+            versus_all = ordered_by_n(versus_all)
             found = ((job.read_json("results/oracle.json") or {}).get("auroc") or {}).get(dataset)
             row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": ARMS[blanket]}
             row["oracle AUROC"] = f"{found['auroc']:.3f}" if found else "?"
@@ -160,7 +158,7 @@ def forest_figure(jobs: list[StudyJob]) -> Figure | None:
         arm = arm or next((a for a in ARMS if a in set(comparisons.blanket)), None)
         rows = comparisons[(comparisons.blanket == arm) & (comparisons.reference == "all")]
         rows = rows[rows.dataset != "id_test"]
-        rows = rows.assign(order=rows["regime"].eq("supervised")).sort_values(["dataset", "order", "n"])
+        rows = pd.concat([ordered_by_n(own) for _, own in rows.groupby("dataset", sort=True)]) if len(rows) else rows
         points += [(job.shift, r) for _, r in rows.iterrows()]
     if not points:
         return None
@@ -171,7 +169,7 @@ def forest_figure(jobs: list[StudyJob]) -> Figure | None:
         axis.errorbar(
             row["diff"], y, xerr=[[row["diff"] - row["low"]], [row["high"] - row["diff"]]], fmt="o", color=colour
         )
-    labels = [f"{shift} · {row['dataset']} · {_n_label(row['regime'], row['n'])}" for shift, row in reversed(points)]
+    labels = [f"{shift} · {row['dataset']} · {n_label(row['regime'], row['n'])}" for shift, row in reversed(points)]
     axis.set_yticks(range(len(points)), labels, fontsize=8)
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_xlabel("blanket − all, AUROC (95 % crossed-bootstrap interval; green better, red worse, Holm)")
@@ -233,9 +231,7 @@ def write_study(sweep_dir: str | Path, docs: str | Path | None = None) -> list[P
     written = []
     figure = forest_figure(jobs)
     if figure is not None:
-        with atomic_target(sweep_dir / "study_forest.png") as tmp:
-            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        written.append(sweep_dir / "study_forest.png")
+        written.append(save_png(figure, sweep_dir / "study_forest.png"))
     text = study_markdown(jobs, sweep_dir, missing)
     written.append(atomic_write_text(sweep_dir / "study.md", text))
     if docs is not None:
@@ -246,8 +242,6 @@ def write_study(sweep_dir: str | Path, docs: str | Path | None = None) -> list[P
         before, rest = document.split(BEGIN, 1)
         _, after = rest.split(END, 1)
         if figure is not None:
-            with atomic_target(docs.parent / "study_forest.png") as tmp:
-                figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-            written.append(docs.parent / "study_forest.png")
+            written.append(save_png(figure, docs.parent / "study_forest.png"))
         written.append(atomic_write_text(docs, before + BEGIN + "\n" + text + END + after))
     return written

@@ -72,7 +72,7 @@ class Verdict:
         lines = []
         for blanket, own in rows.groupby("blanket", sort=False):
             versus_all = own[own["reference"] == "all"]
-            cells = [f"{_n_label(r.regime, r.n)} {_cell(r)}" for r in _ordered(versus_all).itertuples()]
+            cells = [f"{n_label(r.regime, r.n)} {_cell(r)}" for r in ordered_by_n(versus_all).itertuples()]
             if cells:
                 lines.append(f"{dataset}: {blanket} − all: " + "; ".join(cells))
             baselines = own[own["reference"] != "all"]
@@ -106,12 +106,12 @@ VERDICT_BACKGROUNDS = {"better": "#dff0d8", "worse": "#f2dede", "no detectable d
 
 def _verdict_table(verdict: Verdict, dataset: str) -> str:
     """The comparisons of one evaluation set: a row each, a column per n, cells shaded by their word."""
-    rows = _ordered(verdict.comparisons[verdict.comparisons["dataset"] == dataset])
-    columns = list(dict.fromkeys(_n_label(r.regime, r.n) for r in rows.itertuples()))
+    rows = ordered_by_n(verdict.comparisons[verdict.comparisons["dataset"] == dataset])
+    columns = list(dict.fromkeys(n_label(r.regime, r.n) for r in rows.itertuples()))
     cells: dict[str, dict[str, str]] = {}
     for r in rows.itertuples():
         mark = WORD_MARKS.get(r.verdict, r.verdict).split(" ", 1)[0]
-        cells.setdefault(f"{r.blanket} − {r.reference}", {})[_n_label(r.regime, r.n)] = (
+        cells.setdefault(f"{r.blanket} − {r.reference}", {})[n_label(r.regime, r.n)] = (
             f'<td style="background:{VERDICT_BACKGROUNDS.get(r.verdict, "#fff")}" title="{html.escape(r.verdict)}">'
             f"{r.diff:+.3f} {mark}<br><small>[{r.low:+.3f}, {r.high:+.3f}]</small></td>"
         )
@@ -126,7 +126,8 @@ def _verdict_table(verdict: Verdict, dataset: str) -> str:
     )
 
 
-def _n_label(regime: str, n: int) -> str:
+def n_label(regime: str, n: int) -> str:
+    """``n=16`` for a limited-label arm, ``all labels (2907)`` for the whole training split."""
     return f"n={n}" if regime == "limited" else f"all labels ({n})"
 
 
@@ -134,7 +135,8 @@ def _cell(row) -> str:
     return f"{row.diff:+.3f} [{row.low:+.3f}, {row.high:+.3f}] {WORD_MARKS.get(row.verdict, row.verdict)}"
 
 
-def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+def ordered_by_n(rows: pd.DataFrame) -> pd.DataFrame:
+    """Comparisons in reading order: the limited regime by ``n``, then the whole training split."""
     order = rows["regime"].map({"limited": 0, "supervised": 1})
     return rows.assign(_order=order).sort_values(["_order", "n"], kind="stable").drop(columns="_order")
 
