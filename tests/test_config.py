@@ -6,6 +6,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from latentgraph.config import ConfigValueError, validate_config
+from latentgraph.errors import InvalidConfigValues
 
 
 def validated(*overrides):
@@ -128,7 +129,23 @@ def test_range_errors_name_the_full_key(override, key):
     with pytest.raises(ConfigValueError) as info:
         validated(override)
     assert info.value.key == key
-    assert f"invalid config value {key}=" in str(info.value)
+    assert f"{key}=" in str(info.value)  # data.max_len=0 also names model.max_len, its interpolation
+
+
+@pytest.mark.parametrize(
+    "overrides, keys",
+    [
+        (["model.latent_dim=-3", "model.word_dropout=1.5"], ["model.latent_dim", "model.word_dropout"]),  # one node
+        (["model.latent_dim=-3", "graph.alpha=2", "seed=-1"], ["model.latent_dim", "graph.alpha", "seed"]),
+        (["graph.bootstrap=-1", "data.alphabet=selfies"], ["graph.bootstrap", "data.alphabet"]),  # + a root check
+    ],
+)
+def test_every_bad_value_is_named_at_once(overrides, keys):
+    with pytest.raises(InvalidConfigValues) as info:
+        validated(*overrides)
+    assert sorted(error.key for error in info.value.errors) == sorted(keys)
+    assert str(info.value).startswith(f"{len(keys)} invalid config values: ")
+    assert all(f"{key}=" in str(info.value) for key in keys)
 
 
 def test_an_attribute_set_with_nothing_in_it_is_refused():

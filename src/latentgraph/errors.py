@@ -16,6 +16,17 @@ class ConfigValueError(ValueError):
         super().__init__(f"invalid config value {key}={value!r}: {requirement}")
 
 
+class InvalidConfigValues(ConfigValueError):
+    """Several config values out of range at once; ``errors`` holds one :class:`ConfigValueError` each."""
+
+    def __init__(self, errors: list[ConfigValueError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        self.key, self.value, self.requirement = first.key, first.value, first.requirement
+        listed = "; ".join(f"{error.key}={error.value!r}: {error.requirement}" for error in self.errors)
+        ValueError.__init__(self, f"{len(self.errors)} invalid config values: {listed}")
+
+
 class DataError(ValueError):
     """Input data that cannot be read as documented (bad file, bad format, bad record)."""
 

@@ -31,7 +31,9 @@ log = logging.getLogger("latentgraph")
 register_configs()
 
 EXIT_USER_ERROR = 2
+EXIT_HYDRA_ERROR = 1  # what Hydra exits with on any error, its own (composition) or the app's
 FAILED_JOBS: list[str] = []  # sweep jobs stopped by a user error (the sweep goes on without them)
+_app_failed = False  # set when the app itself raised: Hydra's exit status 1 is then the app's
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -118,6 +120,7 @@ def validate(cfg: DictConfig) -> Config:
 
 @hydra.main(version_base="1.3", config_path="pkg://latentgraph.conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    global _app_failed
     pipeline.quiet_third_party_messages()
     try:
         metrics = run(cfg)
@@ -131,6 +134,9 @@ def main(cfg: DictConfig) -> float | None:
         FAILED_JOBS.append(f"{job}: {error}")
         atomic_write_text(Path(HydraConfig.get().runtime.output_dir) / "error.txt", f"{error}\n")
         return None
+    except BaseException:
+        _app_failed = True
+        raise
     value = metrics.get(cfg.optimized_metric)
     if value is None:  # a sweeper would miss it; a single run (stage=graph, stage=consensus) has none to tell
         log.log(
@@ -146,8 +152,18 @@ def _in_multirun() -> bool:
 
 
 def entry() -> None:
-    """The console script: run the app; after a sweep, exit with status 2 if any job failed."""
-    main()
+    """The console script: run the app; exit 2 on a composition error or, after a sweep, a failed job.
+
+    Hydra reports an override it cannot compose (an unknown key, a wrong type, a missing option)
+    with the key in its message and exits 1, the status it also gives an app's crash; a user's
+    bad override is a user error, status 2.
+    """
+    try:
+        main()
+    except SystemExit as stop:
+        if stop.code == EXIT_HYDRA_ERROR and not _app_failed:
+            sys.exit(EXIT_USER_ERROR)
+        raise
     if FAILED_JOBS:
         print(f"latentgraph: {len(FAILED_JOBS)} sweep job(s) failed; the others finished:", file=sys.stderr)
         for line in FAILED_JOBS:

@@ -3,12 +3,13 @@
 The yaml files under ``conf/`` extend these dataclasses, so a wrong type or an unknown key fails
 when Hydra composes the config. Range checks live in ``__post_init__``; OmegaConf does not run
 them while merging, so :func:`validate_config` instantiates every node (``OmegaConf.to_object``)
-and reports the first failure with its full key, e.g. ``model.latent_dim``.
+and reports every failure at once, each with its full key, e.g. ``model.latent_dim``.
 """
 
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
@@ -43,12 +44,21 @@ from latentgraph.config.choices import (
     Structure,
     Threshold,
 )
-from latentgraph.errors import ConfigValueError
+from latentgraph.errors import ConfigValueError, InvalidConfigValues
+
+# While validate_config checks a node, a failed check is collected here instead of raised, so every
+# bad value of the node is named at once; outside validation (a schema built in Python) it raises.
+_COLLECTED: ContextVar[list[ConfigValueError] | None] = ContextVar("collected_config_errors", default=None)
 
 
 def _check(ok: bool, key: str, value: Any, requirement: str) -> None:
-    if not ok:
-        raise ConfigValueError(key, value, requirement)
+    if ok:
+        return
+    error = ConfigValueError(key, value, requirement)
+    collected = _COLLECTED.get()
+    if collected is None:
+        raise error
+    collected.append(error)
 
 
 def _positive(node: Any, *names: str) -> None:
@@ -569,7 +579,7 @@ class Config:
             str(self.data.alphabet),
             f"does not fit domain={self.domain}: peptides take data.alphabet=peptides, molecules selfies or smiles",
         )
-        fitting = MOLECULE_DESCRIPTOR_NAMES if molecular else DESCRIPTOR_NAMES
+        fitting = MOLECULE_DESCRIPTOR_NAMES if self.domain == Domain.molecules else DESCRIPTOR_NAMES
         misfits = [name for name in self.attributes.descriptors if name not in fitting]
         _check(
             not misfits,
@@ -604,21 +614,53 @@ def _log_file_name() -> str:
 
 
 def validate_config(cfg: DictConfig) -> Config:
-    """Run every schema's range checks; raise :class:`ConfigValueError` naming the full key.
+    """Run every schema's range checks; raise naming the full key of every value that fails.
 
-    Children are checked before their parent, so the error names the deepest failing node.
-    Returns the config as plain dataclass instances.
+    One bad value raises :class:`ConfigValueError`; several raise :class:`InvalidConfigValues`
+    (a ``ConfigValueError`` whose ``errors`` lists them all). Children are checked before their
+    parent, so each error names the deepest node it belongs to. Returns the config as plain
+    dataclass instances.
     """
-    _validate_node(cfg, "")
+    errors, _ = _node_errors(cfg, "")
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidConfigValues(errors)
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 
-def _validate_node(node: DictConfig, prefix: str) -> None:
+def _node_errors(node: DictConfig, prefix: str) -> tuple[list[ConfigValueError], set[tuple]]:
+    """The failed checks of ``node`` and its descendants (full keys), and their node-relative forms.
+
+    Building a node rebuilds its children too, so a parent's own list repeats its children's
+    failures under their relative keys; those are dropped, leaving the parent's own cross-field checks.
+    """
+    errors: list[ConfigValueError] = []
+    below: set[tuple] = set()
     for name, child in node.items_ex(resolve=False):
         if isinstance(child, DictConfig) and is_dataclass(OmegaConf.get_type(child)):
-            _validate_node(child, f"{prefix}{name}.")
+            child_errors, child_raw = _node_errors(child, f"{prefix}{name}.")
+            errors += child_errors
+            below |= child_raw
+    own = _collect_checks(node)
+    raw = {(error.key, repr(error.value), error.requirement) for error in own}
+    for error in own:
+        if (error.key, repr(error.value), error.requirement) not in below:
+            errors.append(ConfigValueError(f"{prefix}{error.key}", error.value, error.requirement))
+    return errors, raw | below
+
+
+def _collect_checks(node: DictConfig) -> list[ConfigValueError]:
+    """Build ``node``'s dataclasses with every failed check collected rather than raised."""
+    collected: list[ConfigValueError] = []
+    token = _COLLECTED.set(collected)
     try:
         OmegaConf.to_object(node)
-    except ConfigValueError as error:
-        key = error.key if not prefix else f"{prefix}{error.key}"
-        raise ConfigValueError(key, error.value, error.requirement) from None
+    except Exception:
+        # a check after a failed one may trip over the bad value (a comparison, a division); the
+        # failure already collected is the one to report. With none collected, it is a real fault.
+        if not collected:
+            raise
+    finally:
+        _COLLECTED.reset(token)
+    return collected

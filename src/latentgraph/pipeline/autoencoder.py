@@ -221,6 +221,14 @@ def train_autoencoder(
     trainer: pl.Trainer = hydra.utils.instantiate(
         asdict(settings.trainer), logger=run_log.loggers, callbacks=callbacks, default_root_dir=str(run_dir)
     )
+    log.info(
+        "stage wae: fitting on %s (%d device(s), %s, precision %s) for at most %d epochs",
+        type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
+        trainer.num_devices,
+        type(trainer.strategy).__name__,
+        trainer.precision,
+        trainer.max_epochs,
+    )
     with warnings.catch_warnings():
         # Lightning warns that a mid-epoch resume replays the epoch from a fresh shuffle; this
         # datamodule's order depends on (seed, epoch) only and skips the batches already trained

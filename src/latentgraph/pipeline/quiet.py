@@ -9,8 +9,21 @@ from __future__ import annotations
 import logging
 import warnings
 
-# Lightning's advertisements for its hosted products, and its note that our ParameterSummary replaces its own
-_LIGHTNING_TIPS = ("💡 Tip: For seamless cloud", "Trainer already configured with model summary callbacks")
+# Lightning's advertisements for its hosted products, its note that our ParameterSummary replaces its
+# own, its hardware inventory (our log's "stage wae: fitting on ..." line says where the fit runs), its echo of our
+# limit_*_batches=1.0 settings, and its note that a fit ran its max_epochs (our log says when it ends)
+_LIGHTNING_TIPS = (
+    "💡 Tip: For seamless cloud",
+    "Trainer already configured with model summary callbacks",
+    "GPU available: ",
+    "TPU available: ",
+    "HPU available: ",
+    "`Trainer(limit_train_batches=",
+    "`Trainer(limit_val_batches=",
+    "`Trainer(limit_test_batches=",
+    "`Trainer(limit_predict_batches=",
+    "`Trainer.fit` stopped: `max_epochs=",
+)
 
 
 class _DropMessages(logging.Filter):
@@ -31,6 +44,8 @@ def quiet_third_party_messages() -> None:
         logger = logging.getLogger(name)
         if _TIP_FILTER not in logger.filters:
             logger.addFilter(_TIP_FILTER)
+    # gcsfs, imported by fsspec's registry when Lightning resolves a path, announces an experimental flag at INFO
+    logging.getLogger("gcsfs").setLevel(logging.WARNING)
     # torch deprecates LeafSpec; Lightning 2.6's pytree helper still builds one on every batch
     warnings.filterwarnings(
         "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
