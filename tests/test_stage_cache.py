@@ -1,8 +1,13 @@
-"""The stage cache: complete entries only, atomic stores, concurrent writers of one key."""
+"""The stage cache: complete entries only, atomic stores, concurrent writers of one key, one
+computation per key (a lock that a killed holder does not leave behind)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -50,6 +55,61 @@ def test_two_writers_of_one_key_both_finish_with_one_entry(tmp_path):
     assert errors == []
     assert (cache.lookup("wae", "same") / "model.ckpt").read_bytes() == b"same bytes"
     assert [p.name for p in (tmp_path / "wae").iterdir()] == ["same"]
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from latentgraph.stage_cache import StageCache
+cache = StageCache(sys.argv[1])
+with cache.claim("wae", "k") as hit:
+    assert hit is None
+    Path(sys.argv[2]).write_text("holding")
+    time.sleep(float(sys.argv[3]))
+    with cache.store("wae", "k") as entry:
+        (entry / "model.ckpt").write_bytes(b"the holder's weights")
+"""
+
+
+def start_holder(tmp_path, seconds: float) -> subprocess.Popen:
+    """A process that claims key ``k``, says so in a file, holds it ``seconds``, then stores it."""
+    ready = tmp_path / "holding"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "cache"), str(ready), str(seconds)])
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert holder.poll() is None and time.monotonic() < deadline, "the holder never claimed the key"
+        time.sleep(0.05)
+    return holder
+
+
+def claim_in_thread(cache: StageCache) -> list:
+    """Claim ``k`` in a thread (a test must not hang on a lock that never frees); [hit] once it returns."""
+    got: list = []
+
+    def claim() -> None:
+        with cache.claim("wae", "k") as hit:
+            got.append(hit)
+
+    thread = threading.Thread(target=claim, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    return got
+
+
+def test_a_job_that_finds_its_key_being_computed_waits_and_reuses_the_entry(tmp_path):
+    holder = start_holder(tmp_path, seconds=1.5)
+    got = claim_in_thread(StageCache(tmp_path / "cache"))
+    assert holder.wait(timeout=60) == 0
+    assert len(got) == 1 and got[0] is not None  # it waited for the holder, then found the entry
+    assert (got[0] / "model.ckpt").read_bytes() == b"the holder's weights"
+
+
+def test_a_lock_left_by_a_killed_job_is_recovered(tmp_path):
+    holder = start_holder(tmp_path, seconds=600)
+    holder.send_signal(signal.SIGKILL)
+    assert holder.wait(timeout=60) == -signal.SIGKILL
+    got = claim_in_thread(StageCache(tmp_path / "cache"))
+    assert got == [None]  # the lock died with its holder; nothing was stored, so this job computes it
 
 
 def test_keys_are_stable_and_order_free():

@@ -3,9 +3,13 @@
 Each entry lives in ``<cache_dir>/stages/<stage>/<key>/``, where ``key`` hashes the config
 subtree the stage depends on. An entry is written into a temporary directory beside it, gets a
 ``COMPLETE`` marker last, and is renamed into place in one step. A reader trusts only entries
-with the marker, so a killed writer leaves nothing that a later run would use, and two jobs
-writing the same key (parallel sweep jobs) both finish: the second rename finds the entry there
-and its own copy is dropped.
+with the marker, so a killed writer leaves nothing that a later run would use.
+
+Jobs that need the same key compute it once: :meth:`StageCache.claim` holds a lock per key
+(``<stage>/<key>.lock``, an OS file lock that dies with its holder, so a killed job blocks no
+one), and a job that finds the key being computed waits and then reuses the entry. Should two
+writers still meet (a cache on a file system without locks), the second rename finds the entry
+there and its own copy is dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from latentgraph.artifacts import atomic_write_text, plain_directory_mode
 
@@ -74,6 +80,26 @@ class StageCache:
     def clear_unfinished(self, stage: str, key: str) -> None:
         """The fit of ``key`` finished: nothing is left to resume."""
         self._unfinished_record(stage, key).unlink(missing_ok=True)
+
+    @contextmanager
+    def claim(self, stage: str, key: str) -> Iterator[Path | None]:
+        """Hold ``key``'s lock; yield its complete entry, or ``None`` for the holder to compute and :meth:`store`.
+
+        A job that finds the lock held waits (saying so once) until the holder finishes or dies;
+        it then gets the entry the holder stored, or, if the holder died first, computes it itself.
+        """
+        lock_path = self.root / stage / f"{key}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.info("stage %s: another job is computing key %s; waiting for it (lock %s)", stage, key, lock_path)
+            lock.acquire()
+        try:
+            yield self.lookup(stage, key)
+        finally:
+            lock.release()
 
     @contextmanager
     def store(self, stage: str, key: str) -> Iterator[Path]:

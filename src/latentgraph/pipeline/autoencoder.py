@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import warnings
 from dataclasses import asdict, dataclass
@@ -69,31 +70,60 @@ def model_kwargs(settings: ModelConfig, alphabet: str = "peptides") -> dict:
 def autoencoder_stage(
     settings: Config, data: PreparedData, oracles: OracleStageResult, run_dir: Path, run_log: RunLog
 ) -> AutoencoderResult:
-    """Fit the WAE, or reuse the fit stored under its settings' key (unless ``ckpt_path`` names one)."""
+    """Fit the WAE, or reuse the fit stored under its settings' key (unless ``ckpt_path`` names one).
+
+    Jobs that need the same key fit it once: the first holds the key's lock while it fits, the
+    others wait and reuse its entry (a DDP worker process takes no lock: its rank zero holds it).
+    """
     cache = stage_cache(settings)
     key = wae_key(settings)
     explicit = settings.ckpt_path if settings.ckpt_path not in (None, "last") else None
-    hit = cache.lookup("wae", key) if explicit is None else None
-    if hit is not None:
-        log.info("stage wae: reused from cache key %s (%s)", key, hit)
-        model = SequenceWAE.load_from_checkpoint(hit / "model.ckpt", map_location="cpu", weights_only=True).eval()
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(hit / "model.ckpt", run_dir / "checkpoints" / "last.ckpt")
-        metrics = json.loads((hit / "wae.json").read_text())
-        write_json(run_dir / "metrics" / "wae.json", metrics)
-        provenance_file = hit / "provenance.json"
-        recorded = json.loads(provenance_file.read_text()) if provenance_file.is_file() else None
-        stale = stale_fit_warning(recorded)
-        if stale:
-            log.warning(
-                "stage wae: the cached fit is reused, but %s, so this code may fit another model with the same "
-                "settings; to refit, point LATENTGRAPH_CACHE (paths.cache_dir) to an empty folder",
-                stale,
-            )
-        write_json(run_dir / "metrics" / "wae_provenance.json", {**(recorded or {}), "reused": True, "stale": stale})
-        run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
-        return AutoencoderResult(model, metrics, key)
+    if explicit is not None or _launched_worker():
+        return fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, explicit)
+    with cache.claim("wae", key) as hit:
+        if hit is not None:
+            return reuse_autoencoder(hit, key, run_dir, run_log)
+        return fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, None)
 
+
+def _launched_worker() -> bool:
+    """Whether this process is one of the extra DDP processes Lightning launched (local rank > 0)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0
+
+
+def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
+    """The cached fit in ``hit``: its weights and quality copied into the run, its provenance checked."""
+    log.info("stage wae: reused from cache key %s (%s)", key, hit)
+    model = SequenceWAE.load_from_checkpoint(hit / "model.ckpt", map_location="cpu", weights_only=True).eval()
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(hit / "model.ckpt", run_dir / "checkpoints" / "last.ckpt")
+    metrics = json.loads((hit / "wae.json").read_text())
+    write_json(run_dir / "metrics" / "wae.json", metrics)
+    provenance_file = hit / "provenance.json"
+    recorded = json.loads(provenance_file.read_text()) if provenance_file.is_file() else None
+    stale = stale_fit_warning(recorded)
+    if stale:
+        log.warning(
+            "stage wae: the cached fit is reused, but %s, so this code may fit another model with the same "
+            "settings; to refit, point LATENTGRAPH_CACHE (paths.cache_dir) to an empty folder",
+            stale,
+        )
+    write_json(run_dir / "metrics" / "wae_provenance.json", {**(recorded or {}), "reused": True, "stale": stale})
+    run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
+    return AutoencoderResult(model, metrics, key)
+
+
+def fit_autoencoder(
+    settings: Config,
+    data: PreparedData,
+    oracles: OracleStageResult,
+    run_dir: Path,
+    run_log: RunLog,
+    cache: StageCache,
+    key: str,
+    explicit: str | None,
+) -> AutoencoderResult:
+    """Fit the WAE (from ``explicit``, or an interrupted fit under ``resume``), perturb it, store both."""
     log.info("stage wae: computing (key %s)", key)
     resuming = settings.resume or settings.ckpt_path == "last"
     resume_from = explicit or (checkpoint_to_resume(cache, key) if resuming else None)
@@ -112,9 +142,15 @@ def autoencoder_stage(
         settings, run_dir, data, run_log, extra_callbacks=[callback] if callback else [], ckpt_path=resume_from
     )
     if trainer.global_rank > 0:  # a DDP worker: rank zero stores the results
-        # save_checkpoint is collective: join rank zero's save below (a worker writes nothing)
+        # save_checkpoint is collective: join rank zero's two saves below (a worker writes nothing)
+        trainer.save_checkpoint(run_dir / "unused.ckpt")
         trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)
         return AutoencoderResult(model, metrics, key, worker=True)
+    # the run's last.ckpt is the final model (the periodic saves may end steps before the fit does);
+    # written beside and renamed into place, as every last.ckpt is
+    final = run_dir / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(final.with_suffix(".ckpt.tmp"))
+    os.replace(final.with_suffix(".ckpt.tmp"), final)
     provenance = fit_provenance()
     with cache.store("wae", key) as entry:
         trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)

@@ -10,7 +10,7 @@ import torch
 
 from latentgraph.config.schema import Config, PerturbationConfig
 from latentgraph.data import PreparedData
-from latentgraph.perturbation import PerturbationResult, run_perturbation
+from latentgraph.perturbation import Autoencoder, PerturbationResult, run_perturbation
 from latentgraph.pipeline.cache import perturbation_key, stage_cache
 from latentgraph.pipeline.oracles import OracleStageResult
 
@@ -54,22 +54,31 @@ def perturbation_stage(
         result = computed
         with cache.store("perturbation", key) as entry:
             result.save(entry)
-    elif (reused := cache.lookup("perturbation", key)) is not None:
-        log.info("stage perturbation: reused from cache key %s", key)
-        result = PerturbationResult.load(reused)
     else:
-        log.info("stage perturbation: computing (key %s) on the reused WAE", key)
-        with torch.inference_mode():
-            result = run_perturbation(
-                autoencoder,
-                oracles.attributes,
-                sequences=list(data.corpus_val),
-                seed=settings.seed,
-                progress=settings.trainer.enable_progress_bar,
-                **engine_settings(settings.perturbation),
-            )
-        result = result.cloned()
-        with cache.store("perturbation", key) as entry:
-            result.save(entry)
+        with cache.claim("perturbation", key) as reused:  # parallel jobs with this key compute it once
+            if reused is not None:
+                log.info("stage perturbation: reused from cache key %s", key)
+                result = PerturbationResult.load(reused)
+            else:
+                result = perturb_reused_model(settings, autoencoder, oracles, data, key)
+                with cache.store("perturbation", key) as entry:
+                    result.save(entry)
     result.save(run_dir / "perturbation")
     return result
+
+
+def perturb_reused_model(
+    settings: Config, autoencoder: Autoencoder, oracles: OracleStageResult, data: PreparedData, key: str
+) -> PerturbationResult:
+    """The perturbation experiment on a WAE that came from the cache (a fit computes it in its callback)."""
+    log.info("stage perturbation: computing (key %s) on the reused WAE", key)
+    with torch.inference_mode():
+        result = run_perturbation(
+            autoencoder,
+            oracles.attributes,
+            sequences=list(data.corpus_val),
+            seed=settings.seed,
+            progress=settings.trainer.enable_progress_bar,
+            **engine_settings(settings.perturbation),
+        )
+    return result.cloned()

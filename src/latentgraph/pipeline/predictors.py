@@ -83,31 +83,31 @@ def predictor_stage(
     cache = stage_cache(settings)
     key = predictor_key(settings, oracles.classifiers, blanket, consensus_blanket, member_blankets)
     out = run_dir / "results"
-    hit = cache.lookup("predictors", key)
-    if hit is not None:
-        log.info("stage predictors: reused from cache key %s (same data, attributes, WAE, blanket and settings)", key)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in RESULT_FILES:
-            if (hit / name).is_file():
-                shutil.copyfile(hit / name, out / name)
-        drops, summary = read_ood_drop(out / "ood_drop.csv"), pd.read_csv(out / "summary.csv")
-    else:
-        log.info("stage predictors: computing (key %s)", key)
-        drops, summary = run_predictors(
-            settings,
-            data,
-            oracles.attributes,
-            autoencoder,
-            blanket,
-            out,
-            consensus_blanket=consensus_blanket,
-            member_blankets=member_blankets,
-            target_oracle=oracles.summary.get("target_oracle"),
-        )
-        with cache.store("predictors", key) as entry:
+    with cache.claim("predictors", key) as hit:  # parallel jobs with this key compute it once
+        if hit is not None:
+            log.info("stage predictors: reused from cache key %s (same data, attributes, WAE, blanket, settings)", key)
+            out.mkdir(parents=True, exist_ok=True)
             for name in RESULT_FILES:
-                if (out / name).is_file():
-                    shutil.copyfile(out / name, entry / name)
+                if (hit / name).is_file():
+                    shutil.copyfile(hit / name, out / name)
+            drops, summary = read_ood_drop(out / "ood_drop.csv"), pd.read_csv(out / "summary.csv")
+        else:
+            log.info("stage predictors: computing (key %s)", key)
+            drops, summary = run_predictors(
+                settings,
+                data,
+                oracles.attributes,
+                autoencoder,
+                blanket,
+                out,
+                consensus_blanket=consensus_blanket,
+                member_blankets=member_blankets,
+                target_oracle=oracles.summary.get("target_oracle"),
+            )
+            with cache.store("predictors", key) as entry:
+                for name in RESULT_FILES:
+                    if (out / name).is_file():
+                        shutil.copyfile(out / name, entry / name)
     print_summary(drops, summary)
     log_results(run_log, summary, drops, out / "limited_curve.png")
     metrics = {**headline_metrics(drops), **validation_metrics(summary)}
