@@ -588,12 +588,18 @@ def test_resume_checkpoint_from_other_settings_or_corrupt_is_a_clear_error(tmp_p
     assert result.returncode == 2 and "cannot be read as a latentgraph WAE checkpoint" in result.stderr
 
 
-def test_a_bad_job_does_not_end_the_sweep(tmp_path):
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+@pytest.mark.parametrize("launcher", [[], JOBLIB], ids=["basic", "joblib"])
+def test_a_bad_job_does_not_end_the_sweep(tmp_path, launcher):
+    """The failed job is read from the sweep directory, so a launcher's worker processes report it too."""
     sweep = tmp_path / "isolated"
-    result = run_cli("-m", *QUIET_SMOKE, "graph.alpha=2,0.05", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli("-m", *launcher, *QUIET_SMOKE, "graph.alpha=2,0.05", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 2  # the sweep as a whole reports the failure
     assert "invalid config value graph.alpha=2.0: must be in (0, 1)" in result.stderr
     assert "1 sweep job(s) failed; the others finished" in result.stderr
+    assert "job 0 (" in result.stderr and "graph.alpha=2" in result.stderr.split("the others finished:")[1]
     assert "graph.alpha=2.0" in (sweep / "0" / "error.txt").read_text()
     assert (sweep / "1" / "results" / "metrics.csv").is_file() and (sweep / "1" / "report.html").is_file()
 

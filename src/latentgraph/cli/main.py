@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from latentgraph import pipeline
 from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.cli.sweep import ERROR_FILE, FAILED_JOBS
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
 from latentgraph.errors import USER_ERRORS, ConfigValueError
@@ -32,7 +33,6 @@ register_configs()
 
 EXIT_USER_ERROR = 2
 EXIT_HYDRA_ERROR = 1  # what Hydra exits with on any error, its own (composition) or the app's
-FAILED_JOBS: list[str] = []  # sweep jobs stopped by a user error (the sweep goes on without them)
 _app_failed = False  # set when the app itself raised: Hydra's exit status 1 is then the app's
 
 
@@ -122,6 +122,8 @@ def validate(cfg: DictConfig) -> Config:
 def main(cfg: DictConfig) -> float | None:
     global _app_failed
     pipeline.quiet_third_party_messages()
+    if _in_multirun():  # a rerun into an old sweep directory: this job's earlier failure is history
+        (Path(HydraConfig.get().runtime.output_dir) / ERROR_FILE).unlink(missing_ok=True)
     try:
         metrics = run(cfg)
     except USER_ERRORS as error:
@@ -129,10 +131,9 @@ def main(cfg: DictConfig) -> float | None:
         print(f"latentgraph: error: {error}", file=sys.stderr)
         if not _in_multirun():
             sys.exit(EXIT_USER_ERROR)
-        # one bad job must not end the sweep: record it, let Hydra start the next job
-        job = f"job {HydraConfig.get().job.num} ({' '.join(HydraConfig.get().overrides.task)})"
-        FAILED_JOBS.append(f"{job}: {error}")
-        atomic_write_text(Path(HydraConfig.get().runtime.output_dir) / "error.txt", f"{error}\n")
+        # one bad job must not end the sweep: record it in its directory (sweep.SweepEnd reads it when
+        # the sweep ends, in whichever process launched it), let Hydra start the next job
+        atomic_write_text(Path(HydraConfig.get().runtime.output_dir) / ERROR_FILE, f"{error}\n")
         return None
     except BaseException:
         _app_failed = True
@@ -164,7 +165,7 @@ def entry() -> None:
         if stop.code == EXIT_HYDRA_ERROR and not _app_failed:
             sys.exit(EXIT_USER_ERROR)
         raise
-    if FAILED_JOBS:
+    if FAILED_JOBS:  # filled by the sweep's SweepEnd callback
         print(f"latentgraph: {len(FAILED_JOBS)} sweep job(s) failed; the others finished:", file=sys.stderr)
         for line in FAILED_JOBS:
             print(f"  {line}", file=sys.stderr)
