@@ -46,6 +46,12 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     for noise in ("GPU available", "TPU available", "Trainer(limit_", "gcsfs", "`Trainer.fit` stopped"):
         assert noise not in console, noise  # third-party lines that tell a user nothing
     assert "stage wae: fitting on cpu" in console  # where the fit ran, said once by us
+    # not a terminal (a batch log): a plain line per epoch, per perturbation chunk, per feature set
+    epochs = [line for line in console.splitlines() if "wae: epoch " in line]
+    assert [line.split("wae: epoch ")[1].split(",")[0] for line in epochs] == ["1/2", "2/2"]
+    assert all("train/loss " in line and "val/token_acc " in line and "s/epoch" in line for line in epochs)
+    assert "perturbation: decode + score: 256/256" in console and "predictors: feature sets: 1/" in console
+    assert "v_num" not in console and "it/s" not in console  # no fit bar drawn into the log
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert (run_dir / ".hydra" / "config.yaml").is_file()

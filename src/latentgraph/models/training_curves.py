@@ -64,6 +64,12 @@ class EpochMeanTrainingCurves(pl.LightningModule):
                 self.log(f"{self.curve_prefix}{name}{suffix}", value, on_step=True, on_epoch=False)
         return terms
 
+    def epoch_means(self) -> dict[str, float]:
+        """The current epoch's mean of every term so far (what ``<term>_epoch`` will log at its end)."""
+        if not self._curve_count:
+            return {}
+        return {name: float(total) / self._curve_count for name, total in self._curve_sums.items()}
+
     @override
     def on_train_epoch_end(self) -> None:
         if self._curve_count:

@@ -88,7 +88,7 @@ class PerturbationCallback(pl.Callback):
                     self.attributes,
                     sequences=self.sequences,
                     shard=shard,
-                    progress=trainer.progress_bar_callback is not None,
+                    bars=trainer.progress_bar_callback is not None,  # the fit's bar, or its log lines
                     **self.settings,
                 )
         finally:

@@ -13,8 +13,6 @@ import time
 from collections.abc import Sequence
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from latentgraph.config.choices import Base, LatentScale
 from latentgraph.perturbation.edge_tests import (
@@ -28,6 +26,7 @@ from latentgraph.perturbation.edge_tests import (
 )
 from latentgraph.perturbation.protocol import Attributes, Autoencoder, Shard
 from latentgraph.perturbation.result import PerturbationResult
+from latentgraph.progress import progress_steps, show_bars
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,7 @@ def run_perturbation(
     n_directions: int = 16,
     progress: bool | None = None,
     shard: Shard | None = None,
+    bars: bool | None = None,
 ) -> PerturbationResult | None:
     """Perturb every latent of ``n_base`` codes by every step and measure the attributes' response.
 
@@ -132,8 +132,10 @@ def run_perturbation(
             base code is also stepped by every ``δ_k`` times the median latent scale along each
             direction (``N·R·K`` more decodes), and every (latent, attribute) pair is tested
             against that generic response. 0: no control (``min_effect="auto"`` then cannot be used).
-        progress: show a progress bar; ``None`` (default): only when standard output is a terminal,
-            so logs and CI output get no bar drawn into them.
+        progress: report progress per chunk (``False``: silent; ``None``, the default, reports):
+            a bar or one log line per chunk, as ``bars`` decides.
+        bars: a bar rather than log lines; ``None`` (default): :func:`latentgraph.progress.show_bars`,
+            a bar only when standard output is a terminal, so batch logs get plain lines.
         shard: split the decoding across processes (DDP ranks): each decodes a contiguous
             ``1/world_size`` of the codes, in chunks, and rank zero gathers the effects and runs
             the tests. The result equals a single process's (the same codes, decoded by the same
@@ -173,11 +175,10 @@ def run_perturbation(
     rank, world = (shard.rank, shard.world_size) if shard is not None else (0, 1)
     first, last = rank * total // world, (rank + 1) * total // world  # this process's rows (all of them alone)
     mine = last - first
-    if progress is None:
-        progress = Console().is_terminal  # the console the bar draws on
-    with _progress(progress and rank == 0) as bar:
-        label = "perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else "")
-        task = bar.add_task(label, total=mine)
+    label = "perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else "")
+    reporting = progress is not False and rank == 0
+    bars = reporting and (show_bars() if bars is None else bars)
+    with progress_steps(label, mine, log, bars=bars) as advance:
         for start in range(first, last, batch_size):
             rows = torch.arange(start, min(start + batch_size, last), device=z.device)
             tick = time.perf_counter()
@@ -188,7 +189,8 @@ def run_perturbation(
             changed[start : start + len(rows)] = torch.tensor(
                 [s != base_sequences[i] for s, i in zip(decoded, base_index)]
             )
-            bar.advance(task, len(rows))
+            if reporting:
+                advance(len(rows))
     if world > 1:
         shares = shard.gather((first, values[first:last].clone(), changed[first:last].clone()))
         log.info("perturbation: rank %d of %d decoded %d of %d codes", rank, world, mine, total)
@@ -297,14 +299,3 @@ def _random_direction_control(
         "control_pvalues": pvalues,
         "control_qvalues": benjamini_hochberg(pvalues),
     }
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )

@@ -38,7 +38,7 @@ from latentgraph.pipeline.cache import (
 )
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
-from latentgraph.pipeline.tracking import RunLog, build_callbacks
+from latentgraph.pipeline.tracking import RunLog, build_callbacks, fit_bars
 from latentgraph.stage_cache import StageCache
 
 log = logging.getLogger(__name__)
@@ -143,13 +143,13 @@ def fit_autoencoder(
     )
     if trainer.global_rank > 0:  # a DDP worker: rank zero stores the results
         # save_checkpoint is collective: join rank zero's two saves below (a worker writes nothing)
-        trainer.save_checkpoint(run_dir / "unused.ckpt")
+        trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=False)
         trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)
         return AutoencoderResult(model, metrics, key, worker=True)
     # the run's last.ckpt is the final model (the periodic saves may end steps before the fit does);
     # written beside and renamed into place, as every last.ckpt is
     final = run_dir / "checkpoints" / "last.ckpt"
-    trainer.save_checkpoint(final.with_suffix(".ckpt.tmp"))
+    trainer.save_checkpoint(final.with_suffix(".ckpt.tmp"), weights_only=False)  # a full resume point
     os.replace(final.with_suffix(".ckpt.tmp"), final)
     provenance = fit_provenance()
     with cache.store("wae", key) as entry:
@@ -255,7 +255,10 @@ def train_autoencoder(
     callbacks = [*build_callbacks(settings, run_dir), last_validation, *extra_callbacks]
     log.info("Instantiating trainer <%s>", settings.trainer._target_)
     trainer: pl.Trainer = hydra.utils.instantiate(
-        asdict(settings.trainer), logger=run_log.loggers, callbacks=callbacks, default_root_dir=str(run_dir)
+        {**asdict(settings.trainer), "enable_progress_bar": fit_bars(settings)},  # bars or EpochLines, one rule
+        logger=run_log.loggers,
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
     )
     log.info(
         "stage wae: fitting on %s (%d device(s), %s, precision %s) for at most %d epochs",

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from rich.console import Console
-from rich.progress import Progress
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold
@@ -24,6 +22,7 @@ from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
 from latentgraph.graph.plots import graph_picture, sensitivity_heatmap, stability_picture
 from latentgraph.perturbation import PerturbationResult
 from latentgraph.pipeline.tracking import RunLog
+from latentgraph.progress import progress_steps, show_bars
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +166,9 @@ def graph_confidence(
     oracles of the target never enter its blanket, as in :func:`blanket_report`).
     """
     seed = int(result.info.get("seed", 0))
-    with Progress(disable=not Console().is_terminal) as progress:
-        task = progress.add_task("graph: bootstrap resamples", total=settings.bootstrap)
+    with progress_steps("graph: bootstrap resamples", settings.bootstrap, log, bars=show_bars(), lines=5) as advance:
         stability = bootstrap_graph(
-            result,
-            n_boot=settings.bootstrap,
-            seed=seed,
-            progress=lambda: progress.advance(task),
-            **graph_settings(settings),
+            result, n_boot=settings.bootstrap, seed=seed, progress=advance, **graph_settings(settings)
         )
     node = report["target_node"]
     payload = stability.to_json(node)

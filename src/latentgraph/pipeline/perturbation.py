@@ -13,6 +13,7 @@ from latentgraph.data import PreparedData
 from latentgraph.perturbation import Autoencoder, PerturbationResult, run_perturbation
 from latentgraph.pipeline.cache import perturbation_key, stage_cache
 from latentgraph.pipeline.oracles import OracleStageResult
+from latentgraph.progress import show_bars
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def perturb_reused_model(
             oracles.attributes,
             sequences=list(data.corpus_val),
             seed=settings.seed,
-            progress=settings.trainer.enable_progress_bar,
+            bars=show_bars(settings.trainer.enable_progress_bar),
             **engine_settings(settings.perturbation),
         )
     return result.cloned()

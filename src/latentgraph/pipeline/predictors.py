@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,7 +15,6 @@ import numpy as np
 import pandas as pd
 import torch
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from latentgraph.artifacts import atomic_write_text, write_json
@@ -43,6 +39,7 @@ from latentgraph.predictors.experiment import (
     run_regimes,
 )
 from latentgraph.predictors.intervals import crossed_interval
+from latentgraph.progress import progress_steps, show_bars
 from latentgraph.report.figures import forest_figure, limited_curve, save_png
 
 log = logging.getLogger(__name__)
@@ -115,25 +112,6 @@ def predictor_stage(
         # a search over graph settings (hparams_search=optuna_blanket) then ranks it as chance, not as a failure
         metrics.setdefault("predictors/markov_blanket/supervised/id_val_auroc", 0.5)
     return metrics
-
-
-@contextmanager
-def progress_reporter(settings: Config, what: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar on a terminal; off one (a batch log), one plain log line per step."""
-    if settings.trainer.enable_progress_bar and Console().is_terminal:
-        with Progress() as progress:
-            task = progress.add_task(what, total=total)
-            yield lambda name: progress.advance(task)
-        return
-    started, done = time.perf_counter(), [0]
-
-    def advance(name: str) -> None:
-        done[0] += 1
-        elapsed = time.perf_counter() - started
-        left = elapsed / done[0] * (total - done[0])
-        log.info("%s: %d/%d (%s) after %.0f s, about %.0f s left", what, done[0], total, name, elapsed, left)
-
-    yield advance
 
 
 def _labelled(features: AttributeSet, frame: pd.DataFrame, target: str, what: str) -> Labelled:
@@ -221,8 +199,9 @@ def run_predictors(
         member_blankets=member_blankets,
         seed=settings.seed,
     )
-    with progress_reporter(settings, "predictors: feature sets", len(plan.choices)) as advance:
-        results = run_regimes(pdata, plan, predictor, progress=advance)
+    bars = show_bars(settings.trainer.enable_progress_bar)
+    with progress_steps("predictors: feature sets", len(plan.choices), log, bars=bars) as advance:
+        results = run_regimes(pdata, plan, predictor, progress=lambda name: advance(note=name))
     analysis = analyse(results, plan, seed=settings.seed)
     for line in analysis.not_compared:
         log.info("predictors: not compared: %s", line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 from weakref import proxy
@@ -22,6 +23,7 @@ from latentgraph.artifacts import atomic_target
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.models.step_seeding import StepSeeding
+from latentgraph.progress import show_bars
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +181,54 @@ def build_callbacks(settings: Config, run_dir: Path) -> list[Callback]:
     early = settings.callbacks.early_stopping
     if early.enabled:
         callbacks.append(EarlyStopping(monitor=early.monitor, patience=early.patience, mode=str(early.mode)))
-    if settings.callbacks.rich_progress_bar and settings.trainer.enable_progress_bar:
+    if not fit_bars(settings):  # a batch log: a plain line per epoch instead of a bar
+        callbacks.append(EpochLines())
+    elif settings.callbacks.rich_progress_bar:
         callbacks.append(RichProgressBar())
     if settings.trainer.enable_model_summary:
         callbacks.append(ParameterSummary())
     for callback in callbacks:
         log.info("Instantiating callback <%s>", type(callback).__name__)
     return callbacks
+
+
+def fit_bars(settings: Config) -> bool:
+    """Whether a fit draws a bar (``latentgraph.progress.show_bars``): wanted and on a terminal."""
+    return show_bars(settings.trainer.enable_progress_bar)
+
+
+class EpochLines(Callback):
+    """One plain log line per training epoch, for logs that are not a terminal (SLURM, nohup, CI).
+
+    ``wae: epoch 12/60, train/loss 0.812, val/recon 0.655, val/token_acc 0.701, 4.1 s/epoch, about
+    197 s left``; the validation metrics appear on the epochs that ran validation.
+    """
+
+    def __init__(self, what: str = "wae") -> None:
+        self.what = what
+        self.started: float | None = None
+        self.validated = False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.started, self.first_epoch = time.perf_counter(), trainer.current_epoch
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.validated = not trainer.sanity_checking
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero or self.started is None:
+            return
+        epoch, total = trainer.current_epoch + 1, trainer.max_epochs
+        per_epoch = (time.perf_counter() - self.started) / max(1, epoch - self.first_epoch)
+        means = pl_module.epoch_means() if hasattr(pl_module, "epoch_means") else {}
+        shown = {f"train/{name}": value for name, value in means.items()}  # this epoch's means
+        if self.validated:
+            metrics = trainer.callback_metrics
+            shown |= {name: float(metrics[name]) for name in sorted(metrics) if name.startswith("val/")}
+        values = ", ".join(f"{name} {value:.3f}" for name, value in shown.items())
+        left = f", about {per_epoch * (total - epoch):.0f} s left" if total and total > 0 else ""
+        log.info("%s: epoch %d/%s, %s, %.1f s/epoch%s", self.what, epoch, total, values, per_epoch, left)
+        self.validated = False
 
 
 def finish_wandb() -> None:
