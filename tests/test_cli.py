@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import wandb_log
 import yaml
 from conftest import FAST, QUIET_SMOKE, run_cli
 
@@ -72,6 +73,7 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     assert last["global_step"] == 18  # the final model, though the periodic saves stop at step 15
     offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1 and list(offline_runs[0].glob("run-*.wandb"))
+    check_wandb_artifacts(next(offline_runs[0].glob("run-*.wandb")))
     assert not (run_dir / "metrics" / "classifiers.json").exists()  # the default oracle is pre-trained: none trained
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
     assert summary["dropped"]["total"] == 277  # modlamp records longer than data.max_len=50
@@ -83,6 +85,23 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     assert 10 < attributes["id_train_mean"]["length"] < 50
     check_perturbation_and_graph(run_dir, tmp_path)
     check_results(run_dir)
+
+
+def check_wandb_artifacts(run_log: Path) -> None:
+    """The offline W&B run holds each stage's output as an artifact named by its cache key, with lineage."""
+    logged = {name: a for name, a in wandb_log.artifacts(run_log).items() if not name.startswith("run-")}
+    by_type = {a["type"]: name for name, a in logged.items()}
+    assert set(by_type) == {"model", "perturbation", "graph", "results", "report"}, logged
+    built_from = {kind: logged[name]["metadata"]["built_from"] for kind, name in by_type.items()}
+    assert built_from["model"] == [] and built_from["perturbation"] == [by_type["model"]]
+    assert built_from["graph"] == [by_type["perturbation"]] and built_from["report"] == [by_type["results"]]
+    assert set(built_from["results"]) == {by_type["graph"], by_type["model"]}  # no consensus in one run
+    assert logged[by_type["model"]]["files"] == ["last.ckpt"] and logged[by_type["report"]]["files"] == ["report.html"]
+    assert "graph/blanket.json" in logged[by_type["graph"]]["files"]
+    assert by_type["model"].startswith("wae-") and by_type["results"].startswith("results-")  # cache keys
+    summary = wandb_log.summary(run_log)
+    assert summary["data/id/train"] == 2907 and summary["data/dropped"] == 277  # the data's quality
+    assert wandb_log.run_name(run_log).startswith("experiment=smoke")  # named after its overrides
 
 
 def check_results(run_dir: Path) -> None:
@@ -171,6 +190,9 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
     summary = json.loads((rebuilt / "graph" / "summary.json").read_text())
     assert summary["settings"]["threshold"] == "fixed" and summary["latent_edges"] == 8 * 14  # tau 0: every pair
     assert json.loads((rebuilt / "graph" / "source.json").read_text())["run_dir"] == str(run_dir.resolve())
+    # lineage: the rebuilt graph declares the earlier run's perturbation artifact as its input
+    source = json.loads((run_dir / "perturbation" / "artifact.json").read_text())["name"]
+    assert json.loads((rebuilt / "graph" / "artifact.json").read_text())["built_from"] == [source]
     assert not (rebuilt / "checkpoints").exists()  # nothing was trained
 
 

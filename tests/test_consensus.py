@@ -367,6 +367,11 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert from_runs["blankets"] == stability["blankets"]
     assert from_runs["blanket_frequency"] == stability["blanket_frequency"]
     assert from_runs["attribute_edge_frequency"] == stability["attribute_edge_frequency"]
+    # lineage: both consensus artifacts declare the three members' graphs, and have one name
+    graphs = sorted(json.loads((d / "graph" / "artifact.json").read_text())["name"] for d in [run, *members])
+    declared = [json.loads((d / "consensus" / "artifact.json").read_text()) for d in (run, again)]
+    assert all(d["built_from"] == graphs for d in declared) and declared[0]["name"] == declared[1]["name"]
+    assert json.loads((run / "results" / "artifact.json").read_text())["built_from"].count(declared[0]["name"]) == 1
     if structure == "footprint":
         assert "target_partial_correlation" not in stability and "partial correlation with" not in report
         done = run_script("target_partial_correlations.py", run)

@@ -61,3 +61,24 @@ def config_keys(path: str | Path) -> set[str]:
 def run_record(path: str | Path) -> wandb_internal_pb2.RunRecord:
     """The run's own record (project, group, job_type, ...)."""
     return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")
+
+
+def artifacts(path: str | Path) -> dict[str, dict]:
+    """The run's logged artifacts by name: their type, metadata and the paths of their files."""
+    out: dict[str, dict] = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "artifact":
+            artifact = record.artifact
+            out[artifact.name] = {
+                "type": artifact.type,
+                "metadata": json.loads(artifact.metadata) if artifact.metadata else {},
+                "files": sorted(entry.path for entry in artifact.manifest.contents),
+            }
+    return out
+
+
+def run_name(path: str | Path) -> str:
+    for record in records(path):
+        if record.WhichOneof("record_type") == "run":
+            return record.run.display_name
+    return ""

@@ -52,6 +52,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             data = pipeline.data_stage(settings.data, run_dir)
             data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
             oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
+            pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
             fit = pipeline.autoencoder_stage(settings, data, oracles, run_dir, run_log)
             if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
                 return fit.metrics
@@ -82,6 +83,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         run_log.save()
         log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
+        pipeline.declare_report(run_dir)
+        pipeline.log_artifacts(run_log, run_dir)  # W&B Artifacts of every declared output, with lineage
     finally:
         pipeline.finish_wandb()
     return metrics
@@ -90,7 +93,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
 def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:
     """``stage=graph``: the graph from ``run_dir=``'s saved effects, written to this job's ``graph/``."""
     result, set_summary = pipeline.earlier_run_effects(settings.run_dir)
-    graph = pipeline.graph_stage(settings.graph, result, set_summary, run_dir / "graph", run_log)
+    source = pipeline.declared(Path(settings.run_dir) / "perturbation")  # None: a run from before lineage
+    graph = pipeline.graph_stage(settings.graph, result, set_summary, run_dir / "graph", run_log, built_from=source)
     write_json(run_dir / "graph" / "source.json", {"run_dir": str(Path(settings.run_dir).resolve())})
     return {"graph/blanket_size": float(len(graph.blanket["blanket"]))}
 

@@ -5,7 +5,7 @@ upstream stages' results, in memory; it returns its own result and writes its fi
 and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read back by the run.
 
     data_stage → control_stage (control=planted) → oracle_stage → autoencoder_stage → perturbation_stage → graph_stage
-    → ensemble_stage (ensemble.size > 1) → predictor_stage → run_summary, report_stage
+    → ensemble_stage (ensemble.size > 1) → predictor_stage → run_summary, report_stage → log_artifacts
 """
 
 from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
@@ -13,12 +13,13 @@ from latentgraph.pipeline.control import control_stage
 from latentgraph.pipeline.data import data_stage
 from latentgraph.pipeline.ensemble import ConsensusStageResult, consensus_stage, ensemble_stage, finished_run_graphs
 from latentgraph.pipeline.graph import GraphStageResult, earlier_run_effects, graph_stage
-from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
+from latentgraph.pipeline.lineage import declare_report, declared, log_artifacts
+from latentgraph.pipeline.oracles import OracleStageResult, classifier_quality, oracle_stage
 from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.predictors import predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
-from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb
+from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
 __all__ = [
     "AutoencoderResult",
@@ -28,14 +29,19 @@ __all__ = [
     "RunLog",
     "autoencoder_stage",
     "build_loggers",
+    "classifier_quality",
     "consensus_stage",
     "control_stage",
     "data_stage",
+    "declare_report",
+    "declared",
     "earlier_run_effects",
     "ensemble_stage",
     "finish_wandb",
     "finished_run_graphs",
     "graph_stage",
+    "log_artifacts",
+    "log_input_quality",
     "oracle_stage",
     "perturbation_stage",
     "predictor_stage",

@@ -36,6 +36,7 @@ from latentgraph.pipeline.cache import (
     stale_fit_warning,
     wae_key,
 )
+from latentgraph.pipeline.lineage import declare
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
 from latentgraph.pipeline.tracking import RunLog, build_callbacks, fit_bars
@@ -79,11 +80,16 @@ def autoencoder_stage(
     key = wae_key(settings)
     explicit = settings.ckpt_path if settings.ckpt_path not in (None, "last") else None
     if explicit is not None or _launched_worker():
-        return fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, explicit)
-    with cache.claim("wae", key) as hit:
-        if hit is not None:
-            return reuse_autoencoder(hit, key, run_dir, run_log)
-        return fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, None)
+        result = fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, explicit)
+    else:
+        with cache.claim("wae", key) as hit:
+            if hit is not None:
+                result = reuse_autoencoder(hit, key, run_dir, run_log)
+            else:
+                result = fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, None)
+    if not result.worker:
+        declare(run_dir / "checkpoints", f"wae-{key}", "model", files=["last.ckpt"])
+    return result
 
 
 def _launched_worker() -> bool:

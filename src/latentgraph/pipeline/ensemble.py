@@ -32,6 +32,7 @@ from latentgraph.graph import AttributeGraph, Consensus, consensus
 from latentgraph.graph.plots import stability_picture
 from latentgraph.pipeline.autoencoder import autoencoder_stage
 from latentgraph.pipeline.graph import GraphStageResult, graph_stage, target_columns
+from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
 from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.tracking import RunLog
@@ -175,6 +176,9 @@ def consensus_stage(
             **{f"consensus/partial_correlation/{a}": p["mean"] for a, p in result.partial_correlation_summary.items()},
         }
     )
+    members = [declared(Path(member) / "graph") for member in member_dirs]
+    name = keyed_name("consensus", {"from": members, "threshold": settings.ensemble.threshold})
+    declare(out_dir, name, "consensus", members)
     return ConsensusStageResult(result, features, member_dirs, member_features or {})
 
 

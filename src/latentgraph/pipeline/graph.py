@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from latentgraph.artifacts import atomic_write_text, write_json
-from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold
+from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold, plain
 from latentgraph.config.schema import GraphConfig
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
 from latentgraph.graph.plots import graph_picture, sensitivity_heatmap, stability_picture
 from latentgraph.perturbation import PerturbationResult
+from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import progress_steps, show_bars
 
@@ -101,9 +102,18 @@ def graph_settings(settings: GraphConfig) -> dict:
 
 
 def graph_stage(
-    settings: GraphConfig, result: PerturbationResult, set_summary: dict, out_dir: Path, run_log: RunLog
+    settings: GraphConfig,
+    result: PerturbationResult,
+    set_summary: dict,
+    out_dir: Path,
+    run_log: RunLog,
+    built_from: str | None = None,
 ) -> GraphStageResult:
-    """Build the graph from ``result``; write ``out_dir`` (JSON, GraphML, PNGs, blanket, SEM); log it."""
+    """Build the graph from ``result``; write ``out_dir`` (JSON, GraphML, PNGs, blanket, SEM); log it.
+
+    ``built_from`` names the perturbation artifact the effects came from (default: the one declared
+    beside ``out_dir``, i.e. this run's own).
+    """
     built = graph_settings(settings)
     if settings.threshold == Threshold.fdr and settings.min_effect == AUTO and not result.has_control:
         raise ConfigValueError(
@@ -154,6 +164,8 @@ def graph_stage(
     stability = None
     if settings.bootstrap > 0:
         stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log)
+    source = built_from or declared(out_dir.parent / "perturbation")
+    declare(out_dir, keyed_name("graph", {"from": source, "graph": plain(asdict(settings))}), "graph", [source])
     return GraphStageResult(graph, report, stability)
 
 

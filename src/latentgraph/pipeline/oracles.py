@@ -7,6 +7,7 @@ summary is written to ``attributes/set.json`` for people and for ``stage=graph``
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -187,6 +188,12 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
         )
     write_json(run_dir / "metrics" / "classifiers.json", report)
     return trained
+
+
+def classifier_quality(run_dir: Path) -> dict[str, dict]:
+    """What :func:`train_attribute_classifiers` wrote to ``metrics/classifiers.json`` (``{}``: no classifier)."""
+    path = run_dir / "metrics" / "classifiers.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 EXTERNAL_ORACLE_LABELS = {

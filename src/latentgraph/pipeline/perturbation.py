@@ -12,6 +12,7 @@ from latentgraph.config.schema import Config, PerturbationConfig
 from latentgraph.data import PreparedData
 from latentgraph.perturbation import Autoencoder, PerturbationResult, run_perturbation
 from latentgraph.pipeline.cache import perturbation_key, stage_cache
+from latentgraph.pipeline.lineage import declare, declared
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.progress import show_bars
 
@@ -65,6 +66,7 @@ def perturbation_stage(
                 with cache.store("perturbation", key) as entry:
                     result.save(entry)
     result.save(run_dir / "perturbation")
+    declare(run_dir / "perturbation", f"perturbation-{key}", "perturbation", [declared(run_dir / "checkpoints")])
     return result
 
 

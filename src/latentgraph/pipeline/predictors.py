@@ -24,6 +24,7 @@ from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.perturbation.protocol import Autoencoder
 from latentgraph.pipeline.cache import predictor_key, stage_cache
+from latentgraph.pipeline.lineage import declare, declared
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.predictors.comparisons import analyse
@@ -105,6 +106,8 @@ def predictor_stage(
                 for name in RESULT_FILES:
                     if (out / name).is_file():
                         shutil.copyfile(out / name, entry / name)
+    inputs = [declared(run_dir / name) for name in ("checkpoints", "graph", "consensus")]
+    declare(out, f"results-{key}", "results", inputs)
     print_summary(drops, summary)
     log_results(run_log, summary, drops, out / "limited_curve.png")
     metrics = {**headline_metrics(drops), **validation_metrics(summary)}

@@ -44,6 +44,30 @@ def sweep_group() -> str | None:
     return None
 
 
+def run_name(run_dir: Path) -> str:
+    """A W&B run's name: the job's command-line overrides (``graph.alpha=0.01 seed=2``), else the directory's."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("hydra.", "paths."))]
+    except ValueError:  # not inside a Hydra app
+        overrides = []
+    return " ".join(overrides)[:128] or run_dir.name
+
+
+def log_input_quality(run_log: RunLog, data_summary: dict, classifiers: dict) -> None:
+    """The data's counts and each trained classifier's AUROCs as W&B summary keys (``data/…``, ``classifiers/…``)."""
+    values: dict[str, object] = {f"data/id/{k}": v for k, v in data_summary.get("id", {}).items() if k != "name"}
+    values |= {f"data/corpus/{k}": v for k, v in data_summary.get("corpus", {}).items()}
+    for name, counts in data_summary.get("ood", {}).items():
+        values |= {f"data/ood/{name}/{k}": v for k, v in counts.items()}
+    values["data/dropped"] = data_summary.get("dropped", {}).get("total")
+    for name, report in classifiers.items():
+        values[f"classifiers/{name}/test_auroc"] = report.get("test_auroc")
+        values |= {f"classifiers/{name}/ood_auroc/{ood}": v for ood, v in report.get("ood_auroc", {}).items()}
+    run_log.summary({k: v for k, v in values.items() if v is not None})
+
+
 def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
     """The run's loggers: CSV under ``run_dir/<logger.csv.name>``, and W&B unless disabled."""
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name=settings.logger.csv.name, version="")]
@@ -61,7 +85,7 @@ def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
             job_type=wandb_cfg.job_type or JOB_TYPES[settings.stage],
             tags=list(wandb_cfg.tags),
             mode=mode,
-            name=run_dir.name,
+            name=run_name(run_dir),
         )
         # Lightning passes anonymous=None, which wandb (>= 0.19) answers with a deprecation line on every run
         logger._wandb_init.pop("anonymous", None)
@@ -97,6 +121,30 @@ class RunLog:
         for logger in self._wandb():
             for key, value in values.items():
                 logger.experiment.summary[key] = value
+
+    def artifact(self, name: str, kind: str, paths: list[Path], built_from: list[str] = ()) -> None:
+        """Log ``paths`` (files or directories) as W&B Artifact ``name`` of type ``kind``.
+
+        ``built_from`` goes into its metadata; an online run also declares those inputs as used
+        (W&B lineage), where W&B has them; offline W&B refuses ``use_artifact``.
+        """
+        for logger in self._wandb():
+            import wandb
+
+            artifact = wandb.Artifact(name, type=kind, metadata={"built_from": list(built_from)})
+            for path in paths:
+                if path.is_dir():
+                    artifact.add_dir(str(path), name=path.name)
+                elif path.is_file():
+                    artifact.add_file(str(path), name=path.name)
+            run = logger.experiment
+            if not run.offline:
+                for source in built_from:
+                    try:
+                        run.use_artifact(f"{source}:latest")
+                    except Exception as error:  # noqa: BLE001 - an input never synced is not this run's fault
+                        log.info("W&B: input artifact %s not found online (%s); kept in the metadata", source, error)
+            run.log_artifact(artifact)
 
     def save(self) -> None:
         for logger in self.loggers:
