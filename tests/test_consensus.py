@@ -15,7 +15,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import torch
-from conftest import FAST, run_cli, settings_for
+from conftest import FAST, QUIET_SMOKE, run_cli, settings_for
 from toy_models import TRUE_BLANKETS, TRUE_DAG_EDGES, TRUE_EDGES, NoisyToyAutoencoder, ToyAttributes
 
 from latentgraph.errors import ConfigValueError
@@ -516,3 +516,37 @@ def test_ensemble_size_script_pools_runs_and_refuses_sizes_it_cannot_split(tmp_p
     )
     mixed = run_script("ensemble_size.py", runs[0], other)
     assert mixed.returncode != 0 and "pool like with like" in mixed.stderr
+
+
+@pytest.mark.slow
+def test_an_ensemble_on_the_joblib_launcher_gives_the_in_process_consensus(tmp_path):
+    """Members as joblib jobs, the ensemble built when they end, against ensemble.size=3 in one process."""
+    jobs = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *QUIET_SMOKE,
+        "ensemble.jobs=true",
+        "seed=0,1,2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert jobs.returncode == 0, jobs.stderr[-3000:]
+    sweep = tmp_path / "sweep"
+    for job in ("0", "1", "2"):  # each job fitted and graphed its member, and ran no predictors
+        assert "stage wae: computing" in (sweep / job / "latentgraph.log").read_text()
+        assert (sweep / job / "graph" / "graph.json").is_file() and not (sweep / job / "results").exists()
+    ensemble_log = (sweep / "ensemble" / "latentgraph.log").read_text()
+    assert ensemble_log.count("stage wae: reused") == 3 and "stage wae: computing" not in ensemble_log
+
+    (tmp_path / "alone").mkdir()  # its own cache: the in-process ensemble fits its members itself
+    alone = tmp_path / "alone" / "run"
+    done = run_cli(*QUIET_SMOKE, "ensemble.size=3", f"hydra.run.dir={alone}", cwd=tmp_path / "alone")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("consensus/blanket.json", "consensus/stability.json"):
+        ours, theirs = (json.loads((run / name).read_text()) for run in (sweep / "ensemble", alone))
+        ours.pop("runs", None), theirs.pop("runs", None)  # the members' directories differ
+        assert ours == theirs, name
+    assert (sweep / "ensemble" / "results" / "metrics.csv").read_text() == (
+        alone / "results" / "metrics.csv"
+    ).read_text()

@@ -62,6 +62,15 @@ def run(cfg: DictConfig) -> dict[str, float]:
                 if effects is not None
                 else None
             )
+            if settings.ensemble.jobs:  # one member of an ensemble on the launcher: the sweep's end does the rest
+                run_log.save()
+                log.info(
+                    "ensemble member (seed %d) done in %.1f s: %s",
+                    settings.seed,
+                    time.perf_counter() - started,
+                    run_dir,
+                )
+                return fit.metrics
             ensemble = (
                 pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log)
                 if graph is not None and settings.ensemble.size > 1

@@ -460,6 +460,9 @@ class EnsembleConfig:
     size: int = 1  # 1: one autoencoder, no consensus
     threshold: float = 0.5  # a consensus-blanket member's frequency over the fits must reach this
     oracles: EnsembleOracles = EnsembleOracles.shared  # per_member: each member's classifiers at its own seed
+    # true: this job is one member, a job of a multirun over seed (experiment=ensemble_jobs); it stops
+    # after its graph, and when every member has finished the sweep runs the ensemble (consensus, predictors)
+    jobs: bool = False
 
     def __post_init__(self) -> None:
         _check(self.size >= 1, "size", self.size, "must be >= 1")
