@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
+from latentgraph.config.schema import PredictorConfig
 from latentgraph.graph import footprint_dag, markov_blanket
 from latentgraph.predictors.comparisons import analyse
 from latentgraph.predictors.experiment import (
     Labelled,
     PredictorData,
-    PredictorSettings,
     choose_feature_sets,
     ood_drop,
     run_regimes,
@@ -22,6 +22,14 @@ from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
 from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor, fit_predictor_batch
 
 NAMES = ["c1", "c2", "spurious", "noise"]
+
+
+SUPERVISED_AND_LIMITED = ("supervised", "limited")
+
+
+def predictor_config(**settings) -> PredictorConfig:
+    """The config's predictor settings, which the library takes as they are; one process for the selections."""
+    return PredictorConfig(**{"jobs": 1, **settings})
 
 
 def synthetic(n: int, spurious_sign: float, seed: int) -> Labelled:
@@ -58,7 +66,7 @@ def test_blanket_excludes_a_planted_spurious_feature_and_wins_out_of_distributio
     blanket = sorted(markov_blanket(footprint_dag(footprint), "target"))
     assert blanket == ["c1", "c2"] and "spurious" not in blanket
     plan = choose_feature_sets(NAMES, ["markov_blanket", "all"], blanket=blanket)
-    results = run_regimes(data, plan, PredictorSettings(seeds=5, regimes=["supervised"]))
+    results = run_regimes(data, plan, predictor_config(seeds=5, regime="supervised"))
     summary = analyse(results, plan, n_boot=200).summary.set_index(["feature_set", "dataset"])["auroc_mean"]
     # in distribution the spurious feature helps `all`; out of distribution it betrays it
     assert summary["all", "id_test"] > summary["markov_blanket", "id_test"]
@@ -85,7 +93,7 @@ def test_size_matched_baselines_take_the_size_of_each_blanket_they_are_compared_
     plan = choose_feature_sets(NAMES, wanted, blanket=["c1"], consensus_blanket=["c1", "c2", "noise"])
     assert plan.comparisons["markov_blanket"] == ["all", "lasso_k1", "mutual_info_k1", "random_k1", "pc"]
     assert plan.comparisons["consensus_blanket"] == ["all", "lasso_k3", "mutual_info_k3", "random_k3", "pc"]
-    settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=3, max_steps=40)
+    settings = predictor_config(regime="limited", limited_n=(16, 32), limited_subsamples=3, max_steps=40)
     results = run_regimes(data, plan, settings)
     for (name, regime, n), per_replicate in results.features.items():
         if name.endswith(("_k1", "_k3")):
@@ -114,8 +122,8 @@ def test_limited_arms_see_only_their_n_labels(data, selection, outside):
     are symmetric in the two classes.)"""
     n, r = 32, 1
     rows = torch.as_tensor(stratified_sample(data.train.y, n, r))
-    settings = PredictorSettings(
-        regimes=["limited"], limited_n=(n,), limited_subsamples=2, max_steps=60, selection=selection
+    settings = predictor_config(
+        regime="limited", limited_n=(n,), limited_subsamples=2, max_steps=60, selection=selection
     )
     same_rows = lambda n_, r_: stratified_sample(data.train.y, n_, r_)  # noqa: E731
     first = run_regimes(data, _selectors_plan(), settings, subsample=same_rows)
@@ -134,11 +142,9 @@ def test_limited_arms_see_only_their_n_labels(data, selection, outside):
 def test_no_evaluation_set_chooses_a_feature_set_or_a_comparison(data):
     """Scrambling the OOD labels changes no set's features and no comparison made: the comparisons
     are the plan's, fixed before any result (there is no best baseline picked on a test set)."""
-    settings = PredictorSettings(
-        seeds=2, regimes=["supervised", "limited"], limited_n=(16,), limited_subsamples=3, max_steps=60
-    )
+    settings = predictor_config(seeds=2, limited_n=(16,), limited_subsamples=3, max_steps=60)
     plan = _selectors_plan()
-    first = run_regimes(data, plan, settings)
+    first = run_regimes(data, plan, settings, regimes=SUPERVISED_AND_LIMITED)
     ood = data.ood["reversed"]
     scrambled = PredictorData(
         names=data.names,
@@ -149,7 +155,7 @@ def test_no_evaluation_set_chooses_a_feature_set_or_a_comparison(data):
             "reversed": Labelled(ood.x, ood.y[torch.randperm(len(ood.y), generator=torch.Generator().manual_seed(0))])
         },
     )
-    again = run_regimes(scrambled, plan, settings)
+    again = run_regimes(scrambled, plan, settings, regimes=SUPERVISED_AND_LIMITED)
     assert first.features == again.features
     made = lambda res: set(  # noqa: E731
         map(tuple, analyse(res, plan, n_boot=100).comparisons[["blanket", "reference"]].to_numpy().tolist())
@@ -161,12 +167,12 @@ def test_an_empty_blanket_makes_no_comparison_and_a_fallback_no_self_comparison(
     wanted = ["markov_blanket", "all", "lasso", "mutual_info", "random", "pc"]
     empty = choose_feature_sets(NAMES, wanted, blanket=[])
     assert set(empty.choices) == {"all", "pc"} and empty.comparisons == {}  # the size-free sets still run
-    settings = PredictorSettings(
-        seeds=2, regimes=["supervised", "limited"], limited_n=(16,), limited_subsamples=3, max_steps=40
-    )
-    assert analyse(run_regimes(data, empty, settings), empty, n_boot=50).comparisons.empty
+    settings = predictor_config(seeds=2, limited_n=(16,), limited_subsamples=3, max_steps=40)
+    assert analyse(
+        run_regimes(data, empty, settings, regimes=SUPERVISED_AND_LIMITED), empty, n_boot=50
+    ).comparisons.empty
     fallback = choose_feature_sets(NAMES, wanted, blanket=list(NAMES))  # graph.empty_blanket=all
-    analysis = analyse(run_regimes(data, fallback, settings), fallback, n_boot=50)
+    analysis = analyse(run_regimes(data, fallback, settings, regimes=SUPERVISED_AND_LIMITED), fallback, n_boot=50)
     made = analysis.comparisons
     assert not made.empty and "all" not in set(made["reference"])
     assert not ((made["diff"] == 0) & (made["low"] == 0) & (made["high"] == 0)).any()
@@ -191,7 +197,7 @@ def test_graph_matrix_blankets():
 def test_every_regime_produces_rows(data):
     prior = synthetic(500, 1.0, 9)
     full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
-    settings = PredictorSettings(seeds=2, fewshot_k=(8, 16), limited_n=(16, 64), limited_subsamples=3, max_steps=100)
+    settings = predictor_config(seeds=2, fewshot_k=(8, 16), limited_n=(16, 64), limited_subsamples=3, max_steps=100)
     measured = run_regimes(full, {"markov_blanket": ["c1", "c2"], "empty": []}, settings)
     results = measured.metrics
     assert set(results["regime"]) == {"supervised", "unsupervised", "fewshot", "limited"}
@@ -285,7 +291,7 @@ def test_predictor_module_trains_under_a_lightning_trainer():
 
 def test_the_limited_regime_sees_only_its_n_labels(data):
     """Limited means limited: no early stopping on the validation split, whose labels it never sees."""
-    settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=4, max_steps=100)
+    settings = predictor_config(regime="limited", limited_n=(16, 32), limited_subsamples=4, max_steps=100)
     sets = {"some": ["c1", "c2"], "all": list(NAMES)}
     flipped = Labelled(data.val.x, 1 - data.val.y)  # validation labels that would mislead any use of them
     first = run_regimes(data, sets, settings).metrics
@@ -301,7 +307,7 @@ def test_a_feature_set_with_the_same_features_reuses_the_fits(data, caplog):
     every attribute) gets the earlier set's rows under its own name: what its own fits would give."""
     prior = synthetic(300, 1.0, 9)
     full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
-    settings = PredictorSettings(seeds=2, fewshot_k=(8,), limited_n=(16,), limited_subsamples=3, max_steps=60)
+    settings = predictor_config(seeds=2, fewshot_k=(8,), limited_n=(16,), limited_subsamples=3, max_steps=60)
     alone = run_regimes(full, {"blanket": ["c1", "c2"]}, settings).metrics
     with caplog.at_level("INFO", logger="latentgraph.predictors.experiment"):
         both = run_regimes(
@@ -393,7 +399,7 @@ def test_batched_fits_stop_early_and_fine_tune_as_lone_fits_do(data, model):
 def test_the_limited_regime_fits_each_subsample_as_a_lone_fit_would(data):
     """The batched limited regime gives, row for row, the AUROC of one fit per subsample, also for a
     feature set whose width changes with the subsample (empty for some)."""
-    settings = PredictorSettings(regimes=["limited"], limited_n=(16, 32), limited_subsamples=4, max_steps=80)
+    settings = predictor_config(regime="limited", limited_n=(16, 32), limited_subsamples=4, max_steps=80)
     varying = {0: ["c1"], 1: [], 2: ["c2", "noise"], 3: ["spurious"]}
     results = run_regimes(data, {"varying": lambda r: varying[r % 4], "all": list(NAMES)}, settings).metrics
     for (name, n, r), row in (
@@ -414,10 +420,10 @@ def test_comparisons_are_paired_holm_adjusted_and_worded(data):
     """The blanket beats all on the reversed shift: a paired difference with a crossed interval,
     Holm over the blanket's comparisons at each n, and the words the report prints."""
     plan = choose_feature_sets(NAMES, ["markov_blanket", "all", "lasso", "random"], blanket=["c1", "c2"])
-    settings = PredictorSettings(
-        seeds=3, regimes=["supervised", "limited"], limited_n=(64,), limited_subsamples=8, max_steps=100
-    )
-    comparisons = analyse(run_regimes(data, plan, settings), plan, n_boot=300).comparisons
+    settings = predictor_config(seeds=3, limited_n=(64,), limited_subsamples=8, max_steps=100)
+    comparisons = analyse(
+        run_regimes(data, plan, settings, regimes=SUPERVISED_AND_LIMITED), plan, n_boot=300
+    ).comparisons
     versus_all = comparisons[(comparisons["dataset"] == "reversed") & (comparisons["reference"] == "all")]
     assert set(versus_all["regime"]) == {"limited", "supervised"}
     assert (versus_all["low"] > 0).all() and (versus_all["verdict"] == "better").all()

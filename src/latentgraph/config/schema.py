@@ -35,6 +35,7 @@ from latentgraph.config.choices import (
     Overlap,
     PredictorModel,
     Recurrence,
+    Regime,
     RegimeChoice,
     Regularizer,
     Selection,
@@ -335,6 +336,11 @@ class PredictorConfig:
     lr: float = 1e-2
     fewshot_steps: int = 100
     fewshot_lr: float = 3e-3
+
+    @property
+    def regimes(self) -> list[str]:
+        """The regimes to run: every one for ``regime=all``, else the one named."""
+        return list(Regime.values()) if self.regime == RegimeChoice.all else [str(self.regime)]
 
     def __post_init__(self) -> None:
         _check(self.seeds >= 1, "seeds", self.seeds, "must be >= 1")

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.attributes.sets import AttributeSet
-from latentgraph.config.choices import FeatureSet, Regime, RegimeChoice
+from latentgraph.config.choices import FeatureSet, Regime
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.perturbation.protocol import Autoencoder
@@ -33,7 +33,6 @@ from latentgraph.predictors.experiment import (
     ID_VAL,
     Labelled,
     PredictorData,
-    PredictorSettings,
     choose_feature_sets,
     ood_drop,
     read_ood_drop,
@@ -185,7 +184,7 @@ def run_predictors(
         test=_labelled(features, data.id_test, target, "ID test"),
         ood={name: _labelled(features, frame, target, name) for name, frame in data.ood.items() if target in frame},
     )
-    predictor = predictor_settings(settings)
+    predictor = settings.predictor  # the config's own type is the library's settings
     regimes = predictor.regimes
     if Regime.unsupervised in regimes:
         pdata.prior, note = prior_samples(autoencoder, attributes, target, config.prior_samples, settings.seed)
@@ -240,27 +239,6 @@ def run_predictors(
     if Regime.limited in regimes:
         limited_curve(analysis.summary, out / "limited_curve.png")
     return drops, analysis.summary
-
-
-def predictor_settings(settings: Config) -> PredictorSettings:
-    """The library's predictor settings from the config's (``predictor.regime=all``: every regime)."""
-    config = settings.predictor
-    return PredictorSettings(
-        model=str(config.model),
-        seeds=config.seeds,
-        regimes=Regime.values() if config.regime == RegimeChoice.all else [str(config.regime)],
-        fewshot_k=list(config.fewshot_k),
-        limited_n=list(config.limited_n),
-        limited_subsamples=config.limited_subsamples,
-        limited_c=config.limited_c,
-        selection=str(config.selection),
-        jobs=config.jobs,
-        max_steps=config.max_steps,
-        patience=config.patience,
-        lr=config.lr,
-        fewshot_steps=config.fewshot_steps,
-        fewshot_lr=config.fewshot_lr,
-    )
 
 
 def _blanket_notes(

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentgraph.config.choices import FeatureSet, PredictorModel, Regime, Selection
+from latentgraph.config.choices import FeatureSet, Selection
+from latentgraph.config.schema import PredictorConfig
 from latentgraph.predictors.feature_sets import Selector, random_features, select_safely
 from latentgraph.predictors.model import AttributePredictor, fit_predictor_batch, probability_metrics
 
@@ -52,24 +53,6 @@ class PredictorData:
     ood: dict[str, Labelled]
     prior: Labelled | None = None  # prior samples labelled by the target oracle (unsupervised regime)
     notes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class PredictorSettings:
-    model: PredictorModel | str = PredictorModel.logistic
-    seeds: int = 5
-    regimes: Sequence[str] = Regime.values()
-    fewshot_k: Sequence[int] = (8, 16, 32, 64)
-    limited_n: Sequence[int] = (16, 32, 64, 128)
-    limited_subsamples: int = 50
-    limited_c: float = 1.0
-    selection: Selection | str = Selection.regime
-    max_steps: int = 500
-    patience: int = 25
-    lr: float = 1e-2
-    fewshot_steps: int = 100
-    fewshot_lr: float = 3e-3
-    jobs: int = 1  # processes for the selection baselines (joblib; -1: every core)
 
 
 @dataclass(frozen=True)
@@ -339,10 +322,12 @@ class _RegimeRunner:
         self,
         data: PredictorData,
         choices: dict[str, FeatureChoice],
-        settings: PredictorSettings,
+        settings: PredictorConfig,
         subsample: Callable[[int, int], np.ndarray] | None = None,
+        regimes: Sequence[str] | None = None,
     ):
         self.data, self.settings = data, settings
+        self.regimes = list(settings.regimes if regimes is None else regimes)
         self.subsample = subsample or (lambda n, r: stratified_sample(data.train.y, n, r))
         self._subsets: dict[int, list[Labelled]] = {}
         self.selections = _Selections(choices)
@@ -422,7 +407,7 @@ class _RegimeRunner:
                 [fits[i].rows.x[:, cols] for i, cols in zip(todo, columns)],
                 [fits[i].rows.y for i in todo],
                 seeds=[fits[i].seed for i in todo],
-                model=settings.model,
+                model=str(settings.model),
                 l2=[fits[i].l2 for i in todo],
                 val=None if val is None else ([val.x[:, cols] for cols in columns], val.y.expand(len(todo), -1)),
                 init_from=None if init[0] is None else init,
@@ -443,7 +428,7 @@ class _RegimeRunner:
 
     def run(self, name: str) -> None:
         data, settings = self.data, self.settings
-        regimes = settings.regimes
+        regimes = self.regimes
         seeds = range(settings.seeds)
         if "supervised" in regimes or "fewshot" in regimes:  # few-shot fine-tunes the supervised fits
             features = self.choose(name, "train", data.train, seeds)
@@ -521,7 +506,7 @@ class _RegimeRunner:
         """Every selector's choice on every set of ID training rows it will see (the whole split, and
         under the fair protocol every label subsample), in parallel processes."""
         selectors = [name for name, choice in self.selections.choices.items() if choice.uses_labels]
-        regimes, full = self.settings.regimes, self.settings.selection == Selection.full_train
+        regimes, full = self.regimes, self.settings.selection == Selection.full_train
         tasks = []
         if full or "supervised" in regimes or "fewshot" in regimes:
             tasks += [(name, "train", self.data.train, 0) for name in selectors]
@@ -555,9 +540,10 @@ class _RegimeRunner:
 def run_regimes(
     data: PredictorData,
     feature_sets: FeaturePlan | FeatureSets,
-    settings: PredictorSettings,
+    settings: PredictorConfig,
     progress: Callable[[str], None] | None = None,
     subsample: Callable[[int, int], np.ndarray] | None = None,
+    regimes: Sequence[str] | None = None,
 ) -> RegimeResults:
     """Every feature set in every regime: one metrics row per set × regime × dataset × n/k ×
     replicate (AUROC, AUPRC, accuracy), every prediction, and the features each replicate used.
@@ -565,9 +551,10 @@ def run_regimes(
     ``feature_sets`` is a :class:`FeaturePlan`, or a mapping of names to fixed lists or to
     functions of the replicate. ``progress`` is called with each set's name once it is done.
     ``subsample(n, r)`` gives the training rows of the limited regime's subsample ``r`` of size
-    ``n`` (default: :func:`stratified_sample` of the ID training labels).
+    ``n`` (default: :func:`stratified_sample` of the ID training labels). ``regimes`` picks
+    several regimes by name (default: ``settings.regimes``, one or all of them, as ``predictor.regime`` does).
     """
-    runner = _RegimeRunner(data, _as_choices(feature_sets), settings, subsample)
+    runner = _RegimeRunner(data, _as_choices(feature_sets), settings, subsample, regimes)
     if settings.jobs != 1:
         runner.prefetch_selections()
     for name in runner.selections.choices:
