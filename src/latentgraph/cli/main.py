@@ -49,46 +49,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
         elif settings.stage == Stage.consensus:
             metrics = consensus_of_runs(settings, run_dir, run_log)
         else:
-            data = pipeline.data_stage(settings.data, run_dir)
-            data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
-            oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
-            pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
-            fit = pipeline.autoencoder_stage(settings, data, oracles, run_dir, run_log)
-            if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
-                return fit.metrics
-            effects = pipeline.perturbation_stage(settings, fit.model, fit.effects, oracles, data, run_dir)
-            graph = (
-                pipeline.graph_stage(settings.graph, effects, oracles.summary, run_dir / "graph", run_log)
-                if effects is not None
-                else None
-            )
-            if settings.ensemble.jobs:  # one member of an ensemble on the launcher: the sweep's end does the rest
-                run_log.save()
-                log.info(
-                    "ensemble member (seed %d) done in %.1f s: %s",
-                    settings.seed,
-                    time.perf_counter() - started,
-                    run_dir,
-                )
-                return fit.metrics
-            ensemble = (
-                pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log)
-                if graph is not None and settings.ensemble.size > 1
-                else None
-            )
-            blanket = graph.features if graph is not None else None  # the blanket, the fallback's, or []
-            results = pipeline.predictor_stage(
-                settings,
-                data,
-                oracles,
-                fit.model,
-                blanket,
-                run_dir,
-                run_log,
-                consensus_blanket=ensemble.features if ensemble is not None else None,
-                member_blankets=ensemble.member_features if ensemble is not None else None,
-            )
-            metrics = pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble)
+            metrics, whole = run_all_stages(settings, run_dir, run_log)
+            if not whole:  # a DDP worker or one member job of an ensemble: the rest is done elsewhere
+                return metrics
         run_log.save()
         log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
@@ -97,6 +60,40 @@ def run(cfg: DictConfig) -> dict[str, float]:
     finally:
         pipeline.finish_wandb()
     return metrics
+
+
+def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> tuple[dict[str, float], bool]:
+    """``stage=all``: every stage in order; the metrics, and whether this process ran the whole run."""
+    started = time.perf_counter()
+    data = pipeline.data_stage(settings.data, run_dir)
+    data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
+    oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
+    pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
+    one = pipeline.autoencoder_to_graph(settings, data, oracles, run_dir, run_log)
+    fit, graph = one.fit, one.graph
+    if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
+        return fit.metrics, False
+    if settings.ensemble.jobs:  # one member of an ensemble on the launcher: the sweep's end does the rest
+        run_log.save()
+        log.info("ensemble member (seed %d) done in %.1f s: %s", settings.seed, time.perf_counter() - started, run_dir)
+        return fit.metrics, False
+    ensemble = (
+        pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log)
+        if graph is not None and settings.ensemble.size > 1
+        else None
+    )
+    results = pipeline.predictor_stage(
+        settings,
+        data,
+        oracles,
+        fit.model,
+        graph.features if graph is not None else None,  # the blanket, the fallback's, or []
+        run_dir,
+        run_log,
+        consensus_blanket=ensemble.features if ensemble is not None else None,
+        member_blankets=ensemble.member_features if ensemble is not None else None,
+    )
+    return pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble), True
 
 
 def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:

@@ -4,7 +4,8 @@ Each stage is a function of the validated settings (:class:`latentgraph.config.C
 upstream stages' results, in memory; it returns its own result and writes its files for people
 and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read back by the run.
 
-    data_stage → control_stage (control=planted) → oracle_stage → autoencoder_stage → perturbation_stage → graph_stage
+    data_stage → control_stage (control=planted) → oracle_stage → autoencoder_to_graph (stages.py:
+    autoencoder_stage → perturbation_stage → graph_stage, the order every ensemble member follows too)
     → ensemble_stage (ensemble.size > 1) → predictor_stage → run_summary, report_stage → log_artifacts
 """
 
@@ -19,15 +20,18 @@ from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.predictors import predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
+from latentgraph.pipeline.stages import AutoencoderGraph, autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
 __all__ = [
+    "AutoencoderGraph",
     "AutoencoderResult",
     "ConsensusStageResult",
     "GraphStageResult",
     "OracleStageResult",
     "RunLog",
     "autoencoder_stage",
+    "autoencoder_to_graph",
     "build_loggers",
     "classifier_quality",
     "consensus_stage",

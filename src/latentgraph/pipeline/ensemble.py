@@ -30,11 +30,10 @@ from latentgraph.data import PreparedData
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, Consensus, consensus
 from latentgraph.graph.plots import stability_picture
-from latentgraph.pipeline.autoencoder import autoencoder_stage
-from latentgraph.pipeline.graph import GraphStageResult, graph_stage, target_columns
+from latentgraph.pipeline.graph import GraphStageResult, target_columns
 from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
-from latentgraph.pipeline.perturbation import perturbation_stage
+from latentgraph.pipeline.stages import autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog
 
 log = logging.getLogger(__name__)
@@ -80,9 +79,7 @@ def ensemble_stage(
             member_oracles = oracles
             # the shared attribute set's summary, so that a member is a finished run stage=consensus can read
             write_json(out / "attributes" / "set.json", oracles.summary)
-        fit = autoencoder_stage(member, data, member_oracles, out, member_log)
-        effects = perturbation_stage(member, fit.model, fit.effects, member_oracles, data, out)
-        graph = graph_stage(member.graph, effects, member_oracles.summary, out / "graph", member_log)
+        graph = autoencoder_to_graph(member, data, member_oracles, out, member_log).graph
         member_log.save()
         graphs.append(graph.graph)
         dirs.append(str(out))
