@@ -26,7 +26,6 @@ and draws both runs' frequencies side by side (``--out``). No label is used.
 from __future__ import annotations
 
 import argparse
-import json
 from itertools import product
 from pathlib import Path
 
@@ -36,24 +35,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from latentgraph.errors import DataError
 from latentgraph.graph import chance_pairwise_jaccard, expected_consensus_jaccard, mean_pairwise_jaccard
-from latentgraph.graph.consensus import chance_jaccard, jaccard
+from latentgraph.graph.agreement import chance_jaccard, jaccard
 from latentgraph.report.figures import save_png
-
-
-def load(run: Path) -> dict:
-    path = run / "consensus" / "stability.json"
-    if not path.is_file():
-        raise SystemExit(f"{run}: no consensus/stability.json (run it with ensemble.size=R or stage=consensus)")
-    return json.loads(path.read_text())
-
-
-def oracle_keys(run: Path) -> dict[str, str] | None:
-    """Classifier name → cache key, from the run's ``metrics/classifiers.json`` (None without one)."""
-    path = run / "metrics" / "classifiers.json"
-    if not path.is_file():
-        return None
-    return {name: entry["cache_key"] for name, entry in json.loads(path.read_text()).items()}
+from latentgraph.report.finished_runs import classifier_keys, consensus_stability
 
 
 def main() -> None:
@@ -61,13 +47,16 @@ def main() -> None:
     parser.add_argument("runs", nargs=2, type=Path)
     parser.add_argument("--out", type=Path, help="write the side-by-side frequency picture here")
     args = parser.parse_args()
-    a, b = (load(run) for run in args.runs)
+    try:
+        a, b = (consensus_stability(run) for run in args.runs)
+    except DataError as error:
+        raise SystemExit(str(error)) from None
     if a["target"] != b["target"]:
         raise SystemExit(f"the runs have different targets: {a['target']!r} and {b['target']!r}")
     overlap = set(a["seeds"] or []) & set(b["seeds"] or [])
     if overlap:
         print(f"warning: the ensembles share seeds {sorted(overlap)}; they are not disjoint")
-    keys_a, keys_b = (oracle_keys(run) for run in args.runs)
+    keys_a, keys_b = (classifier_keys(run) for run in args.runs)
     if keys_a is not None and keys_b is not None and keys_a != keys_b:
         differ = sorted(n for n in set(keys_a) | set(keys_b) if keys_a.get(n) != keys_b.get(n))
         print(

@@ -20,7 +20,6 @@ same classifiers (``attributes.classifier.seed`` fixed): it warns when they diff
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -29,11 +28,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script's readers
-from compare_ensembles import load, oracle_keys  # noqa: E402
-
 from latentgraph.graph import disjoint_ensemble_agreement, expected_consensus_jaccard  # noqa: E402
 from latentgraph.report.figures import save_png  # noqa: E402
+from latentgraph.report.finished_runs import classifier_keys, consensus_stability  # noqa: E402
 
 
 def main() -> None:
@@ -44,12 +41,12 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, help="consensus threshold (default: the runs')")
     parser.add_argument("--out", type=Path, help="write the agreement-by-size picture here")
     args = parser.parse_args()
-    runs = [load(run) for run in args.runs]
+    runs = [consensus_stability(run) for run in args.runs]
     first = runs[0]
     for path, run in zip(args.runs[1:], runs[1:]):
         if run["target"] != first["target"] or set(run["blanket_frequency"]) != set(first["blanket_frequency"]):
             raise SystemExit(f"{path}: its target or candidates differ from {args.runs[0]}'s; pool like with like")
-    keys = {str(path): oracle_keys(path) for path in args.runs}
+    keys = {str(path): classifier_keys(path) for path in args.runs}
     if len({repr(k) for k in keys.values() if k is not None}) > 1:
         print("warning: the runs' classifiers differ, so the pooled blankets are of different oracles")
     blankets = [blanket for run in runs for blanket in run["blankets"]]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -43,15 +42,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script's readers
-from compare_ensembles import load  # noqa: E402
-
 from latentgraph.graph import jaccard, mean_pairwise_jaccard  # noqa: E402
-from latentgraph.graph.consensus import votes_needed  # noqa: E402
+from latentgraph.graph.agreement import votes_needed  # noqa: E402
 from latentgraph.graph.gradient_covariance import gradient_covariance  # noqa: E402
 from latentgraph.perturbation.edge_tests import attribute_spread  # noqa: E402
 from latentgraph.perturbation.result import PerturbationResult  # noqa: E402
 from latentgraph.report.figures import save_png  # noqa: E402
+from latentgraph.report.finished_runs import consensus_stability  # noqa: E402
 
 CLIP = 1e-6
 PER_SEED_GOAL, CONSENSUS_GOAL = 0.7, 0.8  # the blanket study's stability goals
@@ -159,7 +156,7 @@ def main() -> None:
     parser.add_argument("--floor", nargs="*", type=float, default=[0.0], help="|partial correlation| floors to try")
     parser.add_argument("--out", type=Path, help="write the per-fit partial correlations picture here")
     args = parser.parse_args()
-    runs = [load(run) for run in args.runs]
+    runs = [consensus_stability(run) for run in args.runs]
     target, candidates = runs[0]["target"], list(runs[0]["blanket_frequency"])
     for path, run in zip(args.runs, runs):
         if run["target"] != target or list(run["blanket_frequency"]) != candidates:

@@ -30,7 +30,7 @@ from latentgraph.graph import (
     jaccard,
     mean_pairwise_jaccard,
 )
-from latentgraph.graph.consensus import chance_jaccard, votes_needed
+from latentgraph.graph.agreement import chance_jaccard, votes_needed
 from latentgraph.graph.structure import select_edges
 from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.edge_tests import generic_response_pvalues

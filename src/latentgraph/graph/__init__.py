@@ -3,18 +3,17 @@
 from latentgraph.graph import build_graph, bootstrap_graph, consensus, AttributeGraph
 """
 
-from latentgraph.graph.bootstrap import GraphStability, bootstrap_graph
-from latentgraph.graph.build import AttributeGraph, build_graph
-from latentgraph.graph.consensus import (
-    Consensus,
+from latentgraph.graph.agreement import (
     chance_pairwise_jaccard,
-    consensus,
     disjoint_ensemble_agreement,
     expected_consensus_jaccard,
     inclusion_probability,
     jaccard,
     mean_pairwise_jaccard,
 )
+from latentgraph.graph.bootstrap import GraphStability, bootstrap_graph
+from latentgraph.graph.build import AttributeGraph, build_graph
+from latentgraph.graph.consensus import Consensus, consensus
 from latentgraph.graph.structure import footprint_dag, markov_blanket
 
 __all__ = [

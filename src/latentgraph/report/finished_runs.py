@@ -1,0 +1,25 @@
+"""Reading what finished runs wrote, for the study scripts that compare ensembles
+(``scripts/compare_ensembles.py``, ``scripts/ensemble_size.py``, ``scripts/target_partial_correlations.py``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from latentgraph.errors import DataError
+
+
+def consensus_stability(run: Path) -> dict:
+    """A finished ensemble run's ``consensus/stability.json``; an error naming the run without one."""
+    path = Path(run) / "consensus" / "stability.json"
+    if not path.is_file():
+        raise DataError(f"{run}: no consensus/stability.json (run it with ensemble.size=R or stage=consensus)")
+    return json.loads(path.read_text())
+
+
+def classifier_keys(run: Path) -> dict[str, str] | None:
+    """Classifier name → cache key, from the run's ``metrics/classifiers.json`` (None without one)."""
+    path = Path(run) / "metrics" / "classifiers.json"
+    if not path.is_file():
+        return None
+    return {name: entry["cache_key"] for name, entry in json.loads(path.read_text()).items()}
