@@ -142,63 +142,25 @@ def run_perturbation(
             weights; the chunking does not change results); ranks other than zero return ``None``.
     """
     deltas_t = torch.as_tensor(list(deltas), dtype=torch.float32)
-    if len(deltas_t) == 0 or bool((deltas_t == 0).any()):
-        raise ValueError(f"deltas must be a non-empty list of non-zero steps, got {list(deltas)}")
-    if n_base < 2:
-        raise ValueError(f"n_base must be >= 2 for a paired test, got {n_base}")
-    if n_directions < 0:
-        raise ValueError(f"n_directions must be >= 0, got {n_directions}")
+    _check_design(deltas_t, n_base, n_directions)
     names = list(attributes.names)
     generator = torch.Generator().manual_seed(seed)
     latent_scale = latent_scale or ("data" if sequences else "unit")
 
     z = _base_codes(autoencoder, base, n_base, sequences, generator, batch_size).to(torch.float32)
     n, d = z.shape
-    if latent_scale == "data":
-        if not sequences:
-            raise ValueError("latent_scale='data' needs sequences to encode")
-        scale = _encode(autoencoder, list(sequences)[:8192], batch_size).to(torch.float32).std(dim=0).cpu()
-    elif latent_scale == "unit":
-        scale = torch.ones(d)
-    else:
-        raise ValueError(f"latent_scale must be 'data' or 'unit', got {latent_scale!r}")
+    scale = _latent_scales(autoencoder, latent_scale, sequences, d, batch_size)
 
     started = time.perf_counter()
     base_sequences = autoencoder.decode(z)
     base_values = _score(attributes, base_sequences)
     k = len(deltas_t)
-    total = n * d * k
-    values = torch.empty(total, len(names), dtype=torch.float32)
-    changed = torch.empty(total, dtype=torch.bool)
-    z_dev, deltas_dev, scale_dev = z, deltas_t.to(z.device), scale.to(z.device)
-    decode_seconds = 0.0
-    rank, world = (shard.rank, shard.world_size) if shard is not None else (0, 1)
-    first, last = rank * total // world, (rank + 1) * total // world  # this process's rows (all of them alone)
-    mine = last - first
-    label = "perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else "")
-    reporting = progress is not False and rank == 0
-    bars = reporting and (show_bars() if bars is None else bars)
-    with progress_steps(label, mine, log, bars=bars) as advance:
-        for start in range(first, last, batch_size):
-            rows = torch.arange(start, min(start + batch_size, last), device=z.device)
-            tick = time.perf_counter()
-            decoded = autoencoder.decode(perturbed_codes(z_dev, rows, deltas_dev, scale_dev))
-            decode_seconds += time.perf_counter() - tick
-            values[start : start + len(rows)] = _score(attributes, decoded)
-            base_index = (rows // (d * k)).tolist()
-            changed[start : start + len(rows)] = torch.tensor(
-                [s != base_sequences[i] for s, i in zip(decoded, base_index)]
-            )
-            if reporting:
-                advance(len(rows))
-    if world > 1:
-        shares = shard.gather((first, values[first:last].clone(), changed[first:last].clone()))
-        log.info("perturbation: rank %d of %d decoded %d of %d codes", rank, world, mine, total)
-        if shares is None:
-            return None
-        for start, share_values, share_changed in shares:
-            values[start : start + len(share_values)] = share_values
-            changed[start : start + len(share_changed)] = share_changed
+    grid = _decode_grid(
+        autoencoder, attributes, z, deltas_t, scale, base_sequences, batch_size, shard, progress is not False, bars
+    )
+    if grid is None:  # another rank than zero: its share went to rank zero
+        return None
+    values, changed, decode_seconds = grid
     elapsed = time.perf_counter() - started
 
     effects = values.reshape(n, d, k, len(names)) - base_values[:, None, None, :]
@@ -231,25 +193,14 @@ def run_perturbation(
         "latent_scale": latent_scale,
         "n_permutations": n_permutations,
         "batch_size": batch_size,
-        "processes": world,
-        "decodes": total + n + n * n_directions * k,
+        "processes": shard.world_size if shard is not None else 1,
+        "decodes": n * d * k + n + n * n_directions * k,
         "n_directions": n_directions,
         "unscorable_decodes": unscorable,
         "seconds": round(elapsed, 3),
         "decode_seconds": round(decode_seconds, 3),
     }
-    if unscorable:
-        log.warning(
-            "perturbation: %d of %d decodes could not be scored; their effects are left out",
-            unscorable,
-            info["decodes"],
-        )
-    log.info(
-        "perturbation: %d decodes in %.1f s (%.0f per second)",
-        info["decodes"],
-        elapsed,
-        info["decodes"] / max(elapsed, 1e-9),
-    )
+    _log_counts(info, elapsed)
     return PerturbationResult(
         latent_names=[f"z{j}" for j in range(d)],
         attribute_names=names,
@@ -266,6 +217,94 @@ def run_perturbation(
         base_sequences=list(base_sequences),
         info=info,
         **control,
+    )
+
+
+def _check_design(deltas: torch.Tensor, n_base: int, n_directions: int) -> None:
+    if len(deltas) == 0 or bool((deltas == 0).any()):
+        raise ValueError(f"deltas must be a non-empty list of non-zero steps, got {deltas.tolist()}")
+    if n_base < 2:
+        raise ValueError(f"n_base must be >= 2 for a paired test, got {n_base}")
+    if n_directions < 0:
+        raise ValueError(f"n_directions must be >= 0, got {n_directions}")
+
+
+def _latent_scales(
+    autoencoder: Autoencoder, latent_scale: str, sequences: Sequence[str] | None, d: int, batch_size: int
+) -> torch.Tensor:
+    """Each latent's step unit: its spread over encoded ``sequences`` (``"data"``) or 1 (``"unit"``)."""
+    if latent_scale == "data":
+        if not sequences:
+            raise ValueError("latent_scale='data' needs sequences to encode")
+        return _encode(autoencoder, list(sequences)[:8192], batch_size).to(torch.float32).std(dim=0).cpu()
+    if latent_scale == "unit":
+        return torch.ones(d)
+    raise ValueError(f"latent_scale must be 'data' or 'unit', got {latent_scale!r}")
+
+
+def _decode_grid(
+    autoencoder: Autoencoder,
+    attributes: Attributes,
+    z: torch.Tensor,
+    deltas: torch.Tensor,
+    scale: torch.Tensor,
+    base_sequences: list[str],
+    batch_size: int,
+    shard: Shard | None,
+    progress: bool,
+    bars: bool | None,
+) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+    """Decode and score every (code, latent, step) in chunks: the attribute values, whether each
+    decode differs from its base's, and the decoding seconds. With ``shard``, this process decodes
+    its contiguous share and rank zero gathers the rest (other ranks return ``None``)."""
+    n, d = z.shape
+    k = len(deltas)
+    total = n * d * k
+    values = torch.empty(total, len(attributes.names), dtype=torch.float32)
+    changed = torch.empty(total, dtype=torch.bool)
+    deltas_dev, scale_dev = deltas.to(z.device), scale.to(z.device)
+    decode_seconds = 0.0
+    rank, world = (shard.rank, shard.world_size) if shard is not None else (0, 1)
+    first, last = rank * total // world, (rank + 1) * total // world  # this process's rows (all of them alone)
+    label = "perturbation: decode + score" + (f" (rank 0 of {world})" if world > 1 else "")
+    reporting = progress and rank == 0
+    bars = reporting and (show_bars() if bars is None else bars)
+    with progress_steps(label, last - first, log, bars=bars) as advance:
+        for start in range(first, last, batch_size):
+            rows = torch.arange(start, min(start + batch_size, last), device=z.device)
+            tick = time.perf_counter()
+            decoded = autoencoder.decode(perturbed_codes(z, rows, deltas_dev, scale_dev))
+            decode_seconds += time.perf_counter() - tick
+            values[start : start + len(rows)] = _score(attributes, decoded)
+            base_index = (rows // (d * k)).tolist()
+            changed[start : start + len(rows)] = torch.tensor(
+                [s != base_sequences[i] for s, i in zip(decoded, base_index)]
+            )
+            if reporting:
+                advance(len(rows))
+    if world > 1:
+        shares = shard.gather((first, values[first:last].clone(), changed[first:last].clone()))
+        log.info("perturbation: rank %d of %d decoded %d of %d codes", rank, world, last - first, total)
+        if shares is None:
+            return None
+        for start, share_values, share_changed in shares:
+            values[start : start + len(share_values)] = share_values
+            changed[start : start + len(share_changed)] = share_changed
+    return values, changed, decode_seconds
+
+
+def _log_counts(info: dict, elapsed: float) -> None:
+    if info["unscorable_decodes"]:
+        log.warning(
+            "perturbation: %d of %d decodes could not be scored; their effects are left out",
+            info["unscorable_decodes"],
+            info["decodes"],
+        )
+    log.info(
+        "perturbation: %d decodes in %.1f s (%.0f per second)",
+        info["decodes"],
+        elapsed,
+        info["decodes"] / max(elapsed, 1e-9),
     )
 
 
