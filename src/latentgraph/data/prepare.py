@@ -86,113 +86,27 @@ def prepare_data(
     record_filter = RecordFilter(
         max_len=max_len, policy=bad_records, drop_log=drop_log, alphabet=reading_alphabet(alphabet, stereo)
     )
-    summary: dict = {"sources": {}}
-    conflict_frames = []
-
-    # data.stereo=strip reads through a normaliser that counts the records it changed
-    stereo_count = record_filter.alphabet.normalise if hasattr(record_filter.alphabet.normalise, "removed") else None
-
-    def load(spec_text: str) -> tuple[str, pd.DataFrame]:
-        spec = parse_source_spec(spec_text)
-        before = stereo_count.removed if stereo_count is not None else 0
-        raw = read_source(spec, record_filter)
-        dedup = deduplicate(raw)
-        if len(dedup.conflicts):
-            conflict_frames.append(dedup.conflicts.assign(source=spec_text))
-            log.warning(
-                "%s: %d sequences carry conflicting labels across duplicates; all their copies were dropped",
-                spec_text,
-                dedup.conflicts["sequence"].nunique(),
-            )
-        summary["sources"][spec.name] = {
-            "spec": spec_text,
-            "read": len(raw),
-            "duplicates_removed": dedup.n_duplicates,
-            "conflicting_sequences_removed": int(dedup.conflicts["sequence"].nunique()) if len(dedup.conflicts) else 0,
-            "kept": len(dedup.frame),
-        }
-        if stereo_count is not None:
-            removed = stereo_count.removed - before
-            summary["sources"][spec.name]["stereo_removed"] = removed
-            if removed:
-                log.info("%s: removed the stereochemistry of %d records (data.stereo=strip)", spec_text, removed)
-        return spec.name, dedup.frame
-
-    # ID labelled set
-    id_name, id_frame = load(id_source)
+    sources = _SourceReader(record_filter)
+    summary: dict = {"sources": sources.summary}
+    id_name, id_frame = sources.load(id_source)
     if target not in id_frame.columns:
         labels = [c for c in id_frame.columns if c != "sequence"]
         raise DataError(
             f"ID source {id_source!r} has no label column {target!r} for data.target (labels: {labels or 'none'})"
         )
-
-    # OOD sets; a sequence in both an OOD set and the ID set is removed from one side (data.overlap)
-    ood: dict[str, pd.DataFrame] = {}
-    for spec_text in [*ood_sources, *(ood_csv or [])]:
-        name, frame = load(spec_text)
-        if spec_text in (ood_csv or []):
-            if parse_source_spec(spec_text).kind != "csv":
-                raise DataError(f"data.ood_csv entry {spec_text!r} is not a .csv file")
-            if target not in frame.columns:
-                if "label" not in frame.columns:
-                    raise DataError(
-                        f"{spec_text}: data.ood_csv needs a 'label' column (or {target!r}); "
-                        f"columns: {list(frame.columns)}"
-                    )
-                frame = frame.rename(columns={"label": target})
-        if name in ood or name == id_name:
-            raise DataError(f"two data sources share the name {name!r}; rename one of the files")
-        if target in frame.columns:
-            frame = frame[frame[target].notna()].reset_index(drop=True)
-        ood[name] = frame
-    if overlap == "drop_from_ood":
-        id_all = set(id_frame["sequence"])
-        for name in ood:
-            ood[name], n_overlap = remove_sequences(ood[name], id_all)
-            summary["sources"][name]["removed_as_in_id"] = n_overlap
-    ood_all = set().union(*(set(f["sequence"]) for f in ood.values())) if ood else set()
-    if overlap == "drop_from_id":
-        id_frame, n_overlap = remove_sequences(id_frame, ood_all)
-        summary["sources"][id_name]["removed_as_in_ood"] = n_overlap
-    if id_frame[target].nunique() < 2:
-        raise DataError(
-            f"ID source {id_source!r} has only one class of {target!r} left after removing the sequences "
-            f"it shares with the OOD sets (data.overlap={overlap}); when ID and OOD sets share their "
-            "positives, use data.overlap=drop_fit_from_ood"
-        )
-    id_train, id_val, id_test = split_labelled(
-        id_frame,
-        target=target,
-        fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction),
-        seed=split_seed,
+    ood = _ood_sets(sources, [*ood_sources, *(ood_csv or [])], set(ood_csv or []), target, id_name)
+    id_frame, splits, ood, ood_all = _split_without_overlap(
+        id_frame, ood, sources.summary, target, overlap, id_source, id_name, val_fraction, test_fraction, split_seed
     )
-    if overlap == "drop_fit_from_ood":
-        fitted = set(id_train["sequence"]) | set(id_val["sequence"])
-        for name in ood:
-            ood[name], n_overlap = remove_sequences(ood[name], fitted)
-            summary["sources"][name]["removed_as_in_id_train_or_val"] = n_overlap
-        ood_all = set().union(*(set(f["sequence"]) for f in ood.values())) if ood else set()
-
-    # Autoencoder corpus: every ID sequence plus extra sources, minus every OOD sequence
-    corpus = list(dict.fromkeys(list(id_frame["sequence"])))
-    for spec_text in corpus_sources:
-        _, frame = load(spec_text)
-        corpus.extend(frame["sequence"])
-    corpus = list(dict.fromkeys(corpus))
-    n_before = len(corpus)
-    corpus = [s for s in corpus if s not in ood_all]
-    summary["corpus_removed_as_ood"] = n_before - len(corpus)
-    if corpus_limit is not None and len(corpus) > corpus_limit:
-        corpus, _ = holdout_split(corpus, fraction=1 - corpus_limit / len(corpus), seed=split_seed)
-    corpus_train, corpus_val = holdout_split(corpus, fraction=corpus_val_fraction, seed=split_seed)
-    if not corpus_train:
-        raise DataError("the autoencoder corpus is empty after filtering; check the data sources and data.max_len")
-
+    corpus_train, corpus_val = _autoencoder_corpus(
+        sources, id_frame, corpus_sources, ood_all, summary, corpus_limit, corpus_val_fraction, split_seed
+    )
     conflicts = (
-        pd.concat(conflict_frames, ignore_index=True)
-        if conflict_frames
+        pd.concat(sources.conflicts, ignore_index=True)
+        if sources.conflicts
         else pd.DataFrame(columns=["sequence", "source"])
     )
+    id_train, id_val, id_test = splits
     summary.update(
         {
             "target": target,
@@ -213,6 +127,141 @@ def prepare_data(
         }
     )
     return PreparedData(target, id_train, id_val, id_test, ood, corpus_train, corpus_val, drop_log, conflicts, summary)
+
+
+class _SourceReader:
+    """Reads source specs through one record filter: deduplicated frames, with each source's counts
+    in ``summary`` and its label conflicts in ``conflicts``."""
+
+    def __init__(self, record_filter: RecordFilter):
+        self.record_filter = record_filter
+        self.summary: dict[str, dict] = {}
+        self.conflicts: list[pd.DataFrame] = []
+        # data.stereo=strip reads through a normaliser that counts the records it changed
+        normalise = record_filter.alphabet.normalise
+        self.stereo_count = normalise if hasattr(normalise, "removed") else None
+
+    def load(self, spec_text: str) -> tuple[str, pd.DataFrame]:
+        spec = parse_source_spec(spec_text)
+        before = self.stereo_count.removed if self.stereo_count is not None else 0
+        raw = read_source(spec, self.record_filter)
+        dedup = deduplicate(raw)
+        if len(dedup.conflicts):
+            self.conflicts.append(dedup.conflicts.assign(source=spec_text))
+            log.warning(
+                "%s: %d sequences carry conflicting labels across duplicates; all their copies were dropped",
+                spec_text,
+                dedup.conflicts["sequence"].nunique(),
+            )
+        self.summary[spec.name] = {
+            "spec": spec_text,
+            "read": len(raw),
+            "duplicates_removed": dedup.n_duplicates,
+            "conflicting_sequences_removed": int(dedup.conflicts["sequence"].nunique()) if len(dedup.conflicts) else 0,
+            "kept": len(dedup.frame),
+        }
+        if self.stereo_count is not None:
+            removed = self.stereo_count.removed - before
+            self.summary[spec.name]["stereo_removed"] = removed
+            if removed:
+                log.info("%s: removed the stereochemistry of %d records (data.stereo=strip)", spec_text, removed)
+        return spec.name, dedup.frame
+
+
+def _ood_sets(
+    sources: _SourceReader, specs: list[str], csv_specs: set[str], target: str, id_name: str
+) -> dict[str, pd.DataFrame]:
+    """Every OOD set by name; ``data.ood_csv`` files take their ``label`` column as the target."""
+    ood: dict[str, pd.DataFrame] = {}
+    for spec_text in specs:
+        name, frame = sources.load(spec_text)
+        if spec_text in csv_specs:
+            if parse_source_spec(spec_text).kind != "csv":
+                raise DataError(f"data.ood_csv entry {spec_text!r} is not a .csv file")
+            if target not in frame.columns:
+                if "label" not in frame.columns:
+                    raise DataError(
+                        f"{spec_text}: data.ood_csv needs a 'label' column (or {target!r}); "
+                        f"columns: {list(frame.columns)}"
+                    )
+                frame = frame.rename(columns={"label": target})
+        if name in ood or name == id_name:
+            raise DataError(f"two data sources share the name {name!r}; rename one of the files")
+        if target in frame.columns:
+            frame = frame[frame[target].notna()].reset_index(drop=True)
+        ood[name] = frame
+    return ood
+
+
+def _split_without_overlap(
+    id_frame: pd.DataFrame,
+    ood: dict[str, pd.DataFrame],
+    source_summary: dict[str, dict],
+    target: str,
+    overlap: str,
+    id_source: str,
+    id_name: str,
+    val_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+) -> tuple[pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], dict[str, pd.DataFrame], set[str]]:
+    """The ID train/val/test splits, with a sequence shared by the ID and an OOD set removed from one
+    side (``data.overlap``); the ID set, the splits, the OOD sets and every OOD sequence."""
+    if overlap == "drop_from_ood":
+        id_all = set(id_frame["sequence"])
+        for name in ood:
+            ood[name], n_overlap = remove_sequences(ood[name], id_all)
+            source_summary[name]["removed_as_in_id"] = n_overlap
+    ood_all = set().union(*(set(f["sequence"]) for f in ood.values())) if ood else set()
+    if overlap == "drop_from_id":
+        id_frame, n_overlap = remove_sequences(id_frame, ood_all)
+        source_summary[id_name]["removed_as_in_ood"] = n_overlap
+    if id_frame[target].nunique() < 2:
+        raise DataError(
+            f"ID source {id_source!r} has only one class of {target!r} left after removing the sequences "
+            f"it shares with the OOD sets (data.overlap={overlap}); when ID and OOD sets share their "
+            "positives, use data.overlap=drop_fit_from_ood"
+        )
+    id_train, id_val, id_test = split_labelled(
+        id_frame,
+        target=target,
+        fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction),
+        seed=split_seed,
+    )
+    if overlap == "drop_fit_from_ood":
+        fitted = set(id_train["sequence"]) | set(id_val["sequence"])
+        for name in ood:
+            ood[name], n_overlap = remove_sequences(ood[name], fitted)
+            source_summary[name]["removed_as_in_id_train_or_val"] = n_overlap
+        ood_all = set().union(*(set(f["sequence"]) for f in ood.values())) if ood else set()
+    return id_frame, (id_train, id_val, id_test), ood, ood_all
+
+
+def _autoencoder_corpus(
+    sources: _SourceReader,
+    id_frame: pd.DataFrame,
+    corpus_sources: list[str],
+    ood_all: set[str],
+    summary: dict,
+    corpus_limit: int | None,
+    corpus_val_fraction: float,
+    split_seed: int,
+) -> tuple[list[str], list[str]]:
+    """Every ID sequence plus the extra sources, minus every OOD sequence; its train and held-out parts."""
+    corpus = list(dict.fromkeys(list(id_frame["sequence"])))
+    for spec_text in corpus_sources:
+        _, frame = sources.load(spec_text)
+        corpus.extend(frame["sequence"])
+    corpus = list(dict.fromkeys(corpus))
+    n_before = len(corpus)
+    corpus = [s for s in corpus if s not in ood_all]
+    summary["corpus_removed_as_ood"] = n_before - len(corpus)
+    if corpus_limit is not None and len(corpus) > corpus_limit:
+        corpus, _ = holdout_split(corpus, fraction=1 - corpus_limit / len(corpus), seed=split_seed)
+    corpus_train, corpus_val = holdout_split(corpus, fraction=corpus_val_fraction, seed=split_seed)
+    if not corpus_train:
+        raise DataError("the autoencoder corpus is empty after filtering; check the data sources and data.max_len")
+    return corpus_train, corpus_val
 
 
 def write_data_report(data: PreparedData, run_dir: str | Path) -> Path:
