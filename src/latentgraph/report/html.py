@@ -173,11 +173,28 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     from Python rather than the Hydra app).
     """
     run_dir = Path(run_dir)
-    parts = [f"<h1>latentgraph run {html.escape(run_dir.name)}</h1>"]
-    parts.append(verdict_html(read_verdict(run_dir), _image(run_dir / "results" / "comparisons.png", "forest plot")))
+    parts = [
+        f"<h1>latentgraph run {html.escape(run_dir.name)}</h1>",
+        verdict_html(read_verdict(run_dir), _image(run_dir / "results" / "comparisons.png", "forest plot")),
+        _data_section(run_dir),
+        _autoencoder_section(run_dir),
+        _graph_section(run_dir),
+        _confidence_section(run_dir) + _consensus_section(run_dir),
+        _predictor_section(run_dir),
+        _config_section(run_dir, config_yaml),
+    ]
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentgraph report: '
+        f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
+    return atomic_write_text(run_dir / "report.html", page)
 
+
+def _data_section(run_dir: Path) -> str:
     data = _read_json(run_dir / "data" / "summary.json")
-    parts.append("<h2>Data</h2>")
+    parts = ["<h2>Data</h2>"]
     if data:
         rows = [
             {"source": name, **{k: v for k, v in row.items() if k != "spec"}} for name, row in data["sources"].items()
@@ -193,8 +210,11 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         )
     else:
         parts.append(_missing("no data/summary.json"))
+    return "\n".join(parts)
 
-    parts.append("<h2>Autoencoder</h2>")
+
+def _autoencoder_section(run_dir: Path) -> str:
+    parts = ["<h2>Autoencoder</h2>"]
     wae = _read_json(run_dir / "metrics" / "wae.json")
     parts.append(_table(pd.DataFrame([wae]), "wae-metrics") if wae else _missing("no metrics/wae.json"))
     parts.append(_provenance_note(_read_json(run_dir / "metrics" / "wae_provenance.json")))
@@ -210,10 +230,15 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
             for name, c in classifiers.items()
         ]
         parts.append("<h3>Attribute classifiers</h3>" + _table(pd.DataFrame(rows), "classifier-metrics"))
+    return "\n".join(parts)
 
-    parts.append("<h2>Perturbation experiment and graph</h2>")
-    parts.append(_image(run_dir / "graph" / "sensitivity_heatmap.png", "sensitivity heatmap"))
-    parts.append(_image(run_dir / "graph" / "graph.png", "latent to attribute graph and attribute DAG"))
+
+def _graph_section(run_dir: Path) -> str:
+    parts = [
+        "<h2>Perturbation experiment and graph</h2>",
+        _image(run_dir / "graph" / "sensitivity_heatmap.png", "sensitivity heatmap"),
+        _image(run_dir / "graph" / "graph.png", "latent to attribute graph and attribute DAG"),
+    ]
     blanket = _read_json(run_dir / "graph" / "blanket.json")
     graph = _read_json(run_dir / "graph" / "summary.json")
     if blanket:
@@ -232,53 +257,51 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         parts.append(_table(sem, "sem-r2"))
     if not (blanket or graph):
         parts.append(_missing("no graph/ (perturbation.enabled=false?)"))
-    parts.append(_confidence_section(run_dir) + _consensus_section(run_dir))
+    return "\n".join(parts)
 
-    parts.append("<h2>Predictors</h2>")
+
+def _predictor_section(run_dir: Path) -> str:
+    parts = ["<h2>Predictors</h2>"]
     drops_path, summary_path = run_dir / "results" / "ood_drop.csv", run_dir / "results" / "summary.csv"
-    if drops_path.is_file() and summary_path.is_file():
-        drops = read_ood_drop(drops_path)
-        if drops.empty:
-            parts.append(
-                "<p>No supervised or unsupervised predictors in this run (predictor.regime), so no table of "
-                "ID against OOD AUROC.</p>"
-            )
-        else:
-            shown = drops.assign(
-                ID=[
-                    f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
-                    for m, lo, hi in zip(drops["id_auroc"], drops["id_low"], drops["id_high"])
-                ],
-                OOD=[
-                    f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
-                    for m, lo, hi in zip(drops["ood_auroc"], drops["ood_low"], drops["ood_high"])
-                ],
-            )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
-            parts.append(
-                "<p>AUROC, mean over predictor seeds, with its 95 % crossed-bootstrap interval (seeds and test "
-                "rows resampled together).</p>" + _table(shown, "results")
-            )
-        parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
-        comparisons = run_dir / "results" / "comparisons.csv"
-        if comparisons.is_file():
-            parts.append(
-                "<h3>Fixed comparisons</h3><p>Every comparison of the answer above, with its p-values "
-                "(results/comparisons.csv).</p>" + _table(pd.read_csv(comparisons), "comparisons")
-            )
-        figure = fewshot_figure(pd.read_csv(summary_path))
-        parts.append(_figure_image(figure, "few-shot curve") if figure else _missing("no few-shot rows"))
-    else:
+    if not (drops_path.is_file() and summary_path.is_file()):
         parts.append(_missing("no results/ (the predictor stage did not run)"))
+        return "\n".join(parts)
+    drops = read_ood_drop(drops_path)
+    if drops.empty:
+        parts.append(
+            "<p>No supervised or unsupervised predictors in this run (predictor.regime), so no table of "
+            "ID against OOD AUROC.</p>"
+        )
+    else:
+        shown = drops.assign(
+            ID=[
+                f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                for m, lo, hi in zip(drops["id_auroc"], drops["id_low"], drops["id_high"])
+            ],
+            OOD=[
+                f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                for m, lo, hi in zip(drops["ood_auroc"], drops["ood_low"], drops["ood_high"])
+            ],
+        )[["feature_set", "regime", "dataset", "ID", "OOD", "drop"]]
+        parts.append(
+            "<p>AUROC, mean over predictor seeds, with its 95 % crossed-bootstrap interval (seeds and test "
+            "rows resampled together).</p>" + _table(shown, "results")
+        )
+    parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
+    comparisons = run_dir / "results" / "comparisons.csv"
+    if comparisons.is_file():
+        parts.append(
+            "<h3>Fixed comparisons</h3><p>Every comparison of the answer above, with its p-values "
+            "(results/comparisons.csv).</p>" + _table(pd.read_csv(comparisons), "comparisons")
+        )
+    figure = fewshot_figure(pd.read_csv(summary_path))
+    parts.append(_figure_image(figure, "few-shot curve") if figure else _missing("no few-shot rows"))
+    return "\n".join(parts)
 
+
+def _config_section(run_dir: Path, config_yaml: str | None) -> str:
     config = run_dir / ".hydra" / "config.yaml"
-    parts.append("<h2>Config</h2>")
     config_text = config.read_text() if config.is_file() else config_yaml
-    parts.append(f"<pre>{html.escape(config_text)}</pre>" if config_text else _missing("no .hydra/config.yaml"))
-
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>latentgraph report: '
-        f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n"
-        + "\n".join(parts)
-        + "\n</body></html>\n"
+    return "<h2>Config</h2>\n" + (
+        f"<pre>{html.escape(config_text)}</pre>" if config_text else _missing("no .hydra/config.yaml")
     )
-    return atomic_write_text(run_dir / "report.html", page)
