@@ -75,7 +75,13 @@ def graph_picture(
     colour = lambda a: "tab:red" if a == target else ("tab:orange" if a in blanket else "tab:blue")  # noqa: E731
     figure = Figure(figsize=(18, 7.5))
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.35]})
+    _draw_latent_edges(graph, left, colour)
+    _draw_attribute_graph(graph, right, colour)
+    return _save(figure, Path(path))
 
+
+def _draw_latent_edges(graph: AttributeGraph, ax, colour) -> None:
+    """Latents (left column, those with an edge) → attributes (right column, with footprint sizes)."""
     latents = graph.latents_with_edges
     bipartite = nx.DiGraph()
     bipartite.add_nodes_from(latents)
@@ -85,14 +91,14 @@ def graph_picture(
         **{j: (0.0, -i * 10.0 / max(len(latents), 1)) for i, j in enumerate(latents)},
         **{a: (1.0, -i * 10.0 / max(len(graph.attribute_names), 1)) for i, a in enumerate(graph.attribute_names)},
     }
-    nx.draw_networkx_edges(bipartite, position, ax=left, alpha=0.3, arrows=False)
-    nx.draw_networkx_nodes(bipartite, position, nodelist=latents, node_color="lightgrey", node_size=60, ax=left)
+    nx.draw_networkx_edges(bipartite, position, ax=ax, alpha=0.3, arrows=False)
+    nx.draw_networkx_nodes(bipartite, position, nodelist=latents, node_color="lightgrey", node_size=60, ax=ax)
     nx.draw_networkx_nodes(
         bipartite,
         position,
         nodelist=graph.attribute_names,
         node_size=120,
-        ax=left,
+        ax=ax,
         node_color=[colour(a) for a in graph.attribute_names],
     )
     nx.draw_networkx_labels(
@@ -101,7 +107,7 @@ def graph_picture(
         labels={a: f"{a} ({len(graph.footprint[a])})" for a in graph.attribute_names},
         horizontalalignment="left",
         font_size=8,
-        ax=left,
+        ax=ax,
     )
     if len(latents) <= 60:
         nx.draw_networkx_labels(
@@ -110,35 +116,41 @@ def graph_picture(
             labels={j: j for j in latents},
             horizontalalignment="right",
             font_size=7,
-            ax=left,
+            ax=ax,
         )
-    left.set_title(f"latent → attribute: {len(latents)} latents with an edge (footprint size in brackets)")
-    left.set_xlim(-0.2, 1.8)
-    left.axis("off")
+    ax.set_title(f"latent → attribute: {len(latents)} latents with an edge (footprint size in brackets)")
+    ax.set_xlim(-0.2, 1.8)
+    ax.axis("off")
 
+
+def _attribute_layout(graph: AttributeGraph) -> dict:
+    """A circle without directions; otherwise layers from the directed edges only, so a tied class
+    sits side by side in one layer."""
     dag = graph.dag
-    if not graph.directed:  # no directions: a circle reads better than layers
-        layout = nx.circular_layout(sorted(dag.nodes)) if dag.number_of_nodes() else {}
-    else:
-        # layers from the directed edges only, so a tied class sits side by side in one layer
-        directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
-        directed_only.add_nodes_from(dag.nodes)
-        layers = {
-            node: depth
-            for depth, generation in enumerate(nx.topological_generations(directed_only))
-            for node in generation
-        }
-        nx.set_node_attributes(dag, layers, "layer")
-        layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
-        layout = {node: (x, -y) for node, (x, y) in layout.items()}
+    if not graph.directed:
+        return nx.circular_layout(sorted(dag.nodes)) if dag.number_of_nodes() else {}
+    directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
+    directed_only.add_nodes_from(dag.nodes)
+    layers = {
+        node: depth for depth, generation in enumerate(nx.topological_generations(directed_only)) for node in generation
+    }
+    nx.set_node_attributes(dag, layers, "layer")
+    layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
+    return {node: (x, -y) for node, (x, y) in layout.items()}
+
+
+def _draw_attribute_graph(graph: AttributeGraph, ax, colour) -> None:
+    """The attribute graph: directed edges as arrows, tied ones dashed (width = |partial correlation|)."""
+    dag = graph.dag
+    layout = _attribute_layout(graph)
     directed = [(u, v) for u, v, tied in dag.edges(data="undirected") if not tied]
     tied = [(u, v) for u, v, t in dag.edges(data="undirected") if t]
-    nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=right, arrows=True, arrowsize=14, node_size=1400)
+    nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=ax, arrows=True, arrowsize=14, node_size=1400)
     nx.draw_networkx_edges(
         dag,
         layout,
         edgelist=tied,
-        ax=right,
+        ax=ax,
         arrows=True,
         arrowstyle="-",
         style="dashed",
@@ -147,23 +159,22 @@ def graph_picture(
         width=[_tie_width(dag.edges[edge]) for edge in tied],
         connectionstyle="arc3,rad=0.25" if graph.directed else "arc3,rad=0.0",
     )
-    nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=1400, alpha=0.35, ax=right)
+    nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=1400, alpha=0.35, ax=ax)
     # labels wrapped at underscores and boxed, so long names neither overlap nor hide behind nodes
     nx.draw_networkx_labels(
         dag,
         layout,
         labels={a: _wrapped(a) for a in dag.nodes},
         font_size=7.5,
-        ax=right,
+        ax=ax,
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
     )
-    right.margins(x=0.12, y=0.1)  # room for the outermost labels
+    ax.margins(x=0.12, y=0.1)  # room for the outermost labels
     edges = "dashed = tie" if graph.directed else "dashed = undirected"
     if graph.structure == "gradient_covariance":
         edges = "line width = |partial correlation|"
-    right.set_title(f"attribute graph ({graph.structure}); target red, blanket orange\n{edges}")
-    right.axis("off")
-    return _save(figure, Path(path))
+    ax.set_title(f"attribute graph ({graph.structure}); target red, blanket orange\n{edges}")
+    ax.axis("off")
 
 
 def stability_picture(
