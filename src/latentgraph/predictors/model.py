@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -195,25 +195,60 @@ def fit_predictor_batch(
         val_z, val_y = (val_x.float() - mean) / std * _column_mask(widths, x.shape[2])[:, None], val[1].float()
     # the S nets' parameters, padded to the widest fit and stacked along a leading axis
     stacked = _stacked_parameters([p.net for p in predictors], x.shape[2])
-    template = copy.deepcopy(AttributePredictor(n_features=x.shape[2], model=predictors[0].hparams.model).net)
-    template = template.to("meta")
-    optimiser = _adamw(predictors[0], list(stacked.values()))
+    logits = _batched_logits(predictors[0].hparams.model, x.shape[2])  # init_from sets the model
+    strength = torch.as_tensor(l2, dtype=torch.float32).expand(len(seeds))
+    final = _adamw_steps(
+        stacked, logits, _adamw(predictors[0], list(stacked.values())), z, y, mask, rows, strength,
+        (val_z, val_y), max_steps, patience,
+    )  # fmt: skip
+    with torch.no_grad():
+        for s, predictor in enumerate(predictors):
+            for name, param in predictor.net.named_parameters():
+                param.copy_(final[name][s][..., : param.shape[-1]])  # an input weight drops its padding
+            predictor.mean.copy_(mean[s, 0, : widths[s]])
+            predictor.std.copy_(std[s, 0, : widths[s]])
+    return [predictor.eval() for predictor in predictors]
+
+
+def _batched_logits(model: str, width: int) -> Callable[[dict, torch.Tensor], torch.Tensor]:
+    """``logits(stacked_params, rows)`` for ``S`` nets at once: one batched product for the logistic
+    model (the same logits as ``vmap``, without its per-call cost), ``vmap`` of the MLP otherwise."""
+
+    def logistic(params: dict, rows_: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(params["bias"].unsqueeze(-1), rows_, params["weight"].transpose(1, 2)).squeeze(-1)
+
+    # built for either model, as before the split: building it draws from torch's global generator
+    template = copy.deepcopy(AttributePredictor(n_features=width, model=model).net).to("meta")
+    if model == "logistic":
+        return logistic
 
     def one_net(params: dict, rows_: torch.Tensor) -> torch.Tensor:
         return functional_call(template, params, (rows_,)).squeeze(-1)
 
-    def logistic(params: dict, rows_: torch.Tensor) -> torch.Tensor:
-        # the S linear layers as one batched product: the same logits, without vmap's per-call cost
-        return torch.baddbmm(params["bias"].unsqueeze(-1), rows_, params["weight"].transpose(1, 2)).squeeze(-1)
+    return vmap(one_net)
 
-    logits = logistic if predictors[0].hparams.model == "logistic" else vmap(one_net)  # init_from sets the model
 
-    strength = torch.as_tensor(l2, dtype=torch.float32).expand(len(seeds))
+def _adamw_steps(
+    stacked: dict[str, torch.Tensor],
+    logits: Callable[[dict, torch.Tensor], torch.Tensor],
+    optimiser: torch.optim.Optimizer,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    rows: torch.Tensor,
+    strength: torch.Tensor,
+    val: tuple[torch.Tensor | None, torch.Tensor | None],
+    max_steps: int,
+    patience: int,
+) -> dict[str, torch.Tensor]:
+    """Full-batch AdamW on the summed loss of every fit; each fit stops early on its own validation
+    loss (if ``val``) and keeps its best weights. Returns the parameters to keep, stacked."""
+    val_z, val_y = val
     weights = [w for name, w in stacked.items() if name.endswith("weight")]
     best = {name: param.detach().clone() for name, param in stacked.items()}
-    best_loss = torch.full((len(seeds),), math.inf)
-    since_best = torch.zeros(len(seeds), dtype=torch.long)
-    running = torch.ones(len(seeds), dtype=torch.bool)  # fits that have not stopped early
+    best_loss = torch.full((len(strength),), math.inf)
+    since_best = torch.zeros(len(strength), dtype=torch.long)
+    running = torch.ones(len(strength), dtype=torch.bool)  # fits that have not stopped early
     for _ in range(max_steps):
         optimiser.zero_grad()
         per_row = F.binary_cross_entropy_with_logits(logits(stacked, z), y, reduction="none")
@@ -234,14 +269,7 @@ def fit_predictor_batch(
             running &= since_best < patience
         if not bool(running.any()):
             break
-    final = best if val_z is not None else stacked
-    with torch.no_grad():
-        for s, predictor in enumerate(predictors):
-            for name, param in predictor.net.named_parameters():
-                param.copy_(final[name][s][..., : param.shape[-1]])  # an input weight drops its padding
-            predictor.mean.copy_(mean[s, 0, : widths[s]])
-            predictor.std.copy_(std[s, 0, : widths[s]])
-    return [predictor.eval() for predictor in predictors]
+    return best if val_z is not None else stacked
 
 
 def _starting_predictors(
