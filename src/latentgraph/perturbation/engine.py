@@ -163,40 +163,22 @@ def run_perturbation(
     values, changed, decode_seconds = grid
     elapsed = time.perf_counter() - started
 
-    effects = values.reshape(n, d, k, len(names)) - base_values[:, None, None, :]
-    spread = attribute_spread(base_values)
-    n_permutations = n_permutations or permutations_for(d * len(names), k)
-    pvalues = sign_flip_pvalues(effects, n_permutations=n_permutations, generator=generator)
-    unscorable = int(torch.isnan(values).any(dim=1).sum()) + int(torch.isnan(base_values).any(dim=1).sum())
-    control: dict[str, torch.Tensor] = {}
-    if n_directions > 0:
-        tick = time.perf_counter()
-        control = _random_direction_control(
-            autoencoder,
-            attributes,
-            z,
-            base_values,
-            deltas_t,
-            scale,
-            effects,
-            n_directions,
-            n_permutations,
-            generator,
-            batch_size,
-        )
-        elapsed += time.perf_counter() - tick
-        unscorable += int(torch.isnan(control["control_effects"]).any(dim=-1).sum())
+    tested = _effect_tests(
+        autoencoder, attributes, z, values, base_values, deltas_t, scale, n_directions, n_permutations, generator,
+        batch_size,
+    )  # fmt: skip
+    elapsed += tested.pop("control_seconds")
     info = {
         "seed": seed,
         "base": base,
         "n_base": n,
         "latent_scale": latent_scale,
-        "n_permutations": n_permutations,
+        "n_permutations": tested.pop("n_permutations"),
         "batch_size": batch_size,
         "processes": shard.world_size if shard is not None else 1,
         "decodes": n * d * k + n + n * n_directions * k,
         "n_directions": n_directions,
-        "unscorable_decodes": unscorable,
+        "unscorable_decodes": tested.pop("unscorable"),
         "seconds": round(elapsed, 3),
         "decode_seconds": round(decode_seconds, 3),
     }
@@ -204,20 +186,58 @@ def run_perturbation(
     return PerturbationResult(
         latent_names=[f"z{j}" for j in range(d)],
         attribute_names=names,
-        sensitivity=sensitivity(effects, spread),
-        pvalues=pvalues,
-        qvalues=benjamini_hochberg(pvalues),
         change_rate=changed.reshape(n, d, k).float().mean(dim=(0, 2)),
         deltas=deltas_t,
         latent_scale=scale,
-        attribute_spread=spread,
         base_codes=z.cpu(),
         base_values=base_values,
-        effects=effects,
         base_sequences=list(base_sequences),
         info=info,
-        **control,
+        **tested,
     )
+
+
+def _effect_tests(
+    autoencoder: Autoencoder,
+    attributes: Attributes,
+    z: torch.Tensor,
+    values: torch.Tensor,
+    base_values: torch.Tensor,
+    deltas: torch.Tensor,
+    scale: torch.Tensor,
+    n_directions: int,
+    n_permutations: int | None,
+    generator: torch.Generator,
+    batch_size: int,
+) -> dict:
+    """The effects, sensitivities, sign-flip p- and q-values and the random-direction control, as
+    :class:`PerturbationResult` fields, plus ``n_permutations``, ``unscorable`` and ``control_seconds``."""
+    n, d = z.shape
+    k = len(deltas)
+    effects = values.reshape(n, d, k, values.shape[1]) - base_values[:, None, None, :]
+    spread = attribute_spread(base_values)
+    n_permutations = n_permutations or permutations_for(d * values.shape[1], k)
+    pvalues = sign_flip_pvalues(effects, n_permutations=n_permutations, generator=generator)
+    unscorable = int(torch.isnan(values).any(dim=1).sum()) + int(torch.isnan(base_values).any(dim=1).sum())
+    control: dict[str, torch.Tensor] = {}
+    tick = time.perf_counter()
+    if n_directions > 0:
+        control = _random_direction_control(
+            autoencoder, attributes, z, base_values, deltas, scale, effects, n_directions, n_permutations, generator,
+            batch_size,
+        )  # fmt: skip
+        unscorable += int(torch.isnan(control["control_effects"]).any(dim=-1).sum())
+    return {
+        "sensitivity": sensitivity(effects, spread),
+        "pvalues": pvalues,
+        "qvalues": benjamini_hochberg(pvalues),
+        "attribute_spread": spread,
+        "effects": effects,
+        **control,
+        "n_permutations": n_permutations,
+        "unscorable": unscorable,
+        "control_seconds": time.perf_counter() - tick if n_directions > 0 else 0.0,
+    }
 
 
 def _check_design(deltas: torch.Tensor, n_base: int, n_directions: int) -> None:
