@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
@@ -46,6 +48,11 @@ def test_collects_every_job_and_reports_the_missing_one(tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "out" / "aggregate.csv")) == 8
     assert (tmp_path / "out" / "missing_jobs.txt").read_text() == "2: graph.alpha=7\n"
     assert (tmp_path / "out" / "aggregate.png").read_bytes()[:4] == b"\x89PNG"
+    # the failed job gone and another with results: the next aggregation lists no missing job
+    shutil.rmtree(sweep / "2")
+    fake_job(sweep, "3", ["graph.alpha=0.1"], 0.75)
+    assert aggregate([str(sweep), "--out", str(tmp_path / "out")]) == 0
+    assert not (tmp_path / "out" / "missing_jobs.txt").exists()
 
 
 def test_not_a_sweep_directory(tmp_path, capsys):

@@ -52,11 +52,13 @@ def collect(sweep_dir: str | Path) -> Aggregate:
 
 
 def write_aggregate(aggregate: Aggregate, out_dir: str | Path) -> list[Path]:
-    """``aggregate.csv``, ``missing_jobs.txt`` (if any) and ``aggregate.png`` in ``out_dir``."""
+    """``aggregate.csv``, ``missing_jobs.txt`` (if any; an earlier one goes) and ``aggregate.png`` in ``out_dir``."""
     out_dir = Path(out_dir)
     written = [atomic_write_text(out_dir / "aggregate.csv", aggregate.summary.to_csv(index=False))]
     if aggregate.missing:
         written.append(atomic_write_text(out_dir / "missing_jobs.txt", "\n".join(aggregate.missing) + "\n"))
+    else:  # a rerun that finished every job: the earlier list would name jobs that now have results
+        (out_dir / "missing_jobs.txt").unlink(missing_ok=True)
     if len(aggregate.summary):
         written.append(comparison_plot(aggregate.summary, out_dir / "aggregate.png"))
     return written
