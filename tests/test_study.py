@@ -19,7 +19,15 @@ from latentgraph.attributes.sets import SequenceBatch
 from latentgraph.data.alphabet import PEPTIDES
 from latentgraph.data.planted import planted_labels, spurious_selection
 from latentgraph.errors import ConfigValueError
-from latentgraph.report.study import BEGIN, END, StudyJob, control_table, results_table, write_study
+from latentgraph.report.study import (
+    BEGIN,
+    END,
+    StudyJob,
+    control_baselines_table,
+    control_table,
+    results_table,
+    write_study,
+)
 
 
 def test_planted_labels_follow_the_logit_and_the_spurious_selection_reverses():
@@ -122,6 +130,23 @@ def test_study_tables_read_each_jobs_comparisons_and_the_planted_members(tmp_pat
     assert recovered.loc["consensus", "planted members found"] == "2 of 3"
     assert recovered.loc["consensus", "missed"] == "c"
     assert recovered.loc["seed 0", "extras"] == "x"
+
+
+def test_the_control_is_compared_with_each_baseline_with_intervals(tmp_path):
+    rows = [
+        _row("consensus_blanket", "all", "limited", 16, 0.03, "better"),
+        _row("consensus_blanket", "lasso_k2", "limited", 16, 0.04, "better"),
+        _row("consensus_blanket", "lasso_k2", "supervised", 900, -0.01, "no detectable difference"),
+        _row("consensus_blanket", "pc", "limited", 16, -0.02, "worse"),
+        _row("consensus_blanket", "pc", "limited", 16, 0.5, "better", dataset="id_test"),  # in distribution: not here
+    ]
+    table = control_baselines_table([_job(tmp_path, "control", rows, control={"members": ["a"]})])
+    table = table.set_index("consensus −")
+    assert list(table.index) == ["lasso_k2", "pc"]  # every baseline, not `all` (the results table has it)
+    assert table.loc["lasso_k2", "n=16"] == "+0.040 [+0.030, +0.050] ▲"
+    assert table.loc["lasso_k2", "all labels"] == "-0.010 [-0.020, +0.000] ="
+    assert table.loc["pc", "n=16"] == "-0.020 [-0.030, -0.010] ▼"
+    assert control_baselines_table([_job(tmp_path / "other", "acp", rows)]).empty  # only the control
 
 
 def test_study_command_smoke_runs_the_shifts_and_writes_the_tables_into_the_docs(tmp_path):

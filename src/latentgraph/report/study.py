@@ -146,6 +146,24 @@ def control_table(jobs: list[StudyJob]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def control_baselines_table(jobs: list[StudyJob]) -> pd.DataFrame:
+    """For the positive control: the consensus blanket − each baseline on the reversed (OOD) set, at
+    every ``n``, with intervals."""
+    rows = []
+    for job in jobs:
+        if job.read_json("data/control.json") is None or job.comparisons.empty:
+            continue
+        comparisons = job.comparisons
+        shifted = comparisons[(comparisons["blanket"] == "consensus_blanket") & (comparisons["dataset"] != "id_test")]
+        for (dataset, reference), own in shifted.groupby(["dataset", "reference"], sort=False):
+            if reference == "all":
+                continue  # in the results table
+            row = {"shift": job.shift, "dataset": dataset, "consensus −": reference}
+            row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in ordered_by_n(own).itertuples()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def forest_figure(jobs: list[StudyJob]) -> Figure | None:
     """The per-seed blanket − ``all`` (crossed over seeds, subsamples and test rows) on each shift's
     out-of-distribution set, at every ``n``; one row of points per shift."""
@@ -212,6 +230,11 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
         "members against each blanket.",
         "",
         _markdown(control_table(jobs)),
+        f"**Positive control against each baseline** (`{where}/control/results/comparisons.csv`): the consensus "
+        "blanket − each baseline on the reversed set, AUROC, with 95 % crossed-bootstrap intervals and the "
+        "Holm-adjusted word.",
+        "",
+        _markdown(control_baselines_table(jobs)),
         "![forest plot](study_forest.png)" if (sweep_dir / "study_forest.png").is_file() else "",
     ]
     unfinished = [job.shift for job in jobs if not (job.path / "results" / "summary.csv").is_file()]
