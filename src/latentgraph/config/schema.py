@@ -630,7 +630,8 @@ def validate_config(cfg: DictConfig) -> Config:
     parent, so each error names the deepest node it belongs to. Returns the config as plain
     dataclass instances.
     """
-    errors, _ = _node_errors(cfg, "")
+    errors: list[ConfigValueError] = []
+    _node_errors(cfg, "", errors)
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -638,29 +639,31 @@ def validate_config(cfg: DictConfig) -> Config:
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 
-def _node_errors(node: DictConfig, prefix: str) -> tuple[list[ConfigValueError], set[tuple]]:
-    """The failed checks of ``node`` and its descendants (full keys), and their node-relative forms.
+def _node_errors(node: DictConfig, prefix: str, errors: list[ConfigValueError]) -> set[tuple]:
+    """Append the failed checks of ``node`` and its descendants (full keys) to ``errors``; return
+    their node-relative forms.
 
     Building a node rebuilds its children too, so a parent's own list repeats its children's
     failures under their relative keys; those are dropped, leaving the parent's own cross-field checks.
     """
-    errors: list[ConfigValueError] = []
     below: set[tuple] = set()
     for name, child in node.items_ex(resolve=False):
         if isinstance(child, DictConfig) and is_dataclass(OmegaConf.get_type(child)):
-            child_errors, child_raw = _node_errors(child, f"{prefix}{name}.")
-            errors += child_errors
-            below |= child_raw
-    own = _collect_checks(node)
+            below |= _node_errors(child, f"{prefix}{name}.", errors)
+    own = _collect_checks(node, quiet=bool(errors))
     raw = {(error.key, repr(error.value), error.requirement) for error in own}
     for error in own:
         if (error.key, repr(error.value), error.requirement) not in below:
             errors.append(ConfigValueError(f"{prefix}{error.key}", error.value, error.requirement))
-    return errors, raw | below
+    return raw | below
 
 
-def _collect_checks(node: DictConfig) -> list[ConfigValueError]:
-    """Build ``node``'s dataclasses with every failed check collected rather than raised."""
+def _collect_checks(node: DictConfig, quiet: bool = False) -> list[ConfigValueError]:
+    """Build ``node``'s dataclasses with every failed check collected rather than raised.
+
+    ``quiet``: failures were found already, so a build that cannot finish (a check tripping
+    over a bad value, an interpolation only Hydra resolves) adds nothing and is not raised.
+    """
     collected: list[ConfigValueError] = []
     token = _COLLECTED.set(collected)
     try:
@@ -668,7 +671,7 @@ def _collect_checks(node: DictConfig) -> list[ConfigValueError]:
     except Exception:
         # a check after a failed one may trip over the bad value (a comparison, a division); the
         # failure already collected is the one to report. With none collected, it is a real fault.
-        if not collected:
+        if not (collected or quiet):
             raise
     finally:
         _COLLECTED.reset(token)
