@@ -73,8 +73,7 @@ def main() -> None:
         "hydra/launcher=joblib",
         f"hydra.launcher.n_jobs={args.jobs}",
         *fit,
-        f"ensemble.size={args.members}",
-        f"hydra.sweeper.params.seed=range(0,{args.members})",
+        f"seed=range(0,{args.members})",
         "hydra.sweep.dir=sweep",
     ]
     parallel, parallel_acc = run(jobs_args, threads=max(1, cores // args.jobs))
