@@ -25,6 +25,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from latentgraph.report.aggregate import job_label
+
 log = logging.getLogger(__name__)
 
 ERROR_FILE = "error.txt"
@@ -41,10 +43,7 @@ def failed_jobs(sweep_dir: Path, since: float = 0.0) -> list[str]:
         if error_file.stat().st_mtime < since:
             continue
         job = error_file.parent
-        overrides_file = job / ".hydra" / "overrides.yaml"
-        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
-        error = error_file.read_text().strip()
-        lines.append(f"job {job.name} ({' '.join(overrides or [])}): {error}")
+        lines.append(f"job {job.name} ({job_label(job)}): {error_file.read_text().strip()}")
     return lines
 
 

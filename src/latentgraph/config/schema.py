@@ -650,10 +650,11 @@ def _node_errors(node: DictConfig, prefix: str, errors: list[ConfigValueError]) 
     for name, child in node.items_ex(resolve=False):
         if isinstance(child, DictConfig) and is_dataclass(OmegaConf.get_type(child)):
             below |= _node_errors(child, f"{prefix}{name}.", errors)
-    own = _collect_checks(node, quiet=bool(errors))
-    raw = {(error.key, repr(error.value), error.requirement) for error in own}
-    for error in own:
-        if (error.key, repr(error.value), error.requirement) not in below:
+    raw: set[tuple] = set()
+    for error in _collect_checks(node, quiet=bool(errors)):
+        form = (error.key, repr(error.value), error.requirement)
+        raw.add(form)
+        if form not in below:
             errors.append(ConfigValueError(f"{prefix}{error.key}", error.value, error.requirement))
     return raw | below
 

@@ -12,7 +12,6 @@ refuses ``use_artifact`` offline, so there the metadata is the lineage, and ``wa
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,14 +19,12 @@ from latentgraph.artifacts import write_json
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.stage_cache import stage_key
 
-log = logging.getLogger(__name__)
-
 ARTIFACT_FILE = "artifact.json"
 
 
 def declare(
     directory: Path, name: str, kind: str, built_from: Iterable[str | None] = (), files: list[str] | None = None
-):
+) -> str:
     """Write ``directory/artifact.json``: ``directory`` (or only ``files`` in it) is artifact ``name``."""
     record = {"name": name, "type": kind, "built_from": sorted({b for b in built_from if b})}
     if files is not None:
