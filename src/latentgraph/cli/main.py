@@ -26,6 +26,7 @@ from latentgraph.cli.sweep import ERROR_FILE, FAILED_JOBS
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
 from latentgraph.errors import USER_ERRORS, ConfigValueError
+from latentgraph.progress import show_bars
 
 log = logging.getLogger("latentgraph")
 
@@ -100,7 +101,10 @@ def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> 
     """``stage=graph``: the graph from ``run_dir=``'s saved effects, written to this job's ``graph/``."""
     result, set_summary = pipeline.earlier_run_effects(settings.run_dir)
     source = pipeline.declared(Path(settings.run_dir) / "perturbation")  # None: a run from before lineage
-    graph = pipeline.graph_stage(settings.graph, result, set_summary, run_dir / "graph", run_log, built_from=source)
+    bars = show_bars(settings.trainer.enable_progress_bar)
+    graph = pipeline.graph_stage(
+        settings.graph, result, set_summary, run_dir / "graph", run_log, built_from=source, bars=bars
+    )
     write_json(run_dir / "graph" / "source.json", {"run_dir": str(Path(settings.run_dir).resolve())})
     return {"graph/blanket_size": float(len(graph.blanket["blanket"]))}
 

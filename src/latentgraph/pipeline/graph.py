@@ -108,11 +108,13 @@ def graph_stage(
     out_dir: Path,
     run_log: RunLog,
     built_from: str | None = None,
+    bars: bool | None = None,
 ) -> GraphStageResult:
     """Build the graph from ``result``; write ``out_dir`` (JSON, GraphML, PNGs, blanket, SEM); log it.
 
     ``built_from`` names the perturbation artifact the effects came from (default: the one declared
-    beside ``out_dir``, i.e. this run's own).
+    beside ``out_dir``, i.e. this run's own). ``bars``: the bootstrap's progress as a bar rather
+    than log lines (default: :func:`latentgraph.progress.show_bars`; the pipeline passes its rule).
     """
     built = graph_settings(settings)
     if settings.threshold == Threshold.fdr and settings.min_effect == AUTO and not result.has_control:
@@ -163,14 +165,20 @@ def graph_stage(
     run_log.summary({"graph/blanket_size": len(report["blanket"]), "graph/blanket": ", ".join(report["blanket"])})
     stability = None
     if settings.bootstrap > 0:
-        stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log)
+        stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log, bars)
     source = built_from or declared(out_dir.parent / "perturbation")
     declare(out_dir, keyed_name("graph", {"from": source, "graph": plain(asdict(settings))}), "graph", [source])
     return GraphStageResult(graph, report, stability)
 
 
 def graph_confidence(
-    result: PerturbationResult, settings: GraphConfig, report: dict, set_summary: dict, out_dir: Path, run_log: RunLog
+    result: PerturbationResult,
+    settings: GraphConfig,
+    report: dict,
+    set_summary: dict,
+    out_dir: Path,
+    run_log: RunLog,
+    bars: bool | None = None,
 ) -> dict:
     """``graph.bootstrap`` resamples of the base codes: ``graph/stability.json`` and ``stability.png``.
 
@@ -178,7 +186,8 @@ def graph_confidence(
     oracles of the target never enter its blanket, as in :func:`blanket_report`).
     """
     seed = int(result.info.get("seed", 0))
-    with progress_steps("graph: bootstrap resamples", settings.bootstrap, log, bars=show_bars(), lines=5) as advance:
+    bars = show_bars() if bars is None else bars
+    with progress_steps("graph: bootstrap resamples", settings.bootstrap, log, bars=bars, lines=5) as advance:
         stability = bootstrap_graph(
             result, n_boot=settings.bootstrap, seed=seed, progress=advance, **graph_settings(settings)
         )

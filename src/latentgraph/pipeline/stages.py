@@ -18,6 +18,7 @@ from latentgraph.pipeline.graph import GraphStageResult, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.tracking import RunLog
+from latentgraph.progress import show_bars
 
 
 @dataclass
@@ -38,7 +39,14 @@ def autoencoder_to_graph(
         return AutoencoderGraph(fit, None, None)
     effects = perturbation_stage(settings, fit.model, fit.effects, oracles, data, run_dir)
     graph = (
-        graph_stage(settings.graph, effects, oracles.summary, run_dir / "graph", run_log)
+        graph_stage(
+            settings.graph,
+            effects,
+            oracles.summary,
+            run_dir / "graph",
+            run_log,
+            bars=show_bars(settings.trainer.enable_progress_bar),
+        )
         if effects is not None
         else None
     )
