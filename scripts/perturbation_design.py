@@ -42,12 +42,14 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import run_perturbation
 from latentgraph.pipeline.graph import blanket_report, graph_settings, target_columns
 from latentgraph.pipeline.oracles import build_run_attribute_set, train_attribute_classifiers
+from latentgraph.report.finished_runs import consensus_stability
+from latentgraph.run_layout import RunLayout
 
 
 def fits(run_dir: Path) -> dict[int, Path]:
     """Seed → checkpoint of every fit of the ensemble run (from its ``consensus/stability.json``)."""
-    stability = json.loads((run_dir / "consensus" / "stability.json").read_text())
-    return {seed: Path(run) / "checkpoints" / "last.ckpt" for seed, run in zip(stability["seeds"], stability["runs"])}
+    stability = consensus_stability(run_dir)
+    return {seed: RunLayout(run).checkpoints.last for seed, run in zip(stability["seeds"], stability["runs"])}
 
 
 def active_latents(model: SequenceWAE, sequences: list[str], threshold: float = 0.01) -> int:

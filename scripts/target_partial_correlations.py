@@ -49,6 +49,7 @@ from latentgraph.perturbation.edge_tests import attribute_spread  # noqa: E402
 from latentgraph.perturbation.result import PerturbationResult  # noqa: E402
 from latentgraph.report.figures import save_png  # noqa: E402
 from latentgraph.report.finished_runs import consensus_stability  # noqa: E402
+from latentgraph.run_layout import RunLayout  # noqa: E402
 
 CLIP = 1e-6
 PER_SEED_GOAL, CONSENSUS_GOAL = 0.7, 0.8  # the blanket study's stability goals
@@ -77,8 +78,9 @@ def read_as_log_odds(result: PerturbationResult, names: list[str]) -> tuple[torc
 
 def member_partial_correlations(member: Path, target: str, candidates: list[str], names: list[str]) -> tuple:
     """``(partial correlations, whether the test passes)`` of the target with each candidate, in one member fit."""
-    result = PerturbationResult.load(member / "perturbation")
-    graph = json.loads((member / "graph" / "graph.json").read_text())
+    run = RunLayout(member)
+    result = PerturbationResult.load(run.perturbation.path)
+    graph = json.loads(run.graph.graph.read_text())
     alpha = graph["settings"]["alpha"]
     if graph["structure"] != "gradient_covariance":
         print(f"note: {member} built a {graph['structure']} graph; its blankets are not these tests'")

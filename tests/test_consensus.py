@@ -34,6 +34,7 @@ from latentgraph.graph.agreement import chance_jaccard, votes_needed
 from latentgraph.graph.structure import select_edges
 from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.edge_tests import generic_response_pvalues
+from latentgraph.run_layout import RunLayout
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -337,6 +338,8 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
     assert features["consensus_blanket"] == blanket["features"]
     report = (run / "report.html").read_text()
     assert "Consensus over 3 autoencoders" in report and "A second ensemble of 3 should give" in report
+    # the run layout names every file the ensemble wrote, its members' included
+    assert [f for f in run.rglob("*") if f.is_file() and not RunLayout(run).owns(f)] == []
     table = report[report.index('id="consensus-frequency"') :].split("</table>")[0]
     shown = re.findall(r"<tr>\s*<td>(\w+)</td>", table)
     assert shown == sorted(stability["blanket_frequency"], key=lambda a: (-stability["blanket_frequency"][a], a))

@@ -18,6 +18,7 @@ from omegaconf import open_dict
 
 from latentgraph.cli.main import run
 from latentgraph.report.html import write_report
+from latentgraph.run_layout import RunLayout
 
 
 class Page(HTMLParser):
@@ -130,6 +131,14 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
     # the figures are drawn: a good share of the page is neither white nor one flat colour
     coloured = (np.abs(pixels[..., :3] - 1.0).sum(axis=2) > 0.1).mean()
     assert coloured > 0.05, coloured
+
+
+def test_the_run_layout_names_every_file_a_run_writes(run_dir):
+    """latentgraph/run_layout.py owns the run directory: no file of a smoke run (every regime, a trained
+    oracle) is outside it."""
+    written = [path for path in run_dir.rglob("*") if path.is_file()]
+    assert RunLayout(run_dir).report in written and RunLayout(run_dir).results.scores in written
+    assert [path for path in written if not RunLayout(run_dir).owns(path)] == []
 
 
 def test_explore_notebook_executes_against_a_smoke_run(run_dir, tmp_path, monkeypatch):

@@ -22,11 +22,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from latentgraph import pipeline
 from latentgraph.artifacts import atomic_write_text, write_json
-from latentgraph.cli.sweep import ERROR_FILE, FAILED_JOBS
+from latentgraph.cli.sweep import FAILED_JOBS
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
 from latentgraph.errors import USER_ERRORS, ConfigValueError
 from latentgraph.progress import show_bars
+from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger("latentgraph")
 
@@ -99,13 +100,14 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
 
 def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:
     """``stage=graph``: the graph from ``run_dir=``'s saved effects, written to this job's ``graph/``."""
+    run = RunLayout(run_dir)
     result, set_summary = pipeline.earlier_run_effects(settings.run_dir)
-    source = pipeline.declared(Path(settings.run_dir) / "perturbation")  # None: a run from before lineage
+    source = pipeline.declared(RunLayout(settings.run_dir).perturbation.path)  # None: a run from before lineage
     bars = show_bars(settings.trainer.enable_progress_bar)
     graph = pipeline.graph_stage(
-        settings.graph, result, set_summary, run_dir / "graph", run_log, built_from=source, bars=bars
+        settings.graph, result, set_summary, run.graph.path, run_log, built_from=source, bars=bars
     )
-    write_json(run_dir / "graph" / "source.json", {"run_dir": str(Path(settings.run_dir).resolve())})
+    write_json(run.graph.source, {"run_dir": str(Path(settings.run_dir).resolve())})
     return {"graph/blanket_size": float(len(graph.blanket["blanket"]))}
 
 
@@ -113,7 +115,9 @@ def consensus_of_runs(settings: Config, run_dir: Path, run_log: pipeline.RunLog)
     """``stage=consensus``: the consensus of ``runs=``' graphs, written to this job's ``consensus/``."""
     graphs, set_summary = pipeline.finished_run_graphs(settings.runs)
     runs = [str(Path(run).resolve()) for run in settings.runs]
-    result = pipeline.consensus_stage(graphs, set_summary, settings, run_dir / "consensus", run_log, member_dirs=runs)
+    result = pipeline.consensus_stage(
+        graphs, set_summary, settings, RunLayout(run_dir).consensus.path, run_log, member_dirs=runs
+    )
     return result.consensus.agreement_metrics()
 
 
@@ -137,7 +141,7 @@ def main(cfg: DictConfig) -> float | None:
     global _app_failed
     pipeline.quiet_third_party_messages()
     if _in_multirun():  # a rerun into an old sweep directory: this job's earlier failure is history
-        (Path(HydraConfig.get().runtime.output_dir) / ERROR_FILE).unlink(missing_ok=True)
+        RunLayout(HydraConfig.get().runtime.output_dir).error.unlink(missing_ok=True)
     try:
         metrics = run(cfg)
     except USER_ERRORS as error:
@@ -147,7 +151,7 @@ def main(cfg: DictConfig) -> float | None:
             sys.exit(EXIT_USER_ERROR)
         # one bad job must not end the sweep: record it in its directory (sweep.SweepEnd reads it when
         # the sweep ends, in whichever process launched it), let Hydra start the next job
-        atomic_write_text(Path(HydraConfig.get().runtime.output_dir) / ERROR_FILE, f"{error}\n")
+        atomic_write_text(RunLayout(HydraConfig.get().runtime.output_dir).error, f"{error}\n")
         return None
     except BaseException:
         _app_failed = True

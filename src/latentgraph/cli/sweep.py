@@ -26,10 +26,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.report.aggregate import job_label
+from latentgraph.run_layout import ERROR_FILE, RunLayout, SweepLayout
 
 log = logging.getLogger(__name__)
 
-ERROR_FILE = "error.txt"
 FAILED_JOBS: list[str] = []  # filled when a sweep ends: one line per failed job, its overrides and error
 
 
@@ -69,7 +69,7 @@ def member_seeds(sweep_dir: Path, since: float) -> dict[int, Path]:
     seeds = {}
     for config_file in sorted(Path(sweep_dir).glob("*/.hydra/config.yaml")):
         job = config_file.parent.parent
-        graph = job / "graph" / "graph.json"
+        graph = RunLayout(job).graph.graph
         if graph.is_file() and graph.stat().st_mtime >= since:
             seeds[int(yaml.safe_load(config_file.read_text())["seed"])] = job
     return seeds
@@ -90,7 +90,7 @@ def ensemble_of_member_jobs(sweep_dir: Path, task_overrides: list[str], since: f
         FAILED_JOBS.append(f"ensemble: member seeds {sorted(seeds)} are not consecutive; sweep seed=range(a,b)")
         return 2
     kept = [o for o in task_overrides if not o.startswith(("seed=", "ensemble.size=", "ensemble.jobs=", "hydra."))]
-    out = Path(sweep_dir) / "ensemble"
+    out = SweepLayout(sweep_dir).ensemble.path
     command = [
         sys.executable, "-m", "latentgraph.cli.main", *kept,
         f"seed={first}", f"ensemble.size={size}", "ensemble.jobs=false", f"hydra.run.dir={out}",

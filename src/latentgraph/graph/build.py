@@ -23,6 +23,7 @@ from latentgraph.graph.structure import (
     shared_latent_graph,
 )
 from latentgraph.perturbation.result import PerturbationResult
+from latentgraph.run_layout import GraphFiles
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +100,19 @@ class AttributeGraph:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``graph.json``, ``attribute_dag.graphml`` and ``latent_attribute.graphml`` (atomically)."""
-        directory = Path(directory)
-        write_json(directory / "graph.json", self.to_json())
-        for name, graph in (("attribute_dag", self.dag), ("latent_attribute", self.bipartite())):
-            with atomic_target(directory / f"{name}.graphml") as tmp:
+        files = GraphFiles(directory)
+        write_json(files.graph, self.to_json())
+        for path, graph in ((files.attribute_dag, self.dag), (files.latent_attribute, self.bipartite())):
+            with atomic_target(path) as tmp:
                 nx.write_graphml(graph, tmp)
-        return directory
+        return files.path
 
     @classmethod
     def load(cls, directory: str | Path) -> AttributeGraph:
         """Read a graph written by :meth:`save`."""
-        payload = json.loads((Path(directory) / "graph.json").read_text())
-        dag = nx.read_graphml(Path(directory) / "attribute_dag.graphml")
+        files = GraphFiles(directory)
+        payload = json.loads(files.graph.read_text())
+        dag = nx.read_graphml(files.attribute_dag)
         latents = sorted({latent for latent, _ in payload["latent_edges"]})
         return cls(
             latent_names=payload["settings"].get("latent_names", latents),

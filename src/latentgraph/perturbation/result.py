@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, write_json
+from latentgraph.run_layout import PerturbationFiles
 
 ARRAYS = (
     "sensitivity",
@@ -103,12 +104,12 @@ class PerturbationResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``result.npz`` (every array), ``summary.json`` and readable CSVs; each file atomically."""
-        directory = Path(directory)
+        files = PerturbationFiles(directory)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **{name: tensor.numpy() for name, tensor in self._arrays().items()})
-        atomic_write_bytes(directory / "result.npz", buffer.getvalue())
+        atomic_write_bytes(files.result, buffer.getvalue())
         write_json(
-            directory / "summary.json",
+            files.summary,
             {
                 "latent_names": self.latent_names,
                 "attribute_names": self.attribute_names,
@@ -118,7 +119,7 @@ class PerturbationResult:
             },
         )
         for name in ("sensitivity", "pvalues", "qvalues") + (("control_qvalues",) if self.has_control else ()):
-            atomic_write_text(directory / f"{name}.csv", self.table(name).to_csv())
+            atomic_write_text(files.table(name), self.table(name).to_csv())
         change = pd.DataFrame(
             {
                 "latent": self.latent_names,
@@ -126,18 +127,18 @@ class PerturbationResult:
                 "latent_scale": self.latent_scale.numpy(),
             }
         )
-        atomic_write_text(directory / "change_rate.csv", change.to_csv(index=False))
-        return directory
+        atomic_write_text(files.change_rate, change.to_csv(index=False))
+        return files.path
 
     @classmethod
     def load(cls, directory: str | Path) -> PerturbationResult:
         """Read a result written by :meth:`save` (``directory`` holds ``result.npz`` and ``summary.json``)."""
-        directory = Path(directory)
-        for name in ("result.npz", "summary.json"):
-            if not (directory / name).is_file():
-                raise FileNotFoundError(f"{directory / name} not found: not a saved perturbation result")
-        summary = json.loads((directory / "summary.json").read_text())
-        with np.load(directory / "result.npz") as arrays:
+        files = PerturbationFiles(directory)
+        for path in (files.result, files.summary):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} not found: not a saved perturbation result")
+        summary = json.loads(files.summary.read_text())
+        with np.load(files.result) as arrays:
             tensors = {
                 name: torch.from_numpy(arrays[name].copy())
                 for name in ARRAYS + CONTROL_ARRAYS

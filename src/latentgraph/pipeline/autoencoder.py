@@ -40,6 +40,7 @@ from latentgraph.pipeline.lineage import declare
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
 from latentgraph.pipeline.tracking import RunLog, build_callbacks, fit_bars
+from latentgraph.run_layout import RunLayout, WaeCacheFiles
 from latentgraph.stage_cache import StageCache
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ def autoencoder_stage(
             else:
                 result = fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, None)
     if not result.worker:
-        declare(run_dir / "checkpoints", f"wae-{key}", "model", files=["last.ckpt"])
+        checkpoints = RunLayout(run_dir).checkpoints
+        declare(checkpoints.path, f"wae-{key}", "model", files=[checkpoints.last.name])
     return result
 
 
@@ -99,13 +101,15 @@ def _launched_worker() -> bool:
 
 def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
     """The cached fit in ``hit``: its weights and quality copied into the run, its provenance checked."""
+    run = RunLayout(run_dir)
     log.info("stage wae: reused from cache key %s (%s)", key, hit)
-    model = SequenceWAE.load_from_checkpoint(hit / "model.ckpt", map_location="cpu", weights_only=True).eval()
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(hit / "model.ckpt", run_dir / "checkpoints" / "last.ckpt")
-    metrics = json.loads((hit / "wae.json").read_text())
-    write_json(run_dir / "metrics" / "wae.json", metrics)
-    provenance_file = hit / "provenance.json"
+    entry = WaeCacheFiles(hit)
+    model = SequenceWAE.load_from_checkpoint(entry.model, map_location="cpu", weights_only=True).eval()
+    run.checkpoints.path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(entry.model, run.checkpoints.last)
+    metrics = json.loads(entry.quality.read_text())
+    write_json(run.metrics.wae, metrics)
+    provenance_file = entry.provenance
     recorded = json.loads(provenance_file.read_text()) if provenance_file.is_file() else None
     stale = stale_fit_warning(recorded)
     if stale:
@@ -114,7 +118,7 @@ def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> Au
             "settings; to refit, point LATENTGRAPH_CACHE (paths.cache_dir) to an empty folder",
             stale,
         )
-    write_json(run_dir / "metrics" / "wae_provenance.json", {**(recorded or {}), "reused": True, "stale": stale})
+    write_json(run.metrics.wae_provenance, {**(recorded or {}), "reused": True, "stale": stale})
     run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
     return AutoencoderResult(model, metrics, key)
 
@@ -130,10 +134,11 @@ def fit_autoencoder(
     explicit: str | None,
 ) -> AutoencoderResult:
     """Fit the WAE (from ``explicit``, or an interrupted fit under ``resume``), perturb it, store both."""
+    run = RunLayout(run_dir)
     log.info("stage wae: computing (key %s)", key)
     resuming = settings.resume or settings.ckpt_path == "last"
     resume_from = explicit or (checkpoint_to_resume(cache, key) if resuming else None)
-    cache.mark_unfinished("wae", key, run_dir / "checkpoints" / "last.ckpt")
+    cache.mark_unfinished("wae", key, run.checkpoints.last)
     callback = None
     if settings.perturbation.enabled:
         callback = PerturbationCallback(
@@ -149,20 +154,21 @@ def fit_autoencoder(
     )
     if trainer.global_rank > 0:  # a DDP worker: rank zero stores the results
         # save_checkpoint is collective: join rank zero's two saves below (a worker writes nothing)
-        trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=False)
-        trainer.save_checkpoint(run_dir / "unused.ckpt", weights_only=True)
+        trainer.save_checkpoint(run.unused_checkpoint, weights_only=False)
+        trainer.save_checkpoint(run.unused_checkpoint, weights_only=True)
         return AutoencoderResult(model, metrics, key, worker=True)
     # the run's last.ckpt is the final model (the periodic saves may end steps before the fit does);
     # written beside and renamed into place, as every last.ckpt is
-    final = run_dir / "checkpoints" / "last.ckpt"
+    final = run.checkpoints.last
     trainer.save_checkpoint(final.with_suffix(".ckpt.tmp"), weights_only=False)  # a full resume point
     os.replace(final.with_suffix(".ckpt.tmp"), final)
     provenance = fit_provenance()
-    with cache.store("wae", key) as entry:
-        trainer.save_checkpoint(entry / "model.ckpt", weights_only=True)
-        write_json(entry / "wae.json", metrics)
-        write_json(entry / "provenance.json", provenance)
-    write_json(run_dir / "metrics" / "wae_provenance.json", {**provenance, "reused": False, "stale": None})
+    with cache.store("wae", key) as entry_dir:
+        entry = WaeCacheFiles(entry_dir)
+        trainer.save_checkpoint(entry.model, weights_only=True)
+        write_json(entry.quality, metrics)
+        write_json(entry.provenance, provenance)
+    write_json(run.metrics.wae_provenance, {**provenance, "reused": False, "stale": None})
     cache.clear_unfinished("wae", key)
     run_log.step = trainer.global_step  # the graph and predictor numbers follow the training curves
     return AutoencoderResult(model, metrics, key, effects=callback.result if callback else None)
@@ -287,6 +293,6 @@ def train_autoencoder(
     metrics["global_step"] = trainer.global_step
     metrics["epochs"] = trainer.current_epoch
     if trainer.is_global_zero:
-        write_json(run_dir / "metrics" / "wae.json", metrics)
+        write_json(RunLayout(run_dir).metrics.wae, metrics)
     log.info("WAE quality: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     return metrics, model.eval(), trainer

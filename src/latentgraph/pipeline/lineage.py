@@ -17,9 +17,8 @@ from pathlib import Path
 
 from latentgraph.artifacts import write_json
 from latentgraph.pipeline.tracking import RunLog
+from latentgraph.run_layout import ARTIFACT_FILE, RunLayout
 from latentgraph.stage_cache import stage_key
-
-ARTIFACT_FILE = "artifact.json"
 
 
 def declare(
@@ -46,10 +45,11 @@ def keyed_name(kind: str, payload: object) -> str:
 
 def declare_report(run_dir: Path) -> str | None:
     """Declare ``report.html`` as artifact ``report-<results' key>`` (nothing without results)."""
-    results = declared(Path(run_dir) / "results")
-    if results is None or not (Path(run_dir) / "report.html").is_file():
+    run = RunLayout(run_dir)
+    results = declared(run.results.path)
+    if results is None or not run.report.is_file():
         return None
-    return declare(run_dir, results.replace("results-", "report-", 1), "report", [results], files=["report.html"])
+    return declare(run.path, results.replace("results-", "report-", 1), "report", [results], files=[run.report.name])
 
 
 def log_artifacts(run_log: RunLog, run_dir: Path) -> list[str]:

@@ -26,6 +26,7 @@ from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, remove_sequences
 from latentgraph.errors import ConfigValueError
 from latentgraph.nanstats import nanstd
+from latentgraph.run_layout import RunLayout
 
 
 @dataclass
@@ -186,13 +187,13 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
             report[name]["test_auroc"],
             {k: round(v, 3) for k, v in report[name]["ood_auroc"].items()},
         )
-    write_json(run_dir / "metrics" / "classifiers.json", report)
+    write_json(RunLayout(run_dir).metrics.classifiers, report)
     return trained
 
 
 def classifier_quality(run_dir: Path) -> dict[str, dict]:
     """What :func:`train_attribute_classifiers` wrote to ``metrics/classifiers.json`` (``{}``: no classifier)."""
-    path = run_dir / "metrics" / "classifiers.json"
+    path = RunLayout(run_dir).metrics.classifiers
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -253,7 +254,7 @@ def build_run_attribute_set(
         "id_train_mean": dict(zip(attributes.names, values.nanmean(dim=0).tolist())),
         "id_train_std": dict(zip(attributes.names, nanstd(values).tolist())),
     }
-    write_json(run_dir / "attributes" / "set.json", summary)
+    write_json(RunLayout(run_dir).attributes.set, summary)
     log.info(
         "attribute set %r: %d attributes; %d are features for target %r (its oracles %s left out)",
         attributes.name,

@@ -15,6 +15,7 @@ from latentgraph.pipeline.cache import perturbation_key, stage_cache
 from latentgraph.pipeline.lineage import declare, declared
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.progress import show_bars
+from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def perturbation_stage(
         computed: the result the fit's callback computed, if the fit ran; it is stored in the
             cache. Otherwise the cache's result for these settings is reused, or computed now.
     """
+    run = RunLayout(run_dir)
     if not settings.perturbation.enabled:
         return None
     cache = stage_cache(settings)
@@ -65,8 +67,8 @@ def perturbation_stage(
                 result = perturb_reused_model(settings, autoencoder, oracles, data, key)
                 with cache.store("perturbation", key) as entry:
                     result.save(entry)
-    result.save(run_dir / "perturbation")
-    declare(run_dir / "perturbation", f"perturbation-{key}", "perturbation", [declared(run_dir / "checkpoints")])
+    result.save(run.perturbation.path)
+    declare(run.perturbation.path, f"perturbation-{key}", "perturbation", [declared(run.checkpoints.path)])
     return result
 
 

@@ -10,6 +10,7 @@ from latentgraph.pipeline.ensemble import ConsensusStageResult
 from latentgraph.pipeline.graph import GraphStageResult
 from latentgraph.report.html import write_report
 from latentgraph.report.verdict import read_verdict
+from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def run_summary(
         metrics["graph/blanket_size"] = float(len(graph.blanket["blanket"]))
     if ensemble is not None:
         metrics.update(ensemble.consensus.agreement_metrics())
-    write_json(run_dir / "metrics" / "summary.json", metrics)
+    write_json(RunLayout(run_dir).metrics.summary, metrics)
     return metrics
 
 

@@ -19,6 +19,7 @@ from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import show_bars
+from latentgraph.run_layout import RunLayout
 
 
 @dataclass
@@ -43,7 +44,7 @@ def autoencoder_to_graph(
             settings.graph,
             effects,
             oracles.summary,
-            run_dir / "graph",
+            RunLayout(run_dir).graph.path,
             run_log,
             bars=show_bars(settings.trainer.enable_progress_bar),
         )

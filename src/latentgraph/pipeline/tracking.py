@@ -24,6 +24,7 @@ from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.models.step_seeding import StepSeeding
 from latentgraph.progress import show_bars
+from latentgraph.run_layout import CheckpointFiles, RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -208,13 +209,13 @@ class ParameterSummary(ModelSummary):
 
 def build_callbacks(settings: Config, run_dir: Path) -> list[Callback]:
     """Checkpoints (best and last), per-step seeding, early stopping if enabled, the progress bar."""
-    checkpoint_dir = str(run_dir / "checkpoints")
+    checkpoint_dir = str(RunLayout(run_dir).checkpoints.path)
     ckpt = settings.callbacks.checkpoint
     callbacks: list[Callback] = [
         # the best model by the monitored metric, checked after each validation
         AtomicModelCheckpoint(
             dirpath=checkpoint_dir,
-            filename="best-{epoch:03d}",
+            filename=CheckpointFiles.best_template,
             monitor=ckpt.monitor,
             mode=str(ckpt.mode),
             save_top_k=ckpt.save_top_k,

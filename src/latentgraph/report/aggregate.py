@@ -15,6 +15,7 @@ import yaml  # noqa: E402
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_target, atomic_write_text  # noqa: E402
+from latentgraph.run_layout import RunLayout, SweepLayout
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Aggregate:
 
 
 def job_label(job_dir: Path) -> str:
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    overrides = yaml.safe_load(RunLayout(job_dir).overrides.read_text()) or []
     return " ".join(str(o) for o in overrides) or job_dir.name
 
 
@@ -33,16 +34,13 @@ def collect(sweep_dir: str | Path) -> Aggregate:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"{sweep_dir} is not a directory")
-    jobs = sorted(
-        (p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()),
-        key=lambda p: (len(p.name), p.name),
-    )
+    jobs = [run.path for run in SweepLayout(sweep_dir).jobs()]
     if not jobs:
         raise FileNotFoundError(f"{sweep_dir} holds no Hydra job directories (no */.hydra/overrides.yaml)")
     frames, missing = [], []
     for job in jobs:
         label = job_label(job)
-        summary = job / "results" / "summary.csv"
+        summary = RunLayout(job).results.summary
         if summary.is_file():
             frames.append(pd.read_csv(summary).assign(job=job.name, overrides=label))
         else:
@@ -53,14 +51,14 @@ def collect(sweep_dir: str | Path) -> Aggregate:
 
 def write_aggregate(aggregate: Aggregate, out_dir: str | Path) -> list[Path]:
     """``aggregate.csv``, ``missing_jobs.txt`` (if any; an earlier one goes) and ``aggregate.png`` in ``out_dir``."""
-    out_dir = Path(out_dir)
-    written = [atomic_write_text(out_dir / "aggregate.csv", aggregate.summary.to_csv(index=False))]
+    out = SweepLayout(out_dir)
+    written = [atomic_write_text(out.aggregate, aggregate.summary.to_csv(index=False))]
     if aggregate.missing:
-        written.append(atomic_write_text(out_dir / "missing_jobs.txt", "\n".join(aggregate.missing) + "\n"))
+        written.append(atomic_write_text(out.missing_jobs, "\n".join(aggregate.missing) + "\n"))
     else:  # a rerun that finished every job: the earlier list would name jobs that now have results
-        (out_dir / "missing_jobs.txt").unlink(missing_ok=True)
+        out.missing_jobs.unlink(missing_ok=True)
     if len(aggregate.summary):
-        written.append(comparison_plot(aggregate.summary, out_dir / "aggregate.png"))
+        written.append(comparison_plot(aggregate.summary, out.aggregate_picture))
     return written
 
 

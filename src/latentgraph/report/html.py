@@ -20,6 +20,7 @@ from latentgraph.artifacts import atomic_write_text
 from latentgraph.predictors.experiment import read_ood_drop
 from latentgraph.report.figures import fewshot_figure
 from latentgraph.report.verdict import read_verdict, verdict_html
+from latentgraph.run_layout import RunLayout
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -85,7 +86,8 @@ def _provenance_note(provenance: dict | None) -> str:
 
 def _confidence_section(run_dir: Path) -> str:
     """The bootstrap frequencies of the target's blanket members (``graph/stability.json``)."""
-    stability = _read_json(run_dir / "graph" / "stability.json")
+    run = RunLayout(run_dir)
+    stability = _read_json(run.graph.stability)
     if stability is None:
         return "<h3>Graph confidence</h3>" + _missing("no bootstrap of this graph (graph.bootstrap=0)")
     rows = sorted(stability.get("blanket_frequency", {}).items(), key=lambda item: (-item[1], item[0]))
@@ -94,13 +96,14 @@ def _confidence_section(run_dir: Path) -> str:
         f"<h3>Graph confidence</h3><p>{stability['n_boot']} bootstrap resamples of the base codes "
         f"(no new decodes); the blanket of <b>{html.escape(str(stability.get('target')))}</b>:</p>"
         + _table(frame, "blanket-frequency")
-        + _image(run_dir / "graph" / "stability.png", "bootstrap frequencies")
+        + _image(run.graph.stability_picture, "bootstrap frequencies")
     )
 
 
 def _consensus_section(run_dir: Path) -> str:
     """The ensemble's consensus (``consensus/stability.json``), when the run had one."""
-    stability = _read_json(run_dir / "consensus" / "stability.json")
+    run = RunLayout(run_dir)
+    stability = _read_json(run.consensus.stability)
     if stability is None:
         return ""
     inclusion = stability.get("inclusion_probability", {})
@@ -133,7 +136,7 @@ def _consensus_section(run_dir: Path) -> str:
         + _reproducibility_note(stability)
         + "</p>"
         + _table(pd.DataFrame(rows), "consensus-frequency")
-        + _image(run_dir / "consensus" / "stability.png", "blanket and edge frequencies over autoencoders")
+        + _image(run.consensus.stability_picture, "blanket and edge frequencies over autoencoders")
     )
 
 
@@ -175,7 +178,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     run_dir = Path(run_dir)
     parts = [
         f"<h1>latentgraph run {html.escape(run_dir.name)}</h1>",
-        verdict_html(read_verdict(run_dir), _image(run_dir / "results" / "comparisons.png", "forest plot")),
+        verdict_html(read_verdict(run_dir), _image(RunLayout(run_dir).results.comparisons_picture, "forest plot")),
         _data_section(run_dir),
         _autoencoder_section(run_dir),
         _graph_section(run_dir),
@@ -189,11 +192,11 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
-    return atomic_write_text(run_dir / "report.html", page)
+    return atomic_write_text(RunLayout(run_dir).report, page)
 
 
 def _data_section(run_dir: Path) -> str:
-    data = _read_json(run_dir / "data" / "summary.json")
+    data = _read_json(RunLayout(run_dir).data.summary)
     parts = ["<h2>Data</h2>"]
     if data:
         rows = [
@@ -214,11 +217,12 @@ def _data_section(run_dir: Path) -> str:
 
 
 def _autoencoder_section(run_dir: Path) -> str:
+    run = RunLayout(run_dir)
     parts = ["<h2>Autoencoder</h2>"]
-    wae = _read_json(run_dir / "metrics" / "wae.json")
+    wae = _read_json(run.metrics.wae)
     parts.append(_table(pd.DataFrame([wae]), "wae-metrics") if wae else _missing("no metrics/wae.json"))
-    parts.append(_provenance_note(_read_json(run_dir / "metrics" / "wae_provenance.json")))
-    classifiers = _read_json(run_dir / "metrics" / "classifiers.json")
+    parts.append(_provenance_note(_read_json(run.metrics.wae_provenance)))
+    classifiers = _read_json(run.metrics.classifiers)
     if classifiers:
         rows = [
             {
@@ -234,13 +238,14 @@ def _autoencoder_section(run_dir: Path) -> str:
 
 
 def _graph_section(run_dir: Path) -> str:
+    run = RunLayout(run_dir)
     parts = [
         "<h2>Perturbation experiment and graph</h2>",
-        _image(run_dir / "graph" / "sensitivity_heatmap.png", "sensitivity heatmap"),
-        _image(run_dir / "graph" / "graph.png", "latent to attribute graph and attribute DAG"),
+        _image(run.graph.sensitivity_heatmap, "sensitivity heatmap"),
+        _image(run.graph.picture, "latent to attribute graph and attribute DAG"),
     ]
-    blanket = _read_json(run_dir / "graph" / "blanket.json")
-    graph = _read_json(run_dir / "graph" / "summary.json")
+    blanket = _read_json(run.graph.blanket)
+    graph = _read_json(run.graph.summary)
     if blanket:
         members = ", ".join(blanket["blanket"]) or "empty"
         fallback = f" Fallback: {blanket['fallback']} ({blanket['reason']})." if blanket["fallback"] else ""
@@ -261,8 +266,9 @@ def _graph_section(run_dir: Path) -> str:
 
 
 def _predictor_section(run_dir: Path) -> str:
+    run = RunLayout(run_dir)
     parts = ["<h2>Predictors</h2>"]
-    drops_path, summary_path = run_dir / "results" / "ood_drop.csv", run_dir / "results" / "summary.csv"
+    drops_path, summary_path = run.results.ood_drop, run.results.summary
     if not (drops_path.is_file() and summary_path.is_file()):
         parts.append(_missing("no results/ (the predictor stage did not run)"))
         return "\n".join(parts)
@@ -287,8 +293,8 @@ def _predictor_section(run_dir: Path) -> str:
             "<p>AUROC, mean over predictor seeds, with its 95 % crossed-bootstrap interval (seeds and test "
             "rows resampled together).</p>" + _table(shown, "results")
         )
-    parts.append(_image(run_dir / "results" / "limited_curve.png", "limited-data curve"))
-    comparisons = run_dir / "results" / "comparisons.csv"
+    parts.append(_image(run.results.limited_curve, "limited-data curve"))
+    comparisons = run.results.comparisons
     if comparisons.is_file():
         parts.append(
             "<h3>Fixed comparisons</h3><p>Every comparison of the answer above, with its p-values "
@@ -300,7 +306,7 @@ def _predictor_section(run_dir: Path) -> str:
 
 
 def _config_section(run_dir: Path, config_yaml: str | None) -> str:
-    config = run_dir / ".hydra" / "config.yaml"
+    config = RunLayout(run_dir).hydra_config
     config_text = config.read_text() if config.is_file() else config_yaml
     return "<h2>Config</h2>\n" + (
         f"<pre>{html.escape(config_text)}</pre>" if config_text else _missing("no .hydra/config.yaml")

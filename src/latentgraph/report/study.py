@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from latentgraph.artifacts import atomic_write_text
 from latentgraph.report.figures import save_png
 from latentgraph.report.verdict import n_label, ordered_by_n
+from latentgraph.run_layout import RunLayout, SweepLayout
 
 BEGIN, END = "<!-- study:begin (written by latentgraph-aggregate --docs) -->", "<!-- study:end -->"
 ARMS = {"per-seed blanket (5 seeds)": "per-seed", "consensus_blanket": "consensus", "markov_blanket": "seed 0"}
@@ -34,26 +35,27 @@ class StudyJob:
     shift: str
     path: Path
 
-    def read_json(self, relative: str) -> dict | None:
-        file = self.path / relative
+    @property
+    def run(self) -> RunLayout:
+        return RunLayout(self.path)
+
+    @staticmethod
+    def read_json(file: Path) -> dict | None:
         return json.loads(file.read_text()) if file.is_file() else None
 
     @property
     def comparisons(self) -> pd.DataFrame:
-        file = self.path / "results" / "comparisons.csv"
+        file = self.run.results.comparisons
         return pd.read_csv(file) if file.is_file() else pd.DataFrame()
 
 
 def study_jobs(sweep_dir: str | Path) -> list[StudyJob]:
     """The sweep's job directories, each named by its ``study=`` override (or its directory)."""
     jobs = []
-    for path in sorted(Path(sweep_dir).iterdir()):
-        overrides_file = path / ".hydra" / "overrides.yaml"
-        if not overrides_file.is_file():
-            continue
-        overrides = yaml.safe_load(overrides_file.read_text()) or []
-        shift = next((o.split("=", 1)[1] for o in overrides if str(o).startswith("study=")), path.name)
-        jobs.append(StudyJob(shift, path))
+    for run in SweepLayout(sweep_dir).jobs():
+        overrides = yaml.safe_load(run.overrides.read_text()) or []
+        shift = next((o.split("=", 1)[1] for o in overrides if str(o).startswith("study=")), run.path.name)
+        jobs.append(StudyJob(shift, run.path))
     return jobs
 
 
@@ -67,7 +69,7 @@ def _column(regime: str, n: int) -> str:
 
 
 def _oracle(job: StudyJob) -> str:
-    oracle = (job.read_json("attributes/set.json") or {}).get("target_oracle") or {}
+    oracle = (job.read_json(job.run.attributes.set) or {}).get("target_oracle") or {}
     kind = "saw no label" if oracle.get("pretrained") else "trained on the ID split"
     return f"{oracle.get('column', '?')} ({kind})"
 
@@ -85,7 +87,7 @@ def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
                 continue  # an ensemble reports its consensus and its per-seed blankets
             versus_all = own[own["reference"] == "all"]
             versus_all = ordered_by_n(versus_all)
-            found = ((job.read_json("results/oracle.json") or {}).get("auroc") or {}).get(dataset)
+            found = ((job.read_json(job.run.results.oracle) or {}).get("auroc") or {}).get(dataset)
             row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": ARMS[blanket]}
             row["oracle AUROC"] = f"{found['auroc']:.3f}" if found else "?"
             row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in versus_all.itertuples()})
@@ -102,7 +104,7 @@ def stability_table(jobs: list[StudyJob]) -> pd.DataFrame:
     consensus's expected reproducibility, and the consensus blanket."""
     rows = []
     for job in jobs:
-        stability = job.read_json("consensus/stability.json")
+        stability = job.read_json(job.run.consensus.stability)
         if stability is None:
             continue
         rows.append(
@@ -123,7 +125,7 @@ def control_table(jobs: list[StudyJob]) -> pd.DataFrame:
     """For the positive control: how the blankets recover the planted members (recall, extras)."""
     rows = []
     for job in jobs:
-        control, stability = job.read_json("data/control.json"), job.read_json("consensus/stability.json")
+        control, stability = job.read_json(job.run.data.control), job.read_json(job.run.consensus.stability)
         if control is None or stability is None:
             continue
         members = set(control["members"])
@@ -151,7 +153,7 @@ def control_baselines_table(jobs: list[StudyJob]) -> pd.DataFrame:
     every ``n``, with intervals."""
     rows = []
     for job in jobs:
-        if job.read_json("data/control.json") is None or job.comparisons.empty:
+        if job.read_json(job.run.data.control) is None or job.comparisons.empty:
             continue
         comparisons = job.comparisons
         shifted = comparisons[(comparisons["blanket"] == "consensus_blanket") & (comparisons["dataset"] != "id_test")]
@@ -208,6 +210,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) -> str:
     """The three tables (and the control's) as markdown, each naming the files it was made from."""
     where = sweep_dir.as_posix()
+    forest = SweepLayout(sweep_dir).study_forest
     parts = [
         f"Made by `latentgraph-aggregate {where}` from the study's jobs ({', '.join(j.shift for j in jobs)}).",
         "",
@@ -235,9 +238,9 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
         "Holm-adjusted word.",
         "",
         _markdown(control_baselines_table(jobs)),
-        "![forest plot](study_forest.png)" if (sweep_dir / "study_forest.png").is_file() else "",
+        f"![forest plot]({forest.name})" if forest.is_file() else "",
     ]
-    unfinished = [job.shift for job in jobs if not (job.path / "results" / "summary.csv").is_file()]
+    unfinished = [job.shift for job in jobs if not job.run.results.summary.is_file()]
     if unfinished:
         parts.append("\nNot finished (no results/summary.csv): " + ", ".join(unfinished))
     if missing:
@@ -248,15 +251,15 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
 def write_study(sweep_dir: str | Path, docs: str | Path | None = None) -> list[Path]:
     """``study.md`` and ``study_forest.png`` in the sweep directory; with ``docs``, the same
     markdown between that file's study markers (the forest plot copied beside it)."""
-    sweep_dir = Path(sweep_dir)
-    jobs = study_jobs(sweep_dir)
+    sweep = SweepLayout(sweep_dir)
+    jobs = study_jobs(sweep.path)
     missing = [job.shift for job in jobs if job.comparisons.empty]
     written = []
     figure = forest_figure(jobs)
     if figure is not None:
-        written.append(save_png(figure, sweep_dir / "study_forest.png"))
-    text = study_markdown(jobs, sweep_dir, missing)
-    written.append(atomic_write_text(sweep_dir / "study.md", text))
+        written.append(save_png(figure, sweep.study_forest))
+    text = study_markdown(jobs, sweep.path, missing)
+    written.append(atomic_write_text(sweep.study, text))
     if docs is not None:
         docs = Path(docs)
         document = docs.read_text()
@@ -265,6 +268,6 @@ def write_study(sweep_dir: str | Path, docs: str | Path | None = None) -> list[P
         before, rest = document.split(BEGIN, 1)
         _, after = rest.split(END, 1)
         if figure is not None:
-            written.append(save_png(figure, docs.parent / "study_forest.png"))
+            written.append(save_png(figure, docs.parent / sweep.study_forest.name))
         written.append(atomic_write_text(docs, before + BEGIN + "\n" + text + END + after))
     return written

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from latentgraph.predictors.experiment import ID_TEST
+from latentgraph.run_layout import RunLayout
 
 QUESTION = (
     "Does a predictor trained on the Markov blanket of {target} hold up better out of distribution, "
@@ -147,22 +148,23 @@ def _read(path: Path) -> dict | None:
 
 def read_verdict(run_dir: str | Path) -> Verdict | None:
     """The verdict of a finished run (``None`` when it has no predictor results)."""
+    run = RunLayout(run_dir)
     run_dir = Path(run_dir)
-    comparisons_path = run_dir / "results" / "comparisons.csv"
+    comparisons_path = run.results.comparisons
     if not comparisons_path.is_file():
         return None
     comparisons = pd.read_csv(comparisons_path)
-    features = _read(run_dir / "results" / "features.json") or {}
-    oracle = _read(run_dir / "results" / "oracle.json") or {}
-    consensus = _read(run_dir / "consensus" / "blanket.json")
-    graph_blanket = _read(run_dir / "graph" / "blanket.json") or {}
+    features = _read(run.results.features) or {}
+    oracle = _read(run.results.oracle) or {}
+    consensus = _read(run.consensus.blanket)
+    graph_blanket = _read(run.graph.blanket) or {}
     if consensus is not None:
         blanket, confidence = consensus["blanket"], consensus.get("frequency", {})
         source = f"fraction of {consensus['n_graphs']} autoencoders"
         target = consensus["target"]
     else:
         blanket = graph_blanket.get("blanket", [])
-        stability = _read(run_dir / "graph" / "stability.json") or {}
+        stability = _read(run.graph.stability) or {}
         confidence = stability.get("blanket_frequency", {})
         source = f"fraction of {stability['n_boot']} bootstrap resamples" if stability else ""
         target = graph_blanket.get("target", "the target")
