@@ -528,6 +528,11 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        self._check_stages()
+        self._check_domain()
+
+    def _check_stages(self) -> None:
+        """Rules across the stage, graph, ensemble and resume settings."""
         _check(
             not self.control.enabled or self.data.alphabet == "peptides",
             "control.enabled",
@@ -581,6 +586,9 @@ class Config:
             self.resume,
             f"resume=true finds the checkpoint itself; drop it or ckpt_path={self.ckpt_path}",
         )
+
+    def _check_domain(self) -> None:
+        """The alphabet, descriptors and lengths fit the domain."""
         molecular = self.data.alphabet != AlphabetName.peptides
         _check(
             molecular == (self.domain == Domain.molecules),

@@ -19,6 +19,7 @@ from latentgraph.data.alphabet import reading_alphabet
 from latentgraph.data.records import DataError, DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, holdout_split, remove_sequences, split_labelled
+from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -106,27 +107,38 @@ def prepare_data(
         if sources.conflicts
         else pd.DataFrame(columns=["sequence", "source"])
     )
+    summary.update(_counts(target, id_name, splits, ood, (corpus_train, corpus_val), drop_log, len(conflicts)))
+    return PreparedData(target, *splits, ood, corpus_train, corpus_val, drop_log, conflicts, summary)
+
+
+def _counts(
+    target: str,
+    id_name: str,
+    splits: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    ood: dict[str, pd.DataFrame],
+    corpus: tuple[list[str], list[str]],
+    drop_log: DropLog,
+    conflicting_rows: int,
+) -> dict:
+    """The data summary's sizes: each ID split, each OOD set, the corpus, the drops and the conflicts."""
     id_train, id_val, id_test = splits
-    summary.update(
-        {
-            "target": target,
-            "id": {
-                "name": id_name,
-                "train": len(id_train),
-                "val": len(id_val),
-                "test": len(id_test),
-                "positives_train": int((id_train[target] == 1).sum()),
-            },
-            "ood": {
-                name: {"n": len(f), "positives": int((f[target] == 1).sum()) if target in f else None}
-                for name, f in ood.items()
-            },
-            "corpus": {"train": len(corpus_train), "val": len(corpus_val)},
-            "dropped": {"total": drop_log.total, "by_source": drop_log.summary()},
-            "conflicting_label_rows": len(conflicts),
-        }
-    )
-    return PreparedData(target, id_train, id_val, id_test, ood, corpus_train, corpus_val, drop_log, conflicts, summary)
+    return {
+        "target": target,
+        "id": {
+            "name": id_name,
+            "train": len(id_train),
+            "val": len(id_val),
+            "test": len(id_test),
+            "positives_train": int((id_train[target] == 1).sum()),
+        },
+        "ood": {
+            name: {"n": len(f), "positives": int((f[target] == 1).sum()) if target in f else None}
+            for name, f in ood.items()
+        },
+        "corpus": {"train": len(corpus[0]), "val": len(corpus[1])},
+        "dropped": {"total": drop_log.total, "by_source": drop_log.summary()},
+        "conflicting_label_rows": conflicting_rows,
+    }
 
 
 class _SourceReader:
@@ -266,8 +278,8 @@ def _autoencoder_corpus(
 
 def write_data_report(data: PreparedData, run_dir: str | Path) -> Path:
     """Write ``data/summary.json``, ``data/dropped.csv`` and ``data/conflicts.csv`` atomically."""
-    out = Path(run_dir) / "data"
-    write_json(out / "summary.json", data.summary)
-    atomic_write_text(out / "dropped.csv", data.drop_log.to_csv())
-    atomic_write_text(out / "conflicts.csv", data.conflicts.to_csv(index=False))
-    return out
+    files = RunLayout(run_dir).data
+    write_json(files.summary, data.summary)
+    atomic_write_text(files.dropped, data.drop_log.to_csv())
+    atomic_write_text(files.conflicts, data.conflicts.to_csv(index=False))
+    return files.path

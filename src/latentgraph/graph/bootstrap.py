@@ -109,7 +109,7 @@ def bootstrap_graph(
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     settings = {key: value for key, value in build_graph_settings.items() if key != "sem"}
-    n, d, k, m = result.effects.shape
+    n, d, k, m = result.effects.shape  # d, k, m: latents, steps and attributes
     flips = n_permutations or result.info.get("n_permutations") or permutations_for(d * m, k)
     if latent_edges is None:
         latent_edges = Structure(settings.get("structure", Structure.footprint)) != Structure.gradient_covariance
@@ -117,30 +117,7 @@ def bootstrap_graph(
     replicates = []
     for _ in range(n_boot):
         rows = torch.randint(0, n, (n,), generator=generator)
-        effects = result.effects[rows]
-        control_qvalues = None
-        if latent_edges:
-            pvalues = sign_flip_pvalues(effects, n_permutations=flips, generator=generator)
-        else:  # no latent edge in the replicate: its attribute graph does not read them
-            pvalues = torch.ones(d, m)
-            control_qvalues = torch.ones(d, m) if result.has_control else None
-        if latent_edges and result.has_control:  # the same base codes' random-direction steps
-            control = generic_response_pvalues(
-                effects, result.control_effects[rows], n_draws=flips, generator=generator
-            )
-            control_qvalues = benjamini_hochberg(control)
-        spread = attribute_spread(result.base_values[rows])
-        replicates.append(
-            graph_from_tests(
-                result.latent_names,
-                result.attribute_names,
-                sensitivity(effects, spread),
-                benjamini_hochberg(pvalues),
-                control_qvalues=control_qvalues,
-                effects=(effects, result.deltas, spread),
-                **settings,
-            )
-        )
+        replicates.append(_replicate(result, rows, generator, flips if latent_edges else None, settings))
         if progress is not None:
             progress()
     latent = Counter(edge for graph in replicates for edge in graph.latent_edges)
@@ -156,4 +133,32 @@ def bootstrap_graph(
             "n_permutations": flips if latent_edges else None,
             "latent_edges_resampled": latent_edges,
         },
+    )
+
+
+def _replicate(
+    result: PerturbationResult, rows: torch.Tensor, generator: torch.Generator, flips: int | None, settings: dict
+) -> AttributeGraph:
+    """The graph of one resample ``rows`` of the base codes; ``flips=None``: without retesting the
+    latent edges (no latent edge in it: a gradient-covariance graph does not read them)."""
+    effects = result.effects[rows]
+    d, m = len(result.latent_names), len(result.attribute_names)
+    control_qvalues = None
+    if flips is not None:
+        pvalues = sign_flip_pvalues(effects, n_permutations=flips, generator=generator)
+    else:
+        pvalues = torch.ones(d, m)
+        control_qvalues = torch.ones(d, m) if result.has_control else None
+    if flips is not None and result.has_control:  # the same base codes' random-direction steps
+        control = generic_response_pvalues(effects, result.control_effects[rows], n_draws=flips, generator=generator)
+        control_qvalues = benjamini_hochberg(control)
+    spread = attribute_spread(result.base_values[rows])
+    return graph_from_tests(
+        result.latent_names,
+        result.attribute_names,
+        sensitivity(effects, spread),
+        benjamini_hochberg(pvalues),
+        control_qvalues=control_qvalues,
+        effects=(effects, result.deltas, spread),
+        **settings,
     )

@@ -112,49 +112,39 @@ def run_perturbation(
     """Perturb every latent of ``n_base`` codes by every step and measure the attributes' response.
 
     Args:
-        autoencoder: anything with ``latent_dim``, ``sample_prior``, ``encode`` and ``decode``
-            (:class:`~latentgraph.perturbation.protocol.Autoencoder`).
+        autoencoder: a :class:`~latentgraph.perturbation.protocol.Autoencoder`.
         attributes: anything with ``names`` that maps ``list[str]`` to ``Tensor[n, len(names)]``.
-        n_base: number of base codes ``N``.
-        deltas: the steps ``δ_k`` (non-zero), in units of each latent's scale.
+        n_base: number of base codes ``N``; deltas: the steps ``δ_k`` (non-zero), in latent scales.
         base: ``"prior"`` (codes drawn from the prior) or ``"posterior"`` (codes of ``n_base``
-            sequences drawn from ``sequences``).
-        sequences: data sequences; needed for ``base="posterior"`` and for ``latent_scale="data"``.
-        seed: seeds the base codes and the permutation test; the result is deterministic for a
-            given seed (and a deterministic decoder).
+            sequences drawn from ``sequences``, which ``latent_scale="data"`` needs too).
+        seed: seeds the base codes and the tests (the result is deterministic for a seed).
         batch_size: codes decoded and scored per chunk (bounds memory).
         latent_scale: ``"data"`` (each latent's standard deviation over the encoded
             ``sequences``) or ``"unit"`` (1). Default: ``"data"`` when sequences are given.
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
-            alone, see :func:`~latentgraph.perturbation.edge_tests.permutations_for`); also the
-            number of null draws of the random-direction control.
-        n_directions: ``R`` random unit directions for the control (docs/method.md §5c): each
-            base code is also stepped by every ``δ_k`` times the median latent scale along each
-            direction (``N·R·K`` more decodes), and every (latent, attribute) pair is tested
-            against that generic response. 0: no control (``min_effect="auto"`` then cannot be used).
-        progress: report progress per chunk (``False``: silent; ``None``, the default, reports):
-            a bar or one log line per chunk, as ``bars`` decides.
-        bars: a bar rather than log lines; ``None`` (default): :func:`latentgraph.progress.show_bars`,
-            a bar only when standard output is a terminal, so batch logs get plain lines.
-        shard: split the decoding across processes (DDP ranks): each decodes a contiguous
-            ``1/world_size`` of the codes, in chunks, and rank zero gathers the effects and runs
-            the tests. The result equals a single process's (the same codes, decoded by the same
-            weights; the chunking does not change results); ranks other than zero return ``None``.
+            alone, :func:`~latentgraph.perturbation.edge_tests.permutations_for`); also the null
+            draws of the random-direction control.
+        n_directions: ``R`` random unit directions for the control (docs/method.md §5c): every base
+            code is also stepped by each ``δ_k`` times the median latent scale along each direction
+            (``N·R·K`` more decodes), and each (latent, attribute) pair is tested against that
+            generic response. 0: no control (``min_effect="auto"`` then cannot be used).
+        progress: report each chunk (``False``: silent), as a bar or a log line: ``bars`` decides,
+            by default :func:`latentgraph.progress.show_bars` (a bar only on a terminal).
+        shard: split the decoding across DDP ranks: each decodes a contiguous ``1/world_size`` of the
+            codes and rank zero gathers the effects and runs the tests, with a single process's
+            result; ranks other than zero return ``None``.
     """
     deltas_t = torch.as_tensor(list(deltas), dtype=torch.float32)
     _check_design(deltas_t, n_base, n_directions)
-    names = list(attributes.names)
     generator = torch.Generator().manual_seed(seed)
     latent_scale = latent_scale or ("data" if sequences else "unit")
 
     z = _base_codes(autoencoder, base, n_base, sequences, generator, batch_size).to(torch.float32)
     n, d = z.shape
     scale = _latent_scales(autoencoder, latent_scale, sequences, d, batch_size)
-
     started = time.perf_counter()
     base_sequences = autoencoder.decode(z)
     base_values = _score(attributes, base_sequences)
-    k = len(deltas_t)
     grid = _decode_grid(
         autoencoder, attributes, z, deltas_t, scale, base_sequences, batch_size, shard, progress is not False, bars
     )
@@ -162,31 +152,18 @@ def run_perturbation(
         return None
     values, changed, decode_seconds = grid
     elapsed = time.perf_counter() - started
-
     tested = _effect_tests(
         autoencoder, attributes, z, values, base_values, deltas_t, scale, n_directions, n_permutations, generator,
         batch_size,
     )  # fmt: skip
     elapsed += tested.pop("control_seconds")
-    info = {
-        "seed": seed,
-        "base": base,
-        "n_base": n,
-        "latent_scale": latent_scale,
-        "n_permutations": tested.pop("n_permutations"),
-        "batch_size": batch_size,
-        "processes": shard.world_size if shard is not None else 1,
-        "decodes": n * d * k + n + n * n_directions * k,
-        "n_directions": n_directions,
-        "unscorable_decodes": tested.pop("unscorable"),
-        "seconds": round(elapsed, 3),
-        "decode_seconds": round(decode_seconds, 3),
-    }
+    settings = {"seed": seed, "base": base, "latent_scale": latent_scale, "batch_size": batch_size}
+    info = _run_info(tested, settings, (n, d, len(deltas_t)), n_directions, shard, elapsed, decode_seconds)
     _log_counts(info, elapsed)
     return PerturbationResult(
         latent_names=[f"z{j}" for j in range(d)],
-        attribute_names=names,
-        change_rate=changed.reshape(n, d, k).float().mean(dim=(0, 2)),
+        attribute_names=list(attributes.names),
+        change_rate=changed.reshape(n, d, len(deltas_t)).float().mean(dim=(0, 2)),
         deltas=deltas_t,
         latent_scale=scale,
         base_codes=z.cpu(),
@@ -195,6 +172,33 @@ def run_perturbation(
         info=info,
         **tested,
     )
+
+
+def _run_info(
+    tested: dict,
+    settings: dict,
+    shape: tuple[int, int, int],
+    n_directions: int,
+    shard: Shard | None,
+    seconds: float,
+    decode_seconds: float,
+) -> dict:
+    """The result's ``info``: its settings, the decodes made and the time taken (takes the tests' counts)."""
+    n, d, k = shape
+    return {
+        "seed": settings["seed"],
+        "base": settings["base"],
+        "n_base": n,
+        "latent_scale": settings["latent_scale"],
+        "n_permutations": tested.pop("n_permutations"),
+        "batch_size": settings["batch_size"],
+        "processes": shard.world_size if shard is not None else 1,
+        "decodes": n * d * k + n + n * n_directions * k,
+        "n_directions": n_directions,
+        "unscorable_decodes": tested.pop("unscorable"),
+        "seconds": round(seconds, 3),
+        "decode_seconds": round(decode_seconds, 3),
+    }
 
 
 def _effect_tests(

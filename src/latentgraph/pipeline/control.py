@@ -11,7 +11,7 @@ later stage; the autoencoder's corpus and key are untouched.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +19,11 @@ import pandas as pd
 
 from latentgraph.artifacts import write_json
 from latentgraph.attributes.planted import PlantedBlock
-from latentgraph.attributes.sets import build_attribute_set
-from latentgraph.config.schema import Config
+from latentgraph.attributes.sets import AttributeSet, build_attribute_set
+from latentgraph.config.schema import Config, ControlConfig
 from latentgraph.data import PreparedData
 from latentgraph.data.planted import planted_labels, spurious_selection
+from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +33,63 @@ def control_stage(settings: Config, data: PreparedData, run_dir: Path) -> tuple[
     control = settings.control
     if not control.enabled:
         return data, None
-    descriptors = build_attribute_set(
-        name="planted control",
-        descriptors=list(dict.fromkeys([*control.members, control.spurious])),
-        max_len=settings.data.max_len,
-        bad_records=str(settings.data.bad_records),
+    planting = _Planting.fit(settings, data)
+    block = PlantedBlock(
+        control.members, control.weights, planting.centre.tolist(), planting.scale.tolist(), control.target
     )
-    members = [descriptors.names.index(m) for m in control.members]
-    spurious = descriptors.names.index(control.spurious)
-    train_values = descriptors(list(data.id_train["sequence"])).double().numpy()
-    centre = np.nanmean(train_values[:, members], axis=0)
-    scale = np.nanstd(train_values[:, members], axis=0)
-    block = PlantedBlock(control.members, control.weights, centre.tolist(), scale.tolist(), control.target)
-    threshold = float(np.nanmedian(train_values[:, spurious]))
-    rng = np.random.default_rng(control.seed)
-    weights = np.asarray(control.weights, dtype=float)
+    splits, report = {}, {}
+    for name in ("id_train", "id_val", "id_test"):
+        splits[name], report[name] = planting.shifted(getattr(data, name), control.agreement)
+    ood = {}
+    for name, frame in data.ood.items():
+        ood[f"{name}_reversed"], report[f"{name}_reversed"] = planting.shifted(frame, 1.0 - control.agreement)
+    _record(planting, report, run_dir)
+    return replace(data, target=control.target, ood=ood, **splits), block
 
-    def shifted(frame: pd.DataFrame, agreement: float) -> tuple[pd.DataFrame, dict]:
-        values = descriptors(list(frame["sequence"])).double().numpy()
+
+@dataclass
+class _Planting:
+    """The planted label rule and the spurious selection, with centres, scales and threshold read from
+    the ID training sequences; ``rng`` draws every row's label and selection in turn."""
+
+    control: ControlConfig
+    descriptors: AttributeSet
+    members: list[int]
+    spurious: int
+    centre: np.ndarray
+    scale: np.ndarray
+    threshold: float
+    rng: np.random.Generator
+
+    @classmethod
+    def fit(cls, settings: Config, data: PreparedData) -> _Planting:
+        control = settings.control
+        descriptors = build_attribute_set(
+            name="planted control",
+            descriptors=list(dict.fromkeys([*control.members, control.spurious])),
+            max_len=settings.data.max_len,
+            bad_records=str(settings.data.bad_records),
+        )
+        members = [descriptors.names.index(m) for m in control.members]
+        spurious = descriptors.names.index(control.spurious)
+        train_values = descriptors(list(data.id_train["sequence"])).double().numpy()
+        centre = np.nanmean(train_values[:, members], axis=0)
+        scale = np.nanstd(train_values[:, members], axis=0)
+        threshold = float(np.nanmedian(train_values[:, spurious]))
+        rng = np.random.default_rng(control.seed)
+        return cls(control, descriptors, members, spurious, centre, scale, threshold, rng)
+
+    def shifted(self, frame: pd.DataFrame, agreement: float) -> tuple[pd.DataFrame, dict]:
+        """``frame``'s rows with planted labels, kept so the spurious attribute agrees with the label
+        about ``agreement`` of the time; and their counts."""
+        control = self.control
+        values = self.descriptors(list(frame["sequence"])).double().numpy()
         scorable = np.isfinite(values).all(axis=1)
-        logits = ((values[:, members] - centre) / scale) @ weights
-        labels = planted_labels(np.nan_to_num(logits), control.noise, rng)
-        keep = spurious_selection(labels, values[:, spurious], threshold, agreement, rng) & scorable
+        logits = ((values[:, self.members] - self.centre) / self.scale) @ np.asarray(control.weights, dtype=float)
+        labels = planted_labels(np.nan_to_num(logits), control.noise, self.rng)
+        keep = spurious_selection(labels, values[:, self.spurious], self.threshold, agreement, self.rng) & scorable
         kept = frame.loc[keep].assign(**{control.target: labels[keep]}).reset_index(drop=True)
-        flag = values[keep, spurious] > threshold
+        flag = values[keep, self.spurious] > self.threshold
         return kept, {
             "rows": int(keep.sum()),
             "of": len(frame),
@@ -63,23 +97,21 @@ def control_stage(settings: Config, data: PreparedData, run_dir: Path) -> tuple[
             "spurious_agrees_with_label": float(np.mean(flag == (labels[keep] == 1))) if keep.any() else None,
         }
 
-    splits, report = {}, {}
-    for name in ("id_train", "id_val", "id_test"):
-        splits[name], report[name] = shifted(getattr(data, name), control.agreement)
-    ood = {}
-    for name, frame in data.ood.items():
-        ood[f"{name}_reversed"], report[f"{name}_reversed"] = shifted(frame, 1.0 - control.agreement)
+
+def _record(planting: _Planting, report: dict, run_dir: Path) -> None:
+    """``data/control.json`` (the planted rule and each split's counts), and one log line per split."""
+    control = planting.control
     write_json(
-        run_dir / "data" / "control.json",
+        RunLayout(run_dir).data.control,
         {
             "target": control.target,
             "members": list(control.members),
             "weights": list(control.weights),
-            "centre": centre.tolist(),
-            "scale": scale.tolist(),
+            "centre": planting.centre.tolist(),
+            "scale": planting.scale.tolist(),
             "noise": control.noise,
             "spurious": control.spurious,
-            "spurious_threshold": threshold,
+            "spurious_threshold": planting.threshold,
             "agreement": control.agreement,
             "splits": report,
         },
@@ -92,7 +124,6 @@ def control_stage(settings: Config, data: PreparedData, run_dir: Path) -> tuple[
             row["of"],
             row["positives"],
             control.spurious,
-            threshold,
+            planting.threshold,
             100 * (row["spurious_agrees_with_label"] or 0),
         )
-    return replace(data, target=control.target, ood=ood, **splits), block

@@ -35,6 +35,7 @@ from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
 from latentgraph.pipeline.stages import autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog
+from latentgraph.run_layout import ConsensusFiles, RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ConsensusStageResult:
 
 
 def member_dir(run_dir: Path, seed: int) -> Path:
-    return run_dir / "ensemble" / f"seed-{seed}"
+    return RunLayout(run_dir).member(seed).path
 
 
 def ensemble_stage(
@@ -78,7 +79,7 @@ def ensemble_stage(
         else:
             member_oracles = oracles
             # the shared attribute set's summary, so that a member is a finished run stage=consensus can read
-            write_json(out / "attributes" / "set.json", oracles.summary)
+            write_json(RunLayout(out).attributes.set, oracles.summary)
         graph = autoencoder_to_graph(member, data, member_oracles, out, member_log).graph
         member_log.save()
         graphs.append(graph.graph)
@@ -88,7 +89,7 @@ def ensemble_stage(
         graphs,
         oracles.summary,
         settings,
-        run_dir / "consensus",
+        RunLayout(run_dir).consensus.path,
         run_log,
         member_dirs=dirs,
         seeds=_seeds(settings),
@@ -118,21 +119,11 @@ def consensus_stage(
             "ensemble.size", settings.ensemble.size, f"the attribute set has no oracle for {set_summary['target']!r}"
         )
     result = consensus(graphs, node, settings.ensemble.threshold, candidates=candidates)
-    features = result.blanket
-    fallback = None
-    if not features:
-        reason = f"no attribute reaches frequency {result.threshold} in the blanket of {node!r}"
-        policy = EmptyBlanket(settings.graph.empty_blanket)
-        if policy == EmptyBlanket.fail:
-            raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=skip to go on")
-        if policy == EmptyBlanket.all:
-            features, fallback = list(candidates), "all"
-            log.warning("consensus: %s; the consensus_blanket predictors use all %d attributes", reason, len(features))
-        else:
-            log.warning("consensus: %s; the consensus_blanket comparisons are skipped", reason)
+    features, fallback = _consensus_features(result, node, candidates, EmptyBlanket(settings.graph.empty_blanket))
     payload = result.to_json()
+    files = ConsensusFiles(out_dir)
     write_json(
-        out_dir / "blanket.json",
+        files.blanket,
         {
             "target": set_summary["target"],
             "target_node": node,
@@ -144,13 +135,35 @@ def consensus_stage(
             "fallback": fallback,
         },
     )
-    write_json(
-        out_dir / "stability.json",
-        {**payload, "seeds": seeds, "runs": member_dirs},
-    )
+    write_json(files.stability, {**payload, "seeds": seeds, "runs": member_dirs})
     picture = stability_picture(
-        payload, out_dir / "stability.png", over=f"{result.n_graphs} autoencoders", threshold=result.threshold
+        payload, files.stability_picture, over=f"{result.n_graphs} autoencoders", threshold=result.threshold
     )
+    _log_consensus(result, node, picture, run_log)
+    members = [declared(RunLayout(member).graph.path) for member in member_dirs]
+    name = keyed_name("consensus", {"from": members, "threshold": settings.ensemble.threshold})
+    declare(out_dir, name, "consensus", members)
+    return ConsensusStageResult(result, features, member_dirs, member_features or {})
+
+
+def _consensus_features(
+    result: Consensus, node: str, candidates: list[str], policy: EmptyBlanket
+) -> tuple[list[str], str | None]:
+    """The consensus_blanket predictors' features and the fallback taken (``graph.empty_blanket``)."""
+    if result.blanket:
+        return result.blanket, None
+    reason = f"no attribute reaches frequency {result.threshold} in the blanket of {node!r}"
+    if policy == EmptyBlanket.fail:
+        raise ConfigValueError("graph.empty_blanket", "fail", f"{reason}; set graph.empty_blanket=skip to go on")
+    if policy == EmptyBlanket.all:
+        log.warning("consensus: %s; the consensus_blanket predictors use all %d attributes", reason, len(candidates))
+        return list(candidates), "all"
+    log.warning("consensus: %s; the consensus_blanket comparisons are skipped", reason)
+    return [], None
+
+
+def _log_consensus(result: Consensus, node: str, picture: Path, run_log: RunLog) -> None:
+    """The consensus in the log line, and its agreement, picture and frequencies to W&B."""
     log.info(
         "consensus over %d autoencoders: blanket of %s %s; mean pairwise Jaccard of their blankets %.2f "
         "(random blankets of the same sizes: %.2f); a second ensemble of %d should reach a consensus Jaccard "
@@ -173,10 +186,6 @@ def consensus_stage(
             **{f"consensus/partial_correlation/{a}": p["mean"] for a, p in result.partial_correlation_summary.items()},
         }
     )
-    members = [declared(Path(member) / "graph") for member in member_dirs]
-    name = keyed_name("consensus", {"from": members, "threshold": settings.ensemble.threshold})
-    declare(out_dir, name, "consensus", members)
-    return ConsensusStageResult(result, features, member_dirs, member_features or {})
 
 
 def _log_uncertain_members(result: Consensus) -> None:
@@ -208,15 +217,13 @@ def finished_run_graphs(runs: list[str]) -> tuple[list[AttributeGraph], dict]:
     """The graphs and the (common) attribute-set summary of finished runs, for ``stage=consensus``."""
     graphs, summaries = [], []
     for run in runs:
-        path = Path(run)
-        set_file = path / "attributes" / "set.json"
-        if not set_file.is_file() and (path / "graph" / "source.json").is_file():  # a stage=graph rebuild
-            set_file = (
-                Path(json.loads((path / "graph" / "source.json").read_text())["run_dir"]) / "attributes" / "set.json"
-            )
-        if not (path / "graph" / "graph.json").is_file() or not set_file.is_file():
+        layout = RunLayout(run)
+        set_file = layout.attributes.set
+        if not set_file.is_file() and layout.graph.source.is_file():  # a stage=graph rebuild
+            set_file = RunLayout(json.loads(layout.graph.source.read_text())["run_dir"]).attributes.set
+        if not layout.graph.graph.is_file() or not set_file.is_file():
             raise ConfigValueError("runs", run, "holds no graph/graph.json and attributes/set.json (a finished run?)")
-        graphs.append(AttributeGraph.load(path / "graph"))
+        graphs.append(AttributeGraph.load(layout.graph.path))
         summaries.append(json.loads(set_file.read_text()))
     first = summaries[0]
     for run, summary in zip(runs[1:], summaries[1:]):

@@ -24,6 +24,7 @@ from latentgraph.perturbation import PerturbationResult
 from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import progress_steps, show_bars
+from latentgraph.run_layout import GraphFiles, RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,9 @@ def graph_stage(
         )
     graph = build_graph(result, **built)
     report = blanket_report(graph, set_summary, settings.empty_blanket)
-    graph.save(out_dir)
-    write_json(out_dir / "blanket.json", report)
+    files = GraphFiles(out_dir)
+    graph.save(files.path)
+    write_json(files.blanket, report)
     summary = {
         "latents": len(result.latent_names),
         "latents_with_edges": len(graph.latents_with_edges),
@@ -137,11 +139,25 @@ def graph_stage(
         "sem_r2": graph.sem_r2,
         "settings": built,
     }
-    write_json(out_dir / "summary.json", summary)
+    write_json(files.summary, summary)
     edges = latent_edge_table(result, graph)
-    atomic_write_text(out_dir / "latent_edges.csv", edges.to_csv(index=False))
-    heatmap = sensitivity_heatmap(result, graph, out_dir / "sensitivity_heatmap.png")
-    picture = graph_picture(graph, out_dir / "graph.png", target=report["target_node"], blanket=set(report["blanket"]))
+    atomic_write_text(files.latent_edges, edges.to_csv(index=False))
+    heatmap = sensitivity_heatmap(result, graph, files.sensitivity_heatmap)
+    picture = graph_picture(graph, files.picture, target=report["target_node"], blanket=set(report["blanket"]))
+    _log_graph(summary, report, graph.sem_r2, (heatmap, picture, edges), run_log)
+    stability = None
+    if settings.bootstrap > 0:
+        stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log, bars)
+    source = built_from or declared(RunLayout(out_dir.parent).perturbation.path)
+    declare(out_dir, keyed_name("graph", {"from": source, "graph": plain(asdict(settings))}), "graph", [source])
+    return GraphStageResult(graph, report, stability)
+
+
+def _log_graph(
+    summary: dict, report: dict, sem_r2: dict, shown: tuple[Path, Path, pd.DataFrame], run_log: RunLog
+) -> None:
+    """The graph's counts and blanket in the log; with its heatmap, picture and edge table, to W&B."""
+    heatmap, picture, edges = shown
     log.info(
         "graph: %d of %d latents have an edge; %d latent edges, %d attribute edges; blanket of %s: %s",
         summary["latents_with_edges"],
@@ -151,7 +167,7 @@ def graph_stage(
         report["target_node"],
         report["blanket"] or f"empty (fallback: {report['fallback'] or 'none, comparisons skipped'})",
     )
-    log.info("graph: SEM R² %s", {k: round(v, 3) for k, v in graph.sem_r2.items()})
+    log.info("graph: SEM R² %s", {k: round(v, 3) for k, v in sem_r2.items()})
     run_log.metrics(
         {
             "graph/latents_with_edges": summary["latents_with_edges"],
@@ -163,12 +179,6 @@ def graph_stage(
     run_log.image("graph/graph", picture)
     run_log.table("graph/latent_edges", edges)
     run_log.summary({"graph/blanket_size": len(report["blanket"]), "graph/blanket": ", ".join(report["blanket"])})
-    stability = None
-    if settings.bootstrap > 0:
-        stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log, bars)
-    source = built_from or declared(out_dir.parent / "perturbation")
-    declare(out_dir, keyed_name("graph", {"from": source, "graph": plain(asdict(settings))}), "graph", [source])
-    return GraphStageResult(graph, report, stability)
 
 
 def graph_confidence(
@@ -195,8 +205,9 @@ def graph_confidence(
     payload = stability.to_json(node)
     features = set(set_summary["features_for_target"])
     payload["blanket_frequency"] = {a: f for a, f in payload.get("blanket_frequency", {}).items() if a in features}
-    write_json(out_dir / "stability.json", payload)
-    picture = stability_picture(payload, out_dir / "stability.png")
+    files = GraphFiles(out_dir)
+    write_json(files.stability, payload)
+    picture = stability_picture(payload, files.stability_picture)
     frequent = {a: f for a, f in payload["blanket_frequency"].items() if f > 0}
     log.info(
         "graph: over %d bootstrap resamples, blanket of %s: %s",
@@ -229,9 +240,7 @@ def latent_edge_table(result: PerturbationResult, graph: AttributeGraph) -> pd.D
 
 def earlier_run_effects(run_dir: str | Path) -> tuple[PerturbationResult, dict]:
     """An earlier run's saved perturbation result and attribute-set summary (for ``stage=graph``)."""
-    source = Path(run_dir)
-    if not (source / "perturbation" / "result.npz").is_file():
+    run = RunLayout(run_dir)
+    if not run.perturbation.result.is_file():
         raise ConfigValueError("run_dir", str(run_dir), "holds no perturbation/result.npz (a finished stage=all run?)")
-    return PerturbationResult.load(source / "perturbation"), json.loads(
-        (source / "attributes" / "set.json").read_text()
-    )
+    return PerturbationResult.load(run.perturbation.path), json.loads(run.attributes.set.read_text())

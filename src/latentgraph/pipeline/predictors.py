@@ -33,6 +33,7 @@ from latentgraph.predictors.experiment import (
     ID_VAL,
     Labelled,
     PredictorData,
+    RegimeResults,
     choose_feature_sets,
     ood_drop,
     read_ood_drop,
@@ -41,21 +42,9 @@ from latentgraph.predictors.experiment import (
 from latentgraph.predictors.intervals import crossed_interval
 from latentgraph.progress import progress_steps, show_bars
 from latentgraph.report.figures import forest_figure, limited_curve, save_png
+from latentgraph.run_layout import ResultFiles, RunLayout
 
 log = logging.getLogger(__name__)
-
-RESULT_FILES = (
-    "metrics.csv",
-    "metrics.json",
-    "summary.csv",
-    "ood_drop.csv",
-    "comparisons.csv",
-    "comparisons.png",
-    "oracle.json",
-    "scores.npz",
-    "features.json",
-    "limited_curve.png",
-)
 
 
 def predictor_stage(
@@ -79,15 +68,16 @@ def predictor_stage(
     """
     cache = stage_cache(settings)
     key = predictor_key(settings, oracles.classifiers, blanket, consensus_blanket, member_blankets)
-    out = run_dir / "results"
+    run = RunLayout(run_dir)
+    out = run.results
     with cache.claim("predictors", key) as hit:  # parallel jobs with this key compute it once
         if hit is not None:
             log.info("stage predictors: reused from cache key %s (same data, attributes, WAE, blanket, settings)", key)
-            out.mkdir(parents=True, exist_ok=True)
-            for name in RESULT_FILES:
-                if (hit / name).is_file():
-                    shutil.copyfile(hit / name, out / name)
-            drops, summary = read_ood_drop(out / "ood_drop.csv"), pd.read_csv(out / "summary.csv")
+            out.path.mkdir(parents=True, exist_ok=True)
+            for path in out.written():
+                if (hit / path.name).is_file():
+                    shutil.copyfile(hit / path.name, path)
+            drops, summary = read_ood_drop(out.ood_drop), pd.read_csv(out.summary)
         else:
             log.info("stage predictors: computing (key %s)", key)
             drops, summary = run_predictors(
@@ -96,19 +86,19 @@ def predictor_stage(
                 oracles.attributes,
                 autoencoder,
                 blanket,
-                out,
+                out.path,
                 consensus_blanket=consensus_blanket,
                 member_blankets=member_blankets,
                 target_oracle=oracles.summary.get("target_oracle"),
             )
             with cache.store("predictors", key) as entry:
-                for name in RESULT_FILES:
-                    if (out / name).is_file():
-                        shutil.copyfile(out / name, entry / name)
-    inputs = [declared(run_dir / name) for name in ("checkpoints", "graph", "consensus")]
-    declare(out, f"results-{key}", "results", inputs)
+                for path in out.written():
+                    if path.is_file():
+                        shutil.copyfile(path, entry / path.name)
+    inputs = [declared(folder.path) for folder in (run.checkpoints, run.graph, run.consensus)]
+    declare(out.path, f"results-{key}", "results", inputs)
     print_summary(drops, summary)
-    log_results(run_log, summary, drops, out / "limited_curve.png")
+    log_results(run_log, summary, drops, out)
     metrics = {**headline_metrics(drops), **validation_metrics(summary)}
     if blanket == []:  # an empty blanket is an empty feature set, whose predictor is the base rate (AUROC 0.5):
         # a search over graph settings (hparams_search=optuna_blanket) then ranks it as chance, not as a failure
@@ -173,24 +163,10 @@ def run_predictors(
     target_oracle: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and evaluate every feature set × regime × seed; write ``out`` (``results/``)."""
-    config = settings.predictor
+    config = settings.predictor  # the config's own type is the library's settings
     target = data.target
-    features = attributes.features_for(target)
-    names = features.names
-    pdata = PredictorData(
-        names=names,
-        train=_labelled(features, data.id_train, target, "ID train"),
-        val=_labelled(features, data.id_val, target, "ID val"),
-        test=_labelled(features, data.id_test, target, "ID test"),
-        ood={name: _labelled(features, frame, target, name) for name, frame in data.ood.items() if target in frame},
-    )
-    predictor = settings.predictor  # the config's own type is the library's settings
-    regimes = predictor.regimes
-    if Regime.unsupervised in regimes:
-        pdata.prior, note = prior_samples(autoencoder, attributes, target, config.prior_samples, settings.seed)
-        if note:
-            pdata.notes["unsupervised"] = note
-            log.warning("predictors: %s", note)
+    pdata = _predictor_data(settings, data, attributes, autoencoder)
+    names = pdata.names
     wanted = [str(name) for name in config.feature_sets]
     pdata.notes.update(_blanket_notes(target, wanted, blanket, consensus_blanket))
     plan = choose_feature_sets(
@@ -203,7 +179,7 @@ def run_predictors(
     )
     bars = show_bars(settings.trainer.enable_progress_bar)
     with progress_steps("predictors: feature sets", len(plan.choices), log, bars=bars) as advance:
-        results = run_regimes(pdata, plan, predictor, progress=lambda name: advance(note=name))
+        results = run_regimes(pdata, plan, config, progress=lambda name: advance(note=name))
     analysis = analyse(results, plan, seed=settings.seed)
     for line in analysis.not_compared:
         log.info("predictors: not compared: %s", line)
@@ -212,33 +188,69 @@ def run_predictors(
     comparisons = analysis.comparisons.assign(
         oracle=oracle.get("column"), oracle_labels=oracle.get("labels_seen"), selection=str(config.selection)
     )
-    write_json(
-        out / "features.json",
-        {
-            "attributes": names,
-            "blanket": blanket,
-            "consensus_blanket": consensus_blanket,
-            "notes": pdata.notes,
-            "comparisons": plan.comparisons,
-            "not_compared": analysis.not_compared,
-            "selection": str(config.selection),
-            "features": {f"{name}/{regime}/{n}": chosen for (name, regime, n), chosen in results.features.items()},
-            "settings": asdict(config),
-        },
+    chosen = {
+        "attributes": names,
+        "blanket": blanket,
+        "consensus_blanket": consensus_blanket,
+        "notes": pdata.notes,
+        "comparisons": plan.comparisons,
+        "not_compared": analysis.not_compared,
+        "selection": str(config.selection),
+        "features": {f"{name}/{regime}/{n}": chosen for (name, regime, n), chosen in results.features.items()},
+        "settings": asdict(config),
+    }
+    limited = Regime.limited in config.regimes
+    _write_results(ResultFiles(out), results, analysis.summary, drops, comparisons, oracle, chosen, limited)
+    return drops, analysis.summary
+
+
+def _predictor_data(
+    settings: Config, data: PreparedData, attributes: AttributeSet, autoencoder: Autoencoder
+) -> PredictorData:
+    """The target's attribute values and labels on every split and OOD set, and prior samples if wanted."""
+    target = data.target
+    features = attributes.features_for(target)
+    pdata = PredictorData(
+        names=features.names,
+        train=_labelled(features, data.id_train, target, "ID train"),
+        val=_labelled(features, data.id_val, target, "ID val"),
+        test=_labelled(features, data.id_test, target, "ID test"),
+        ood={name: _labelled(features, frame, target, name) for name, frame in data.ood.items() if target in frame},
     )
-    write_json(out / "oracle.json", oracle)
-    results.scores.save(out / "scores.npz")
-    atomic_write_text(out / "metrics.csv", results.metrics.to_csv(index=False))
-    write_json(out / "metrics.json", results.metrics.to_dict(orient="records"))
-    atomic_write_text(out / "summary.csv", analysis.summary.to_csv(index=False))
-    atomic_write_text(out / "ood_drop.csv", drops.to_csv(index=False))
-    atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
+    if Regime.unsupervised in settings.predictor.regimes:
+        pdata.prior, note = prior_samples(
+            autoencoder, attributes, target, settings.predictor.prior_samples, settings.seed
+        )
+        if note:
+            pdata.notes["unsupervised"] = note
+            log.warning("predictors: %s", note)
+    return pdata
+
+
+def _write_results(
+    files: ResultFiles,
+    results: RegimeResults,
+    summary: pd.DataFrame,
+    drops: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    oracle: dict,
+    chosen: dict,
+    limited: bool,
+) -> None:
+    """Every file of ``results/`` (the limited-label curve when the limited regime ran)."""
+    write_json(files.features, chosen)
+    write_json(files.oracle, oracle)
+    results.scores.save(files.scores)
+    atomic_write_text(files.metrics_csv, results.metrics.to_csv(index=False))
+    write_json(files.metrics_json, results.metrics.to_dict(orient="records"))
+    atomic_write_text(files.summary, summary.to_csv(index=False))
+    atomic_write_text(files.ood_drop, drops.to_csv(index=False))
+    atomic_write_text(files.comparisons, comparisons.to_csv(index=False))
     figure = forest_figure(comparisons)
     if figure is not None:
-        save_png(figure, out / "comparisons.png")
-    if Regime.limited in regimes:
-        limited_curve(analysis.summary, out / "limited_curve.png")
-    return drops, analysis.summary
+        save_png(figure, files.comparisons_picture)
+    if limited:
+        limited_curve(summary, files.limited_curve)
 
 
 def _blanket_notes(
@@ -321,15 +333,14 @@ def print_summary(drops: pd.DataFrame, summary: pd.DataFrame, console: Console |
         log.info("few-shot AUROC on the rest of each OOD set, by k:\n%s", pivot.round(3).to_string())
 
 
-def log_results(run_log: RunLog, summary: pd.DataFrame, drops: pd.DataFrame, curve: Path) -> None:
+def log_results(run_log: RunLog, summary: pd.DataFrame, drops: pd.DataFrame, files: ResultFiles) -> None:
     """The summary tables, the limited-label curve and the headline AUROCs, to W&B."""
     run_log.table("predictors/summary", summary)
     run_log.table("predictors/ood_drop", drops)
-    if curve.is_file():
-        run_log.image("predictors/limited_curve", curve)
-    comparisons = curve.with_name("comparisons.csv")
-    if comparisons.is_file():
-        run_log.table("predictors/comparisons", pd.read_csv(comparisons))
-        if comparisons.with_suffix(".png").is_file():
-            run_log.image("predictors/comparisons", comparisons.with_suffix(".png"))
+    if files.limited_curve.is_file():
+        run_log.image("predictors/limited_curve", files.limited_curve)
+    if files.comparisons.is_file():
+        run_log.table("predictors/comparisons", pd.read_csv(files.comparisons))
+        if files.comparisons_picture.is_file():
+            run_log.image("predictors/comparisons", files.comparisons_picture)
     run_log.summary(headline_metrics(drops))
