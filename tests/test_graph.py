@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import networkx as nx
 import pytest
 import torch
@@ -146,3 +148,50 @@ def test_graph_from_saved_result_is_the_same(toy_result, tmp_path):
         == build_graph(toy_result, structure="footprint").latent_edges
     )
     assert torch.equal(loaded.effects, toy_result.effects)
+
+
+def test_held_out_r2_repeats_whatever_the_arrays_memory_alignment():
+    """The same rows at eight memory offsets give one R² (unrounded, it differed in the 16th digit)."""
+    from latentgraph.graph.sem import held_out_r2
+
+    generator = torch.Generator().manual_seed(0)
+    n = 20000
+    x = torch.randn(n, 5, generator=generator, dtype=torch.float64)
+    y = x @ torch.randn(5, generator=generator, dtype=torch.float64) + torch.randn(
+        n, generator=generator, dtype=torch.float64
+    )
+    found = set()
+    for offset in range(8):
+        x_buffer, y_buffer = (
+            torch.empty(n * 5 + offset, dtype=torch.float64),
+            torch.empty(n + offset, dtype=torch.float64),
+        )
+        x_buffer[offset:], y_buffer[offset:] = x.flatten(), y
+        found.add(held_out_r2(x_buffer[offset:].view(n, 5), y_buffer[offset:]))
+    assert len(found) == 1 and 0.8 < found.pop() < 0.9
+
+
+def test_graph_files_repeat_byte_for_byte_under_any_hash_seed(toy_result, tmp_path):
+    """Latent edges are a set, whose order follows PYTHONHASHSEED; the GraphML file and the picture
+    written from them must not."""
+    import subprocess
+    import sys
+
+    toy_result.save(tmp_path / "effects")
+    script = (
+        "import sys; from latentgraph.graph import build_graph; from latentgraph.graph.plots import graph_picture;"
+        "from latentgraph.perturbation import PerturbationResult;"
+        "g = build_graph(PerturbationResult.load(sys.argv[1]), structure='footprint');"
+        "g.save(sys.argv[2]); graph_picture(g, sys.argv[2] + '/graph.png', target='count_K', blanket=set())"
+    )
+    for seed in ("1", "2"):
+        (tmp_path / seed).mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "effects"), str(tmp_path / seed)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("graph.json", "latent_attribute.graphml", "attribute_dag.graphml", "graph.png"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name

@@ -78,7 +78,8 @@ class AttributeGraph:
         graph = nx.DiGraph()
         graph.add_nodes_from(self.latent_names, kind="latent")
         graph.add_nodes_from(self.attribute_names, kind="attribute")
-        graph.add_edges_from(self.latent_edges, kind="latent_to_attribute", undirected=False)
+        # a set: sorted, so the GraphML file repeats byte for byte (set order follows PYTHONHASHSEED)
+        graph.add_edges_from(sorted(self.latent_edges), kind="latent_to_attribute", undirected=False)
         for a, b, data in self.dag.edges(data=True):
             graph.add_edge(a, b, kind="attribute_to_attribute", undirected=bool(data.get("undirected")))
         return graph

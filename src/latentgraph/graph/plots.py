@@ -86,7 +86,7 @@ def _draw_latent_edges(graph: AttributeGraph, ax, colour) -> None:
     bipartite = nx.DiGraph()
     bipartite.add_nodes_from(latents)
     bipartite.add_nodes_from(graph.attribute_names)
-    bipartite.add_edges_from(graph.latent_edges)
+    bipartite.add_edges_from(sorted(graph.latent_edges))  # a set: sorted, so the picture repeats byte for byte
     position = {
         **{j: (0.0, -i * 10.0 / max(len(latents), 1)) for i, j in enumerate(latents)},
         **{a: (1.0, -i * 10.0 / max(len(graph.attribute_names), 1)) for i, a in enumerate(graph.attribute_names)},
@@ -131,11 +131,9 @@ def _attribute_layout(graph: AttributeGraph) -> dict:
         return nx.circular_layout(sorted(dag.nodes)) if dag.number_of_nodes() else {}
     directed_only = nx.DiGraph([(u, v) for u, v, tied in dag.edges(data="undirected") if not tied])
     directed_only.add_nodes_from(dag.nodes)
-    layers = {
-        node: depth for depth, generation in enumerate(nx.topological_generations(directed_only)) for node in generation
-    }
-    nx.set_node_attributes(dag, layers, "layer")
-    layout = nx.multipartite_layout(dag, subset_key="layer", align="horizontal") if dag.number_of_nodes() else {}
+    # each layer's nodes by name: set order (PYTHONHASHSEED) must not move them
+    layers = {depth: sorted(nodes) for depth, nodes in enumerate(nx.topological_generations(directed_only))}
+    layout = nx.multipartite_layout(dag, subset_key=layers, align="horizontal") if dag.number_of_nodes() else {}
     return {node: (x, -y) for node, (x, y) in layout.items()}
 
 
@@ -143,8 +141,10 @@ def _draw_attribute_graph(graph: AttributeGraph, ax, colour) -> None:
     """The attribute graph: directed edges as arrows, tied ones dashed (width = |partial correlation|)."""
     dag = graph.dag
     layout = _attribute_layout(graph)
-    directed = [(u, v) for u, v, tied in dag.edges(data="undirected") if not tied]
-    tied = [(u, v) for u, v, t in dag.edges(data="undirected") if t]
+    # drawn in sorted order, so overlapping strokes and labels repeat byte for byte under any hash seed
+    directed = sorted((u, v) for u, v, tied in dag.edges(data="undirected") if not tied)
+    tied = sorted((u, v) for u, v, t in dag.edges(data="undirected") if t)
+    nodes = sorted(dag.nodes)
     nx.draw_networkx_edges(dag, layout, edgelist=directed, ax=ax, arrows=True, arrowsize=14, node_size=1400)
     nx.draw_networkx_edges(
         dag,
@@ -159,12 +159,14 @@ def _draw_attribute_graph(graph: AttributeGraph, ax, colour) -> None:
         width=[_tie_width(dag.edges[edge]) for edge in tied],
         connectionstyle="arc3,rad=0.25" if graph.directed else "arc3,rad=0.0",
     )
-    nx.draw_networkx_nodes(dag, layout, node_color=[colour(a) for a in dag.nodes], node_size=1400, alpha=0.35, ax=ax)
+    nx.draw_networkx_nodes(
+        dag, layout, nodelist=nodes, node_color=[colour(a) for a in nodes], node_size=1400, alpha=0.35, ax=ax
+    )
     # labels wrapped at underscores and boxed, so long names neither overlap nor hide behind nodes
     nx.draw_networkx_labels(
         dag,
         layout,
-        labels={a: _wrapped(a) for a in dag.nodes},
+        labels={a: _wrapped(a) for a in nodes},
         font_size=7.5,
         ax=ax,
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
