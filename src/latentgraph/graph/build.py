@@ -78,8 +78,7 @@ class AttributeGraph:
         graph = nx.DiGraph()
         graph.add_nodes_from(self.latent_names, kind="latent")
         graph.add_nodes_from(self.attribute_names, kind="attribute")
-        # a set: sorted, so the GraphML file repeats byte for byte (set order follows PYTHONHASHSEED)
-        graph.add_edges_from(sorted(self.latent_edges), kind="latent_to_attribute", undirected=False)
+        graph.add_edges_from(self.latent_edges, kind="latent_to_attribute", undirected=False)
         for a, b, data in self.dag.edges(data=True):
             graph.add_edge(a, b, kind="attribute_to_attribute", undirected=bool(data.get("undirected")))
         return graph
@@ -105,7 +104,7 @@ class AttributeGraph:
         write_json(files.graph, self.to_json())
         for path, graph in ((files.attribute_dag, self.dag), (files.latent_attribute, self.bipartite())):
             with atomic_target(path) as tmp:
-                nx.write_graphml(graph, tmp)
+                nx.write_graphml(_in_sorted_order(graph), tmp)
         return files.path
 
     @classmethod
@@ -223,6 +222,15 @@ def graph_from_tests(
     return AttributeGraph(
         latent_names, attribute_names, edges, dag, footprint, structure, settings=settings, partial_correlation=partial
     )
+
+
+def _in_sorted_order(graph: nx.DiGraph) -> nx.DiGraph:
+    """``graph`` with its nodes and edges sorted by name, so a GraphML file repeats byte for byte: the
+    graphs are built from sets, whose order follows PYTHONHASHSEED."""
+    ordered = nx.DiGraph(**graph.graph)
+    ordered.add_nodes_from(sorted(graph.nodes(data=True), key=lambda node: str(node[0])))
+    ordered.add_edges_from(sorted(graph.edges(data=True), key=lambda edge: (str(edge[0]), str(edge[1]))))
+    return ordered
 
 
 def fit_sem(
