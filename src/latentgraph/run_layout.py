@@ -17,6 +17,9 @@ from __future__ import annotations
 import os
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Generic, TypeVar
+
+F = TypeVar("F", bound="Folder")
 
 ARTIFACT_FILE = "artifact.json"  # a declared output's W&B artifact record, in any folder (pipeline/lineage.py)
 ERROR_FILE = "error.txt"  # a failed sweep job's error, in its job folder
@@ -151,19 +154,18 @@ class ResultFiles(Folder):
     limited_curve = _file("limited_curve.png")
 
     def written(self) -> list[Path]:
-        """Every file the predictor stage writes here (a rerun clears them first)."""
-        return [
-            self.metrics_csv,
-            self.metrics_json,
-            self.summary,
-            self.ood_drop,
-            self.comparisons,
-            self.comparisons_picture,
-            self.oracle,
-            self.scores,
-            self.features,
-            self.limited_curve,
-        ]
+        """Every file the predictor stage writes here (its artifact record aside)."""
+        return [path for path in self.files() if path.name != ARTIFACT_FILE]
+
+
+class _Stage(Generic[F]):
+    """A run attribute: the folder of one stage, as its files' type (``run.graph`` is ``GraphFiles``)."""
+
+    def __init__(self, kind: type[F], name: str) -> None:
+        self.kind, self.name = kind, name
+
+    def __get__(self, run: Folder, owner: type | None = None) -> F:
+        return self.kind(run.path / self.name)
 
 
 class RunLayout(Folder):
@@ -178,37 +180,14 @@ class RunLayout(Folder):
     # Hydra's other records, the CSV logger (logger.csv.name, default csv) and W&B's offline run
     patterns = (".hydra/*", "csv/*", "wandb/*")
 
-    @property
-    def data(self) -> DataFiles:
-        return DataFiles(self.path / "data")
-
-    @property
-    def attributes(self) -> AttributeFiles:
-        return AttributeFiles(self.path / "attributes")
-
-    @property
-    def metrics(self) -> MetricFiles:
-        return MetricFiles(self.path / "metrics")
-
-    @property
-    def checkpoints(self) -> CheckpointFiles:
-        return CheckpointFiles(self.path / "checkpoints")
-
-    @property
-    def perturbation(self) -> PerturbationFiles:
-        return PerturbationFiles(self.path / "perturbation")
-
-    @property
-    def graph(self) -> GraphFiles:
-        return GraphFiles(self.path / "graph")
-
-    @property
-    def consensus(self) -> ConsensusFiles:
-        return ConsensusFiles(self.path / "consensus")
-
-    @property
-    def results(self) -> ResultFiles:
-        return ResultFiles(self.path / "results")
+    data = _Stage(DataFiles, "data")
+    attributes = _Stage(AttributeFiles, "attributes")
+    metrics = _Stage(MetricFiles, "metrics")
+    checkpoints = _Stage(CheckpointFiles, "checkpoints")
+    perturbation = _Stage(PerturbationFiles, "perturbation")
+    graph = _Stage(GraphFiles, "graph")
+    consensus = _Stage(ConsensusFiles, "consensus")
+    results = _Stage(ResultFiles, "results")
 
     @property
     def csv_metrics(self) -> Path:
@@ -220,8 +199,8 @@ class RunLayout(Folder):
         return RunLayout(self.path / "ensemble" / f"seed-{seed}")
 
     def subfolders(self) -> list[Folder]:
-        stages = [self.data, self.attributes, self.metrics, self.checkpoints, self.perturbation, self.graph]
-        return [*stages, self.consensus, self.results]
+        stages = [name for cls in type(self).__mro__ for name, value in vars(cls).items() if isinstance(value, _Stage)]
+        return [getattr(self, name) for name in stages]
 
     def owns(self, path: str | os.PathLike) -> bool:
         parts = Path(path).relative_to(self.path).parts if Path(path).is_relative_to(self.path) else ()
