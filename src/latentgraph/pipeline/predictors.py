@@ -188,7 +188,7 @@ def run_predictors(
     comparisons = analysis.comparisons.assign(
         oracle=oracle.get("column"), oracle_labels=oracle.get("labels_seen"), selection=str(config.selection)
     )
-    chosen = {
+    record = {  # features.json: what each feature set chose, and why
         "attributes": names,
         "blanket": blanket,
         "consensus_blanket": consensus_blanket,
@@ -200,7 +200,7 @@ def run_predictors(
         "settings": asdict(config),
     }
     limited = Regime.limited in config.regimes
-    _write_results(ResultFiles(out), results, analysis.summary, drops, comparisons, oracle, chosen, limited)
+    _write_results(ResultFiles(out), results, analysis.summary, drops, comparisons, oracle, record, limited)
     return drops, analysis.summary
 
 
@@ -234,11 +234,11 @@ def _write_results(
     drops: pd.DataFrame,
     comparisons: pd.DataFrame,
     oracle: dict,
-    chosen: dict,
+    record: dict,
     limited: bool,
 ) -> None:
     """Every file of ``results/`` (the limited-label curve when the limited regime ran)."""
-    write_json(files.features, chosen)
+    write_json(files.features, record)
     write_json(files.oracle, oracle)
     results.scores.save(files.scores)
     atomic_write_text(files.metrics_csv, results.metrics.to_csv(index=False))
