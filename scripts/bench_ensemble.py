@@ -39,6 +39,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from latentgraph.run_layout import RunLayout, SweepLayout
+
 QUIET = [
     "logger=csv_only",
     "trainer.enable_progress_bar=false",
@@ -62,11 +64,11 @@ def run(args: list[str], threads: int | None) -> tuple[float, list[float]]:
             raise SystemExit(f"failed ({' '.join(args)}):\n{done.stderr[-3000:]}")
         # each member's fit once: the in-process run and its members, or the member jobs (not the
         # ensemble step's copies of their cached fits)
-        fits = sorted(Path(tmp).glob("run/metrics/wae.json")) + sorted(
-            Path(tmp).glob("run/ensemble/*/metrics/wae.json")
-        )
-        fits += sorted(Path(tmp).glob("sweep/[0-9]*/metrics/wae.json"))
-        return seconds, [json.loads(path.read_text())["val/token_acc"] for path in fits]
+        run, sweep = RunLayout(Path(tmp) / "run"), SweepLayout(Path(tmp) / "sweep")
+        fits = [run, *run.members()] if run.path.is_dir() else []
+        fits += [job for job in sweep.jobs() if job.path.name.isdigit()] if sweep.path.is_dir() else []
+        wae = [fit.metrics.wae for fit in fits if fit.metrics.wae.is_file()]
+        return seconds, [json.loads(path.read_text())["val/token_acc"] for path in wae]
 
 
 def seconds_per_step(batch_size: int, steps: int) -> float:

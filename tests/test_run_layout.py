@@ -35,7 +35,8 @@ def test_the_layout_names_each_stage_file_under_its_stage_folder():
 
 @pytest.mark.parametrize("root", [SRC, SCRIPTS], ids=["src", "scripts"])
 def test_no_module_but_the_layout_joins_a_run_file_name_onto_a_path(root):
-    """A ``path / "blanket.json"`` or ``path / "graph"`` outside run_layout.py is a second owner."""
+    """A ``path / "blanket.json"``, ``path / "graph"`` or a glob of run files outside run_layout.py is a
+    second owner."""
     names = layout_names()
     found = []
     for module in sorted(root.rglob("*.py")):
@@ -49,6 +50,15 @@ def test_no_module_but_the_layout_joins_a_run_file_name_onto_a_path(root):
                 and node.right.value in names
             ):
                 found.append(f"{module.relative_to(root)}:{node.lineno} / {node.right.value!r}")
+            if (  # a glob pattern that spells a run's files: Path(sweep).glob("*/results/comparisons.csv")
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("glob", "rglob")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and set(str(node.args[0].value).split("/")) & names
+            ):
+                found.append(f"{module.relative_to(root)}:{node.lineno} glob {node.args[0].value!r}")
     # the macrel and molsets packages' own data folders, not a run's
     packages = ("attributes/macrel.py", "data/molecules.py")
     assert [f for f in found if not f.startswith(packages)] == []

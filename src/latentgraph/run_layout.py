@@ -198,6 +198,11 @@ class RunLayout(Folder):
         """An in-process ensemble's member run for ``seed``: ``ensemble/seed-<seed>``."""
         return RunLayout(self.path / "ensemble" / f"seed-{seed}")
 
+    def members(self) -> list[RunLayout]:
+        """The further member runs an in-process ensemble wrote here, by seed (its first member is this run)."""
+        found = self.member(0).path.parent.glob("seed-*")
+        return sorted((RunLayout(path) for path in found), key=lambda run: int(run.path.name.removeprefix("seed-")))
+
     def subfolders(self) -> list[Folder]:
         stages = [name for cls in type(self).__mro__ for name, value in vars(cls).items() if isinstance(value, _Stage)]
         return [getattr(self, name) for name in stages]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from latentgraph.report.aggregate import collect, write_aggregate
 from latentgraph.report.study import write_study
+from latentgraph.run_layout import SweepLayout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in write_aggregate(aggregate, args.out or args.sweep_dir):
         print(path)
-    if any(Path(args.sweep_dir).glob("*/results/comparisons.csv")):
+    if any(job.results.comparisons.is_file() for job in SweepLayout(args.sweep_dir).jobs()):
         try:
             for path in write_study(args.sweep_dir, docs=args.docs):
                 print(path)

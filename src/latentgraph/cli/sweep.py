@@ -26,7 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.report.aggregate import job_label
-from latentgraph.run_layout import ERROR_FILE, RunLayout, SweepLayout
+from latentgraph.run_layout import ERROR_FILE, SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,10 @@ class SweepEnd(Callback):
 def member_seeds(sweep_dir: Path, since: float) -> dict[int, Path]:
     """Seed → directory of every member job of this sweep that finished its graph."""
     seeds = {}
-    for config_file in sorted(Path(sweep_dir).glob("*/.hydra/config.yaml")):
-        job = config_file.parent.parent
-        graph = RunLayout(job).graph.graph
+    for job in SweepLayout(sweep_dir).jobs():
+        graph = job.graph.graph
         if graph.is_file() and graph.stat().st_mtime >= since:
-            seeds[int(yaml.safe_load(config_file.read_text())["seed"])] = job
+            seeds[int(yaml.safe_load(job.hydra_config.read_text())["seed"])] = job.path
     return seeds
 
 
