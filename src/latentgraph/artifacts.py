@@ -64,6 +64,12 @@ def write_json(path: str | os.PathLike, payload: Any) -> Path:
     return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
 
+def read_json(path: str | os.PathLike) -> Any | None:
+    """The JSON in ``path``, or ``None`` when there is no such file (a stage that did not run)."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy / torch scalars
         return value.item()

@@ -21,7 +21,7 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from latentgraph.artifacts import write_json
+from latentgraph.artifacts import read_json, write_json
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config, ModelConfig
 from latentgraph.data import PreparedData, SequenceDataModule
@@ -110,7 +110,7 @@ def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> Au
     metrics = json.loads(entry.quality.read_text())
     write_json(run.metrics.wae, metrics)
     provenance_file = entry.provenance
-    recorded = json.loads(provenance_file.read_text()) if provenance_file.is_file() else None
+    recorded = read_json(provenance_file)
     stale = stale_fit_warning(recorded)
     if stale:
         log.warning(

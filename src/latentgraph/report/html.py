@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_write_text
+from latentgraph.artifacts import atomic_write_text, read_json
 from latentgraph.predictors.experiment import read_ood_drop
 from latentgraph.report.figures import fewshot_figure
 from latentgraph.report.verdict import read_verdict, verdict_html
@@ -34,10 +33,6 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .8em; }
 .question { font-size: 1.1em; font-style: italic; }
 table.verdict td { white-space: nowrap; font-size: .85em; text-align: center; }
 """
-
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _image(path: Path, alt: str) -> str:
@@ -87,7 +82,7 @@ def _provenance_note(provenance: dict | None) -> str:
 def _confidence_section(run_dir: Path) -> str:
     """The bootstrap frequencies of the target's blanket members (``graph/stability.json``)."""
     run = RunLayout(run_dir)
-    stability = _read_json(run.graph.stability)
+    stability = read_json(run.graph.stability)
     if stability is None:
         return "<h3>Graph confidence</h3>" + _missing("no bootstrap of this graph (graph.bootstrap=0)")
     rows = sorted(stability.get("blanket_frequency", {}).items(), key=lambda item: (-item[1], item[0]))
@@ -103,7 +98,7 @@ def _confidence_section(run_dir: Path) -> str:
 def _consensus_section(run_dir: Path) -> str:
     """The ensemble's consensus (``consensus/stability.json``), when the run had one."""
     run = RunLayout(run_dir)
-    stability = _read_json(run.consensus.stability)
+    stability = read_json(run.consensus.stability)
     if stability is None:
         return ""
     inclusion = stability.get("inclusion_probability", {})
@@ -196,7 +191,7 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
 
 
 def _data_section(run_dir: Path) -> str:
-    data = _read_json(RunLayout(run_dir).data.summary)
+    data = read_json(RunLayout(run_dir).data.summary)
     parts = ["<h2>Data</h2>"]
     if data:
         rows = [
@@ -219,10 +214,10 @@ def _data_section(run_dir: Path) -> str:
 def _autoencoder_section(run_dir: Path) -> str:
     run = RunLayout(run_dir)
     parts = ["<h2>Autoencoder</h2>"]
-    wae = _read_json(run.metrics.wae)
+    wae = read_json(run.metrics.wae)
     parts.append(_table(pd.DataFrame([wae]), "wae-metrics") if wae else _missing("no metrics/wae.json"))
-    parts.append(_provenance_note(_read_json(run.metrics.wae_provenance)))
-    classifiers = _read_json(run.metrics.classifiers)
+    parts.append(_provenance_note(read_json(run.metrics.wae_provenance)))
+    classifiers = read_json(run.metrics.classifiers)
     if classifiers:
         rows = [
             {
@@ -244,8 +239,8 @@ def _graph_section(run_dir: Path) -> str:
         _image(run.graph.sensitivity_heatmap, "sensitivity heatmap"),
         _image(run.graph.picture, "latent to attribute graph and attribute DAG"),
     ]
-    blanket = _read_json(run.graph.blanket)
-    graph = _read_json(run.graph.summary)
+    blanket = read_json(run.graph.blanket)
+    graph = read_json(run.graph.summary)
     if blanket:
         members = ", ".join(blanket["blanket"]) or "empty"
         fallback = f" Fallback: {blanket['fallback']} ({blanket['reason']})." if blanket["fallback"] else ""

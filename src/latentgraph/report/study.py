@@ -10,7 +10,6 @@ markdown file (docs/results.md).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_write_text
+from latentgraph.artifacts import atomic_write_text, read_json
 from latentgraph.report.figures import save_png
 from latentgraph.report.verdict import n_label, ordered_by_n
 from latentgraph.run_layout import RunLayout, SweepLayout
@@ -38,10 +37,6 @@ class StudyJob:
     @property
     def run(self) -> RunLayout:
         return RunLayout(self.path)
-
-    @staticmethod
-    def read_json(file: Path) -> dict | None:
-        return json.loads(file.read_text()) if file.is_file() else None
 
     @property
     def comparisons(self) -> pd.DataFrame:
@@ -69,7 +64,7 @@ def _column(regime: str, n: int) -> str:
 
 
 def _oracle(job: StudyJob) -> str:
-    oracle = (job.read_json(job.run.attributes.set) or {}).get("target_oracle") or {}
+    oracle = (read_json(job.run.attributes.set) or {}).get("target_oracle") or {}
     kind = "saw no label" if oracle.get("pretrained") else "trained on the ID split"
     return f"{oracle.get('column', '?')} ({kind})"
 
@@ -87,7 +82,7 @@ def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
                 continue  # an ensemble reports its consensus and its per-seed blankets
             versus_all = own[own["reference"] == "all"]
             versus_all = ordered_by_n(versus_all)
-            found = ((job.read_json(job.run.results.oracle) or {}).get("auroc") or {}).get(dataset)
+            found = ((read_json(job.run.results.oracle) or {}).get("auroc") or {}).get(dataset)
             row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": ARMS[blanket]}
             row["oracle AUROC"] = f"{found['auroc']:.3f}" if found else "?"
             row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in versus_all.itertuples()})
@@ -104,7 +99,7 @@ def stability_table(jobs: list[StudyJob]) -> pd.DataFrame:
     consensus's expected reproducibility, and the consensus blanket."""
     rows = []
     for job in jobs:
-        stability = job.read_json(job.run.consensus.stability)
+        stability = read_json(job.run.consensus.stability)
         if stability is None:
             continue
         rows.append(
@@ -125,7 +120,7 @@ def control_table(jobs: list[StudyJob]) -> pd.DataFrame:
     """For the positive control: how the blankets recover the planted members (recall, extras)."""
     rows = []
     for job in jobs:
-        control, stability = job.read_json(job.run.data.control), job.read_json(job.run.consensus.stability)
+        control, stability = read_json(job.run.data.control), read_json(job.run.consensus.stability)
         if control is None or stability is None:
             continue
         members = set(control["members"])
@@ -153,7 +148,7 @@ def control_baselines_table(jobs: list[StudyJob]) -> pd.DataFrame:
     every ``n``, with intervals."""
     rows = []
     for job in jobs:
-        if job.read_json(job.run.data.control) is None or job.comparisons.empty:
+        if read_json(job.run.data.control) is None or job.comparisons.empty:
             continue
         comparisons = job.comparisons
         shifted = comparisons[(comparisons["blanket"] == "consensus_blanket") & (comparisons["dataset"] != "id_test")]

@@ -8,12 +8,12 @@ Read from the run directory's files, so the same verdict is printed at the end o
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from latentgraph.artifacts import read_json
 from latentgraph.predictors.experiment import ID_TEST
 from latentgraph.run_layout import RunLayout
 
@@ -142,10 +142,6 @@ def ordered_by_n(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(_order=order).sort_values(["_order", "n"], kind="stable").drop(columns="_order")
 
 
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def read_verdict(run_dir: str | Path) -> Verdict | None:
     """The verdict of a finished run (``None`` when it has no predictor results)."""
     run = RunLayout(run_dir)
@@ -154,17 +150,17 @@ def read_verdict(run_dir: str | Path) -> Verdict | None:
     if not comparisons_path.is_file():
         return None
     comparisons = pd.read_csv(comparisons_path)
-    features = _read(run.results.features) or {}
-    oracle = _read(run.results.oracle) or {}
-    consensus = _read(run.consensus.blanket)
-    graph_blanket = _read(run.graph.blanket) or {}
+    features = read_json(run.results.features) or {}
+    oracle = read_json(run.results.oracle) or {}
+    consensus = read_json(run.consensus.blanket)
+    graph_blanket = read_json(run.graph.blanket) or {}
     if consensus is not None:
         blanket, confidence = consensus["blanket"], consensus.get("frequency", {})
         source = f"fraction of {consensus['n_graphs']} autoencoders"
         target = consensus["target"]
     else:
         blanket = graph_blanket.get("blanket", [])
-        stability = _read(run.graph.stability) or {}
+        stability = read_json(run.graph.stability) or {}
         confidence = stability.get("blanket_frequency", {})
         source = f"fraction of {stability['n_boot']} bootstrap resamples" if stability else ""
         target = graph_blanket.get("target", "the target")
