@@ -74,7 +74,7 @@ def test_a_domain_refuses_the_other_domains_alphabet_and_descriptors(overrides, 
 
 def test_the_default_is_the_measured_configuration_and_footprint_a_preset():
     """The default graph and perturbation are the most reproducible measured without labels; the
-    target's default oracle saw none of the run's labels; the paper's literal reading is a preset."""
+    target's default oracle was trained on none of the run's splits; the paper's literal reading is a preset."""
     config = validated()
     assert config.graph.structure == "gradient_covariance" and config.perturbation.base == "posterior"
     assert list(config.perturbation.deltas) == [-2.0, 2.0] and config.ensemble.size == 1

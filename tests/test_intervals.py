@@ -15,7 +15,7 @@ from latentgraph.predictors.intervals import (
     observed_auroc,
     verdict,
 )
-from latentgraph.predictors.synthetic import draw, truths
+from latentgraph.predictors.synthetic import draw, draw_study, fit_truths, truths
 
 
 @pytest.mark.parametrize("pairwise", [True, False])
@@ -66,7 +66,8 @@ def test_named_arms_are_resampled_once_and_stay_paired():
 
 @pytest.mark.parametrize("kind", ["auroc", "paired difference", "per-seed difference"])
 def test_crossed_intervals_cover_a_known_truth(kind):
-    """Every kind of interval the project reports covers the truth ≥ 90 % of the time at a nominal 95 %."""
+    """Within-fit intervals, and the few-fit t interval where the fits differ only by a small
+    shift, cover the truth ≥ 90 % of the time at a nominal 95 %."""
     rng = np.random.default_rng({"auroc": 7, "paired difference": 8, "per-seed difference": 9}[kind])
     truth = {"auroc": truths().auroc, "paired difference": truths().difference}.get(kind, truths().seed_difference)
     experiments, covered = 120, 0
@@ -80,6 +81,57 @@ def test_crossed_intervals_cover_a_known_truth(kind):
             interval = crossed_interval(x.a_per_seed, x.labels, x.b, n_boot=300, seed=e)
         covered += interval.low <= truth <= interval.high
     assert covered / experiments >= 0.9, f"{kind}: coverage {covered / experiments:.3f}"
+
+
+@pytest.mark.parametrize("fits", [5, 10])
+def test_few_fit_intervals_cover_when_fits_differ_in_blanket_membership(fits):
+    """The per-seed comparisons' interval (blanket − all, and − a baseline size-matched to each
+    fit's blanket) covers the expected difference over fits ≥ 93 % at a nominal 95 %, in a
+    simulation where each fit draws its own blanket members and the fit-to-fit variance dominates."""
+    truths = {"all": fit_truths().versus_all, "size-matched baseline": fit_truths().versus_matched}
+    rng = np.random.default_rng(100 + fits)
+    experiments, covered, fit_share = 500, dict.fromkeys(truths, 0), []
+    for e in range(experiments):
+        study = draw_study(rng, fits=fits)
+        draws = CrossedBootstrap(study.labels, study.per_fit.shape[1], n_boot=200, seed=e)
+        intervals = {}
+        for reference, other in (("all", study.everything), ("size-matched baseline", study.matched)):
+            intervals[reference] = draws.across_fits(study.per_fit, other, names=("blanket", reference))
+            assert intervals[reference].fits == fits
+            covered[reference] += intervals[reference].low <= truths[reference] <= intervals[reference].high
+        per_fit = observed_auroc(study.per_fit, study.labels).mean(axis=1) - observed_auroc(
+            study.everything, study.labels
+        ).mean(axis=-1)
+        _, blanket = draws.means(study.per_fit, "blanket")
+        _, everything = draws.means(study.everything, "all")
+        fit_share.append(per_fit.var(ddof=1) / fits / (per_fit.var(ddof=1) / fits + np.var(blanket - everything)))
+    assert np.median(fit_share) > 0.5, "the simulation must let the fits dominate the variance"
+    assert len({tuple(m) for m in study.members}) > 1, "the fits must differ in membership"
+    for reference, count in covered.items():
+        assert count / experiments >= 0.93, f"{reference}: coverage {count / experiments:.3f}"
+
+
+def test_the_few_fit_interval_widens_with_the_fits_disagreement():
+    rng = np.random.default_rng(5)
+    study = draw_study(rng, fits=5)
+    draws = CrossedBootstrap(study.labels, study.per_fit.shape[1], n_boot=200)
+    agreeing = np.repeat(study.per_fit[:1], 5, axis=0)  # five fits with the same blanket
+    same = draws.across_fits(agreeing, study.everything)
+    differing = draws.across_fits(study.per_fit, study.everything)
+    assert same.high - same.low < differing.high - differing.low
+    # with no fit-to-fit variance the interval's variance is the rows' and subsamples' alone
+    rows = np.std(draws.means(agreeing)[1] - draws.means(study.everything)[1], ddof=1)
+    assert same.high - same.mean == pytest.approx(2.776 * rows, rel=1e-3)  # t(4)
+
+
+def test_a_fit_without_scores_is_left_out_of_the_few_fit_interval():
+    study = draw_study(np.random.default_rng(6), fits=4)
+    per_fit = study.per_fit.copy()
+    per_fit[3] = np.nan  # a fit whose arm was not scored
+    draws = CrossedBootstrap(study.labels, per_fit.shape[1], n_boot=100)
+    assert draws.across_fits(per_fit, study.everything).fits == 3
+    assert draws.across_fits(per_fit[:1], study.everything).fits == 1  # one fit: no interval
+    assert np.isnan(draws.across_fits(per_fit[:1], study.everything).low)
 
 
 def test_holm_adjusts_step_down_and_keeps_order():

@@ -11,6 +11,8 @@ from latentgraph.config.schema import PredictorConfig
 from latentgraph.graph import footprint_dag, markov_blanket
 from latentgraph.predictors.comparisons import analyse
 from latentgraph.predictors.experiment import (
+    FeatureChoice,
+    FeaturePlan,
     Labelled,
     PredictorData,
     choose_feature_sets,
@@ -209,7 +211,13 @@ def test_every_regime_produces_rows(data):
     summary = analyse(measured, n_boot=100).summary
     limited = summary["regime"] == "limited"
     assert (summary.loc[~limited, "seeds"] == 2).all() and (summary.loc[limited, "seeds"] == 3).all()
-    assert summary["auroc_low"].notna().all() and (summary["auroc_low"] <= summary["auroc_high"]).all()
+    # a set that chose nothing is counted as failed on every replicate, never scored as a predictor
+    empty = summary["feature_set"] == "empty"
+    assert summary.loc[empty, "auroc_mean"].isna().all()
+    assert (summary.loc[empty, "failed"] == summary.loc[empty, "seeds"]).all()
+    scored = summary[~empty]
+    assert scored["auroc_low"].notna().all() and (scored["auroc_low"] <= scored["auroc_high"]).all()
+    assert (scored["failed"] == 0).all()
     drop = ood_drop(summary)
     assert set(drop["regime"]) == {"supervised", "unsupervised"}
     assert set(drop["dataset"]) == {"reversed"}  # the validation split is never an OOD set
@@ -225,7 +233,7 @@ def test_every_regime_produces_rows(data):
         "predictors/markov_blanket/supervised/id_val_auroc",
         "predictors/empty/supervised/id_val_auroc",
     }
-    assert metrics["predictors/empty/supervised/id_val_auroc"] == 0.5
+    assert np.isnan(metrics["predictors/empty/supervised/id_val_auroc"])  # chose nothing: no AUROC
     # a run of only the limited or few-shot regime has no ID-vs-OOD rows, but keeps the columns
     only_limited = ood_drop(summary[summary["regime"] == "limited"])
     assert only_limited.empty and list(only_limited.columns) == list(drop.columns)
@@ -482,3 +490,58 @@ def test_greedy_equivalence_completion_directs_v_structures_and_meeks_rules():
     assert (collider[0, 2], collider[2, 0]) == (-1, 1) and (collider[2, 3], collider[3, 2]) == (-1, 1)
     chain = _completed([set(), {0}, {1}]).matrix()  # 0 → 1 → 2: its class also holds 0 ← 1 ← 2
     assert chain[0, 1] == chain[1, 0] == chain[1, 2] == chain[2, 1] == -1
+
+
+def test_each_fit_is_compared_with_all_and_with_every_baseline_of_its_own_size(data):
+    """The per-seed rows: every fit's own blanket − all and − each baseline (size-matched to that
+    fit's blanket), averaged over the fits with the few-fit interval, in one Holm family."""
+    members = {0: ["c1", "c2"], 1: ["c1"], 2: ["c1", "c2", "noise"]}
+    plan = choose_feature_sets(
+        NAMES, ["markov_blanket", "all", "lasso", "random"], blanket=members[0], member_blankets=members
+    )
+    assert plan.seed_references[1] == {"all": "all", "lasso": "lasso_k1", "random": "random_k1"}
+    assert plan.seed_references[2]["lasso"] == "lasso_k3" and "lasso_k2" in plan.choices
+    settings = predictor_config(regime="limited", limited_n=(32,), limited_subsamples=6, max_steps=60)
+    comparisons = analyse(run_regimes(data, plan, settings), plan, n_boot=200).comparisons
+    per_seed = comparisons[comparisons["blanket"] == "per-seed blanket (3 fits)"]
+    for _, family in per_seed.groupby("dataset"):
+        assert list(family["reference"]) == ["all", "lasso", "random"]
+        assert (family["fits"] == 3).all() and (family["p_holm"] >= family["pvalue"] - 1e-12).all()
+    # the estimate is the mean over fits of each fit's own paired difference
+    metrics = run_regimes(data, plan, settings).metrics
+    shifted = metrics[(metrics["dataset"] == "reversed")].groupby("feature_set")["auroc"].mean()
+    expected = np.mean([shifted[f"blanket_seed{s}"] - shifted[f"lasso_k{len(b)}"] for s, b in members.items()])
+    row = per_seed[(per_seed["dataset"] == "reversed") & (per_seed["reference"] == "lasso")].iloc[0]
+    assert row["diff"] == pytest.approx(expected, abs=1e-6)
+    assert row["low"] < row["diff"] < row["high"]
+    assert (comparisons.loc[comparisons["blanket"] == "markov_blanket", "fits"] == 0).all()
+
+
+def test_a_selection_that_fails_is_counted_and_left_out_never_scored(data):
+    """A selector that chose nothing on a replicate is not a predictor of AUROC 0.5: the replicate
+    is counted as failed and left out of both arms of the comparison; a selector that failed on
+    every replicate is not compared at all."""
+    flaky = FeatureChoice(lambda rows, replicate: [] if replicate % 2 else ["c1", "spurious"], uses_replicate=True)
+    plan = FeaturePlan(
+        choices={
+            "markov_blanket": FeatureChoice.fixed(["c1", "c2"]),
+            "flaky": flaky,
+            "never": FeatureChoice.fixed([]),
+        },
+        comparisons={"markov_blanket": ["flaky", "never"]},
+    )
+    settings = predictor_config(regime="limited", limited_n=(32,), limited_subsamples=6, max_steps=60)
+    results = run_regimes(data, plan, settings)
+    analysis = analyse(results, plan, n_boot=200)
+    row = analysis.comparisons[analysis.comparisons["dataset"] == "reversed"].iloc[0]
+    assert row["reference"] == "flaky" and row["failed"] == 3
+    metrics = results.metrics[results.metrics["dataset"] == "reversed"].set_index(["feature_set", "seed"])["auroc"]
+    kept = [0, 2, 4]
+    expected = np.mean([metrics["markov_blanket", r] - metrics["flaky", r] for r in kept])
+    assert row["diff"] == pytest.approx(expected, abs=1e-6)
+    assert any("never − " in reason or "never failed" in reason for reason in analysis.not_compared)
+    summary = analysis.summary.set_index(["feature_set", "dataset"])
+    assert summary.loc[("never", "reversed"), "failed"] == 6 and np.isnan(
+        summary.loc[("never", "reversed"), "auroc_mean"]
+    )
+    assert summary.loc[("flaky", "reversed"), "failed"] == 3

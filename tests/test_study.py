@@ -102,30 +102,35 @@ def _job(tmp_path: Path, shift: str, comparisons: list[dict], control: dict | No
     return StudyJob(shift, job)
 
 
-def _row(blanket, reference, regime, n, diff, verdict, dataset="ood"):
+def _row(blanket, reference, regime, n, diff, verdict, dataset="ood", failed=0):
     return dict(
         blanket=blanket, reference=reference, regime=regime, dataset=dataset, n=n,
-        diff=diff, low=diff - 0.01, high=diff + 0.01, verdict=verdict,
+        diff=diff, low=diff - 0.01, high=diff + 0.01, verdict=verdict, failed=failed,
     )  # fmt: skip
 
 
 def test_study_tables_read_each_jobs_comparisons_and_the_planted_members(tmp_path):
-    arm = "per-seed blanket (5 seeds)"
+    arm = "per-seed blanket (10 fits)"
     rows = [
         _row(arm, "all", "limited", 16, 0.05, "better"),
         _row(arm, "all", "supervised", 900, -0.02, "worse"),
-        _row(arm, "lasso_k2", "limited", 16, 0.01, "no detectable difference"),
+        _row(arm, "lasso", "limited", 16, 0.01, "no detectable difference"),
+        _row(arm, "pc", "limited", 16, 0.04, "better", failed=7),
         _row("markov_blanket", "all", "limited", 16, 0.5, "better"),  # seed 0's: not reported beside a consensus
         _row("consensus_blanket", "all", "limited", 16, 0.03, "better"),
+        _row("consensus_blanket", "lasso_k2", "limited", 16, 0.03, "better"),
     ]
     job = _job(tmp_path, "control", rows, control={"members": ["a", "b", "c"]})
     table = results_table([job])
-    per_seed = table[table["blanket"] == "per-seed"].iloc[0]
+    per_seed = table[table["blanket"] == "per-seed (10 fits)"].iloc[0]
     assert per_seed["n=16"] == "+0.050 [+0.040, +0.060] ▲"
     assert per_seed["all labels"] == "-0.020 [-0.030, -0.010] ▼" and per_seed["labels"] == 900
-    assert per_seed["vs baselines ▲/▼/="] == "0/0/1"
-    assert set(table["blanket"]) == {"per-seed", "consensus"}
-    assert table.set_index("blanket").loc["consensus", "vs baselines ▲/▼/="] == "—"  # compared with all only
+    # counted from the rows that carry the fits' variance, failed selections said
+    assert per_seed["vs baselines ▲/▼/="] == "1/0/1 (7 failed selections left out)"
+    assert set(table["blanket"]) == {"per-seed (10 fits)", "consensus"}
+    consensus = table.set_index("blanket").loc["consensus"]
+    # the consensus holds its ensemble fixed: no word, no count
+    assert consensus["n=16"] == "+0.030 [+0.020, +0.040] ·" and consensus["vs baselines ▲/▼/="] == "—"
     recovered = control_table([job]).set_index("blanket")
     assert recovered.loc["consensus", "planted members found"] == "2 of 3"
     assert recovered.loc["consensus", "missed"] == "c"
@@ -133,18 +138,20 @@ def test_study_tables_read_each_jobs_comparisons_and_the_planted_members(tmp_pat
 
 
 def test_the_control_is_compared_with_each_baseline_with_intervals(tmp_path):
+    arm = "per-seed blanket (10 fits)"
     rows = [
-        _row("consensus_blanket", "all", "limited", 16, 0.03, "better"),
-        _row("consensus_blanket", "lasso_k2", "limited", 16, 0.04, "better"),
-        _row("consensus_blanket", "lasso_k2", "supervised", 900, -0.01, "no detectable difference"),
-        _row("consensus_blanket", "pc", "limited", 16, -0.02, "worse"),
-        _row("consensus_blanket", "pc", "limited", 16, 0.5, "better", dataset="id_test"),  # in distribution: not here
+        _row(arm, "all", "limited", 16, 0.03, "better"),
+        _row(arm, "lasso", "limited", 16, 0.04, "better"),
+        _row(arm, "lasso", "supervised", 900, -0.01, "no detectable difference"),
+        _row(arm, "pc", "limited", 16, -0.02, "worse"),
+        _row(arm, "pc", "limited", 16, 0.5, "better", dataset="id_test"),  # in distribution: not here
+        _row("consensus_blanket", "ges", "limited", 16, 0.2, "better"),  # the consensus: not here
     ]
     table = control_baselines_table([_job(tmp_path, "control", rows, control={"members": ["a"]})])
-    table = table.set_index("consensus −")
-    assert list(table.index) == ["lasso_k2", "pc"]  # every baseline, not `all` (the results table has it)
-    assert table.loc["lasso_k2", "n=16"] == "+0.040 [+0.030, +0.050] ▲"
-    assert table.loc["lasso_k2", "all labels"] == "-0.010 [-0.020, +0.000] ="
+    table = table.set_index("per-seed −")
+    assert list(table.index) == ["lasso", "pc"]  # every baseline, not `all` (the results table has it)
+    assert table.loc["lasso", "n=16"] == "+0.040 [+0.030, +0.050] ▲"
+    assert table.loc["lasso", "all labels"] == "-0.010 [-0.020, +0.000] ="
     assert table.loc["pc", "n=16"] == "-0.020 [-0.030, -0.010] ▼"
     assert control_baselines_table([_job(tmp_path / "other", "acp", rows)]).empty  # only the control
 

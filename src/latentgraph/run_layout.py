@@ -73,6 +73,7 @@ class DataFiles(Folder):
     summary = _file("summary.json")
     dropped = _file("dropped.csv")
     conflicts = _file("conflicts.csv")
+    identity_dropped = _file("identity_dropped.csv")  # OOD sequences above data.max_identity
     control = _file("control.json")
 
 

@@ -89,6 +89,10 @@ class DataConfig:
     corpus_val_fraction: float = 0.1
     corpus_limit: int | None = None
     overlap: Overlap = Overlap.drop_from_id
+    # each OOD sequence's nearest-neighbour identity to the ID training split and to the corpus:
+    # measured and reported (data/summary.json, the report); max_identity drops OOD sequences above it
+    identity: bool = True
+    max_identity: float | None = None
     augment_substitution: float = 0.1
     augment_crop: float = 0.5
     bucket_by_length: bool = False  # batches of similar length: faster epochs, not faster to accuracy
@@ -115,6 +119,12 @@ class DataConfig:
             self.corpus_limit is None or self.corpus_limit > 1, "corpus_limit", self.corpus_limit, "must be > 1 or null"
         )
         _check(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
+        _check(
+            self.max_identity is None or 0 < self.max_identity <= 1,
+            "max_identity",
+            self.max_identity,
+            "must be in (0, 1] (the highest identity an OOD sequence may have to an ID or corpus sequence) or null",
+        )
         _check(bool(self.target), "target", self.target, "must name a label column")
         _check(
             self.stereo == StereoPolicy.keep or self.alphabet != AlphabetName.peptides,

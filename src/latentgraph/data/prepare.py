@@ -9,19 +9,23 @@ directory (``data/summary.json``, ``data/dropped.csv``, ``data/conflicts.csv``).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from latentgraph.artifacts import atomic_write_text, write_json
 from latentgraph.data.alphabet import reading_alphabet
+from latentgraph.data.identity import MOLECULE_MEASURE, PEPTIDE_MEASURE, distribution, nearest_identity
 from latentgraph.data.records import DataError, DropLog, RecordFilter
 from latentgraph.data.sources import parse_source_spec, read_source
 from latentgraph.data.splits import deduplicate, holdout_split, remove_sequences, split_labelled
 from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
+IDENTITY_DROPPED_COLUMNS = ["set", "sequence", "label", "identity"]
 
 
 @dataclass
@@ -36,6 +40,8 @@ class PreparedData:
     drop_log: DropLog
     conflicts: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    # OOD sequences dropped by data.max_identity: set, sequence, label, identity to the nearest ID or corpus sequence
+    identity_dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IDENTITY_DROPPED_COLUMNS))
 
     @property
     def id_sequences(self) -> set[str]:
@@ -59,6 +65,8 @@ def prepare_data(
     ood_csv: list[str] | None = None,
     alphabet: str = "peptides",
     stereo: str = "keep",
+    identity: bool = True,
+    max_identity: float | None = None,
     **_: object,
 ) -> PreparedData:
     """Build the ID splits, OOD sets and autoencoder corpus from source specs.
@@ -78,6 +86,10 @@ def prepare_data(
     the OOD sets only what the ID train and val splits hold, so an OOD set may share sequences
     with the ID test split (ACPvsRandom and ACPvsTM share all 413 ACPs: any other rule leaves
     one side without positives). The autoencoder corpus never holds an OOD sequence.
+    ``identity`` measures each OOD sequence's nearest-neighbour identity to the ID training split
+    and to the corpus (:mod:`latentgraph.data.identity`; ``summary["identity"]``);
+    ``max_identity`` drops the OOD sequences above it to any ID or corpus sequence, counted and
+    named (``identity_dropped``). The corpus is the same with or without it.
 
     Raises:
         DataError: a missing file, an unreadable format, a missing target column, or (under
@@ -107,8 +119,76 @@ def prepare_data(
         if sources.conflicts
         else pd.DataFrame(columns=["sequence", "source"])
     )
+    identity_dropped = pd.DataFrame(columns=IDENTITY_DROPPED_COLUMNS)
+    if identity or max_identity is not None:
+        references = {
+            "id_train": list(splits[0]["sequence"]),
+            "id": list(id_frame["sequence"]),
+            "corpus": corpus_train + corpus_val,
+        }
+        ood, summary["identity"], identity_dropped = _identity(ood, references, target, alphabet, max_identity)
     summary.update(_counts(target, id_name, splits, ood, (corpus_train, corpus_val), drop_log, len(conflicts)))
-    return PreparedData(target, *splits, ood, corpus_train, corpus_val, drop_log, conflicts, summary)
+    return PreparedData(target, *splits, ood, corpus_train, corpus_val, drop_log, conflicts, summary, identity_dropped)
+
+
+def _identity(
+    ood: dict[str, pd.DataFrame], references: dict[str, list[str]], target: str, alphabet: str, bound: float | None
+) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
+    """Each OOD set's nearest-neighbour identity to the ID training split and to the corpus, and the
+    sets without the sequences above ``bound`` to any ID or corpus sequence (those, named)."""
+    molecules = alphabet != "peptides"
+    started = time.perf_counter()
+    summary: dict = {"measure": MOLECULE_MEASURE if molecules else PEPTIDE_MEASURE, "max_identity": bound, "sets": {}}
+    kept, dropped = {}, []
+    for name, frame in ood.items():
+        queries = list(frame["sequence"])
+        if molecules:
+            from latentgraph.data.alphabet import get_alphabet
+            from latentgraph.data.molecules import to_smiles
+
+            reading = get_alphabet(alphabet)
+            queries = to_smiles(queries, reading)
+            sets = {k: to_smiles(v, reading) for k, v in references.items()}
+        else:
+            sets = references
+        nearest = nearest_identity(queries, sets, molecules=molecules)
+        closest = np.maximum(nearest["id"], nearest["corpus"])
+        summary["sets"][name] = {
+            "to_id_train": distribution(nearest["id_train"]),
+            "to_corpus": distribution(nearest["corpus"]),
+        }
+        above = closest > bound + 1e-9 if bound is not None else np.zeros(len(frame), dtype=bool)
+        labels = frame[target] if target in frame else pd.Series(np.nan, index=frame.index)
+        dropped.append(
+            pd.DataFrame(
+                {"set": name, "sequence": frame["sequence"][above], "label": labels[above], "identity": closest[above]}
+            )
+        )
+        kept[name] = frame[~above].reset_index(drop=True)
+        summary["sets"][name]["dropped"] = int(above.sum())
+        if bound is not None:
+            _check_still_evaluable(name, kept[name], target, bound, int(above.sum()))
+    log.info(
+        "data: OOD identity to the ID training split and the corpus measured in %.1f s", time.perf_counter() - started
+    )
+    return kept, summary, pd.concat(dropped, ignore_index=True)
+
+
+def _check_still_evaluable(name: str, frame: pd.DataFrame, target: str, bound: float, removed: int) -> None:
+    if removed:
+        log.warning(
+            "data: %s: dropped %d sequences above identity %.2f to an ID or corpus sequence (data.max_identity); "
+            "see data/identity_dropped.csv",
+            name,
+            removed,
+            bound,
+        )
+    """Log the drops; refuse a set that ``data.max_identity`` left without two classes (nothing to score)."""
+    if target in frame and frame[target].nunique() < 2:
+        raise DataError(
+            f"OOD set {name!r} has {len(frame)} sequences and fewer than two classes of {target!r} left after "
+            f"data.max_identity={bound} dropped {removed}; raise the bound or remove the set"
+        )
 
 
 def _counts(
@@ -277,9 +357,12 @@ def _autoencoder_corpus(
 
 
 def write_data_report(data: PreparedData, run_dir: str | Path) -> Path:
-    """Write ``data/summary.json``, ``data/dropped.csv`` and ``data/conflicts.csv`` atomically."""
+    """Write ``data/summary.json``, ``data/dropped.csv``, ``data/conflicts.csv`` and (when identity
+    was measured) ``data/identity_dropped.csv`` atomically."""
     files = RunLayout(run_dir).data
     write_json(files.summary, data.summary)
     atomic_write_text(files.dropped, data.drop_log.to_csv())
     atomic_write_text(files.conflicts, data.conflicts.to_csv(index=False))
+    if "identity" in data.summary:
+        atomic_write_text(files.identity_dropped, data.identity_dropped.to_csv(index=False))
     return files.path

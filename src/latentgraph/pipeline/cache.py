@@ -82,12 +82,23 @@ def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str
 def data_settings(settings: Config) -> dict:
     """``data.*`` as hashed: the peptide alphabet (the only one before molecules) and
     ``stereo=keep`` (the only behaviour before the setting) add nothing, so keys from before
-    those settings existed still hold."""
+    those settings existed still hold. ``identity`` changes what is reported, not the data."""
     data = asdict(settings.data)
     if data["alphabet"] == "peptides":
         del data["alphabet"]
     if data["stereo"] == "keep":
         del data["stereo"]
+    del data["identity"]
+    if data["max_identity"] is None:
+        del data["max_identity"]
+    return data
+
+
+def corpus_settings(settings: Config) -> dict:
+    """``data.*`` as the autoencoder's fit depends on it: ``max_identity`` only removes OOD
+    sequences, which the corpus never holds, so fits with and without it are the same fit."""
+    data = data_settings(settings)
+    data.pop("max_identity", None)
     return data
 
 
@@ -101,7 +112,7 @@ def wae_key(settings: Config) -> str:
         del model["recurrence"]
     return stage_key(
         {
-            "data": data_settings(settings),
+            "data": corpus_settings(settings),
             "model": model,
             "trainer": trainer,
             "early_stopping": asdict(settings.callbacks.early_stopping),
@@ -148,9 +159,11 @@ def predictor_key(
         "blanket": blanket,
         # jobs changes how fast the selections run, not what they choose
         "predictor": {k: v for k, v in asdict(settings.predictor).items() if k != "jobs"},
+        **({"data": data_settings(settings)} if settings.data.max_identity is not None else {}),
         "seed": settings.seed,
-        # 2: selectors choose on each regime's own rows, crossed-bootstrap intervals, fixed comparisons
-        "protocol": 2,
+        # 2: selectors choose on each regime's own rows, crossed-bootstrap intervals, fixed comparisons;
+        # 3: failed selections counted and left out, per-seed rows against every baseline (few-fit interval)
+        "protocol": 3,
         **_control(settings),
     }
     if consensus_blanket is not None:  # absent for one autoencoder: those keys stay as they were

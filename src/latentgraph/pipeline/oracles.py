@@ -71,7 +71,7 @@ def _labelled_splits(cfg: Config, name: str, spec: ClassifierSpec, data: Prepare
     if uses_run_split(cfg, name, spec):
         return ClassifierData(data.id_train, data.id_val, data.id_test, data.ood)
     data_cfg = asdict(cfg.data)
-    data_cfg.update(id_source=spec.train_source, ood_sources=[], corpus_sources=[], target=name)
+    data_cfg.update(id_source=spec.train_source, ood_sources=[], corpus_sources=[], target=name, identity=False)
     splits = prepare_data(**data_cfg)
     seen = set(splits.id_train["sequence"]) | set(splits.id_val["sequence"])
     ood = {}
@@ -200,8 +200,9 @@ def classifier_quality(run_dir: Path) -> dict[str, dict]:
 EXTERNAL_ORACLE_LABELS = {
     "planted_score": "none of the run's labels: the planted function the control's labels were drawn from "
     "(its known truth; docs/method.md §8)",
-    "macrel_amp": "none of the run's labels: macrel's pre-trained AMP model (its authors trained it on the AmPEP "
-    "set, whose AMPs come from APD3, CAMP and LAMP; docs/method.md §2 on its overlap with the OOD sets)",
+    "macrel_amp": "no label of this run's splits was used to train it, but its training data probably shares "
+    "sequences with them: macrel's pre-trained AMP model (its authors trained it on the AmPEP set, whose AMPs come "
+    "from APD3, CAMP and LAMP, as modlamp's AMPs do; docs/method.md §2)",
 }
 
 
@@ -219,7 +220,11 @@ def target_oracle(cfg: Config, oracle_for: dict[str, str], data: PreparedData) -
         labels = f"its own training split of {spec.train_source}: a trained classifier"
         pretrained = False
     else:
-        labels = EXTERNAL_ORACLE_LABELS.get(column, "none of the run's labels: an external pre-trained model")
+        labels = EXTERNAL_ORACLE_LABELS.get(
+            column,
+            "no label of this run's splits was used to train it (an external pre-trained model; what it "
+            "was trained on is for its authors to say)",
+        )
         pretrained = True
     return {"column": column, "labels_seen": labels, "pretrained": pretrained}
 

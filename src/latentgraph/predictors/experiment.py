@@ -84,12 +84,15 @@ class FeaturePlan:
 
     ``comparisons`` maps each blanket set (``markov_blanket``, ``consensus_blanket``) to the sets it
     is compared with: ``all``, the size-matched selectors of its own size and the size-free
-    selectors. ``seed_sets`` maps an ensemble member's seed to its blanket's set (compared with ``all``).
+    selectors. ``seed_sets`` maps an ensemble member's seed to its blanket's set, and
+    ``seed_references`` each such seed to its references by baseline (``all``, ``lasso``, …,
+    ``lingam``) → the set compared with that seed's blanket (the size-matched ones of its size).
     """
 
     choices: dict[str, FeatureChoice]
     comparisons: dict[str, list[str]] = field(default_factory=dict)
     seed_sets: dict[int, str] = field(default_factory=dict)
+    seed_references: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 SIZE_MATCHED = (FeatureSet.lasso, FeatureSet.mutual_info, FeatureSet.random)
@@ -127,7 +130,8 @@ def choose_feature_sets(
         FeatureSet.consensus_blanket.value: consensus_blanket,
     }
     blankets = {name: list(found) for name, found in blankets.items() if name in wanted and found}
-    sizes = sorted({len(found) for found in blankets.values()})
+    members = {seed: list(found) for seed, found in sorted((member_blankets or {}).items()) if found}
+    sizes = sorted({len(found) for found in [*blankets.values(), *members.values()]})
     plan = FeaturePlan(choices={})
     for name, found in blankets.items():
         plan.choices[name] = FeatureChoice.fixed(found)
@@ -142,14 +146,21 @@ def choose_feature_sets(
         elif name not in FeatureSet.values():
             raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FeatureSet.values())}")
     for name, found in blankets.items():
-        matched = [m if len(sizes) == 1 else f"{m}_k{len(found)}" for m in SIZE_MATCHED if m in wanted]
-        references = ["all"] + matched + [s.value for s in SIZE_FREE_SELECTORS if s in wanted]
-        plan.comparisons[name] = [ref for ref in references if ref in plan.choices]
-    for member, found in sorted((member_blankets or {}).items()):
-        if found:
-            plan.seed_sets[member] = f"blanket_seed{member}"
-            plan.choices[f"blanket_seed{member}"] = FeatureChoice.fixed(found)
+        plan.comparisons[name] = list(_references(plan, wanted, len(found), sizes).values())
+    for member, found in members.items():  # each fit's own blanket, for the comparisons over fits
+        plan.seed_sets[member] = f"blanket_seed{member}"
+        plan.choices[f"blanket_seed{member}"] = FeatureChoice.fixed(found)
+        plan.seed_references[member] = _references(plan, wanted, len(found), sizes)
     return plan
+
+
+def _references(plan: FeaturePlan, wanted: Sequence[str], size: int, sizes: list[int]) -> dict[str, str]:
+    """A blanket of ``size`` attributes' references, baseline → set: ``all``, the size-matched
+    selectors of that size (named ``lasso_k<size>`` when the plan has several sizes), the size-free ones."""
+    references = {"all": "all"}
+    references.update({str(m): str(m) if len(sizes) == 1 else f"{m}_k{size}" for m in SIZE_MATCHED if m in wanted})
+    references.update({s.value: s.value for s in SIZE_FREE_SELECTORS if s in wanted})
+    return {baseline: name for baseline, name in references.items() if name in plan.choices}
 
 
 @dataclass
@@ -473,6 +484,7 @@ class _RegimeRunner:
             for k in settings.fewshot_k:
                 if k >= len(ood) - 1:
                     continue
+                self.features[name, "fewshot", k] = features  # each seed fine-tunes its supervised set
                 for seed in seeds:
                     shots.append(stratified_sample(ood.y, k, seed))
                     fits.append(

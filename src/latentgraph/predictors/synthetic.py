@@ -69,3 +69,88 @@ def draw(rng: np.random.Generator, *, rows: int = 80, replicates: int = 20, seed
         return x[:, 0] + theta[..., None] * x[:, 1]
 
     return Experiment(y, scores(arm_a(shared)), scores(arm_b(shared)), scores(arm_a(shared[None, :], shift[:, None])))
+
+
+# --- fits that disagree: each autoencoder fit has its own blanket members (docs/method.md §6b) ---
+#
+# Eight attributes, x | y ~ N(y·μ, I₈) out of distribution. A predictor on the attributes F, fitted
+# on label subsample r, scores w·x_F with w = μ_ID[F] + ε_r[F]: μ_ID is the in-distribution signal,
+# ε_r the subsample's estimation noise (shared by every arm on that subsample, so arms are paired).
+# Attribute 7 is spurious: it predicts the label in distribution and the opposite out of it. Each
+# fit's blanket draws every attribute independently with its frequency (redrawn when empty), so the
+# fits differ in *membership* and the fit-to-fit variance dominates, as in the real study.
+
+SIGNAL_ID = np.array([0.9, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.8])
+SIGNAL_OOD = np.array([0.9, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, -0.6])
+MEMBERSHIP = np.array([0.95, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.5])  # how often each attribute is in a fit's blanket
+NOISE = 0.35  # the sd of a subsample's weight estimate, per attribute
+
+
+def _population_auroc_of(weights: np.ndarray) -> np.ndarray:
+    """OOD AUROC of ``w·x`` for ``weights [..., 8]`` (zeros outside the set)."""
+    norm_w = np.sqrt((weights**2).sum(axis=-1))
+    return norm.cdf((weights @ SIGNAL_OOD) / (np.sqrt(2) * np.maximum(norm_w, 1e-12)))
+
+
+def draw_blankets(rng: np.random.Generator, fits: int) -> np.ndarray:
+    """``[fits, 8]`` boolean membership, none empty."""
+    members = rng.random((fits, len(MEMBERSHIP))) < MEMBERSHIP
+    while not members.any(axis=1).all():
+        empty = ~members.any(axis=1)
+        members[empty] = rng.random((int(empty.sum()), len(MEMBERSHIP))) < MEMBERSHIP
+    return members
+
+
+def matched_baseline(estimates: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The size-matched selector: on each subsample, the ``size`` attributes with the largest
+    estimated weight (``estimates [..., 8]``, ``size [...]``) → membership ``[..., 8]``."""
+    ranks = np.argsort(np.argsort(-np.abs(estimates), axis=-1), axis=-1)
+    return ranks < np.asarray(size)[..., None]
+
+
+@dataclass(frozen=True)
+class FitTruths:
+    """Expected OOD AUROC differences over fits (membership) and subsamples."""
+
+    versus_all: float  # a fit's blanket − all
+    versus_matched: float  # a fit's blanket − the size-matched selector
+
+
+@cache
+def fit_truths() -> FitTruths:
+    rng = np.random.default_rng(54321)
+    draws = 400_000
+    members = draw_blankets(rng, draws)
+    estimates = SIGNAL_ID + NOISE * rng.standard_normal((draws, len(SIGNAL_ID)))
+    blanket = _population_auroc_of(estimates * members)
+    everything = _population_auroc_of(estimates)
+    matched = _population_auroc_of(estimates * matched_baseline(estimates, members.sum(axis=1)))
+    return FitTruths(float((blanket - everything).mean()), float((blanket - matched).mean()))
+
+
+@dataclass
+class FitStudy:
+    """One study: ``labels [N]``; per fit its blanket's scores ``[S, R, N]`` and its size-matched
+    baseline's ``[S, R, N]``; ``all``'s scores ``[R, N]``; and the fits' memberships ``[S, 8]``."""
+
+    labels: np.ndarray
+    per_fit: np.ndarray
+    matched: np.ndarray
+    everything: np.ndarray
+    members: np.ndarray
+
+
+def draw_study(rng: np.random.Generator, *, fits: int, rows: int = 120, replicates: int = 20) -> FitStudy:
+    """Fits, subsamples and OOD test rows (half positive), all drawn afresh."""
+    y = np.repeat([1, 0], rows // 2)
+    x = rng.standard_normal((rows, len(SIGNAL_OOD))) + y[:, None] * SIGNAL_OOD
+    members = draw_blankets(rng, fits)
+    estimates = SIGNAL_ID + NOISE * rng.standard_normal((replicates, len(SIGNAL_ID)))  # [R, 8]
+    matched = matched_baseline(estimates[None, :, :], members.sum(axis=1)[:, None])  # [S, R, 8]
+    return FitStudy(
+        labels=y,
+        per_fit=np.einsum("srk,nk->srn", members[:, None, :] * estimates[None], x),
+        matched=np.einsum("srk,nk->srn", matched * estimates[None], x),
+        everything=estimates @ x.T,
+        members=members,
+    )

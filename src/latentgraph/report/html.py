@@ -206,9 +206,34 @@ def _data_section(run_dir: Path) -> str:
             f"Autoencoder corpus: train {data['corpus']['train']}, val {data['corpus']['val']}. "
             f"Dropped bad records: {data['dropped']['total']} (see data/dropped.csv).</p>"
         )
+        parts.append(_identity_table(data.get("identity")))
     else:
         parts.append(_missing("no data/summary.json"))
     return "\n".join(parts)
+
+
+def _identity_table(identity: dict | None) -> str:
+    """Each OOD set's nearest-neighbour identity to the ID training split and to the corpus."""
+    if not identity:
+        return "<p>OOD identity to the training data: not measured (data.identity=false).</p>"
+    rows = []
+    for name, found in identity["sets"].items():
+        for reference, label in (("to_id_train", "ID training split"), ("to_corpus", "autoencoder corpus")):
+            d = found[reference]
+            if d.get("n"):
+                row = {"OOD set": name, "nearest in": label, "n": d["n"], "mean": d["mean"], "median": d["q50"]}
+                row.update({"90 %": d["q90"], "max": d["max"]})
+                row.update({f"≥ {b}": count for b, count in d["at_least"].items()})
+                rows.append(row)
+        bound = identity.get("max_identity")
+        if bound is not None:
+            rows[-1]["dropped"] = f"{found['dropped']} above {bound}"
+    note = (
+        f"<p>How close each OOD sequence is to what the run trained on ({html.escape(identity['measure'])}): a "
+        "near-copy leaks as an exact copy does. data.max_identity drops the sequences above a bound "
+        "(data/identity_dropped.csv names them).</p>"
+    )
+    return "<h3>OOD identity to the training data</h3>" + note + _table(pd.DataFrame(rows), "data-identity")
 
 
 def _autoencoder_section(run_dir: Path) -> str:

@@ -18,13 +18,28 @@ import yaml
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_write_text, read_json
+from latentgraph.predictors.comparisons import PER_SEED
 from latentgraph.report.figures import save_png
 from latentgraph.report.verdict import n_label, ordered_by_n
 from latentgraph.run_layout import RunLayout, SweepLayout
 
 BEGIN, END = "<!-- study:begin (written by latentgraph-aggregate --docs) -->", "<!-- study:end -->"
-ARMS = {"per-seed blanket (5 seeds)": "per-seed", "consensus_blanket": "consensus", "markov_blanket": "seed 0"}
 MARKS = {"better": "▲", "worse": "▼", "no detectable difference": "="}
+CONSENSUS = "consensus_blanket"
+
+
+def arm_name(blanket: str) -> str | None:
+    """The study tables' name of a ``comparisons.csv`` arm: ``per-seed (10 fits)``, ``consensus``,
+    ``one fit``; ``None`` for an arm the tables do not show."""
+    if blanket.startswith(PER_SEED):
+        return "per-seed" + blanket[len(PER_SEED) :]
+    return {CONSENSUS: "consensus", "markov_blanket": "one fit"}.get(blanket)
+
+
+def fits_vary(row) -> bool:
+    """Whether a comparison's interval carries the fits' variance (the per-seed rows'); the
+    consensus rows hold their ensemble fixed, so they get no word and enter no count."""
+    return str(row["blanket"]).startswith(PER_SEED)
 
 
 @dataclass(frozen=True)
@@ -54,8 +69,10 @@ def study_jobs(sweep_dir: str | Path) -> list[StudyJob]:
     return jobs
 
 
-def _cell(row: pd.Series) -> str:
-    return f"{row['diff']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}] {MARKS.get(row['verdict'], '?')}"
+def _cell(row) -> str:
+    """``+0.012 [−0.030, +0.051] =``; a row whose interval holds the fits fixed gets no word (``·``)."""
+    mark = MARKS.get(row["verdict"], "?") if fits_vary(row) or row["blanket"] == "markov_blanket" else "·"
+    return f"{row['diff']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}] {mark}"
 
 
 def _column(regime: str, n: int) -> str:
@@ -65,7 +82,7 @@ def _column(regime: str, n: int) -> str:
 
 def _oracle(job: StudyJob) -> str:
     oracle = (read_json(job.run.attributes.set) or {}).get("target_oracle") or {}
-    kind = "saw no label" if oracle.get("pretrained") else "trained on the ID split"
+    kind = "pre-trained elsewhere" if oracle.get("pretrained") else "trained on the ID split"
     return f"{oracle.get('column', '?')} ({kind})"
 
 
@@ -77,21 +94,32 @@ def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
         comparisons = job.comparisons
         if comparisons.empty:
             continue
+        ensemble = comparisons["blanket"].map(lambda b: b.startswith(PER_SEED) or b == CONSENSUS).any()
         for (dataset, blanket), own in comparisons.groupby(["dataset", "blanket"], sort=False):
-            if blanket not in ARMS or blanket == "markov_blanket" and "consensus_blanket" in set(comparisons.blanket):
-                continue  # an ensemble reports its consensus and its per-seed blankets
-            versus_all = own[own["reference"] == "all"]
-            versus_all = ordered_by_n(versus_all)
+            if arm_name(blanket) is None or blanket == "markov_blanket" and ensemble:
+                continue  # an ensemble reports its per-seed blankets and its consensus
+            versus_all = ordered_by_n(own[own["reference"] == "all"])
             found = ((read_json(job.run.results.oracle) or {}).get("auroc") or {}).get(dataset)
-            row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": ARMS[blanket]}
+            row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": arm_name(blanket)}
             row["oracle AUROC"] = f"{found['auroc']:.3f}" if found else "?"
             row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in versus_all.itertuples()})
             supervised = versus_all[versus_all["regime"] == "supervised"]
             row["labels"] = int(supervised["n"].iloc[0]) if len(supervised) else None
-            baselines = own[own["reference"] != "all"]["verdict"].value_counts()
-            row["vs baselines ▲/▼/="] = "/".join(str(baselines.get(w, 0)) for w in MARKS) if len(baselines) else "—"
+            row["vs baselines ▲/▼/="] = _baseline_count(own)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _baseline_count(own: pd.DataFrame) -> str:
+    """The words over the baselines (``3/0/27``), counted only where the interval carries the fits'
+    variance (or for a lone fit); ``—`` for the consensus, whose rows hold its ensemble fixed."""
+    baselines = own[own["reference"] != "all"]
+    if baselines.empty or not (fits_vary(baselines.iloc[0]) or baselines.iloc[0]["blanket"] == "markov_blanket"):
+        return "—"
+    words = baselines["verdict"].value_counts()
+    text = "/".join(str(words.get(w, 0)) for w in MARKS)
+    failed = int(baselines["failed"].sum()) if "failed" in baselines else 0
+    return text + (f" ({failed} failed selections left out)" if failed else "")
 
 
 def stability_table(jobs: list[StudyJob]) -> pd.DataFrame:
@@ -144,33 +172,34 @@ def control_table(jobs: list[StudyJob]) -> pd.DataFrame:
 
 
 def control_baselines_table(jobs: list[StudyJob]) -> pd.DataFrame:
-    """For the positive control: the consensus blanket − each baseline on the reversed (OOD) set, at
-    every ``n``, with intervals."""
+    """For the positive control: the per-seed blankets − each baseline on the reversed (OOD) set, at
+    every ``n``, with the few-fit intervals."""
     rows = []
     for job in jobs:
         if read_json(job.run.data.control) is None or job.comparisons.empty:
             continue
         comparisons = job.comparisons
-        shifted = comparisons[(comparisons["blanket"] == "consensus_blanket") & (comparisons["dataset"] != "id_test")]
+        per_seed = comparisons["blanket"].str.startswith(PER_SEED)
+        shifted = comparisons[per_seed & (comparisons["dataset"] != "id_test")]
         for (dataset, reference), own in shifted.groupby(["dataset", "reference"], sort=False):
             if reference == "all":
                 continue  # in the results table
-            row = {"shift": job.shift, "dataset": dataset, "consensus −": reference}
+            row = {"shift": job.shift, "dataset": dataset, "per-seed −": reference}
             row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in ordered_by_n(own).itertuples()})
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def forest_figure(jobs: list[StudyJob]) -> Figure | None:
-    """The per-seed blanket − ``all`` (crossed over seeds, subsamples and test rows) on each shift's
-    out-of-distribution set, at every ``n``; one row of points per shift."""
+    """The per-seed blanket − ``all`` (the few-fit interval, over fits, subsamples and test rows) on
+    each shift's out-of-distribution set, at every ``n``; one row of points per shift."""
     points = []
     for job in jobs:
         comparisons = job.comparisons
         if comparisons.empty:
             continue
-        arm = "per-seed blanket (5 seeds)" if "per-seed blanket (5 seeds)" in set(comparisons.blanket) else None
-        arm = arm or next((a for a in ARMS if a in set(comparisons.blanket)), None)
+        arms = list(dict.fromkeys(comparisons.blanket))
+        arm = next((a for a in arms if a.startswith(PER_SEED)), "markov_blanket")
         rows = comparisons[(comparisons.blanket == arm) & (comparisons.reference == "all")]
         rows = rows[rows.dataset != "id_test"]
         rows = pd.concat([ordered_by_n(own) for _, own in rows.groupby("dataset", sort=True)]) if len(rows) else rows
@@ -187,7 +216,7 @@ def forest_figure(jobs: list[StudyJob]) -> Figure | None:
     labels = [f"{shift} · {row['dataset']} · {n_label(row['regime'], row['n'])}" for shift, row in reversed(points)]
     axis.set_yticks(range(len(points)), labels, fontsize=8)
     axis.axvline(0, color="black", linewidth=0.8)
-    axis.set_xlabel("blanket − all, AUROC (95 % crossed-bootstrap interval; green better, red worse, Holm)")
+    axis.set_xlabel("blanket − all, AUROC (95 % interval over fits; green better, red worse, Holm)")
     axis.set_title("each fit's own blanket − all, out of distribution (the paper's claim: > 0 at small n)")
     return figure
 
@@ -209,28 +238,29 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
     parts = [
         f"Made by `latentgraph-aggregate {where}` from the study's jobs ({', '.join(j.shift for j in jobs)}).",
         "",
-        f"**Results** (`{where}/<shift>/results/comparisons.csv`): blanket − all, AUROC, with 95 % crossed-bootstrap "
-        "intervals over seeds × label subsamples × test rows; ▲ better, ▼ worse, = no detectable difference "
-        "(Holm-adjusted over each n's comparisons). `per-seed`: each fit's own blanket, averaged over the fits; "
-        "`consensus`: the attributes in the blankets of at least half of the fits. `all labels`: the whole ID "
-        "training split (`labels` rows); `vs baselines`: the consensus − each of lasso, mutual information, "
-        "random, PC, GES and LiNGAM at every n, counted by word; `oracle AUROC`: the target oracle's own "
-        "(`results/oracle.json`).",
+        f"**Results** (`{where}/<shift>/results/comparisons.csv`): blanket − all, AUROC, with 95 % intervals; "
+        "▲ better, ▼ worse, = no detectable difference (Holm-adjusted over each arm's comparisons at each n: all "
+        "and the six baselines). `per-seed (S fits)`: each fit's own blanket, averaged over the S fits, with the "
+        "few-fit t interval over fits × label subsamples × test rows (docs/method.md §6b). `consensus`: the "
+        "attributes in the blankets of at least half of the fits; its interval holds this ensemble fixed (label "
+        "subsamples × test rows only), so it gets no word (·) and no count. `all labels`: the whole ID training "
+        "split (`labels` rows); `vs baselines`: the per-seed blankets − each of lasso, mutual information, random "
+        "(size-matched to each fit's blanket), PC, GES and LiNGAM at every n, counted by word, with failed "
+        "selections left out and counted; `oracle AUROC`: the target oracle's own (`results/oracle.json`).",
         "",
         _markdown(results_table(jobs)),
-        f"**Stability** (`{where}/<shift>/consensus/stability.json`): the mean Jaccard of the five fits' blankets, "
+        f"**Stability** (`{where}/<shift>/consensus/stability.json`): the mean Jaccard of the fits' blankets, "
         "beside the Jaccard of blankets drawn at random with the same sizes; the consensus's expected "
-        "reproducibility is the Jaccard two consensus blankets of five fits would have, from each attribute's "
-        "frequency.",
+        "reproducibility is the Jaccard two consensus blankets of as many fits would have, from each "
+        "attribute's frequency.",
         "",
         _markdown(stability_table(jobs)),
         f"**Positive control** (`{where}/control/data/control.json`, `consensus/stability.json`): the planted "
         "members against each blanket.",
         "",
         _markdown(control_table(jobs)),
-        f"**Positive control against each baseline** (`{where}/control/results/comparisons.csv`): the consensus "
-        "blanket − each baseline on the reversed set, AUROC, with 95 % crossed-bootstrap intervals and the "
-        "Holm-adjusted word.",
+        f"**Positive control against each baseline** (`{where}/control/results/comparisons.csv`): the per-seed "
+        "blankets − each baseline on the reversed set, AUROC, with the few-fit intervals and the Holm-adjusted word.",
         "",
         _markdown(control_baselines_table(jobs)),
         f"![forest plot]({forest.name})" if forest.is_file() else "",

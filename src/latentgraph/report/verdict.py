@@ -80,9 +80,18 @@ class Verdict:
             if not baselines.empty:
                 counts = baselines["verdict"].value_counts()
                 words = ", ".join(f"{word} {counts.get(word, 0)}" for word in WORD_MARKS)
+                fixed = " (this ensemble held fixed: the fits' variance is not in these words)" * (
+                    blanket == "consensus_blanket"
+                )
                 lines.append(
                     f"{dataset}: {blanket} − each baseline ({', '.join(dict.fromkeys(baselines['reference']))}), "
-                    f"Holm-adjusted over each n: {words} of {len(baselines)}"
+                    f"Holm-adjusted over each n: {words} of {len(baselines)}{fixed}"
+                )
+            failed = own[own.get("failed", pd.Series(0, index=own.index)) > 0]
+            if not failed.empty:
+                lines.append(
+                    f"{dataset}: {blanket}: failed selections, counted and left out of their comparisons: "
+                    + "; ".join(f"{r.reference} {r.failed} at {n_label(r.regime, r.n)}" for r in failed.itertuples())
                 )
         return lines
 
@@ -93,8 +102,9 @@ class Verdict:
             out.append("no blanket comparison was made: " + (self.empty_reason or "no blanket"))
         else:
             out.append(
-                "intervals: 95 % crossed bootstrap; words: Holm-adjusted over each n's comparisons, so an interval "
-                "that just misses 0 can read = no detectable difference"
+                "intervals: 95 %; one fit's and the consensus's: crossed bootstrap over label subsamples and test "
+                "rows; the per-seed blankets': a few-fit t interval that adds the fits' variance; words: Holm-adjusted "
+                "over each n's comparisons, so an interval that just misses 0 can read = no detectable difference"
             )
         for dataset in self.datasets:
             out.append(f"{dataset}: {self.oracle_line(dataset)}")
