@@ -171,7 +171,8 @@ def _identity(
     log.info(
         "data: OOD identity to the ID training split and the corpus measured in %.1f s", time.perf_counter() - started
     )
-    return kept, summary, pd.concat(dropped, ignore_index=True)
+    named = pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=IDENTITY_DROPPED_COLUMNS)
+    return kept, summary, named
 
 
 def _check_still_evaluable(name: str, frame: pd.DataFrame, target: str, bound: float, removed: int) -> None:
