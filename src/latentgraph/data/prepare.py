@@ -140,18 +140,10 @@ def _identity(
     started = time.perf_counter()
     summary: dict = {"measure": MOLECULE_MEASURE if molecules else PEPTIDE_MEASURE, "max_identity": bound, "sets": {}}
     kept, dropped = {}, []
+    readable = _as_smiles(alphabet) if molecules else list
+    sets = {k: readable(v) for k, v in references.items()}  # once, not per OOD set
     for name, frame in ood.items():
-        queries = list(frame["sequence"])
-        if molecules:
-            from latentgraph.data.alphabet import get_alphabet
-            from latentgraph.data.molecules import to_smiles
-
-            reading = get_alphabet(alphabet)
-            queries = to_smiles(queries, reading)
-            sets = {k: to_smiles(v, reading) for k, v in references.items()}
-        else:
-            sets = references
-        nearest = nearest_identity(queries, sets, molecules=molecules)
+        nearest = nearest_identity(readable(list(frame["sequence"])), sets, molecules=molecules)
         closest = np.maximum(nearest["id"], nearest["corpus"])
         summary["sets"][name] = {
             "to_id_train": distribution(nearest["id_train"]),
@@ -175,7 +167,17 @@ def _identity(
     return kept, summary, named
 
 
+def _as_smiles(alphabet: str):
+    """A function from sequences in the molecule ``alphabet`` to SMILES (RDKit reads those)."""
+    from latentgraph.data.alphabet import get_alphabet
+    from latentgraph.data.molecules import to_smiles
+
+    reading = get_alphabet(alphabet)
+    return lambda sequences: to_smiles(list(sequences), reading)
+
+
 def _check_still_evaluable(name: str, frame: pd.DataFrame, target: str, bound: float, removed: int) -> None:
+    """Log the drops; refuse a set that ``data.max_identity`` left without two classes (nothing to score)."""
     if removed:
         log.warning(
             "data: %s: dropped %d sequences above identity %.2f to an ID or corpus sequence (data.max_identity); "
@@ -184,7 +186,6 @@ def _check_still_evaluable(name: str, frame: pd.DataFrame, target: str, bound: f
             removed,
             bound,
         )
-    """Log the drops; refuse a set that ``data.max_identity`` left without two classes (nothing to score)."""
     if target in frame and frame[target].nunique() < 2:
         raise DataError(
             f"OOD set {name!r} has {len(frame)} sequences and fewer than two classes of {target!r} left after "
