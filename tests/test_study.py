@@ -203,3 +203,27 @@ def test_write_study_without_docs_markers_is_refused(tmp_path):
     docs.write_text("no markers\n")
     with pytest.raises(ValueError, match="no study markers"):
         write_study(job.path.parent, docs=docs)
+
+
+def test_an_archived_study_gives_the_same_tables_and_keeps_other_shifts(tmp_path):
+    """``latentgraph-aggregate SWEEP --archive DIR`` copies what the tables read, so the tables
+    survive the run folders and shifts run at different times join one set of tables."""
+    from latentgraph.cli.aggregate import main as aggregate
+    from latentgraph.report.study import archive_study, study_jobs
+
+    sweep, archive = tmp_path / "sweep", tmp_path / "archive"
+    arm = "per-seed blanket (5 fits)"
+    _job(sweep, "control", [_row(arm, "all", "limited", 16, 0.05, "better")], control={"members": ["a", "b", "c"]})
+    earlier = _job(tmp_path / "earlier", "acp", [_row(arm, "all", "limited", 16, -0.02, "worse")])
+    archive_study(earlier.path.parent, archive)  # a shift archived in an earlier session
+    (sweep / "control" / "latentgraph.log").write_text("not a table's input\n")
+    assert aggregate([str(sweep), "--archive", str(archive)]) == 0
+    assert not (archive / "control" / "latentgraph.log").exists()
+    archived = {job.shift: job for job in study_jobs(archive)}
+    assert set(archived) == {"acp", "control"}
+    pd.testing.assert_frame_equal(
+        results_table([archived["control"]]), results_table([StudyJob("control", sweep / "control")])
+    )
+    assert control_table([archived["control"]]).equals(control_table([StudyJob("control", sweep / "control")]))
+    study = (archive / "study.md").read_text()
+    assert "| acp |" in study and "| control |" in study

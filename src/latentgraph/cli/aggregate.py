@@ -1,7 +1,9 @@
 """``latentgraph-aggregate MULTIRUN_DIR``: one CSV and one plot for every job of a sweep; for a sweep
 whose jobs compared blankets (``latentgraph -m experiment=study``), also the study's tables and
 forest plot (``study.md``, ``study_forest.png``), and with ``--docs FILE`` the same tables written
-between that file's study markers."""
+between that file's study markers. ``--archive DIR`` first copies the files those tables read
+into ``DIR`` (a sweep folder of its own) and makes the tables from there, so that a study whose
+shifts ran at different times, or whose run folders are gone, keeps one set of tables."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import argparse
 import sys
 
 from latentgraph.report.aggregate import collect, write_aggregate
-from latentgraph.report.study import write_study
+from latentgraph.report.study import archive_study, write_study
 from latentgraph.run_layout import SweepLayout
 
 
@@ -18,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", help="a Hydra multirun directory (outputs/multirun/<time>)")
     parser.add_argument("--out", default=None, help="where to write (default: the sweep directory)")
     parser.add_argument("--docs", default=None, help="a markdown file whose study markers receive the study tables")
+    parser.add_argument(
+        "--archive", default=None, help="copy the files the study tables read into this folder and read them there"
+    )
     args = parser.parse_args(argv)
     try:
         aggregate = collect(args.sweep_dir)
@@ -26,9 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in write_aggregate(aggregate, args.out or args.sweep_dir):
         print(path)
-    if any(job.results.comparisons.is_file() for job in SweepLayout(args.sweep_dir).jobs()):
+    study_dir = args.sweep_dir
+    if args.archive is not None:
+        archive_study(args.sweep_dir, args.archive)
+        study_dir = args.archive
+    if any(job.results.comparisons.is_file() for job in SweepLayout(study_dir).jobs()):
         try:
-            for path in write_study(args.sweep_dir, docs=args.docs):
+            for path in write_study(study_dir, docs=args.docs):
                 print(path)
         except ValueError as error:
             print(f"latentgraph-aggregate: error: {error}", file=sys.stderr)

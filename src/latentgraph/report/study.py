@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_write_text, read_json
+from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, read_json
 from latentgraph.predictors.comparisons import PER_SEED
 from latentgraph.report.figures import save_png
 from latentgraph.report.verdict import n_label, ordered_by_n
@@ -271,6 +271,36 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
     if missing:
         parts.append("\nNo blanket comparison (every blanket empty, or the job unfinished): " + ", ".join(missing))
     return "\n".join(parts) + "\n"
+
+
+def study_files(run: RunLayout) -> list[Path]:
+    """The files of one job that the study's tables read, and the settings that made it."""
+    return [
+        run.overrides,
+        run.hydra_config,
+        run.results.comparisons,
+        run.results.summary,
+        run.results.oracle,
+        run.attributes.set,
+        run.consensus.stability,
+        run.data.control,
+        run.data.summary,
+    ]
+
+
+def archive_study(sweep_dir: str | Path, archive: str | Path) -> list[Path]:
+    """Copy each job's :func:`study_files` into ``archive/<job folder>/`` (same layout), so that the
+    archive is itself a sweep folder ``latentgraph-aggregate`` reads: the tables outlive the run
+    folders, and shifts run at different times join one set of tables. A job's earlier copy in the
+    archive is replaced file by file; other jobs' copies are kept."""
+    written = []
+    for run in SweepLayout(sweep_dir).jobs():
+        for source in study_files(run):
+            if source.is_file():
+                target = Path(archive) / run.path.name / source.relative_to(run.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written.append(atomic_write_bytes(target, source.read_bytes()))
+    return written
 
 
 def write_study(sweep_dir: str | Path, docs: str | Path | None = None) -> list[Path]:
