@@ -50,6 +50,8 @@ def test_non_editable_wheel_ships_configs_and_runs_elsewhere(tmp_path):
         "data/default.yaml",
     ):
         assert f"latentgraph/conf/{config}" in names, config
+    for shipped in ("members.json", "corpus_sha256.bin", "wae-seed100.pt", "wae-seed104.pt"):  # models/pretrained.py
+        assert f"latentgraph/models/pretrained_members/{shipped}" in names, shipped
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=300)
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
     script = target / "bin" / "latentgraph"
