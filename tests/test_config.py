@@ -1,5 +1,7 @@
 """Config composition and validation: a bad value fails before any work and names its full key."""
 
+from pathlib import Path
+
 import pytest
 from conftest import compose_config
 from hydra.errors import ConfigCompositionException
@@ -7,6 +9,8 @@ from omegaconf import OmegaConf
 
 from latentgraph.config import ConfigValueError, validate_config
 from latentgraph.errors import InvalidConfigValues
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def validated(*overrides):
@@ -191,3 +195,35 @@ def test_groups_exist():
     ):
         assert group in cfg, group
     assert OmegaConf.select(cfg, "trainer._target_") == "pytorch_lightning.Trainer"
+
+
+@pytest.mark.parametrize(
+    "override, key, hint",
+    [
+        ("+graph.alpah=0.01", "graph.alpah", "did you mean graph.alpha?"),
+        ("+attributes.oracles.tox._target_=mypkg.tox", "attributes.oracles", "its settings are set, descriptors"),
+        ("+sead=3", "sead", "did you mean seed?"),
+    ],
+)
+def test_a_key_added_with_plus_that_the_schema_lacks_is_named(override, key, hint):
+    """``+`` bypasses Hydra's struct check; a misspelt or unknown setting must not be dropped silently."""
+    with pytest.raises(ConfigValueError) as info:
+        validated(override)
+    assert info.value.key == key and "is not a setting" in str(info.value) and hint in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "group, option",
+    [
+        (group.parent.name, group.stem)
+        for group in sorted(CONF.glob("*/*.yaml"))
+        if group.parent.name not in ("hydra", "hparams_search")
+    ],
+)
+def test_every_preset_holds_only_settings_the_schema_has(group, option):
+    """Each option composes with no unknown key (an option of the other domain may fail its range
+    checks alone, as ``attributes=molecules`` does without ``domain=molecules``)."""
+    try:
+        validated(f"{group}={option}")
+    except ConfigValueError as error:
+        assert "is not a setting" not in str(error), str(error)

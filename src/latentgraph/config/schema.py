@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from contextvars import ContextVar
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
+from difflib import get_close_matches
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -665,6 +666,7 @@ def _node_errors(node: DictConfig, prefix: str, errors: list[ConfigValueError]) 
     failures under their relative keys; those are dropped, leaving the parent's own cross-field checks.
     """
     below: set[tuple] = set()
+    errors.extend(_unknown_keys(node, prefix))
     for name, child in node.items_ex(resolve=False):
         if isinstance(child, DictConfig) and is_dataclass(OmegaConf.get_type(child)):
             below |= _node_errors(child, f"{prefix}{name}.", errors)
@@ -675,6 +677,23 @@ def _node_errors(node: DictConfig, prefix: str, errors: list[ConfigValueError]) 
         if form not in below:
             errors.append(ConfigValueError(f"{prefix}{error.key}", error.value, error.requirement))
     return raw | below
+
+
+def _unknown_keys(node: DictConfig, prefix: str) -> list[ConfigValueError]:
+    """A key that ``node``'s schema does not have: one added with ``+`` (``+graph.alpah=0.01``)
+    passes Hydra's struct check and would otherwise be dropped without a word. Named in full, with
+    the nearest setting's name where one is close."""
+    schema = OmegaConf.get_type(node)
+    if not is_dataclass(schema):
+        return []
+    known = [f.name for f in fields(schema)]
+    found = []
+    for name in node.keys():
+        if name not in known:
+            near = get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {prefix}{near[0]}?" if near else f"; its settings are {', '.join(known)}"
+            found.append(ConfigValueError(f"{prefix}{name}", node._get_node(name)._value(), "is not a setting" + hint))
+    return found
 
 
 def _collect_checks(node: DictConfig, quiet: bool = False) -> list[ConfigValueError]:
