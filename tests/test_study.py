@@ -128,6 +128,7 @@ def test_study_tables_read_each_jobs_comparisons_and_the_planted_members(tmp_pat
     # counted from the rows that carry the fits' variance, failed selections said
     assert per_seed["vs baselines ▲/▼/="] == "1/0/1 (7 failed selections left out)"
     assert set(table["blanket"]) == {"per-seed (10 fits)", "consensus"}
+    assert set(table["oracle"]) == {"planted_score (the planted function, the known truth)"}
     consensus = table.set_index("blanket").loc["consensus"]
     # the consensus holds its ensemble fixed: no word, no count
     assert consensus["n=16"] == "+0.030 [+0.020, +0.040] ·" and consensus["vs baselines ▲/▼/="] == "—"

@@ -18,6 +18,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, read_json
+from latentgraph.attributes.planted import PLANTED_COLUMN
 from latentgraph.predictors.comparisons import PER_SEED
 from latentgraph.report.figures import save_png
 from latentgraph.report.verdict import n_label, ordered_by_n
@@ -83,6 +84,8 @@ def _column(regime: str, n: int) -> str:
 def _oracle(job: StudyJob) -> str:
     oracle = (read_json(job.run.attributes.set) or {}).get("target_oracle") or {}
     kind = "pre-trained elsewhere" if oracle.get("pretrained") else "trained on the ID split"
+    if oracle.get("column") == PLANTED_COLUMN:
+        kind = "the planted function, the known truth"
     return f"{oracle.get('column', '?')} ({kind})"
 
 
