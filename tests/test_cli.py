@@ -198,7 +198,11 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
 
 def test_bad_config_value_fails_before_training(tmp_path):
     run_dir = tmp_path / "run"
-    for override, key in (("model.latent_dim=-3", "model.latent_dim"), ("data.max_len=0", "data.max_len")):
+    for override, key in (
+        ("model.latent_dim=-3", "model.latent_dim"),
+        ("data.max_len=0", "data.max_len"),
+        ("+graph.alpah=0.01", "graph.alpah"),  # a misspelt key added with +: named, not dropped
+    ):
         result = run_cli("experiment=smoke", *FAST, override, f"hydra.run.dir={run_dir}", cwd=tmp_path)
         assert result.returncode == 2
         assert f"{key}=" in result.stderr and "invalid config value" in result.stderr
