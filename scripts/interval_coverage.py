@@ -10,7 +10,7 @@ Two simulations, both from latentgraph.predictors.synthetic:
   study. It checks the few-fit t interval (per-seed blanket − all, and − a baseline size-matched to
   each fit's blanket) at 5 and 10 fits, beside a percentile bootstrap over the fits.
 
-    python scripts/interval_coverage.py [--experiments 1000]
+    python scripts/interval_coverage.py [--experiments 1000] [--only within|across]
 """
 
 from __future__ import annotations
@@ -85,11 +85,15 @@ def across_fits(experiments: int, fits: int, rng: np.random.Generator) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=1000)
+    parser.add_argument("--only", choices=("within", "across"), default=None, help="run one simulation only")
+    parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    rng = np.random.default_rng(2026)
-    within_one_fit(args.experiments, rng)
-    for fits in (5, 10):
-        across_fits(args.experiments, fits, rng)
+    rng = np.random.default_rng(args.seed)
+    if args.only != "across":
+        within_one_fit(args.experiments, rng)
+    if args.only != "within":
+        for fits in (5, 10):
+            across_fits(args.experiments, fits, rng)
 
 
 if __name__ == "__main__":
