@@ -49,18 +49,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=pretrained.MEMBERS_DIR)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    entries, corpus = [], None
+    entries = []
     with tempfile.TemporaryDirectory() as scratch:
+        # the data and the oracles do not depend on the seed: prepared once, for every member
+        first = member_settings(PLANNED_SEEDS[0], Path(scratch) / "data")
+        data = data_stage(first.data, Path(scratch) / "data")
+        oracles = oracle_stage(first, data, Path(scratch) / "data")
         for seed in PLANNED_SEEDS:
             run_dir = Path(scratch) / f"seed-{seed}"
             settings = member_settings(seed, run_dir)
-            data = data_stage(settings.data, run_dir)
-            oracles = oracle_stage(settings, data, run_dir)
             fit = autoencoder_stage(settings, data, oracles, run_dir, RunLog([]))
             path = args.out / f"wae-seed{seed}.pt"
             pretrained.save_member(fit.model, path)
-            shipped = pretrained.load_member(pretrained.ShippedMember(seed, path, "", {}))
-            corpus = data.corpus_train + data.corpus_val
+            shipped = pretrained.load_weights(path)
             entries.append(
                 {
                     "seed": seed,
@@ -76,7 +77,7 @@ def main() -> None:
                 }
             )
             print(f"seed {seed}: {path} held-out token accuracy {entries[-1]['held_out']['token_acc']:.4f}")
-    digests = pretrained.corpus_digest_bytes(corpus)
+    digests = pretrained.corpus_digest_bytes(data.corpus_train + data.corpus_val)
     (args.out / pretrained.CORPUS_DIGESTS).write_bytes(digests)
     record = {
         "exported_by": "scripts/train_members.py",

@@ -688,11 +688,11 @@ def _unknown_keys(node: DictConfig, prefix: str) -> list[ConfigValueError]:
         return []
     known = [f.name for f in fields(schema)]
     found = []
-    for name in node.keys():
+    for name, value in node.items_ex(resolve=False):
         if name not in known:
             near = get_close_matches(str(name), known, n=1)
             hint = f"; did you mean {prefix}{near[0]}?" if near else f"; its settings are {', '.join(known)}"
-            found.append(ConfigValueError(f"{prefix}{name}", node._get_node(name)._value(), "is not a setting" + hint))
+            found.append(ConfigValueError(f"{prefix}{name}", value, "is not a setting" + hint))
     return found
 
 

@@ -75,11 +75,13 @@ def manifest(folder: Path = MEMBERS_DIR) -> dict:
     return json.loads(path.read_text())
 
 
-def shipped_members(folder: Path = MEMBERS_DIR) -> list[ShippedMember]:
-    """The shipped members in seed order, as the manifest records them (files not yet verified)."""
+def shipped_members(folder: Path = MEMBERS_DIR, record: dict | None = None) -> list[ShippedMember]:
+    """The shipped members in seed order, as the manifest (``record``, read if not given) records
+    them (files not yet verified)."""
+    record = manifest(folder) if record is None else record
     return [
         ShippedMember(int(entry["seed"]), Path(folder) / entry["file"], entry["sha256"], entry)
-        for entry in sorted(manifest(folder)["members"], key=lambda entry: int(entry["seed"]))
+        for entry in sorted(record["members"], key=lambda entry: int(entry["seed"]))
     ]
 
 
@@ -94,7 +96,7 @@ def verify(folder: Path = MEMBERS_DIR) -> list[ShippedMember]:
             raise BrokenInstall(path, "is missing")
         if sha256_of(path) != digest:
             raise BrokenInstall(path, f"does not match its recorded SHA-256 ({digest[:12]}…)")
-    return shipped_members(folder)
+    return shipped_members(folder, record)
 
 
 def save_member(model: SequenceWAE, path: Path) -> None:
@@ -104,8 +106,14 @@ def save_member(model: SequenceWAE, path: Path) -> None:
 
 
 def load_member(member: ShippedMember) -> SequenceWAE:
-    """The member's WAE in float32 and eval mode (no pickled code runs: ``weights_only``)."""
-    stored = torch.load(member.path, map_location="cpu", weights_only=True)
+    """The member's WAE in float32 and eval mode."""
+    return load_weights(member.path)
+
+
+def load_weights(path: Path) -> SequenceWAE:
+    """A file :func:`save_member` wrote, as a float32 WAE in eval mode (no pickled code runs:
+    ``weights_only``)."""
+    stored = torch.load(path, map_location="cpu", weights_only=True)
     model = SequenceWAE(**stored["hyper_parameters"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored["state_dict"].items()})
     return model.eval()
@@ -134,9 +142,10 @@ def why_not_served(
         reasons.append(f"they take sequences up to {settings['max_len']} long, this run's data.max_len is {max_len}")
     corpus = corpus_digests(folder)
     for name, sequences in ood_sets.items():
-        seen = sum(sequence_digest(s) in corpus for s in set(sequences))
+        distinct = set(sequences)
+        seen = sum(sequence_digest(s) in corpus for s in distinct)
         if seen:
-            reasons.append(f"their corpus holds {seen} of the {len(set(sequences))} sequences of the OOD set {name}")
+            reasons.append(f"their corpus holds {seen} of the {len(distinct)} sequences of the OOD set {name}")
     return "; ".join(reasons) or None
 
 
