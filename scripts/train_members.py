@@ -52,9 +52,10 @@ def main() -> None:
     entries = []
     with tempfile.TemporaryDirectory() as scratch:
         # the data and the oracles do not depend on the seed: prepared once, for every member
-        first = member_settings(PLANNED_SEEDS[0], Path(scratch) / "data")
-        data = data_stage(first.data, Path(scratch) / "data")
-        oracles = oracle_stage(first, data, Path(scratch) / "data")
+        shared_run = Path(scratch) / "shared"
+        first = member_settings(PLANNED_SEEDS[0], shared_run)
+        data = data_stage(first.data, shared_run)
+        oracles = oracle_stage(first, data, shared_run)
         for seed in PLANNED_SEEDS:
             run_dir = Path(scratch) / f"seed-{seed}"
             settings = member_settings(seed, run_dir)
