@@ -16,16 +16,15 @@ import argparse
 import json
 import subprocess
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
 from latentgraph.config import Config, validate_config
-from latentgraph.config.choices import plain
 from latentgraph.models import pretrained
 from latentgraph.pipeline import RunLog, autoencoder_stage, data_stage, oracle_stage
-from latentgraph.pipeline.cache import corpus_settings, wae_key
+from latentgraph.pipeline.cache import wae_key
+from latentgraph.pipeline.shipped import recipe
 from latentgraph.run_layout import RunLayout
 
 PLANNED_SEEDS = (100, 101, 102, 103, 104)  # docs/analysis-plan.md, "Fits (seeds)"
@@ -67,7 +66,6 @@ def main() -> None:
                 {
                     "seed": seed,
                     "file": path.name,
-                    "sha256": pretrained.sha256_of(path),
                     "wae_key": wae_key(settings),
                     "fit": fit.metrics,
                     "held_out": {
@@ -78,25 +76,14 @@ def main() -> None:
                 }
             )
             print(f"seed {seed}: {path} held-out token accuracy {entries[-1]['held_out']['token_acc']:.4f}")
-    digests = pretrained.corpus_digest_bytes(data.corpus_train + data.corpus_val)
-    (args.out / pretrained.CORPUS_DIGESTS).write_bytes(digests)
-    record = {
-        "exported_by": "scripts/train_members.py",
-        "code_revision": revision(),
-        "settings": {
-            "alphabet": str(settings.data.alphabet),
-            "max_len": settings.data.max_len,
-            "data": plain(corpus_settings(settings)),
-            "model": plain(asdict(settings.model)),
-            "trainer": plain(asdict(settings.trainer)),
-        },
-        "corpus": {
-            "sequences": len(digests) // pretrained.DIGEST_BYTES,
-            "sha256": pretrained.sha256_of(args.out / pretrained.CORPUS_DIGESTS),
-        },
-        "members": entries,
-    }
-    (args.out / pretrained.MANIFEST).write_text(json.dumps(record, indent=1, default=str) + "\n")
+    record = pretrained.write_manifest(
+        args.out,
+        entries,
+        recipe(settings),
+        data.corpus_train + data.corpus_val,
+        exported_by="scripts/train_members.py",
+        code_revision=revision(),
+    )
     print(f"{len(entries)} members and {record['corpus']['sequences']} corpus digests in {args.out}")
 
 

@@ -71,6 +71,8 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
     data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
     oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
     pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
+    # checked before any fit: a damaged member file stops the run at once
+    shipped = pipeline.joining_members(settings, data) if not settings.ensemble.jobs else pipeline.JoiningMembers([])
     one = pipeline.autoencoder_to_graph(settings, data, oracles, run_dir, run_log)
     fit, graph = one.fit, one.graph
     if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
@@ -80,8 +82,8 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
         log.info("ensemble member (seed %d) done in %.1f s: %s", settings.seed, time.perf_counter() - started, run_dir)
         return fit.metrics, False
     ensemble = (
-        pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log)
-        if graph is not None and settings.ensemble.size > 1
+        pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log, shipped.members)
+        if graph is not None and (settings.ensemble.size > 1 or shipped.members)
         else None
     )
     results = pipeline.predictor_stage(

@@ -480,6 +480,10 @@ class EnsembleConfig:
     # true: this job is one member, a job of a multirun over seed (experiment=ensemble_jobs); it stops
     # after its graph, and when every member has finished the sweep runs the ensemble (consensus, predictors)
     jobs: bool = False
+    # true: the package's pre-trained members (seeds 100-104, docs/method.md §3b) join the run's own
+    # fits wherever they serve it honestly: the same corpus, the same recipe, no OOD sequence seen
+    shipped: bool = True
+    shipped_dir: str | None = None  # a folder of members (members.json beside them); null: the package's
 
     def __post_init__(self) -> None:
         _check(self.size >= 1, "size", self.size, "must be >= 1")

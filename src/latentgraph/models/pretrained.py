@@ -105,6 +105,24 @@ def save_member(model: SequenceWAE, path: Path) -> None:
     torch.save({"hyper_parameters": dict(model.hparams), "state_dict": state}, path)
 
 
+def write_manifest(folder: Path, entries: list[dict], settings: dict, corpus: list[str], **record) -> dict:
+    """Write ``corpus_sha256.bin`` (the digests of ``corpus``) and ``members.json`` into ``folder``,
+    beside member files :func:`save_member` wrote there. Each of ``entries`` names its ``seed`` and
+    ``file`` (and any provenance); its file's SHA-256 is added here. ``settings`` is the recipe
+    (``alphabet``, ``max_len``, ``data``, ``model``, ``trainer``); ``record`` adds top-level fields."""
+    folder = Path(folder)
+    digests = corpus_digest_bytes(corpus)
+    (folder / CORPUS_DIGESTS).write_bytes(digests)
+    manifest_record = {
+        **record,
+        "settings": settings,
+        "corpus": {"sequences": len(digests) // DIGEST_BYTES, "sha256": sha256_of(folder / CORPUS_DIGESTS)},
+        "members": [{**entry, "sha256": sha256_of(folder / entry["file"])} for entry in entries],
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest_record, indent=1, default=str) + "\n")
+    return manifest_record
+
+
 def load_member(member: ShippedMember) -> SequenceWAE:
     """The member's WAE in float32 and eval mode."""
     return load_weights(member.path)
@@ -129,13 +147,67 @@ def corpus_digest_bytes(sequences: list[str]) -> bytes:
     return b"".join(sorted({sequence_digest(s) for s in sequences}))
 
 
+# settings that change how a fit is computed, checked or shown, not the fitted model's recipe
+NOT_RECIPE = {
+    "model": {"folded_decode", "recurrence", "prior_samples"},
+    "trainer": {
+        "_target_",
+        "accelerator",
+        "devices",
+        "strategy",
+        "num_nodes",
+        "use_distributed_sampler",
+        "deterministic",
+        "enable_progress_bar",
+        "enable_model_summary",
+        "log_every_n_steps",
+        "check_val_every_n_epoch",
+        "limit_val_batches",
+        "num_sanity_val_steps",
+    },
+}
+
+
+def recipe_differences(recorded: dict, run: dict) -> list[str]:
+    """The ``model.*`` and ``trainer.*`` settings in which a run's recipe (``run``: section → key →
+    value) differs from the members' recorded one, as ``section.key: shipped …, this run …``;
+    settings of the hardware or the display are not the recipe (:data:`NOT_RECIPE`)."""
+    return [
+        f"{section}.{key}: {value!r} in the shipped members, {run.get(section, {}).get(key)!r} in this run"
+        for section in ("model", "trainer")
+        for key, value in recorded.get(section, {}).items()
+        if key not in NOT_RECIPE[section] and run.get(section, {}).get(key) != value
+    ]
+
+
 def why_not_served(
-    ood_sets: dict[str, list[str]], alphabet: str, max_len: int, folder: Path = MEMBERS_DIR
+    ood_sets: dict[str, list[str]],
+    alphabet: str,
+    max_len: int,
+    folder: Path = MEMBERS_DIR,
+    *,
+    corpus: list[str] | None = None,
+    recipe: dict | None = None,
 ) -> str | None:
     """Why the shipped members may not serve a run with these OOD sets, alphabet and ``max_len``
-    (``None``: they may). A member whose corpus holds an OOD sequence has seen that test set."""
-    settings = manifest(folder)["settings"]
+    (``None``: they may). A member whose corpus holds an OOD sequence has seen that test set.
+
+    With ``corpus`` (the run's corpus sequences) and ``recipe`` (its ``model`` and ``trainer``
+    settings), the members must also have been fitted on that very corpus, by that recipe: only
+    then are they fits of the method the run's own fit is one of."""
+    record = manifest(folder)
+    settings = record["settings"]
     reasons = []
+    if corpus is not None and hashlib.sha256(corpus_digest_bytes(corpus)).hexdigest() != record["corpus"]["sha256"]:
+        reasons.append(
+            f"they were fitted on another corpus ({record['corpus']['sequences']} sequences; this run's has "
+            f"{len(set(corpus))})"
+        )
+    if recipe is not None:
+        differences = recipe_differences(settings, recipe)
+        if differences:
+            shown = "; ".join(differences[:3]) + (f" (and {len(differences) - 3} more)" if len(differences) > 3 else "")
+            reasons.append(f"they were fitted with other settings: {shown}")
     if settings["alphabet"] != alphabet:
         reasons.append(f"they model the alphabet {settings['alphabet']!r}, this run's data is {alphabet!r}")
     if int(settings["max_len"]) < max_len:

@@ -6,7 +6,9 @@ and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read ba
 
     data_stage → control_stage (control=planted) → oracle_stage → autoencoder_to_graph (stages.py:
     autoencoder_stage → perturbation_stage → graph_stage, the order every ensemble member follows too)
-    → ensemble_stage (ensemble.size > 1) → predictor_stage → run_summary, report_stage → log_artifacts
+    → joining_members (shipped.py: the shipped pre-trained members that serve the run)
+    → ensemble_stage (ensemble.size > 1, or shipped members joining) → predictor_stage
+    → run_summary, report_stage → log_artifacts
 """
 
 from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
@@ -20,6 +22,7 @@ from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.predictors import predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
+from latentgraph.pipeline.shipped import JoiningMembers, joining_members
 from latentgraph.pipeline.stages import AutoencoderGraph, autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
@@ -28,6 +31,7 @@ __all__ = [
     "AutoencoderResult",
     "ConsensusStageResult",
     "GraphStageResult",
+    "JoiningMembers",
     "OracleStageResult",
     "RunLog",
     "autoencoder_stage",
@@ -44,6 +48,7 @@ __all__ = [
     "finish_wandb",
     "finished_run_graphs",
     "graph_stage",
+    "joining_members",
     "log_artifacts",
     "log_input_quality",
     "oracle_stage",

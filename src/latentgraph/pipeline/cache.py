@@ -121,11 +121,12 @@ def wae_key(settings: Config) -> str:
     )
 
 
-def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier]) -> str:
-    """Hash of what the raw perturbation effects depend on: the WAE, the attribute set, the settings."""
+def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier], wae: str | None = None) -> str:
+    """Hash of what the raw perturbation effects depend on: the WAE (``wae``: its key, where it is not
+    the fit of these settings, such as a shipped member), the attribute set, the settings."""
     return stage_key(
         {
-            "wae": wae_key(settings),
+            "wae": wae or wae_key(settings),
             "attributes": _attribute_set_settings(settings),
             "classifiers": _classifier_keys(classifiers),
             "perturbation": asdict(settings.perturbation),

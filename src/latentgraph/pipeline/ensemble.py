@@ -30,6 +30,7 @@ from latentgraph.data import PreparedData
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, Consensus, consensus
 from latentgraph.graph.plots import stability_picture
+from latentgraph.models.pretrained import ShippedMember
 from latentgraph.pipeline.graph import GraphStageResult, target_columns
 from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
@@ -61,15 +62,19 @@ def ensemble_stage(
     own_graph: GraphStageResult,
     run_dir: Path,
     run_log: RunLog,
+    shipped: list[ShippedMember] = (),
 ) -> ConsensusStageResult:
-    """Fit, perturb and graph the ensemble's other members, then write ``consensus/``."""
+    """Fit, perturb and graph the ensemble's other members (and perturb and graph the ``shipped``
+    members that join it, :mod:`latentgraph.pipeline.shipped`), then write ``consensus/``."""
     size = settings.ensemble.size
     graphs, dirs = [own_graph.graph], [str(run_dir)]
     member_features = {settings.seed: own_graph.features}
-    for index in range(1, size):
-        seed = settings.seed + index
+    fitted = [(settings.seed + index, None) for index in range(1, size)]
+    total = size + len(shipped)
+    for index, (seed, source) in enumerate([*fitted, *((m.seed, m) for m in shipped)], start=2):
         out = member_dir(run_dir, seed)
-        log.info("ensemble: member %d of %d (seed %d) -> %s", index + 1, size, seed, out)
+        kind = f"shipped {source.path.name}" if source is not None else "fitted"
+        log.info("ensemble: member %d of %d (seed %d, %s) -> %s", index, total, seed, kind, out)
         member = replace(settings, seed=seed)
         # each member's training curves go to its own CSV; W&B gets the consensus, not R sets of curves
         member_log = RunLog([CSVLogger(save_dir=str(out), name=settings.logger.csv.name, version="")])
@@ -80,7 +85,7 @@ def ensemble_stage(
             member_oracles = oracles
             # the shared attribute set's summary, so that a member is a finished run stage=consensus can read
             write_json(RunLayout(out).attributes.set, oracles.summary)
-        graph = autoencoder_to_graph(member, data, member_oracles, out, member_log).graph
+        graph = autoencoder_to_graph(member, data, member_oracles, out, member_log, shipped=source).graph
         member_log.save()
         graphs.append(graph.graph)
         dirs.append(str(out))
@@ -92,13 +97,10 @@ def ensemble_stage(
         RunLayout(run_dir).consensus.path,
         run_log,
         member_dirs=dirs,
-        seeds=_seeds(settings),
+        seeds=[*range(settings.seed, settings.seed + size), *(m.seed for m in shipped)],
         member_features=member_features,
+        shipped_seeds=[m.seed for m in shipped],
     )
-
-
-def _seeds(settings: Config) -> list[int]:
-    return list(range(settings.seed, settings.seed + settings.ensemble.size))
 
 
 def consensus_stage(
@@ -111,6 +113,7 @@ def consensus_stage(
     member_dirs: list[str],
     seeds: list[int] | None = None,
     member_features: dict[int, list[str]] | None = None,
+    shipped_seeds: list[int] = (),
 ) -> ConsensusStageResult:
     """The consensus of ``graphs`` for the run's target: ``blanket.json``, ``stability.json``, a picture."""
     node, candidates = target_columns(set_summary)
@@ -135,7 +138,7 @@ def consensus_stage(
             "fallback": fallback,
         },
     )
-    write_json(files.stability, {**payload, "seeds": seeds, "runs": member_dirs})
+    write_json(files.stability, {**payload, "seeds": seeds, "shipped_seeds": list(shipped_seeds), "runs": member_dirs})
     picture = stability_picture(
         payload, files.stability_picture, over=f"{result.n_graphs} autoencoders", threshold=result.threshold
     )

@@ -40,6 +40,7 @@ def perturbation_stage(
     oracles: OracleStageResult,
     data: PreparedData,
     run_dir: Path,
+    model_key: str | None = None,
 ) -> PerturbationResult | None:
     """The run's perturbation result, saved to ``run_dir/perturbation`` (``None`` when disabled).
 
@@ -47,12 +48,13 @@ def perturbation_stage(
         autoencoder: the fitted or reused model (:class:`~latentgraph.perturbation.Autoencoder`).
         computed: the result the fit's callback computed, if the fit ran; it is stored in the
             cache. Otherwise the cache's result for these settings is reused, or computed now.
+        model_key: the autoencoder's key, where it is not the fit of ``settings`` (a shipped member).
     """
     run = RunLayout(run_dir)
     if not settings.perturbation.enabled:
         return None
     cache = stage_cache(settings)
-    key = perturbation_key(settings, oracles.classifiers)
+    key = perturbation_key(settings, oracles.classifiers, model_key)
     if computed is not None:
         log.info("stage perturbation: computed (key %s)", key)
         result = computed

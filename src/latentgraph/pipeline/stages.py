@@ -12,11 +12,13 @@ from pathlib import Path
 
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
+from latentgraph.models.pretrained import ShippedMember
 from latentgraph.perturbation import PerturbationResult
 from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
 from latentgraph.pipeline.graph import GraphStageResult, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import perturbation_stage
+from latentgraph.pipeline.shipped import shipped_autoencoder
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
@@ -32,13 +34,23 @@ class AutoencoderGraph:
 
 
 def autoencoder_to_graph(
-    settings: Config, data: PreparedData, oracles: OracleStageResult, run_dir: Path, run_log: RunLog
+    settings: Config,
+    data: PreparedData,
+    oracles: OracleStageResult,
+    run_dir: Path,
+    run_log: RunLog,
+    shipped: ShippedMember | None = None,
 ) -> AutoencoderGraph:
-    """autoencoder_stage → perturbation_stage → graph_stage, into ``run_dir``."""
-    fit = autoencoder_stage(settings, data, oracles, run_dir, run_log)
+    """autoencoder_stage (or the ``shipped`` member's weights) → perturbation_stage → graph_stage,
+    into ``run_dir``."""
+    if shipped is not None:
+        fit = shipped_autoencoder(shipped, run_dir, run_log)
+    else:
+        fit = autoencoder_stage(settings, data, oracles, run_dir, run_log)
     if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
         return AutoencoderGraph(fit, None, None)
-    effects = perturbation_stage(settings, fit.model, fit.effects, oracles, data, run_dir)
+    model_key = fit.key if shipped is not None else None
+    effects = perturbation_stage(settings, fit.model, fit.effects, oracles, data, run_dir, model_key)
     graph = (
         graph_stage(
             settings.graph,

@@ -1,0 +1,129 @@
+"""The shipped pre-trained members that join a run's own fits (docs/method.md §3b).
+
+A run's verdict from one fit is one fit's verdict: the fits disagree by more than one fit's
+interval says (docs/results.md). So, wherever it is honest, the package's five pre-trained WAEs
+(seeds 100–104) join the run's own fits as further ensemble members: each is perturbed and
+graphed by the run's own stages (cached like any other member's), its blanket gets its own
+per-seed predictors, and the verdict and the consensus are over the run's fits plus these.
+
+They join only where they are fits of the same method on the same data: the run's corpus is
+their corpus (by the SHA-256 of every sequence), its ``model.*`` and ``trainer.*`` recipe is
+theirs (hardware and display settings aside), and no OOD sequence of the run is in their corpus.
+Otherwise the run says why none joined. ``ensemble.shipped=false`` keeps them out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from latentgraph.artifacts import atomic_target, write_json
+from latentgraph.config.choices import plain
+from latentgraph.config.schema import Config
+from latentgraph.data import PreparedData
+from latentgraph.models import pretrained
+from latentgraph.models.pretrained import ShippedMember
+from latentgraph.pipeline.autoencoder import AutoencoderResult
+from latentgraph.pipeline.cache import corpus_settings
+from latentgraph.pipeline.lineage import declare
+from latentgraph.pipeline.tracking import RunLog
+from latentgraph.run_layout import RunLayout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JoiningMembers:
+    """The shipped members that join this run (seed order), or why none do."""
+
+    members: list[ShippedMember]
+    reason: str | None = None  # why none join (None when some do)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [member.seed for member in self.members]
+
+
+def recipe(settings: Config) -> dict:
+    """What a member records of the settings it was fitted with, and a run is compared on."""
+    return {
+        "alphabet": str(settings.data.alphabet),
+        "max_len": settings.data.max_len,
+        "data": plain(corpus_settings(settings)),
+        "model": plain(asdict(settings.model)),
+        "trainer": plain(asdict(settings.trainer)),
+    }
+
+
+def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
+    """The shipped members (``ensemble.shipped_dir``, or the package's) that serve this run and are
+    not among its own seeds.
+
+    Every shipped file is checked against its recorded SHA-256 first: a damaged install stops the
+    run (:class:`~latentgraph.models.pretrained.BrokenInstall`, exit status 1), naming the file.
+    """
+    if not settings.ensemble.shipped:
+        return JoiningMembers([], "ensemble.shipped=false")
+    folder = Path(settings.ensemble.shipped_dir) if settings.ensemble.shipped_dir else pretrained.MEMBERS_DIR
+    members = pretrained.verify(folder)
+    reason = pretrained.why_not_served(
+        {name: frame["sequence"].tolist() for name, frame in data.ood.items()},
+        str(settings.data.alphabet),
+        settings.data.max_len,
+        folder,
+        corpus=[*data.corpus_train, *data.corpus_val],
+        recipe=recipe(settings),
+    )
+    if reason is not None:
+        log.info("shipped members: none joins this run: %s", reason)
+        return JoiningMembers([], reason)
+    own = set(range(settings.seed, settings.seed + settings.ensemble.size))
+    joining = [member for member in members if member.seed not in own]
+    if not joining:
+        return JoiningMembers([], "the run's own fits already hold every shipped member's seed")
+    log.info(
+        "shipped members: seeds %s join the run's own fit%s (same corpus, same recipe, no OOD sequence seen); "
+        "ensemble.shipped=false keeps them out",
+        ", ".join(str(seed) for seed in [m.seed for m in joining]),
+        "s" if settings.ensemble.size > 1 else "",
+    )
+    return JoiningMembers(joining)
+
+
+def shipped_autoencoder(member: ShippedMember, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
+    """The autoencoder stage for a shipped member: its weights loaded (nothing fitted), written into
+    the member's folder as ``checkpoints/last.ckpt`` (float32, loadable like any run's), with its
+    recorded fit quality and provenance. Its key names the shipped file, so its perturbation and
+    graph are cached apart from a local fit of the same seed (float16 weights are another model)."""
+    run = RunLayout(run_dir)
+    key = f"shipped-{member.sha256[:16]}"
+    log.info("stage wae: the shipped member %s (seed %d), not fitted", member.path.name, member.seed)
+    model = pretrained.load_member(member)
+    run.checkpoints.path.mkdir(parents=True, exist_ok=True)
+    checkpoint = {
+        "hyper_parameters": dict(model.hparams),
+        "state_dict": model.state_dict(),
+        "pytorch-lightning_version": pl.__version__,
+    }
+    with atomic_target(run.checkpoints.last) as tmp:
+        torch.save(checkpoint, tmp)
+    metrics = {k: float(v) for k, v in member.provenance["fit"].items()}
+    write_json(run.metrics.wae, metrics)
+    write_json(
+        run.metrics.wae_provenance,
+        {
+            **member.provenance["fit_provenance"],
+            "shipped": member.path.name,
+            "sha256": member.sha256,
+            "held_out": member.provenance["held_out"],
+            "reused": True,
+            "stale": None,
+        },
+    )
+    run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
+    declare(run.checkpoints.path, f"wae-{key}", "model", files=[run.checkpoints.last.name])
+    return AutoencoderResult(model, metrics, key)

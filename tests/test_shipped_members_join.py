@@ -1,0 +1,113 @@
+"""Shipped members join a run's own fit where they serve it (docs/method.md §3b): the same corpus,
+the same recipe, no OOD sequence seen; then the run's verdict and consensus are over all the fits,
+and a damaged member file stops the run naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from conftest import FAST, run_cli, settings_for
+
+from latentgraph.models import pretrained
+from latentgraph.models.wae import SequenceWAE
+from latentgraph.pipeline.autoencoder import model_kwargs
+from latentgraph.pipeline.data import data_stage
+from latentgraph.pipeline.shipped import joining_members, recipe
+
+SMOKE_MEMBER_SEEDS = (7, 8)
+
+
+def test_recipe_differences_name_the_fit_settings_and_not_the_hardware():
+    recorded = {"model": {"latent_dim": 128, "recurrence": "auto"}, "trainer": {"max_epochs": 60, "accelerator": "cpu"}}
+    same = {"model": {"latent_dim": 128, "recurrence": "nn"}, "trainer": {"max_epochs": 60, "accelerator": "gpu"}}
+    assert pretrained.recipe_differences(recorded, same) == []
+    other = {"model": {"latent_dim": 64}, "trainer": {"max_epochs": 60}}
+    assert pretrained.recipe_differences(recorded, other) == [
+        "model.latent_dim: 128 in the shipped members, 64 in this run"
+    ]
+
+
+def test_the_package_members_serve_the_default_recipe_and_corpus_only():
+    settings = settings_for()
+    record = pretrained.manifest()
+    assert pretrained.recipe_differences(record["settings"], recipe(settings)) == []
+    assert recipe(settings)["data"] == record["settings"]["data"]  # the recipe the members recorded
+    smaller = settings_for("model.latent_dim=64", "trainer.max_epochs=30")
+    refused = pretrained.why_not_served({}, "peptides", 50, recipe=recipe(smaller), corpus=["GLFDIVKKVVGALGSL"])
+    assert "model.latent_dim: 128 in the shipped members, 64 in this run" in refused
+    assert "trainer.max_epochs: 60 in the shipped members, 30 in this run" in refused
+    assert "fitted on another corpus (5321 sequences; this run's has 1)" in refused
+
+
+def _smoke_members(folder: Path, *overrides: str) -> None:
+    """Members for the smoke recipe (untrained: what is tested is how they join, not what they learnt)."""
+    settings = settings_for("experiment=smoke", *overrides)
+    data = data_stage(settings.data, folder / "scratch")
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for seed in SMOKE_MEMBER_SEEDS:
+        torch.manual_seed(seed)
+        model = SequenceWAE(**model_kwargs(settings.model, settings.data.alphabet))
+        pretrained.save_member(model, folder / f"wae-seed{seed}.pt")
+        entries.append(
+            {
+                "seed": seed,
+                "file": f"wae-seed{seed}.pt",
+                "fit": {"val/token_acc": 0.1, "epochs": 0},
+                "held_out": {"token_acc": 0.1, "exact_match": 0.0, "n": 1},
+                "fit_provenance": {"fit_revision": 1},
+            }
+        )
+    pretrained.write_manifest(folder, entries, recipe(settings), [*data.corpus_train, *data.corpus_val])
+
+
+def test_joining_members_are_those_that_serve_and_are_not_the_runs_own_seeds(tmp_path):
+    members = tmp_path / "members"
+    _smoke_members(members)
+    settings = settings_for("experiment=smoke", f"ensemble.shipped_dir={members}")
+    data = data_stage(settings.data, tmp_path / "run")
+    assert joining_members(settings, data).seeds == list(SMOKE_MEMBER_SEEDS)
+    own_seven = settings_for("experiment=smoke", f"ensemble.shipped_dir={members}", "seed=6", "ensemble.size=2")
+    assert joining_members(own_seven, data).seeds == [8]  # seed 7 is the run's own fit
+    off = settings_for("experiment=smoke", f"ensemble.shipped_dir={members}", "ensemble.shipped=false")
+    assert joining_members(off, data).reason == "ensemble.shipped=false"
+    longer = settings_for("experiment=smoke", f"ensemble.shipped_dir={members}", "trainer.max_epochs=3")
+    assert "trainer.max_epochs" in joining_members(longer, data).reason
+
+
+@pytest.mark.parametrize("damage", [False, True], ids=["joined", "damaged"])
+def test_a_smoke_run_joins_its_shipped_members_and_a_damaged_file_stops_it(tmp_path, damage):
+    members = tmp_path / "members"
+    _smoke_members(members)
+    if damage:
+        raw = bytearray((members / "wae-seed8.pt").read_bytes())
+        raw[-50] ^= 0xFF
+        (members / "wae-seed8.pt").write_bytes(bytes(raw))
+    run = tmp_path / "run"
+    # an untrained member's blanket is empty: its per-seed predictors then use every attribute
+    overrides = ["experiment=smoke", "graph.empty_blanket=all", f"ensemble.shipped_dir={members}", *FAST]
+    done = run_cli(*overrides, f"paths.run_dir={run}", cwd=tmp_path)
+    output = done.stdout + done.stderr
+    if damage:  # a broken install, not the user's input: status 1, the file named, nothing fitted
+        assert done.returncode == 1, output[-3000:]
+        assert "wae-seed8.pt does not match its recorded SHA-256" in output
+        assert "stage wae: computing" not in output  # stopped before any fit
+        return
+    assert done.returncode == 0, output[-3000:]
+    assert output.count("stage wae: computing") == 1  # the run's own fit; the members are loaded
+    stability = json.loads((run / "consensus" / "stability.json").read_text())
+    assert stability["seeds"] == [0, *SMOKE_MEMBER_SEEDS] and stability["shipped_seeds"] == list(SMOKE_MEMBER_SEEDS)
+    member = run / "ensemble" / "seed-7"
+    loaded = SequenceWAE.load_from_checkpoint(member / "checkpoints" / "last.ckpt", weights_only=True)
+    shipped = pretrained.load_weights(members / "wae-seed7.pt")
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), shipped.state_dict().values()))
+    provenance = json.loads((member / "metrics" / "wae_provenance.json").read_text())
+    assert provenance["shipped"] == "wae-seed7.pt" and provenance["sha256"] == pretrained.sha256_of(
+        members / "wae-seed7.pt"
+    )
+    comparisons = pd.read_csv(run / "results" / "comparisons.csv")
+    assert comparisons["blanket"].str.contains("3 fits").any()  # the per-seed rows are over all three fits
