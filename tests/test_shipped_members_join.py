@@ -17,6 +17,8 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.pipeline.autoencoder import model_kwargs
 from latentgraph.pipeline.data import data_stage
 from latentgraph.pipeline.shipped import joining_members, recipe
+from latentgraph.report.figures import fits_strip_figure
+from latentgraph.report.verdict import Verdict, per_fit_differences
 
 SMOKE_MEMBER_SEEDS = (7, 8)
 
@@ -111,3 +113,37 @@ def test_a_smoke_run_joins_its_shipped_members_and_a_damaged_file_stops_it(tmp_p
     )
     comparisons = pd.read_csv(run / "results" / "comparisons.csv")
     assert comparisons["blanket"].str.contains("3 fits").any()  # the per-seed rows are over all three fits
+    # the report's answer names the fits, marks the run's own, and draws each fit's difference
+    report = (run / "report.html").read_text()
+    answer = report[: report.index("<h2>Data</h2>")]
+    assert "the verdict is over 3 fits: this run&#x27;s fit (seed 0), the shipped pre-trained members (seeds 7, 8" in (
+        answer
+    )
+    assert "each fit&#x27;s own blanket − all at n=16: 0 (this run)" in answer
+    assert 'alt="each fit&#x27;s blanket − all"' in answer
+    assert "the verdict is over 3 fits" in output  # and the console's verdict says so too
+
+
+def test_per_fit_differences_are_each_fits_blanket_minus_all_on_the_same_rows():
+    summary = pd.DataFrame(
+        [
+            ("all", "limited", "AMPvsTM", 16, 0.70),
+            ("blanket_seed0", "limited", "AMPvsTM", 16, 0.75),
+            ("blanket_seed100", "limited", "AMPvsTM", 16, 0.66),
+            ("all", "supervised", "AMPvsTM", 2907, 0.90),
+            ("blanket_seed0", "supervised", "AMPvsTM", 2907, 0.85),
+            ("lasso_k3", "limited", "AMPvsTM", 16, 0.99),
+        ],
+        columns=["feature_set", "regime", "dataset", "n", "auroc_mean"],
+    )
+    per_fit = per_fit_differences(summary, [0, 100])
+    got = {(r.seed, r.regime): round(r.diff, 6) for r in per_fit.itertuples()}
+    assert got == {(0, "limited"): 0.05, (100, "limited"): -0.04, (0, "supervised"): -0.05}
+    verdict = Verdict("amp", [], {}, "", None, {}, pd.DataFrame(), fit_seeds=[0, 100], shipped_seeds=[100])
+    verdict.per_fit = per_fit
+    assert (
+        verdict.per_fit_line("AMPvsTM")
+        == "AMPvsTM: each fit's own blanket − all at n=16: 0 (this run) +0.050; 100 -0.040"
+    )
+    assert verdict.fits_line().startswith("the verdict is over 2 fits: this run's fit (seed 0), the shipped")
+    assert fits_strip_figure(per_fit, own_seed=0) is not None and fits_strip_figure(per_fit.iloc[:0]) is None

@@ -98,6 +98,43 @@ def forest_figure(comparisons: pd.DataFrame, datasets: list[str] | None = None) 
     return figure
 
 
+def fits_strip_figure(per_fit: pd.DataFrame, own_seed: int | None = None) -> Figure | None:
+    """Each fit's own blanket − all (``per_fit``: seed, regime, dataset, n, diff), one row per n and
+    one point per fit, the run's own fit (``own_seed``) drawn as a red star; one panel per
+    evaluation set (OOD sets first). ``None`` without per-fit rows."""
+    if per_fit.empty:
+        return None
+    present = list(dict.fromkeys(per_fit["dataset"]))
+    datasets = [*[d for d in present if d != ID_TEST], *([ID_TEST] if ID_TEST in present else [])]
+    order = per_fit.assign(_o=per_fit["regime"].map({"limited": 0, "supervised": 1})).sort_values(["_o", "n"])
+    keys = list(dict.fromkeys(order[["regime", "n"]].itertuples(index=False, name=None)))
+    labels = [f"n={n}" if regime == "limited" else "all labels" for regime, n in keys]
+    figure = Figure(figsize=(4.2 * len(datasets) + 1.2, 0.45 * len(keys) + 1.4), layout="constrained")
+    axes = figure.subplots(1, len(datasets), squeeze=False, sharey=True)
+    for axis, dataset in zip(axes[0], datasets):
+        rows = per_fit[per_fit["dataset"] == dataset]
+        for y, (regime, n) in enumerate(keys):
+            at = rows[(rows["regime"] == regime) & (rows["n"] == n)]
+            others = at[at["seed"] != own_seed]
+            axis.plot(others["diff"], [y] * len(others), "o", color="tab:blue", alpha=0.6, markersize=5)
+            axis.plot([at["diff"].mean()] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
+            mine = at[at["seed"] == own_seed]
+            axis.plot(mine["diff"], [y] * len(mine), "*", color="tab:red", markersize=11)
+        axis.axvline(0, color="black", linewidth=0.8)
+        axis.set_title(dataset)
+        axis.set_xlabel("each fit's blanket − all (AUROC)")
+        axis.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(keys)), labels)
+    axes[0][0].invert_yaxis()
+    handles = [
+        axes[0][0].plot([], [], "*", color="tab:red", markersize=11, label="this run's fit")[0],
+        axes[0][0].plot([], [], "o", color="tab:blue", alpha=0.6, label="the other fits")[0],
+        axes[0][0].plot([], [], color="black", label="mean over the fits")[0],
+    ]
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    return figure
+
+
 def fewshot_figure(summary: pd.DataFrame) -> Figure | None:
     """Few-shot AUROC against k, one line per feature set, one panel per OOD set (``None``: no few-shot rows)."""
     fewshot = summary[summary["regime"] == "fewshot"]

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_write_text, read_json
 from latentgraph.predictors.experiment import read_ood_drop
-from latentgraph.report.figures import fewshot_figure
-from latentgraph.report.verdict import read_verdict, verdict_html
+from latentgraph.report.figures import fewshot_figure, fits_strip_figure
+from latentgraph.report.verdict import Verdict, read_verdict, verdict_html
 from latentgraph.run_layout import RunLayout
 
 STYLE = """
@@ -171,9 +171,12 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
     from Python rather than the Hydra app).
     """
     run_dir = Path(run_dir)
+    verdict = read_verdict(run_dir)
     parts = [
         f"<h1>latentgraph run {html.escape(run_dir.name)}</h1>",
-        verdict_html(read_verdict(run_dir), _image(RunLayout(run_dir).results.comparisons_picture, "forest plot")),
+        verdict_html(
+            verdict, _image(RunLayout(run_dir).results.comparisons_picture, "forest plot"), _fits_strip(verdict)
+        ),
         _data_section(run_dir),
         _autoencoder_section(run_dir),
         _graph_section(run_dir),
@@ -188,6 +191,14 @@ def write_report(run_dir: str | Path, config_yaml: str | None = None) -> Path:
         + "\n</body></html>\n"
     )
     return atomic_write_text(RunLayout(run_dir).report, page)
+
+
+def _fits_strip(verdict: Verdict | None) -> str:
+    """The fits' strip (each fit's own blanket − all, the run's own fit marked), or nothing for one fit."""
+    if verdict is None or len(verdict.fit_seeds) < 2:
+        return ""
+    figure = fits_strip_figure(verdict.per_fit, verdict.fit_seeds[0])
+    return _figure_image(figure, "each fit's blanket − all") if figure is not None else ""
 
 
 def _data_section(run_dir: Path) -> str:

@@ -36,6 +36,35 @@ class Verdict:
     oracle: dict
     comparisons: pd.DataFrame
     not_compared: list[str] = field(default_factory=list)
+    fit_seeds: list[int] = field(default_factory=list)  # the fits of an ensemble, the run's own first
+    shipped_seeds: list[int] = field(default_factory=list)  # those of them that are shipped members
+    per_fit: pd.DataFrame = field(default_factory=pd.DataFrame)  # per_fit_differences of the fits
+
+    def fits_line(self) -> str | None:
+        """Which fits the verdict is over: the run's own, its fitted members and the shipped ones."""
+        if len(self.fit_seeds) < 2:
+            return None
+        own, rest = self.fit_seeds[0], self.fit_seeds[1:]
+        fitted = [s for s in rest if s not in self.shipped_seeds]
+        parts = [f"this run's fit (seed {own})"]
+        if fitted:
+            parts.append(f"its fitted members (seeds {', '.join(map(str, fitted))})")
+        if self.shipped_seeds:
+            parts.append(
+                f"the shipped pre-trained members (seeds {', '.join(map(str, self.shipped_seeds))}; docs/method.md §3b)"
+            )
+        return f"the verdict is over {len(self.fit_seeds)} fits: " + ", ".join(parts)
+
+    def per_fit_line(self, dataset: str) -> str | None:
+        """Each fit's own blanket − all on ``dataset`` at the smallest n: how much the fits disagree."""
+        rows = self.per_fit[self.per_fit["dataset"] == dataset] if not self.per_fit.empty else self.per_fit
+        if rows.empty:
+            return None
+        first = ordered_by_n(rows).iloc[0]
+        at = rows[(rows["regime"] == first["regime"]) & (rows["n"] == first["n"])]
+        own = self.fit_seeds[0] if self.fit_seeds else None
+        cells = [f"{r.seed}{' (this run)' * (r.seed == own)} {r.diff:+.3f}" for r in at.itertuples()]
+        return f"{dataset}: each fit's own blanket − all at {n_label(first['regime'], first['n'])}: " + "; ".join(cells)
 
     @property
     def datasets(self) -> list[str]:
@@ -97,7 +126,7 @@ class Verdict:
 
     def lines(self) -> list[str]:
         """The verdict as console lines."""
-        out = [self.blanket_line()]
+        out = [self.blanket_line(), *filter(None, [self.fits_line()])]
         if self.comparisons.empty:
             out.append("no blanket comparison was made: " + (self.empty_reason or "no blanket"))
         else:
@@ -109,6 +138,7 @@ class Verdict:
         for dataset in self.datasets:
             out.append(f"{dataset}: {self.oracle_line(dataset)}")
             out.extend(self.dataset_lines(dataset))
+            out.extend(filter(None, [self.per_fit_line(dataset)]))
         return out
 
 
@@ -152,6 +182,22 @@ def ordered_by_n(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(_order=order).sort_values(["_order", "n"], kind="stable").drop(columns="_order")
 
 
+def per_fit_differences(summary: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
+    """Each fit's own blanket (``blanket_seed<s>``) − ``all``: the mean AUROC difference at every
+    regime, evaluation set and n (both arms saw the same subsamples and rows, so the difference of
+    the means is the mean paired difference). Columns: seed, regime, dataset, n, diff."""
+    if summary.empty:
+        return pd.DataFrame(columns=["seed", "regime", "dataset", "n", "diff"])
+    keys = ["regime", "dataset", "n"]
+    reference = summary[summary["feature_set"] == "all"].set_index(keys)["auroc_mean"]
+    rows = []
+    for seed in seeds:
+        own = summary[summary["feature_set"] == f"blanket_seed{seed}"].set_index(keys)["auroc_mean"]
+        for key, value in (own - reference).dropna().items():
+            rows.append({"seed": seed, **dict(zip(keys, key)), "diff": float(value)})
+    return pd.DataFrame(rows, columns=["seed", *keys, "diff"])
+
+
 def read_verdict(run_dir: str | Path) -> Verdict | None:
     """The verdict of a finished run (``None`` when it has no predictor results)."""
     run = RunLayout(run_dir)
@@ -178,6 +224,9 @@ def read_verdict(run_dir: str | Path) -> Verdict | None:
     empty_reason = notes.get("consensus_blanket" if consensus is not None else "markov_blanket")
     if not blanket and empty_reason is None:
         empty_reason = graph_blanket.get("reason")
+    stability = read_json(run.consensus.stability) or {}
+    seeds = [int(s) for s in stability.get("seeds") or []]
+    summary = pd.read_csv(run.results.summary) if run.results.summary.is_file() else pd.DataFrame()
     return Verdict(
         target=target,
         blanket=list(blanket),
@@ -187,11 +236,15 @@ def read_verdict(run_dir: str | Path) -> Verdict | None:
         oracle=oracle,
         comparisons=comparisons,
         not_compared=features.get("not_compared", []),
+        fit_seeds=seeds,
+        shipped_seeds=[int(s) for s in stability.get("shipped_seeds", [])],
+        per_fit=per_fit_differences(summary, seeds) if seeds else pd.DataFrame(),
     )
 
 
-def verdict_html(verdict: Verdict | None, forest_png: str) -> str:
-    """The report's first section: the question, the answer per evaluation set, the forest plot."""
+def verdict_html(verdict: Verdict | None, forest_png: str, fits_png: str = "") -> str:
+    """The report's first section: the question, the answer per evaluation set, the fits' strip
+    (``fits_png``: each fit's own difference, the run's own marked), the forest plot."""
     if verdict is None:
         return '<h2 id="answer">Answer</h2><p class="missing">No predictor results in this run.</p>'
     parts = [
@@ -199,6 +252,8 @@ def verdict_html(verdict: Verdict | None, forest_png: str) -> str:
         f'<p class="question">{html.escape(QUESTION.format(target=verdict.target))}</p>',
         f'<p id="verdict-blanket"><b>{html.escape(verdict.blanket_line())}</b>.</p>',
     ]
+    if verdict.fits_line():
+        parts.append(f'<p id="verdict-fits">{html.escape(verdict.fits_line())}.</p>')
     if verdict.comparisons.empty:
         parts.append(
             '<p class="missing">No blanket comparison was made: '
@@ -218,7 +273,14 @@ def verdict_html(verdict: Verdict | None, forest_png: str) -> str:
     for dataset in verdict.datasets:
         lines = "".join(f"<li>{html.escape(line)}</li>" for line in verdict.dataset_lines(dataset))
         where = "in distribution" if dataset == ID_TEST else "out of distribution"
+        per_fit = verdict.per_fit_line(dataset)
+        lines += f"<li>{html.escape(per_fit)}</li>" if per_fit else ""
         parts.append(f"<h3>{html.escape(dataset)} ({where})</h3><ul>{lines}</ul>" + _verdict_table(verdict, dataset))
+    if fits_png:
+        parts.append(
+            "<p>Each fit's own blanket − all, fit by fit (the per-seed row averages them, its interval adds "
+            "their spread): one fit's answer is one point of this strip, not the method's answer.</p>" + fits_png
+        )
     if not verdict.comparisons.empty:
         parts.append(
             "<p>Each cell: the mean paired AUROC difference over label subsamples (n=…) or predictor seeds "
