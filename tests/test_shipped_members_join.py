@@ -28,9 +28,7 @@ def test_recipe_differences_name_the_fit_settings_and_not_the_hardware():
     same = {"model": {"latent_dim": 128, "recurrence": "nn"}, "trainer": {"max_epochs": 60, "accelerator": "gpu"}}
     assert pretrained.recipe_differences(recorded, same) == []
     other = {"model": {"latent_dim": 64}, "trainer": {"max_epochs": 60}}
-    assert pretrained.recipe_differences(recorded, other) == [
-        "model.latent_dim: 128 in the shipped members, 64 in this run"
-    ]
+    assert pretrained.recipe_differences(recorded, other) == [("model.latent_dim", 128, 64)]
 
 
 def test_the_package_members_serve_the_default_recipe_and_corpus_only():
@@ -147,3 +145,31 @@ def test_per_fit_differences_are_each_fits_blanket_minus_all_on_the_same_rows():
     )
     assert verdict.fits_line().startswith("the verdict is over 2 fits: this run's fit (seed 0), the shipped")
     assert fits_strip_figure(per_fit, own_seed=0) is not None and fits_strip_figure(per_fit.iloc[:0]) is None
+
+
+def test_model_pretrained_fits_nothing_and_its_members_are_the_runs_fits(tmp_path):
+    members = tmp_path / "members"
+    _smoke_members(members)
+    run = tmp_path / "run"
+    overrides = ["experiment=smoke", "model=pretrained", "graph.empty_blanket=all", f"ensemble.shipped_dir={members}"]
+    done = run_cli(*overrides, *FAST, f"paths.run_dir={run}", cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "stage wae: computing" not in output and "stage wae: the shipped member wae-seed7.pt" in output
+    stability = json.loads((run / "consensus" / "stability.json").read_text())
+    assert stability["seeds"] == list(SMOKE_MEMBER_SEEDS) and stability["shipped_seeds"] == [8]
+    assert json.loads((run / "metrics" / "wae_provenance.json").read_text())["shipped"] == "wae-seed7.pt"
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("model.latent_dim=64", "model.latent_dim=64: model=pretrained loads the shipped members as they were fitted"),
+        ("data=acp", "invalid config value model='pretrained': the shipped members cannot serve this run"),
+    ],
+)
+def test_model_pretrained_refuses_a_run_its_members_cannot_serve(tmp_path, override, named):
+    done = run_cli("model=pretrained", override, *FAST, f"paths.run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    assert named in output and "stage wae" not in output

@@ -159,8 +159,11 @@ class ModelConfig:
     positional: bool = True
     folded_decode: bool = True  # decode with the input projection folded into tables (same logits, faster)
     recurrence: Recurrence = Recurrence.auto  # training GRUs: packed (CPU) or nn (GPU); same function
+    # fit: the run fits its WAE; shipped (model=pretrained): the shipped members are the run's fits, nothing is fitted
+    source: str = "fit"
 
     def __post_init__(self) -> None:
+        _check(self.source in ("fit", "shipped"), "source", self.source, "must be fit or shipped")
         _positive(
             self,
             "latent_dim",

@@ -168,16 +168,20 @@ NOT_RECIPE = {
 }
 
 
-def recipe_differences(recorded: dict, run: dict) -> list[str]:
+def recipe_differences(recorded: dict, run: dict) -> list[tuple[str, object, object]]:
     """The ``model.*`` and ``trainer.*`` settings in which a run's recipe (``run``: section → key →
-    value) differs from the members' recorded one, as ``section.key: shipped …, this run …``;
+    value) differs from the members' recorded one: (full key, the members' value, the run's);
     settings of the hardware or the display are not the recipe (:data:`NOT_RECIPE`)."""
     return [
-        f"{section}.{key}: {value!r} in the shipped members, {run.get(section, {}).get(key)!r} in this run"
+        (f"{section}.{key}", value, run.get(section, {}).get(key))
         for section in ("model", "trainer")
         for key, value in recorded.get(section, {}).items()
         if key not in NOT_RECIPE[section] and run.get(section, {}).get(key) != value
     ]
+
+
+def describe_difference(key: str, shipped: object, run: object) -> str:
+    return f"{key}: {shipped!r} in the shipped members, {run!r} in this run"
 
 
 def why_not_served(
@@ -206,7 +210,9 @@ def why_not_served(
     if recipe is not None:
         differences = recipe_differences(settings, recipe)
         if differences:
-            shown = "; ".join(differences[:3]) + (f" (and {len(differences) - 3} more)" if len(differences) > 3 else "")
+            shown = "; ".join(describe_difference(*d) for d in differences[:3]) + (
+                f" (and {len(differences) - 3} more)" if len(differences) > 3 else ""
+            )
             reasons.append(f"they were fitted with other settings: {shown}")
     if settings["alphabet"] != alphabet:
         reasons.append(f"they model the alphabet {settings['alphabet']!r}, this run's data is {alphabet!r}")

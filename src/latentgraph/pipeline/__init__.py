@@ -22,7 +22,7 @@ from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.predictors import predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
-from latentgraph.pipeline.shipped import JoiningMembers, joining_members
+from latentgraph.pipeline.shipped import JoiningMembers, joining_members, pretrained_run
 from latentgraph.pipeline.stages import AutoencoderGraph, autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
@@ -54,6 +54,7 @@ __all__ = [
     "oracle_stage",
     "perturbation_stage",
     "predictor_stage",
+    "pretrained_run",
     "quiet_third_party_messages",
     "report_stage",
     "run_summary",

@@ -31,6 +31,7 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
 from latentgraph.pipeline.cache import (
     COMPUTE_ONLY_MODEL_KEYS,
+    SOURCE_MODEL_KEYS,
     fit_provenance,
     stage_cache,
     stale_fit_warning,
@@ -66,7 +67,8 @@ class AutoencoderResult:
 def model_kwargs(settings: ModelConfig, alphabet: str = "peptides") -> dict:
     """``SequenceWAE`` arguments: the model settings with choices as plain strings (primitive
     hparams), and the data's alphabet (``data.alphabet``)."""
-    return {**plain(asdict(settings)), "alphabet": str(alphabet)}
+    kwargs = {k: v for k, v in plain(asdict(settings)).items() if k not in SOURCE_MODEL_KEYS}
+    return {**kwargs, "alphabet": str(alphabet)}
 
 
 def autoencoder_stage(

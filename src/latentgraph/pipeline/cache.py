@@ -28,6 +28,8 @@ DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 # model settings that change how a fit is computed (the same function to float tolerance), not
 # the model: a checkpoint fitted one way resumes or loads the other way
 COMPUTE_ONLY_MODEL_KEYS = (*DECODE_ONLY_MODEL_KEYS, "recurrence")
+# model settings that say where the run's autoencoder comes from, not what it is
+SOURCE_MODEL_KEYS = ("source",)
 
 
 # The revision of the WAE training code's numerics. Bump it with any change that makes the same
@@ -107,7 +109,7 @@ def wae_key(settings: Config) -> str:
     trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
     if not settings.callbacks.early_stopping.enabled:
         trainer.update(VALIDATION_KEYS)  # the fitted weights are the last step's, whatever was validated
-    model = {k: v for k, v in asdict(settings.model).items() if k not in DECODE_ONLY_MODEL_KEYS}
+    model = {k: v for k, v in asdict(settings.model).items() if k not in (*DECODE_ONLY_MODEL_KEYS, *SOURCE_MODEL_KEYS)}
     if model["recurrence"] == "nn":  # the fit before the setting existed: its keys still hold
         del model["recurrence"]
     return stage_key(

@@ -15,7 +15,7 @@ Otherwise the run says why none joined. ``ensemble.shipped=false`` keeps them ou
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -25,10 +25,11 @@ from latentgraph.artifacts import atomic_target, write_json
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
+from latentgraph.errors import ConfigValueError
 from latentgraph.models import pretrained
 from latentgraph.models.pretrained import ShippedMember
 from latentgraph.pipeline.autoencoder import AutoencoderResult
-from latentgraph.pipeline.cache import corpus_settings
+from latentgraph.pipeline.cache import SOURCE_MODEL_KEYS, corpus_settings
 from latentgraph.pipeline.lineage import declare
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.run_layout import RunLayout
@@ -54,7 +55,7 @@ def recipe(settings: Config) -> dict:
         "alphabet": str(settings.data.alphabet),
         "max_len": settings.data.max_len,
         "data": plain(corpus_settings(settings)),
-        "model": plain(asdict(settings.model)),
+        "model": {k: v for k, v in plain(asdict(settings.model)).items() if k not in SOURCE_MODEL_KEYS},
         "trainer": plain(asdict(settings.trainer)),
     }
 
@@ -68,16 +69,7 @@ def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
     """
     if not settings.ensemble.shipped:
         return JoiningMembers([], "ensemble.shipped=false")
-    folder = Path(settings.ensemble.shipped_dir) if settings.ensemble.shipped_dir else pretrained.MEMBERS_DIR
-    members = pretrained.verify(folder)
-    reason = pretrained.why_not_served(
-        {name: frame["sequence"].tolist() for name, frame in data.ood.items()},
-        str(settings.data.alphabet),
-        settings.data.max_len,
-        folder,
-        corpus=[*data.corpus_train, *data.corpus_val],
-        recipe=recipe(settings),
-    )
+    members, reason = _serving(settings, data)
     if reason is not None:
         log.info("shipped members: none joins this run: %s", reason)
         return JoiningMembers([], reason)
@@ -92,6 +84,45 @@ def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
         "s" if settings.ensemble.size > 1 else "",
     )
     return JoiningMembers(joining)
+
+
+def _serving(settings: Config, data: PreparedData) -> tuple[list[ShippedMember], str | None]:
+    """The shipped members (every file checked against its hash) and why they may not serve this run."""
+    folder = Path(settings.ensemble.shipped_dir) if settings.ensemble.shipped_dir else pretrained.MEMBERS_DIR
+    members = pretrained.verify(folder)
+    reason = pretrained.why_not_served(
+        {name: frame["sequence"].tolist() for name, frame in data.ood.items()},
+        str(settings.data.alphabet),
+        settings.data.max_len,
+        folder,
+        corpus=[*data.corpus_train, *data.corpus_val],
+        recipe=recipe(settings),
+    )
+    return members, reason
+
+
+def pretrained_run(settings: Config, data: PreparedData) -> tuple[Config, ShippedMember]:
+    """``model=pretrained``: the run's settings with the seed of the first shipped member, which is
+    the run's own autoencoder (the others join it as members). The members must serve the run: a
+    setting that changes the recipe is refused naming its key, any other reason naming ``model``."""
+    members, reason = _serving(settings, data)
+    folder = Path(settings.ensemble.shipped_dir) if settings.ensemble.shipped_dir else pretrained.MEMBERS_DIR
+    differences = pretrained.recipe_differences(pretrained.manifest(folder)["settings"], recipe(settings))
+    if differences:
+        key, shipped, run = differences[0]
+        raise ConfigValueError(
+            key, run, f"model=pretrained loads the shipped members as they were fitted, with {key}={shipped!r}"
+        )
+    if reason is not None:
+        raise ConfigValueError("model", "pretrained", f"the shipped members cannot serve this run: {reason}")
+    first = members[0]
+    log.info(
+        "model=pretrained: nothing is fitted; the run's own autoencoder is the shipped member %s (seed %d), "
+        "and the run takes its seed",
+        first.path.name,
+        first.seed,
+    )
+    return replace(settings, seed=first.seed), first
 
 
 def shipped_autoencoder(member: ShippedMember, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
