@@ -285,6 +285,19 @@ def test_bad_record_strict_exits_naming_file_and_record(tmp_path, row, fragment)
     assert f"latentgraph: error: {path}: {fragment}" in result.stderr
 
 
+def test_an_ood_csv_left_with_one_class_exits_2_before_the_fit_naming_the_set(tmp_path):
+    """The four-row OOD CSV of issue 40: the bad rows are dropped and counted, then the set (one
+    positive) is refused before any fit, with its class counts, instead of failing in the report."""
+    path = tmp_path / "bad.csv"
+    path.write_text("sequence,label\nKKLLKKLLKK,1\nKKXLLK,0\n,0\n" + "K" * 80 + ",0\n")
+    result = run_cli(
+        "experiment=smoke", *FAST, f"data.ood_csv=[{path}]", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "OOD set 'bad' holds 1 labelled sequences of a single class of 'amp' (1: 1)" in result.stderr
+    assert "stage wae" not in result.stdout + result.stderr
+
+
 def test_bad_records_dropped_counted_and_written(tmp_path):
     path = user_csv(tmp_path, ["ACDXZ1,1", ",0", "A" * 500 + ",1"])
     run_dir = tmp_path / "run"

@@ -193,3 +193,13 @@ def test_length_bucketed_order_is_a_resumable_shardable_permutation_of_similar_l
     assert padded_fraction(order(0)) < 0.1 < 0.3 < padded_fraction(order(0, bucketed=False))
     pools = [sorted(order(0)[i : i + 16]) for i in range(0, 16 * BUCKET_POOL_BATCHES, 16)]
     assert len({tuple(p) for p in pools}) == BUCKET_POOL_BATCHES  # batches, not copies
+
+
+def test_an_ood_set_left_with_one_class_is_refused_before_any_work_with_its_counts(tmp_path):
+    """The four-row OOD CSV: one valid positive, one with X, one empty, one too long."""
+    path = tmp_path / "bad.csv"
+    path.write_text("sequence,label\nKKLLKKLLKK,1\nKKXLLK,0\n,0\n" + "K" * 80 + ",0\n")
+    with pytest.raises(
+        DataError, match=r"OOD set 'bad' holds 1 labelled sequences of a single class of 'acp' \(1: 1\)"
+    ):
+        _prepare(ood_csv=[str(path)], overlap="drop_fit_from_ood")

@@ -128,6 +128,8 @@ def prepare_data(
         }
         ood, summary["identity"], identity_dropped = _identity(ood, references, target, alphabet, max_identity)
     summary.update(_counts(target, id_name, splits, ood, (corpus_train, corpus_val), drop_log, len(conflicts)))
+    for name, frame in ood.items():
+        _check_two_classes(name, frame, target)
     return PreparedData(target, *splits, ood, corpus_train, corpus_val, drop_log, conflicts, summary, identity_dropped)
 
 
@@ -190,6 +192,21 @@ def _check_still_evaluable(name: str, frame: pd.DataFrame, target: str, bound: f
         raise DataError(
             f"OOD set {name!r} has {len(frame)} sequences and fewer than two classes of {target!r} left after "
             f"data.max_identity={bound} dropped {removed}; raise the bound or remove the set"
+        )
+
+
+def _check_two_classes(name: str, frame: pd.DataFrame, target: str) -> None:
+    """Refuse a labelled OOD set that holds fewer than two classes of the target once bad records and
+    overlaps are dropped: no AUROC can be scored on it, and it is known before any fit."""
+    if target not in frame:
+        return
+    counts = frame[target].value_counts().sort_index()
+    if len(counts) < 2:
+        found = ", ".join(f"{label:g}: {count}" for label, count in counts.items()) or "no labelled rows"
+        raise DataError(
+            f"OOD set {name!r} holds {len(frame)} labelled sequences of a single class of {target!r} ({found}) after "
+            "bad records and overlaps were dropped (data/dropped.csv); an AUROC needs both classes: add sequences "
+            "of the other class or leave the set out (data.ood_sources, data.ood_csv)"
         )
 
 
