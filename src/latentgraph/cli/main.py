@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import hydra
@@ -188,6 +189,11 @@ def entry() -> None:
         if stop.code == EXIT_HYDRA_ERROR and not _app_failed:
             sys.exit(EXIT_USER_ERROR)
         raise
+    except Exception:
+        if _app_failed:  # the app's own crash: Hydra's status 1, with its traceback
+            raise
+        traceback.print_exc()  # HYDRA_FULL_ERROR=1: Hydra raised its composition error instead of exiting 1
+        sys.exit(EXIT_USER_ERROR)
     if FAILED_JOBS:  # filled by the sweep's SweepEnd callback
         print(f"latentgraph: {len(FAILED_JOBS)} sweep job(s) failed; the others finished:", file=sys.stderr)
         for line in FAILED_JOBS:
