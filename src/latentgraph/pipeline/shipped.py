@@ -71,7 +71,11 @@ def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
         return JoiningMembers([], "ensemble.shipped=false")
     members, reason = _serving(settings, data)
     if reason is not None:
-        log.info("shipped members: none joins this run: %s", reason)
+        log.info(
+            "shipped members (peptide WAEs, seeds 100-104): none joins this run: %s; ensemble.size=R fits R of "
+            "its own instead",
+            reason,
+        )
         return JoiningMembers([], reason)
     own = set(range(settings.seed, settings.seed + settings.ensemble.size))
     joining = [member for member in members if member.seed not in own]
