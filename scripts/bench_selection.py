@@ -103,9 +103,12 @@ def bootstrap(repeats: int) -> None:
     per-seed arm (the default run's, with the shipped members) against ``all``."""
     rng = np.random.default_rng(0)
     labels = np.repeat([1, 0], 415)
-    for shape in ((50,), (6, 50)):
+    cases = {"50": (50,), "6 x 50": (6, 50), "6 x 50, 3 distinct blankets": (3, 50)}
+    for name, shape in cases.items():
         scores = rng.standard_normal((*shape, len(labels))) + labels
-        reference = rng.standard_normal((50, len(labels))) + labels if len(shape) == 2 else None
+        if name.endswith("distinct blankets"):  # fits whose blankets agree have the same scores
+            scores = scores[[0, 1, 0, 2, 1, 0]]
+        reference = rng.standard_normal((50, len(labels))) + labels if len(scores.shape) == 3 else None
         pairwise, ranked = [], []
         for _ in range(repeats):
             pairwise.append(timed(intervals.crossed_interval, scores, labels, reference))
@@ -113,11 +116,7 @@ def bootstrap(repeats: int) -> None:
             ranked.append(timed(intervals.crossed_interval, scores, labels, reference))
             intervals.PAIRWISE_LIMIT = limit
         a, b = statistics.median(ranked), statistics.median(pairwise)
-        what = (
-            " x ".join(map(str, shape))
-            + f" x {len(labels)}"
-            + (" (per-seed arm - all)" if reference is not None else "")
-        )
+        what = f"{name} x {len(labels)}" + (" (per-seed arm - all)" if reference is not None else "")
         print(f"crossed bootstrap, 1000 draws of {what}: rank path {a:.2f} s, pairwise {b:.2f} s, ratio {a / b:.1f}x")
 
 

@@ -41,6 +41,22 @@ def test_the_rank_and_pairwise_paths_resample_alike(monkeypatch):
     assert (fast.mean, fast.low, fast.high) == pytest.approx((ranked.mean, ranked.low, ranked.high), abs=1e-6)
 
 
+def test_fits_that_share_their_scores_are_compared_once_with_the_same_intervals(monkeypatch):
+    """Six fits of three distinct blankets (one with a row it did not score): the pairwise path
+    compares each distinct replicate once and gives the rank path's interval."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat([1, 0], 40)
+    per_fit = (rng.standard_normal((3, 8, 80)) + labels)[[0, 1, 0, 2, 1, 0]]
+    per_fit[2, 3, 5] = np.nan
+    reference = rng.standard_normal((8, 80)) + labels
+    fast = crossed_interval(per_fit, labels, reference, n_boot=200)
+    monkeypatch.setattr("latentgraph.predictors.intervals.PAIRWISE_LIMIT", 0)
+    ranked = crossed_interval(per_fit, labels, reference, n_boot=200)
+    assert (fast.mean, fast.low, fast.high, fast.pvalue) == pytest.approx(
+        (ranked.mean, ranked.low, ranked.high, ranked.pvalue), abs=1e-9
+    )
+
+
 def test_a_constant_predictor_has_auroc_one_half():
     y = np.array([0, 1, 0, 1, 1])
     assert observed_auroc(np.full((1, 5), 0.3), y)[0] == pytest.approx(0.5)

@@ -51,6 +51,14 @@ class Interval:
         return cls(float("nan"), float("nan"), float("nan"))
 
 
+def _distinct_replicates(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scores [..., N]`` as distinct replicate rows ``[U, N]`` and each replicate's row index:
+    replicates with the same scores (fits whose blankets agree, a baseline shared by the fits of
+    one blanket size) are scored once and share their AUROCs."""
+    distinct, inverse = np.unique(scores.reshape(-1, scores.shape[-1]), axis=0, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
 class _RankedScores:
     """Each replicate's scores sorted once, with the bounds of every tie group, so that a weighted
     AUROC under any row weights costs two cumulative sums (no re-sorting per bootstrap draw)."""
@@ -58,7 +66,7 @@ class _RankedScores:
     def __init__(self, scores: np.ndarray, labels: np.ndarray):
         scores = np.asarray(scores, dtype=np.float64)
         self.shape = scores.shape[:-1]
-        flat = scores.reshape(-1, scores.shape[-1])
+        flat, self.inverse = _distinct_replicates(scores)
         n = flat.shape[1]
         self.order = np.argsort(flat, axis=1, kind="stable")  # NaN last
         ranked = np.take_along_axis(flat, self.order, axis=1)
@@ -86,7 +94,7 @@ class _RankedScores:
         wins = (positives * (strictly_below + 0.5 * tied)).sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = wins / pairs
-        return out.reshape((len(row_weights),) + self.shape)
+        return out[:, self.inverse].reshape((len(row_weights),) + self.shape)
 
 
 class _PairwiseScores:
@@ -97,7 +105,7 @@ class _PairwiseScores:
     def __init__(self, scores: np.ndarray, labels: np.ndarray):
         scores = np.asarray(scores, dtype=np.float64)
         self.shape = scores.shape[:-1]
-        flat = scores.reshape(-1, scores.shape[-1])
+        flat, self.inverse = _distinct_replicates(scores)
         self.positives, self.negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
         pos, neg = flat[:, self.positives, None], flat[:, None, self.negatives]
         self.wins = ((pos > neg) + 0.5 * (pos == neg)).astype(np.float32)  # [M, P, Q]; NaN compares False
@@ -123,7 +131,7 @@ class _PairwiseScores:
             pairs = (positive.sum(axis=1) * negative.sum(axis=1))[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             out = wins.astype(np.float64) / pairs
-        return out.reshape((len(row_weights),) + self.shape)
+        return out[:, self.inverse].reshape((len(row_weights),) + self.shape)
 
     @staticmethod
     def _quadratic(matrix: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
