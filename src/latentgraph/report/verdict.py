@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from latentgraph.artifacts import read_json
+from latentgraph.predictors.comparisons import PER_SEED
 from latentgraph.predictors.experiment import ID_TEST
 from latentgraph.run_layout import RunLayout
 
@@ -97,14 +98,16 @@ class Verdict:
         return line
 
     def dataset_lines(self, dataset: str) -> list[str]:
-        """For one evaluation set: the blanket − all at every n, then the count of words over the baselines."""
-        rows = self.comparisons[self.comparisons["dataset"] == dataset]
+        """For one evaluation set: the blanket − all at every n, then the count of words over the baselines;
+        over several fits, the per-seed rows (the method's answer) first and this run's fit alone last."""
+        rows = _fits_first(self.comparisons[self.comparisons["dataset"] == dataset])
         lines = []
         for blanket, own in rows.groupby("blanket", sort=False):
             versus_all = own[own["reference"] == "all"]
             cells = [f"{n_label(r.regime, r.n)} {_cell(r)}" for r in ordered_by_n(versus_all).itertuples()]
+            alone = " (this run's fit alone)" if blanket == "markov_blanket" and len(self.fit_seeds) > 1 else ""
             if cells:
-                lines.append(f"{dataset}: {blanket} − all: " + "; ".join(cells))
+                lines.append(f"{dataset}: {blanket}{alone} − all: " + "; ".join(cells))
             baselines = own[own["reference"] != "all"]
             if not baselines.empty:
                 counts = baselines["verdict"].value_counts()
@@ -147,7 +150,7 @@ VERDICT_BACKGROUNDS = {"better": "#dff0d8", "worse": "#f2dede", "no detectable d
 
 def _verdict_table(verdict: Verdict, dataset: str) -> str:
     """The comparisons of one evaluation set: a row each, a column per n, cells shaded by their word."""
-    rows = ordered_by_n(verdict.comparisons[verdict.comparisons["dataset"] == dataset])
+    rows = ordered_by_n(_fits_first(verdict.comparisons[verdict.comparisons["dataset"] == dataset]))
     columns = list(dict.fromkeys(n_label(r.regime, r.n) for r in rows.itertuples()))
     cells: dict[str, dict[str, str]] = {}
     for r in rows.itertuples():
@@ -165,6 +168,12 @@ def _verdict_table(verdict: Verdict, dataset: str) -> str:
         f'<table class="verdict" id="verdict-{html.escape(dataset)}"><tr><th>AUROC difference</th>{header}</tr>'
         f"{body}</table><p><small>▲ better, ▼ worse, = no detectable difference (Holm-adjusted, 0.05)</small></p>"
     )
+
+
+def _fits_first(rows: pd.DataFrame) -> pd.DataFrame:
+    """Comparisons with the per-seed rows (over every fit) first, the consensus next, one fit's last."""
+    order = rows["blanket"].map(lambda b: 0 if b.startswith(PER_SEED) else 1 if b == "consensus_blanket" else 2)
+    return rows.assign(_fits=order).sort_values("_fits", kind="stable").drop(columns="_fits")
 
 
 def n_label(regime: str, n: int) -> str:
@@ -227,6 +236,11 @@ def read_verdict(run_dir: str | Path) -> Verdict | None:
     stability = read_json(run.consensus.stability) or {}
     seeds = [int(s) for s in stability.get("seeds") or []]
     summary = pd.read_csv(run.results.summary) if run.results.summary.is_file() else pd.DataFrame()
+    if not summary.empty:  # the regimes and evaluation sets the comparisons are made on
+        compared = summary["regime"].isin(["limited", "supervised"]) & summary["dataset"].isin(
+            set(comparisons["dataset"])
+        )
+        summary = summary[compared]
     return Verdict(
         target=target,
         blanket=list(blanket),
