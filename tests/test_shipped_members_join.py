@@ -118,6 +118,9 @@ def test_a_smoke_run_joins_its_shipped_members_and_a_damaged_file_stops_it(tmp_p
         answer
     )
     assert "each fit&#x27;s own blanket − all at n=16: 0 (this run)" in answer
+    # the answer over the fits comes first; this run's fit alone comes last, and says so
+    over_fits = answer.index("per-seed blanket (3 fits) − all")
+    assert over_fits < answer.index("markov_blanket (this run&#x27;s fit alone) − all")
     assert 'alt="each fit&#x27;s blanket − all"' in answer
     assert "the verdict is over 3 fits" in output  # and the console's verdict says so too
 
