@@ -118,9 +118,7 @@ def test_a_smoke_run_joins_its_shipped_members_and_a_damaged_file_stops_it(tmp_p
         answer
     )
     assert "each fit&#x27;s own blanket − all at n=16: 0 (this run)" in answer
-    # the answer over the fits comes first; this run's fit alone comes last, and says so
-    over_fits = answer.index("per-seed blanket (3 fits) − all")
-    assert over_fits < answer.index("markov_blanket (this run&#x27;s fit alone) − all")
+    assert "<ul><li>AMPvsTM: per-seed blanket (3 fits) − all: n=16" in answer  # the answer over the fits first
     assert 'alt="each fit&#x27;s blanket − all"' in answer
     assert "the verdict is over 3 fits" in output  # and the console's verdict says so too
 
@@ -148,6 +146,36 @@ def test_per_fit_differences_are_each_fits_blanket_minus_all_on_the_same_rows():
     )
     assert verdict.fits_line().startswith("the verdict is over 2 fits: this run's fit (seed 0), the shipped")
     assert fits_strip_figure(per_fit, own_seed=0) is not None and fits_strip_figure(per_fit.iloc[:0]) is None
+
+
+def test_over_several_fits_the_per_seed_rows_come_first_and_one_fit_is_marked_alone():
+    columns = ["blanket", "reference", "regime", "dataset", "n", "diff", "low", "high", "verdict"]
+    comparisons = pd.DataFrame(
+        [
+            ("markov_blanket", "all", "limited", "AMPvsTM", 16, 0.108, 0.054, 0.163, "better"),
+            ("consensus_blanket", "all", "limited", "AMPvsTM", 16, 0.024, -0.007, 0.059, "no detectable difference"),
+            (
+                "per-seed blanket (2 fits)",
+                "all",
+                "limited",
+                "AMPvsTM",
+                16,
+                0.056,
+                -0.003,
+                0.115,
+                "no detectable difference",
+            ),
+        ],
+        columns=columns,
+    )
+    lines = Verdict("amp", [], {}, "", None, {}, comparisons, fit_seeds=[0, 100]).dataset_lines("AMPvsTM")
+    assert [line.split(" − ")[0] for line in lines] == [
+        "AMPvsTM: per-seed blanket (2 fits)",
+        "AMPvsTM: consensus_blanket",
+        "AMPvsTM: markov_blanket (this run's fit alone)",
+    ]
+    one_fit = Verdict("amp", [], {}, "", None, {}, comparisons.iloc[:1]).dataset_lines("AMPvsTM")
+    assert one_fit[0].startswith("AMPvsTM: markov_blanket − all: n=16 +0.108")  # one fit: no per-seed rows to lead
 
 
 def test_model_pretrained_fits_nothing_and_its_members_are_the_runs_fits(tmp_path):
