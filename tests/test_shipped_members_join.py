@@ -188,8 +188,10 @@ def test_model_pretrained_fits_nothing_and_its_members_are_the_runs_fits(tmp_pat
     assert done.returncode == 0, output[-3000:]
     assert "stage wae: computing" not in output and "stage wae: the shipped member wae-seed7.pt" in output
     stability = json.loads((run / "consensus" / "stability.json").read_text())
-    assert stability["seeds"] == list(SMOKE_MEMBER_SEEDS) and stability["shipped_seeds"] == [8]
+    assert stability["seeds"] == stability["shipped_seeds"] == list(SMOKE_MEMBER_SEEDS)
     assert json.loads((run / "metrics" / "wae_provenance.json").read_text())["shipped"] == "wae-seed7.pt"
+    assert "the verdict is over 2 fits, the shipped pre-trained members (seeds 7, 8" in output
+    assert "nothing fitted by this run" in output
 
 
 @pytest.mark.parametrize(

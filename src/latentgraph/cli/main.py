@@ -86,7 +86,9 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
         log.info("ensemble member (seed %d) done in %.1f s: %s", settings.seed, time.perf_counter() - started, run_dir)
         return fit.metrics, False
     ensemble = (
-        pipeline.ensemble_stage(settings, data, oracles, graph, run_dir, run_log, shipped.members)
+        pipeline.ensemble_stage(
+            settings, data, oracles, graph, run_dir, run_log, shipped.members, own_shipped=own_member is not None
+        )
         if graph is not None and (settings.ensemble.size > 1 or shipped.members)
         else None
     )

@@ -63,9 +63,11 @@ def ensemble_stage(
     run_dir: Path,
     run_log: RunLog,
     shipped: list[ShippedMember] = (),
+    own_shipped: bool = False,
 ) -> ConsensusStageResult:
     """Fit, perturb and graph the ensemble's other members (and perturb and graph the ``shipped``
-    members that join it, :mod:`latentgraph.pipeline.shipped`), then write ``consensus/``."""
+    members that join it, :mod:`latentgraph.pipeline.shipped`), then write ``consensus/``;
+    ``own_shipped``: the run's own autoencoder is a shipped member too (``model=pretrained``)."""
     size = settings.ensemble.size
     graphs, dirs = [own_graph.graph], [str(run_dir)]
     member_features = {settings.seed: own_graph.features}
@@ -99,7 +101,7 @@ def ensemble_stage(
         member_dirs=dirs,
         seeds=[*range(settings.seed, settings.seed + size), *(m.seed for m in shipped)],
         member_features=member_features,
-        shipped_seeds=[m.seed for m in shipped],
+        shipped_seeds=[*([settings.seed] if own_shipped else []), *(m.seed for m in shipped)],
     )
 
 

@@ -46,6 +46,11 @@ class Verdict:
         if len(self.fit_seeds) < 2:
             return None
         own, rest = self.fit_seeds[0], self.fit_seeds[1:]
+        if set(self.fit_seeds) <= set(self.shipped_seeds):  # model=pretrained: nothing was fitted
+            return (
+                f"the verdict is over {len(self.fit_seeds)} fits, the shipped pre-trained members (seeds "
+                f"{', '.join(map(str, self.fit_seeds))}; docs/method.md §3b), nothing fitted by this run"
+            )
         fitted = [s for s in rest if s not in self.shipped_seeds]
         parts = [f"this run's fit (seed {own})"]
         if fitted:
