@@ -16,7 +16,7 @@ from latentgraph.models import pretrained
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.pipeline.autoencoder import model_kwargs
 from latentgraph.pipeline.data import data_stage
-from latentgraph.pipeline.shipped import joining_members, recipe
+from latentgraph.pipeline.shipped import NOT_RECIPE, joining_members, recipe
 from latentgraph.report.figures import fits_strip_figure
 from latentgraph.report.verdict import Verdict, per_fit_differences
 
@@ -26,18 +26,19 @@ SMOKE_MEMBER_SEEDS = (7, 8)
 def test_recipe_differences_name_the_fit_settings_and_not_the_hardware():
     recorded = {"model": {"latent_dim": 128, "recurrence": "auto"}, "trainer": {"max_epochs": 60, "accelerator": "cpu"}}
     same = {"model": {"latent_dim": 128, "recurrence": "nn"}, "trainer": {"max_epochs": 60, "accelerator": "gpu"}}
-    assert pretrained.recipe_differences(recorded, same) == []
+    assert pretrained.recipe_differences(recorded, same, NOT_RECIPE) == []
     other = {"model": {"latent_dim": 64}, "trainer": {"max_epochs": 60}}
-    assert pretrained.recipe_differences(recorded, other) == [("model.latent_dim", 128, 64)]
+    assert pretrained.recipe_differences(recorded, other, NOT_RECIPE) == [("model.latent_dim", 128, 64)]
 
 
 def test_the_package_members_serve_the_default_recipe_and_corpus_only():
     settings = settings_for()
     record = pretrained.manifest()
-    assert pretrained.recipe_differences(record["settings"], recipe(settings)) == []
+    assert pretrained.recipe_differences(record["settings"], recipe(settings), NOT_RECIPE) == []
     assert recipe(settings)["data"] == record["settings"]["data"]  # the recipe the members recorded
     smaller = settings_for("model.latent_dim=64", "trainer.max_epochs=30")
-    refused = pretrained.why_not_served({}, "peptides", 50, recipe=recipe(smaller), corpus=["GLFDIVKKVVGALGSL"])
+    differences = pretrained.recipe_differences(record["settings"], recipe(smaller), NOT_RECIPE)
+    refused = pretrained.why_not_served({}, "peptides", 50, differences=differences, corpus=["GLFDIVKKVVGALGSL"])
     assert "model.latent_dim: 128 in the shipped members, 64 in this run" in refused
     assert "trainer.max_epochs: 60 in the shipped members, 30 in this run" in refused
     assert "fitted on another corpus (5321 sequences; this run's has 1)" in refused

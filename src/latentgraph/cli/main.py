@@ -72,11 +72,7 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
     data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
     oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
     pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
-    own_member = None
-    if settings.model.source == "shipped":  # model=pretrained: the first shipped member is the run's own fit
-        settings, own_member = pipeline.pretrained_run(settings, data)
-    # checked before any fit: a damaged member file stops the run at once
-    shipped = pipeline.joining_members(settings, data) if not settings.ensemble.jobs else pipeline.JoiningMembers([])
+    settings, own_member, shipped = pipeline.run_autoencoders(settings, data)  # before any fit
     one = pipeline.autoencoder_to_graph(settings, data, oracles, run_dir, run_log, shipped=own_member)
     fit, graph = one.fit, one.graph
     if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation

@@ -147,36 +147,15 @@ def corpus_digest_bytes(sequences: list[str]) -> bytes:
     return b"".join(sorted({sequence_digest(s) for s in sequences}))
 
 
-# settings that change how a fit is computed, checked or shown, not the fitted model's recipe
-NOT_RECIPE = {
-    "model": {"folded_decode", "recurrence", "prior_samples"},
-    "trainer": {
-        "_target_",
-        "accelerator",
-        "devices",
-        "strategy",
-        "num_nodes",
-        "use_distributed_sampler",
-        "deterministic",
-        "enable_progress_bar",
-        "enable_model_summary",
-        "log_every_n_steps",
-        "check_val_every_n_epoch",
-        "limit_val_batches",
-        "num_sanity_val_steps",
-    },
-}
-
-
-def recipe_differences(recorded: dict, run: dict) -> list[tuple[str, object, object]]:
+def recipe_differences(recorded: dict, run: dict, ignored: dict[str, set[str]]) -> list[tuple[str, object, object]]:
     """The ``model.*`` and ``trainer.*`` settings in which a run's recipe (``run``: section → key →
     value) differs from the members' recorded one: (full key, the members' value, the run's);
-    settings of the hardware or the display are not the recipe (:data:`NOT_RECIPE`)."""
+    ``ignored`` names, per section, the settings that are not the recipe (hardware, display)."""
     return [
         (f"{section}.{key}", value, run.get(section, {}).get(key))
         for section in ("model", "trainer")
         for key, value in recorded.get(section, {}).items()
-        if key not in NOT_RECIPE[section] and run.get(section, {}).get(key) != value
+        if key not in ignored[section] and run.get(section, {}).get(key) != value
     ]
 
 
@@ -191,14 +170,14 @@ def why_not_served(
     folder: Path = MEMBERS_DIR,
     *,
     corpus: list[str] | None = None,
-    recipe: dict | None = None,
+    differences: list[tuple[str, object, object]] = (),
 ) -> str | None:
     """Why the shipped members may not serve a run with these OOD sets, alphabet and ``max_len``
     (``None``: they may). A member whose corpus holds an OOD sequence has seen that test set.
 
-    With ``corpus`` (the run's corpus sequences) and ``recipe`` (its ``model`` and ``trainer``
-    settings), the members must also have been fitted on that very corpus, by that recipe: only
-    then are they fits of the method the run's own fit is one of."""
+    With ``corpus`` (the run's corpus sequences) and ``differences`` (:func:`recipe_differences`
+    of its settings), the members must also have been fitted on that very corpus, by that recipe:
+    only then are they fits of the method the run's own fit is one of."""
     record = manifest(folder)
     settings = record["settings"]
     reasons = []
@@ -207,13 +186,11 @@ def why_not_served(
             f"they were fitted on another corpus ({record['corpus']['sequences']} sequences; this run's has "
             f"{len(set(corpus))})"
         )
-    if recipe is not None:
-        differences = recipe_differences(settings, recipe)
-        if differences:
-            shown = "; ".join(describe_difference(*d) for d in differences[:3]) + (
-                f" (and {len(differences) - 3} more)" if len(differences) > 3 else ""
-            )
-            reasons.append(f"they were fitted with other settings: {shown}")
+    if differences:
+        shown = "; ".join(describe_difference(*d) for d in differences[:3]) + (
+            f" (and {len(differences) - 3} more)" if len(differences) > 3 else ""
+        )
+        reasons.append(f"they were fitted with other settings: {shown}")
     if settings["alphabet"] != alphabet:
         reasons.append(f"they model the alphabet {settings['alphabet']!r}, this run's data is {alphabet!r}")
     if int(settings["max_len"]) < max_len:

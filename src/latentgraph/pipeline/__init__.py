@@ -4,10 +4,10 @@ Each stage is a function of the validated settings (:class:`latentgraph.config.C
 upstream stages' results, in memory; it returns its own result and writes its files for people
 and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read back by the run.
 
-    data_stage → control_stage (control=planted) → oracle_stage → autoencoder_to_graph (stages.py:
-    autoencoder_stage → perturbation_stage → graph_stage, the order every ensemble member follows too)
-    → joining_members (shipped.py: the shipped pre-trained members that serve the run)
-    → ensemble_stage (ensemble.size > 1, or shipped members joining) → predictor_stage
+    data_stage → control_stage (control=planted) → oracle_stage → run_autoencoders (shipped.py:
+    fitted, or the shipped pre-trained members, and which of those join the run) → autoencoder_to_graph
+    (stages.py: autoencoder_stage → perturbation_stage → graph_stage, the order every ensemble member
+    follows too) → ensemble_stage (ensemble.size > 1, or shipped members joining) → predictor_stage
     → run_summary, report_stage → log_artifacts
 """
 
@@ -22,7 +22,7 @@ from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.predictors import predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
-from latentgraph.pipeline.shipped import JoiningMembers, joining_members, pretrained_run
+from latentgraph.pipeline.shipped import joining_members, run_autoencoders
 from latentgraph.pipeline.stages import AutoencoderGraph, autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
@@ -31,7 +31,6 @@ __all__ = [
     "AutoencoderResult",
     "ConsensusStageResult",
     "GraphStageResult",
-    "JoiningMembers",
     "OracleStageResult",
     "RunLog",
     "autoencoder_stage",
@@ -54,7 +53,7 @@ __all__ = [
     "oracle_stage",
     "perturbation_stage",
     "predictor_stage",
-    "pretrained_run",
+    "run_autoencoders",
     "quiet_third_party_messages",
     "report_stage",
     "run_summary",

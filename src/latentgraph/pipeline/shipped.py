@@ -29,7 +29,13 @@ from latentgraph.errors import ConfigValueError
 from latentgraph.models import pretrained
 from latentgraph.models.pretrained import ShippedMember
 from latentgraph.pipeline.autoencoder import AutoencoderResult
-from latentgraph.pipeline.cache import SOURCE_MODEL_KEYS, corpus_settings
+from latentgraph.pipeline.cache import (
+    COMPUTE_ONLY_MODEL_KEYS,
+    PRESENTATION_KEYS,
+    SOURCE_MODEL_KEYS,
+    VALIDATION_KEYS,
+    corpus_settings,
+)
 from latentgraph.pipeline.lineage import declare
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.run_layout import RunLayout
@@ -49,6 +55,25 @@ class JoiningMembers:
         return [member.seed for member in self.members]
 
 
+# settings that change how a fit is computed, checked or shown, not the fitted model's recipe: the
+# stage cache's compute-only and presentation keys, and the hardware's
+NOT_RECIPE = {
+    "model": {*COMPUTE_ONLY_MODEL_KEYS, "prior_samples"},
+    "trainer": {
+        *PRESENTATION_KEYS,
+        *VALIDATION_KEYS,
+        "_target_",
+        "accelerator",
+        "devices",
+        "strategy",
+        "num_nodes",
+        "use_distributed_sampler",
+        "deterministic",
+        "num_sanity_val_steps",
+    },
+}
+
+
 def recipe(settings: Config) -> dict:
     """What a member records of the settings it was fitted with, and a run is compared on."""
     return {
@@ -60,16 +85,28 @@ def recipe(settings: Config) -> dict:
     }
 
 
-def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
-    """The shipped members (``ensemble.shipped_dir``, or the package's) that serve this run and are
-    not among its own seeds.
+def run_autoencoders(settings: Config, data: PreparedData) -> tuple[Config, ShippedMember | None, JoiningMembers]:
+    """Where the run's autoencoders come from, settled before any fit: the run's settings (with the
+    first member's seed under ``model=pretrained``), the shipped member that is the run's own
+    autoencoder (``None``: it is fitted), and the shipped members that join it.
 
     Every shipped file is checked against its recorded SHA-256 first: a damaged install stops the
     run (:class:`~latentgraph.models.pretrained.BrokenInstall`, exit status 1), naming the file.
+    An ensemble member job (``ensemble.jobs``) takes no members: the sweep's combining run does.
     """
+    if settings.model.source == "shipped":
+        return pretrained_run(settings, data)
+    if settings.ensemble.jobs:
+        return settings, None, JoiningMembers([], "an ensemble member job: the combining run takes them")
+    return settings, None, joining_members(settings, data)
+
+
+def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
+    """The shipped members (``ensemble.shipped_dir``, or the package's) that serve this run and are
+    not among its own seeds."""
     if not settings.ensemble.shipped:
         return JoiningMembers([], "ensemble.shipped=false")
-    members, reason = _serving(settings, data)
+    members, _, reason = _serving(settings, data)
     if reason is not None:
         log.info(
             "shipped members (peptide WAEs, seeds 100-104): none joins this run: %s; ensemble.size=R fits R of "
@@ -77,6 +114,11 @@ def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
             reason,
         )
         return JoiningMembers([], reason)
+    return _not_own(settings, members)
+
+
+def _not_own(settings: Config, members: list[ShippedMember]) -> JoiningMembers:
+    """The ``members`` whose seeds are not among the run's own fits (those stand), logged."""
     own = set(range(settings.seed, settings.seed + settings.ensemble.size))
     joining = [member for member in members if member.seed not in own]
     if not joining:
@@ -84,34 +126,34 @@ def joining_members(settings: Config, data: PreparedData) -> JoiningMembers:
     log.info(
         "shipped members: seeds %s join the run's own fit%s (same corpus, same recipe, no OOD sequence seen); "
         "ensemble.shipped=false keeps them out",
-        ", ".join(str(seed) for seed in [m.seed for m in joining]),
+        ", ".join(str(member.seed) for member in joining),
         "s" if settings.ensemble.size > 1 else "",
     )
     return JoiningMembers(joining)
 
 
-def _serving(settings: Config, data: PreparedData) -> tuple[list[ShippedMember], str | None]:
-    """The shipped members (every file checked against its hash) and why they may not serve this run."""
+def _serving(settings: Config, data: PreparedData) -> tuple[list[ShippedMember], list[tuple], str | None]:
+    """The shipped members (every file checked against its hash), how the run's recipe differs
+    from theirs, and why they may not serve this run (``None``: they may)."""
     folder = Path(settings.ensemble.shipped_dir) if settings.ensemble.shipped_dir else pretrained.MEMBERS_DIR
     members = pretrained.verify(folder)
+    differences = pretrained.recipe_differences(pretrained.manifest(folder)["settings"], recipe(settings), NOT_RECIPE)
     reason = pretrained.why_not_served(
         {name: frame["sequence"].tolist() for name, frame in data.ood.items()},
         str(settings.data.alphabet),
         settings.data.max_len,
         folder,
         corpus=[*data.corpus_train, *data.corpus_val],
-        recipe=recipe(settings),
+        differences=differences,
     )
-    return members, reason
+    return members, differences, reason
 
 
-def pretrained_run(settings: Config, data: PreparedData) -> tuple[Config, ShippedMember]:
+def pretrained_run(settings: Config, data: PreparedData) -> tuple[Config, ShippedMember, JoiningMembers]:
     """``model=pretrained``: the run's settings with the seed of the first shipped member, which is
-    the run's own autoencoder (the others join it as members). The members must serve the run: a
+    the run's own autoencoder, and the others that join it. The members must serve the run: a
     setting that changes the recipe is refused naming its key, any other reason naming ``model``."""
-    members, reason = _serving(settings, data)
-    folder = Path(settings.ensemble.shipped_dir) if settings.ensemble.shipped_dir else pretrained.MEMBERS_DIR
-    differences = pretrained.recipe_differences(pretrained.manifest(folder)["settings"], recipe(settings))
+    members, differences, reason = _serving(settings, data)
     if differences:
         key, shipped, run = differences[0]
         raise ConfigValueError(
@@ -126,7 +168,10 @@ def pretrained_run(settings: Config, data: PreparedData) -> tuple[Config, Shippe
         first.path.name,
         first.seed,
     )
-    return replace(settings, seed=first.seed), first
+    settings = replace(settings, seed=first.seed)
+    if not settings.ensemble.shipped:
+        return settings, first, JoiningMembers([], "ensemble.shipped=false")
+    return settings, first, _not_own(settings, members)
 
 
 def shipped_autoencoder(member: ShippedMember, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
