@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from latentgraph.attributes.training import classifier_auroc, train_or_load_clas
 from latentgraph.config.schema import ClassifierTrainingConfig
 from latentgraph.data import prepare_data
 from latentgraph.data.records import DataError
-from latentgraph.stage_cache import stage_key
+from latentgraph.stage_cache import LockTimeoutError, held_lock, stage_key
 
 DEFAULTS = ClassifierTrainingConfig()
 MODEL_KWARGS = dict(
@@ -37,7 +39,7 @@ def amp_data():
     )
 
 
-def train(data, cache_dir, epochs=DEFAULTS.epochs, seed=0):
+def train(data, cache_dir, epochs=DEFAULTS.epochs, seed=0, lock_timeout_s=None):
     return train_or_load_classifier(
         name="amp",
         train=data.id_train,
@@ -49,6 +51,7 @@ def train(data, cache_dir, epochs=DEFAULTS.epochs, seed=0):
         batch_size=DEFAULTS.batch_size,
         seed=seed,
         model_kwargs=MODEL_KWARGS,
+        lock_timeout_s=lock_timeout_s,
     )
 
 
@@ -69,6 +72,19 @@ def test_amp_classifier_quality_and_cache_reuse(amp_data, tmp_path):
     assert not changed.reused and changed.key != first.key
     assert len(list((tmp_path / "classifiers").glob("*.ckpt"))) == 2
     assert not list((tmp_path / "classifiers").glob(".*.tmp"))  # no half-written checkpoint left
+
+
+def test_a_classifier_being_trained_by_another_job_is_waited_for_not_trained_twice(amp_data, tmp_path):
+    first = train(amp_data, tmp_path, epochs=1)
+    first.checkpoint.unlink()  # as if another job were training it now, holding its lock
+    with held_lock(first.checkpoint.with_suffix(".lock"), "the other job", None):
+        with pytest.raises(
+            LockTimeoutError, match=rf"classifier 'amp', key {first.key}: waited 0.3 s .* pid {os.getpid()}"
+        ):
+            train(amp_data, tmp_path, epochs=1, lock_timeout_s=0.3)
+        assert not first.checkpoint.exists()  # it did not train behind the holder's back
+    again = train(amp_data, tmp_path, epochs=1, lock_timeout_s=0.3)  # the lock is free: it trains
+    assert not again.reused and again.checkpoint.is_file()
 
 
 def test_predict_proba_rejects_bad_sequences(amp_data, tmp_path):

@@ -301,6 +301,24 @@ def test_an_ood_csv_left_with_one_class_exits_2_before_the_fit_naming_the_set(tm
     assert "stage wae" not in result.stdout + result.stderr
 
 
+def test_an_ood_set_too_small_for_a_regime_is_named_first_and_the_run_finishes(tmp_path):
+    """Two of each class: the smoke run's few-shot k=8 cannot be scored on it. That is said before
+    the fit, the regime is skipped for that set, and the run ends with its report."""
+    path = tmp_path / "tiny.csv"
+    path.write_text("sequence,label\nKKLLKKLLKK,1\nGLFDIVKKIA,1\nMSTNPKPQRK,0\nAEDLQRSWVT,0\n")
+    result = run_cli(
+        "experiment=smoke", *FAST, f"data.ood_csv=[{path}]", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    named = "few-shot regime on OOD set 'tiny' (4 rows; 0: 2, 1: 2): k=[8] skipped"
+    assert named in output and output.index(named) < output.index("stage wae")
+    summary = pd.read_csv(tmp_path / "run" / "results" / "summary.csv")
+    assert not ((summary["dataset"] == "tiny") & (summary["regime"] == "fewshot")).any()
+    assert ((summary["dataset"] == "tiny") & (summary["regime"] == "limited")).any()  # still scored there
+    assert (tmp_path / "run" / "report.html").is_file()
+
+
 def test_bad_records_dropped_counted_and_written(tmp_path):
     path = user_csv(tmp_path, ["ACDXZ1,1", ",0", "A" * 500 + ",1"])
     run_dir = tmp_path / "run"

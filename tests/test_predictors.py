@@ -16,6 +16,8 @@ from latentgraph.predictors.experiment import (
     Labelled,
     PredictorData,
     choose_feature_sets,
+    fewshot_sizes,
+    limited_sizes,
     ood_drop,
     run_regimes,
     stratified_sample,
@@ -545,3 +547,27 @@ def test_a_selection_that_fails_is_counted_and_left_out_never_scored(data):
         summary.loc[("never", "reversed"), "auroc_mean"]
     )
     assert summary.loc[("flaky", "reversed"), "failed"] == 3
+
+
+@pytest.mark.parametrize(
+    "positives, negatives, kept",
+    [
+        (2, 2, [1, 2]),  # k=3 would take both of a class; k=4 every row
+        (1, 3, [1]),  # the one positive must stay in the rest: only a negative may be a shot
+        (30, 30, [1, 2, 3, 4, 8, 16, 32]),
+        (5, 0, []),  # one class: nothing can be scored
+    ],
+)
+def test_fewshot_sizes_keep_both_classes_in_the_scored_rest(positives, negatives, kept):
+    labels = np.array([1] * positives + [0] * negatives)
+    ks = [1, 2, 3, 4, 8, 16, 32, 64]
+    assert fewshot_sizes(labels, ks) == kept
+    for k in kept:  # the draw itself leaves both classes, whatever the seed
+        for seed in range(5):
+            rest = np.delete(labels, stratified_sample(torch.tensor(labels), k, seed))
+            assert len(stratified_sample(torch.tensor(labels), k, seed)) == k and set(rest) == {0, 1}
+
+
+def test_limited_sizes_subsample_the_training_rows():
+    assert limited_sizes(100, [16, 64, 100, 128]) == [16, 64]
+    assert limited_sizes(10, [16, 32]) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import FAST, compose_config
 from omegaconf import open_dict
@@ -161,3 +162,41 @@ def test_explore_notebook_executes_against_a_smoke_run(run_dir, tmp_path, monkey
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3  # graph, heatmap, limited curve
     texts = " ".join(o.get("text", "") + o.get("data", {}).get("text/html", "") for o in outputs)
     assert "target: amp" in texts and "ood_auroc" in texts and "latents have an edge" in texts
+
+
+def test_curves_with_an_empty_series_or_no_rows_draw_without_failing(tmp_path):
+    """An evaluation set the limited or few-shot regime could not score (too few rows, one class)
+    gives a panel that says so instead of matplotlib's log-scale error; no rows give no figure."""
+    from latentgraph.report.figures import fewshot_figure, limited_curve, save_png
+
+    rows = []
+    for dataset, auroc in (("id_test", 0.8), ("tiny", float("nan"))):
+        for n in (16, 64):
+            rows.append(
+                {
+                    "feature_set": "all",
+                    "regime": "limited",
+                    "dataset": dataset,
+                    "n": n,
+                    "auroc_mean": auroc,
+                    "auroc_low": auroc,
+                    "auroc_high": auroc,
+                }
+            )
+    rows.append(
+        {
+            "feature_set": "all",
+            "regime": "fewshot",
+            "dataset": "tiny",
+            "n": 8,
+            "auroc_mean": float("nan"),
+            "auroc_low": float("nan"),
+            "auroc_high": float("nan"),
+        }
+    )
+    summary = pd.DataFrame(rows)
+    path = limited_curve(summary, tmp_path / "limited_curve.png")
+    assert path is not None and path.stat().st_size > 0
+    assert save_png(fewshot_figure(summary), tmp_path / "fewshot.png").stat().st_size > 0
+    assert limited_curve(summary[summary["regime"] == "fewshot"], tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()

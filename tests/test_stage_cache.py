@@ -1,8 +1,11 @@
 """The stage cache: complete entries only, atomic stores, concurrent writers of one key, one
-computation per key (a lock that a killed holder does not leave behind)."""
+computation per key (a lock that a killed holder does not leave behind, a wait that names the
+holder and ends), day-old temporaries cleaned, a full disk named."""
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +14,15 @@ import time
 
 import pytest
 
-from latentgraph.stage_cache import COMPLETE, StageCache, stage_key
+from latentgraph.artifacts import DiskFullError, atomic_target, read_json, write_json
+from latentgraph.stage_cache import (
+    COMPLETE,
+    STALE_TEMPORARY_AGE_S,
+    LockTimeoutError,
+    StageCache,
+    remove_stale_temporaries,
+    stage_key,
+)
 
 
 def test_store_then_lookup(tmp_path):
@@ -207,3 +218,88 @@ def test_keeping_stereochemistry_hashes_as_fits_did_before_the_setting():
     assert "stereo" not in data_settings(molecules)  # cached molecule fits from before are found again
     stripped = settings_for("domain=molecules", "data.stereo=strip")
     assert data_settings(stripped)["stereo"] == "strip" and wae_key(stripped) != wae_key(molecules)
+
+
+def test_a_waiting_job_names_the_holder_and_stops_when_the_lock_timeout_expires(tmp_path, caplog):
+    holder = start_holder(tmp_path, seconds=600)
+    try:
+        cache = StageCache(tmp_path / "cache", lock_timeout_s=0.5)
+        with caplog.at_level("INFO", logger="latentgraph.stage_cache"):
+            with pytest.raises(LockTimeoutError) as raised:
+                with cache.claim("wae", "k"):
+                    pytest.fail("the lock was taken while its holder held it")
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    message = str(raised.value)
+    assert f"pid {holder.pid}" in message and "stage wae, key k" in message and "paths.lock_timeout_s" in message
+    assert f"pid {holder.pid}" in caplog.text and "waiting up to 0.5 s" in caplog.text  # said once, before the wait
+    assert claim_in_thread(StageCache(tmp_path / "cache", lock_timeout_s=0.5)) == [None]  # the holder died: free
+
+
+def test_day_old_temporaries_of_killed_writers_are_removed_and_nothing_else(tmp_path):
+    cache = StageCache(tmp_path / "stages")
+    with cache.store("wae", "done") as entry:
+        (entry / "model.ckpt").write_bytes(b"weights")
+    old_folder = tmp_path / "stages" / "wae" / ".k1.abc.tmp"  # a store() killed mid-write
+    old_file = tmp_path / "classifiers" / ".amp-k.ckpt.xyz.tmp"  # an atomic write killed mid-write
+    fresh = tmp_path / "stages" / "wae" / ".k2.def.tmp"  # a writer at work now
+    for folder in (old_folder, fresh):
+        folder.mkdir(parents=True)
+        (folder / "model.ckpt").write_bytes(b"half")
+    old_file.parent.mkdir()
+    old_file.write_bytes(b"half")
+    day_and_a_bit = time.time() - STALE_TEMPORARY_AGE_S - 60
+    for path in (old_folder, old_file):
+        os.utime(path, (day_and_a_bit, day_and_a_bit))
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([old_folder, old_file])
+    assert not old_folder.exists() and not old_file.exists() and fresh.is_dir()
+    assert (cache.lookup("wae", "done") / "model.ckpt").read_bytes() == b"weights"
+    assert remove_stale_temporaries(tmp_path / "no such cache") == []
+
+
+def test_a_full_disk_during_a_store_is_named_and_earlier_entries_stay_whole(tmp_path):
+    cache = StageCache(tmp_path)
+    with cache.store("perturbation", "earlier") as entry:
+        (entry / "result.npz").write_bytes(b"complete")
+    with pytest.raises(DiskFullError) as raised:
+        with cache.store("perturbation", "next") as entry:
+            (entry / "result.npz").write_bytes(b"ha")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert raised.value.errno == errno.ENOSPC and str(tmp_path / "perturbation" / "next") in str(raised.value)
+    assert cache.lookup("perturbation", "next") is None
+    assert [p.name for p in (tmp_path / "perturbation").iterdir()] == ["earlier"]  # no temporary left
+    assert (cache.lookup("perturbation", "earlier") / "result.npz").read_bytes() == b"complete"
+
+
+def test_a_full_disk_during_an_atomic_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = write_json(tmp_path / "metrics" / "summary.json", {"old": 1})
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(DiskFullError, match=f"while writing {path}"):
+        write_json(path, {"new": 2})
+    assert read_json(path) == {"old": 1} and os.listdir(path.parent) == ["summary.json"]
+    with pytest.raises(OSError) as other:  # any other failure is not called a full disk
+        with atomic_target(path):
+            raise OSError(errno.EACCES, "Permission denied")
+    assert not isinstance(other.value, DiskFullError)
+
+
+def test_a_full_disk_ends_the_run_with_status_1_naming_the_file(tmp_path):
+    """Every atomic write fails as on a full disk: the run stops at its first file, one line, no traceback."""
+    full = (
+        "import errno, os, sys\n"
+        "def full(fd): raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "os.fsync = full\n"
+        "import latentgraph.cli.main as app\n"
+        "app.entry()\n"
+    )
+    command = [sys.executable, "-c", full, "experiment=smoke", "logger=csv_only", f"hydra.run.dir={tmp_path / 'run'}"]
+    env = {**os.environ, "LATENTGRAPH_CACHE": str(tmp_path / "cache"), "HYDRA_FULL_ERROR": "0"}
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "latentgraph: error: no space left on the device while writing " + str(tmp_path / "run") in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,14 +1,45 @@
-"""Atomic artifact writes: a reader sees the old file or the whole new one, never half of it."""
+"""Atomic artifact writes: a reader sees the old file or the whole new one, never half of it.
+
+A write that fills the disk raises :class:`DiskFullError` naming the file; what was there before
+stays whole.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+class DiskFullError(OSError):
+    """No space was left on the device while writing ``path`` (``errno.ENOSPC``)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        super().__init__(
+            errno.ENOSPC,
+            f"no space left on the device while writing {self.path}; nothing half-written was kept and every "
+            "earlier complete file is whole. Free space there, or point paths.cache_dir (LATENTGRAPH_CACHE) or "
+            "hydra.run.dir to another disk, and rerun",
+        )
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def disk_full_error(error: BaseException, path: str | os.PathLike) -> DiskFullError | None:
+    """``error`` as a :class:`DiskFullError` naming ``path`` when it is a full disk, else ``None``."""
+    if isinstance(error, DiskFullError):
+        return error
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return DiskFullError(path)
+    return None
 
 
 @contextmanager
@@ -25,8 +56,20 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        full = disk_full_error(error, path)
+        if full is None:
+            raise
+        raise full from error
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_copy(source: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Copy ``source`` to ``path`` through a temporary beside it (a checkpoint copied into a run)."""
+    with atomic_target(path) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(path)
 
 
 def current_umask() -> int:

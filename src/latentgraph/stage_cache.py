@@ -7,9 +7,11 @@ with the marker, so a killed writer leaves nothing that a later run would use.
 
 Jobs that need the same key compute it once: :meth:`StageCache.claim` holds a lock per key
 (``<stage>/<key>.lock``, an OS file lock that dies with its holder, so a killed job blocks no
-one), and a job that finds the key being computed waits and then reuses the entry. Should two
-writers still meet (a cache on a file system without locks), the second rename finds the entry
-there and its own copy is dropped.
+one), and a job that finds the key being computed says which host and process hold it, waits up
+to the cache's lock timeout and then reuses the entry. Should two writers still meet (a cache on
+a file system without locks), the second rename finds the entry there and its own copy is
+dropped. Temporaries a killed writer left behind (``.<name>.<random>.tmp``) are removed once
+they are a day old (:func:`remove_stale_temporaries`, called when a run opens the cache).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +31,84 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from latentgraph.artifacts import atomic_write_text, plain_directory_mode
+from latentgraph.artifacts import atomic_write_text, disk_full_error, plain_directory_mode
 
 log = logging.getLogger(__name__)
 
 COMPLETE = "COMPLETE"
+STALE_TEMPORARY_AGE_S = 86_400.0  # a writer's temporary this old belongs to a job that died
+
+
+class LockTimeoutError(RuntimeError):
+    """A job waited longer than the lock timeout for another job to finish computing a key."""
+
+
+def _holder_record(lock_path: Path) -> Path:
+    return lock_path.with_name(lock_path.name + ".holder.json")
+
+
+def _holder(lock_path: Path) -> str:
+    """Who holds ``lock_path``, as its holder recorded it ("unknown": it has not written it yet)."""
+    try:
+        held = json.loads(_holder_record(lock_path).read_text())
+        return f"host {held['host']}, pid {held['pid']}, since {held['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "an unknown job (it has not recorded itself yet)"
+
+
+@contextmanager
+def held_lock(lock_path: str | Path, what: str, timeout_s: float | None) -> Iterator[None]:
+    """Hold the OS file lock ``lock_path`` (it dies with its holder), waiting at most ``timeout_s``.
+
+    The holder records its host and pid beside the lock; a job that has to wait logs them once,
+    and raises :class:`LockTimeoutError` naming them, the lock and the setting if the wait expires.
+    """
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = _holder(lock_path)
+        limit = "without a limit" if timeout_s is None else f"up to {timeout_s:g} s"
+        log.info("%s: another job (%s) is computing it; waiting %s (lock %s)", what, holder, limit, lock_path)
+        try:
+            lock.acquire(timeout=-1 if timeout_s is None else timeout_s)
+        except Timeout:
+            raise LockTimeoutError(
+                f"{what}: waited {timeout_s:g} s for the job computing it ({_holder(lock_path)}; lock {lock_path}); "
+                "if that job is alive and slow, raise paths.lock_timeout_s; if it is gone, its lock was on a "
+                "file system that keeps locks after their holder: delete the lock file"
+            ) from None
+    try:
+        holder = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        atomic_write_text(_holder_record(lock_path), json.dumps(holder))
+        yield
+    finally:
+        _holder_record(lock_path).unlink(missing_ok=True)
+        lock.release()
+
+
+def remove_stale_temporaries(root: str | Path, max_age_s: float = STALE_TEMPORARY_AGE_S) -> list[Path]:
+    """Remove the writers' temporaries (``.<name>.<random>.tmp``, files or folders) under ``root``
+    last touched more than ``max_age_s`` ago: a killed writer's leftovers. Returns what was removed."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - max_age_s
+    removed = []
+    for path in sorted(root.rglob(".*.tmp")):
+        try:
+            if path.lstat().st_mtime >= cutoff:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:  # another job cleaned it first
+            continue
+        removed.append(path)
+    return removed
 
 
 def stage_key(payload: Any) -> str:
@@ -40,10 +117,15 @@ def stage_key(payload: Any) -> str:
 
 
 class StageCache:
-    """Completed stage artifacts under ``root`` (``paths.cache_dir/stages``)."""
+    """Completed stage artifacts under ``root`` (``paths.cache_dir/stages``).
 
-    def __init__(self, root: str | Path):
+    ``lock_timeout_s``: how long :meth:`claim` waits for another job computing the same key
+    (``None``: without a limit).
+    """
+
+    def __init__(self, root: str | Path, lock_timeout_s: float | None = None):
         self.root = Path(root)
+        self.lock_timeout_s = lock_timeout_s
 
     def entry(self, stage: str, key: str) -> Path:
         return self.root / stage / key
@@ -85,21 +167,12 @@ class StageCache:
     def claim(self, stage: str, key: str) -> Iterator[Path | None]:
         """Hold ``key``'s lock; yield its complete entry, or ``None`` for the holder to compute and :meth:`store`.
 
-        A job that finds the lock held waits (saying so once) until the holder finishes or dies;
-        it then gets the entry the holder stored, or, if the holder died first, computes it itself.
+        A job that finds the lock held waits (saying once for whom) until the holder finishes or
+        dies; it then gets the entry the holder stored, or, if the holder died first, computes it
+        itself. A wait longer than ``lock_timeout_s`` raises :class:`LockTimeoutError`.
         """
-        lock_path = self.root / stage / f"{key}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(lock_path)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            log.info("stage %s: another job is computing key %s; waiting for it (lock %s)", stage, key, lock_path)
-            lock.acquire()
-        try:
+        with held_lock(self.root / stage / f"{key}.lock", f"stage {stage}, key {key}", self.lock_timeout_s):
             yield self.lookup(stage, key)
-        finally:
-            lock.release()
 
     @contextmanager
     def store(self, stage: str, key: str) -> Iterator[Path]:
@@ -109,8 +182,14 @@ class StageCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent))
         plain_directory_mode(tmp)
         try:
-            yield tmp
-            (tmp / COMPLETE).write_text(json.dumps({"stage": stage, "key": key, "pid": os.getpid()}))
+            try:
+                yield tmp
+                (tmp / COMPLETE).write_text(json.dumps({"stage": stage, "key": key, "pid": os.getpid()}))
+            except OSError as error:
+                full = disk_full_error(error, final)
+                if full is None:
+                    raise
+                raise full from error
             try:
                 os.rename(tmp, final)
             except OSError:  # another job stored the same key first: keep theirs

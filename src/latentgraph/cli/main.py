@@ -5,7 +5,7 @@
 ``stage=consensus runs=[DIR,...]`` combines finished runs' graphs. Errors in the user's input (a
 bad config value, a missing file, a bad record under ``strict``) are reported in one line naming
 the key, file or record, and the process exits with status 2; in a sweep the failed job is
-recorded and the others go on.
+recorded and the others go on. A full disk is reported in one line naming the file, status 1.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph import pipeline
-from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.artifacts import DiskFullError, atomic_write_text, write_json
 from latentgraph.cli.sweep import FAILED_JOBS
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
@@ -70,6 +70,7 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
     started = time.perf_counter()
     data = pipeline.data_stage(settings.data, run_dir)
     data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
+    pipeline.announce_skipped_regimes(settings, data)  # a set too small for a regime is named before any work
     oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
     pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
     settings, own_member, shipped = pipeline.run_autoencoders(settings, data)  # before any fit
@@ -157,6 +158,13 @@ def main(cfg: DictConfig) -> float | None:
         # the sweep ends, in whichever process launched it), let Hydra start the next job
         atomic_write_text(RunLayout(HydraConfig.get().runtime.output_dir).error, f"{error}\n")
         return None
+    except DiskFullError as error:  # a named failure, not a traceback: the path, and what to do
+        _app_failed = True
+        if _in_multirun():  # the sweep records it as the job's crash
+            raise
+        log.error("%s", error)
+        print(f"latentgraph: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_HYDRA_ERROR)
     except BaseException:
         _app_failed = True
         raise

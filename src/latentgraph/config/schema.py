@@ -471,6 +471,17 @@ class CallbacksConfig:
 class PathsConfig:
     run_dir: str = "${hydra:runtime.output_dir}"
     cache_dir: str = "${oc.env:LATENTGRAPH_CACHE,${oc.env:HOME,.}/.cache/latentgraph}"
+    # how long a job waits for another job computing the same cache entry before it stops with an
+    # error naming the holder's host and pid (null: without a limit)
+    lock_timeout_s: float | None = 86_400.0
+
+    def __post_init__(self) -> None:
+        _check(
+            self.lock_timeout_s is None or self.lock_timeout_s > 0,
+            "lock_timeout_s",
+            self.lock_timeout_s,
+            "must be > 0 or null",
+        )
 
 
 @dataclass

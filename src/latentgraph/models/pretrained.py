@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from latentgraph.artifacts import atomic_target, atomic_write_bytes, atomic_write_text
 from latentgraph.data.alphabet import PAD
 from latentgraph.models.wae import SequenceWAE, reconstruction_accuracy
 
@@ -102,7 +103,8 @@ def verify(folder: Path = MEMBERS_DIR) -> list[ShippedMember]:
 def save_member(model: SequenceWAE, path: Path) -> None:
     """Write ``model``'s settings and its weights in float16 (what the package ships)."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": state}, path)
+    with atomic_target(path) as tmp:
+        torch.save({"hyper_parameters": dict(model.hparams), "state_dict": state}, tmp)
 
 
 def write_manifest(folder: Path, entries: list[dict], settings: dict, corpus: list[str], **record) -> dict:
@@ -112,14 +114,14 @@ def write_manifest(folder: Path, entries: list[dict], settings: dict, corpus: li
     (``alphabet``, ``max_len``, ``data``, ``model``, ``trainer``); ``record`` adds top-level fields."""
     folder = Path(folder)
     digests = corpus_digest_bytes(corpus)
-    (folder / CORPUS_DIGESTS).write_bytes(digests)
+    atomic_write_bytes(folder / CORPUS_DIGESTS, digests)
     manifest_record = {
         **record,
         "settings": settings,
         "corpus": {"sequences": len(digests) // DIGEST_BYTES, "sha256": sha256_of(folder / CORPUS_DIGESTS)},
         "members": [{**entry, "sha256": sha256_of(folder / entry["file"])} for entry in entries],
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest_record, indent=1, default=str) + "\n")
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest_record, indent=1, default=str) + "\n")
     return manifest_record
 
 

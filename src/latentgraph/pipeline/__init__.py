@@ -19,7 +19,7 @@ from latentgraph.pipeline.graph import GraphStageResult, earlier_run_effects, gr
 from latentgraph.pipeline.lineage import declare_report, declared, log_artifacts
 from latentgraph.pipeline.oracles import OracleStageResult, classifier_quality, oracle_stage
 from latentgraph.pipeline.perturbation import perturbation_stage
-from latentgraph.pipeline.predictors import predictor_stage
+from latentgraph.pipeline.predictors import announce_skipped_regimes, predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
 from latentgraph.pipeline.shipped import joining_members, run_autoencoders
@@ -27,6 +27,7 @@ from latentgraph.pipeline.stages import AutoencoderGraph, autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
 __all__ = [
+    "announce_skipped_regimes",
     "AutoencoderGraph",
     "AutoencoderResult",
     "ConsensusStageResult",

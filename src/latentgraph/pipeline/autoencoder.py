@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from latentgraph.artifacts import read_json, write_json
+from latentgraph.artifacts import atomic_copy, read_json, write_json
+from latentgraph.checkpoint_io import AtomicCheckpointIO
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config, ModelConfig
 from latentgraph.data import PreparedData, SequenceDataModule
@@ -108,7 +108,7 @@ def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> Au
     entry = WaeCacheFiles(hit)
     model = SequenceWAE.load_from_checkpoint(entry.model, map_location="cpu", weights_only=True).eval()
     run.checkpoints.path.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(entry.model, run.checkpoints.last)
+    atomic_copy(entry.model, run.checkpoints.last)
     metrics = json.loads(entry.quality.read_text())
     write_json(run.metrics.wae, metrics)
     provenance_file = entry.provenance
@@ -159,11 +159,9 @@ def fit_autoencoder(
         trainer.save_checkpoint(run.unused_checkpoint, weights_only=False)
         trainer.save_checkpoint(run.unused_checkpoint, weights_only=True)
         return AutoencoderResult(model, metrics, key, worker=True)
-    # the run's last.ckpt is the final model (the periodic saves may end steps before the fit does);
-    # written beside and renamed into place, as every last.ckpt is
-    final = run.checkpoints.last
-    trainer.save_checkpoint(final.with_suffix(".ckpt.tmp"), weights_only=False)  # a full resume point
-    os.replace(final.with_suffix(".ckpt.tmp"), final)
+    # the run's last.ckpt is the final model (the periodic saves may end steps before the fit does),
+    # a full resume point, written beside and renamed into place as every checkpoint is
+    trainer.save_checkpoint(run.checkpoints.last, weights_only=False)
     provenance = fit_provenance()
     with cache.store("wae", key) as entry_dir:
         entry = WaeCacheFiles(entry_dir)
@@ -273,6 +271,7 @@ def train_autoencoder(
         logger=run_log.loggers,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],  # every checkpoint whole or not at all, last.ckpt included
     )
     log.info(
         "stage wae: fitting on %s (%d device(s), %s, precision %s) for at most %d epochs",

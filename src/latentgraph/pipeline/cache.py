@@ -7,6 +7,8 @@ WAE and the raw perturbation effects, and any change upstream recomputes them. T
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +18,9 @@ import torch
 from latentgraph import __version__
 from latentgraph.attributes.training import TrainedClassifier
 from latentgraph.config.schema import Config
-from latentgraph.stage_cache import StageCache, stage_key
+from latentgraph.stage_cache import StageCache, remove_stale_temporaries, stage_key
+
+log = logging.getLogger(__name__)
 
 # trainer settings that change what is shown, not what is learned
 PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
@@ -69,7 +73,17 @@ def stale_fit_warning(recorded: dict | None) -> str | None:
 
 
 def stage_cache(settings: Config) -> StageCache:
-    return StageCache(Path(settings.paths.cache_dir) / "stages")
+    """The run's stage cache, its killed writers' day-old temporaries removed the first time a process opens it."""
+    open_cache(settings.paths.cache_dir)
+    return StageCache(Path(settings.paths.cache_dir) / "stages", lock_timeout_s=settings.paths.lock_timeout_s)
+
+
+@functools.cache
+def open_cache(cache_dir: str) -> None:
+    """Remove the day-old temporaries under ``cache_dir`` (stages and classifiers), once per process."""
+    removed = remove_stale_temporaries(cache_dir)
+    if removed:
+        log.info("cache %s: removed %d temporaries left by killed writers: %s", cache_dir, len(removed), removed)
 
 
 def _attribute_set_settings(settings: Config) -> dict:

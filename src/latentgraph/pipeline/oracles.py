@@ -164,6 +164,7 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
             seed=classifier_seed(cfg),
             model_kwargs=training.model_kwargs(),
             alphabet=str(cfg.data.alphabet),
+            lock_timeout_s=cfg.paths.lock_timeout_s,
         )
         trained[name] = result
         report[name] = {

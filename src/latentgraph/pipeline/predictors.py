@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.artifacts import atomic_copy, atomic_write_text, write_json
 from latentgraph.attributes.sets import AttributeSet
 from latentgraph.config.choices import FeatureSet, Regime
 from latentgraph.config.schema import Config
@@ -35,6 +35,8 @@ from latentgraph.predictors.experiment import (
     PredictorData,
     RegimeResults,
     choose_feature_sets,
+    fewshot_sizes,
+    limited_sizes,
     ood_drop,
     read_ood_drop,
     run_regimes,
@@ -76,7 +78,7 @@ def predictor_stage(
             out.path.mkdir(parents=True, exist_ok=True)
             for path in out.written():
                 if (hit / path.name).is_file():
-                    shutil.copyfile(hit / path.name, path)
+                    atomic_copy(hit / path.name, path)
             drops, summary = read_ood_drop(out.ood_drop), pd.read_csv(out.summary)
         else:
             log.info("stage predictors: computing (key %s)", key)
@@ -94,7 +96,7 @@ def predictor_stage(
             with cache.store("predictors", key) as entry:
                 for path in out.written():
                     if path.is_file():
-                        shutil.copyfile(path, entry / path.name)
+                        shutil.copyfile(path, entry / path.name)  # the entry's temporary folder
     inputs = [declared(folder.path) for folder in (run.checkpoints, run.graph, run.consensus)]
     declare(out.path, f"results-{key}", "results", inputs)
     print_summary(drops, summary)
@@ -104,6 +106,36 @@ def predictor_stage(
         # a search over graph settings (hparams_search=optuna_blanket) then ranks it as chance, not as a failure
         metrics.setdefault("predictors/markov_blanket/supervised/id_val_auroc", 0.5)
     return metrics
+
+
+def announce_skipped_regimes(settings: Config, data: PreparedData) -> list[str]:
+    """Name, before any work starts, each regime an evaluation set holds too few rows for; that
+    regime is then skipped for that set (the run goes on). Returns the messages it logged."""
+    predictor, target, messages = settings.predictor, data.target, []
+    if Regime.limited in predictor.regimes:
+        skipped = [n for n in predictor.limited_n if n not in limited_sizes(len(data.id_train), predictor.limited_n)]
+        if skipped:
+            messages.append(
+                f"limited regime: n={skipped} skipped (predictor.limited_n): the ID training split holds only "
+                f"{len(data.id_train)} labelled rows, and each n must subsample them"
+            )
+    if Regime.fewshot in predictor.regimes:
+        for name, frame in data.ood.items():
+            if target not in frame:
+                continue
+            labels = frame[target].to_numpy()
+            skipped = [k for k in predictor.fewshot_k if k not in fewshot_sizes(labels, predictor.fewshot_k)]
+            if skipped:
+                counts = ", ".join(
+                    f"{label:g}: {count}" for label, count in frame[target].value_counts().sort_index().items()
+                )
+                messages.append(
+                    f"few-shot regime on OOD set {name!r} ({len(frame)} rows; {counts}): k={skipped} skipped "
+                    "(predictor.fewshot_k): its k shots must leave both classes in the rest it is scored on"
+                )
+    for message in messages:
+        log.warning("predictors: %s", message)
+    return messages
 
 
 def _labelled(features: AttributeSet, frame: pd.DataFrame, target: str, what: str) -> Labelled:

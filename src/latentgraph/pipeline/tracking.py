@@ -12,14 +12,12 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from weakref import proxy
 
 import pandas as pd
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
-from latentgraph.artifacts import atomic_target
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.models.step_seeding import StepSeeding
@@ -152,26 +150,6 @@ class RunLog:
             logger.save()
 
 
-class AtomicModelCheckpoint(ModelCheckpoint):
-    """A ``ModelCheckpoint`` whose files appear whole or not at all.
-
-    Lightning writes ``last.ckpt`` in place; a fit killed during that write would leave a
-    truncated file for the resume to trip on. Rank zero writes beside the file and renames it
-    into place instead (other DDP ranks only join the save's barrier).
-    """
-
-    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        if not trainer.is_global_zero:
-            super()._save_checkpoint(trainer, filepath)
-            return
-        with atomic_target(filepath) as tmp:
-            trainer.save_checkpoint(tmp, self.save_weights_only)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-        for logger in trainer.loggers:
-            logger.after_save_checkpoint(proxy(self))
-
-
 class ParameterSummary(ModelSummary):
     """Lightning's model summary as a rich table, without its FLOPs column.
 
@@ -211,9 +189,10 @@ def build_callbacks(settings: Config, run_dir: Path) -> list[Callback]:
     """Checkpoints (best and last), per-step seeding, early stopping if enabled, the progress bar."""
     checkpoint_dir = str(RunLayout(run_dir).checkpoints.path)
     ckpt = settings.callbacks.checkpoint
+    # every file is written whole or not at all: the Trainer's AtomicCheckpointIO (latentgraph.checkpoint_io)
     callbacks: list[Callback] = [
         # the best model by the monitored metric, checked after each validation
-        AtomicModelCheckpoint(
+        ModelCheckpoint(
             dirpath=checkpoint_dir,
             filename=CheckpointFiles.best_template,
             monitor=ckpt.monitor,
@@ -222,7 +201,7 @@ def build_callbacks(settings: Config, run_dir: Path) -> list[Callback]:
             auto_insert_metric_name=False,
         ),
         # last.ckpt, refreshed every few steps so a killed fit loses little
-        AtomicModelCheckpoint(
+        ModelCheckpoint(
             dirpath=checkpoint_dir, save_last=True, save_top_k=0, every_n_train_steps=ckpt.every_n_train_steps
         ),
     ]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from latentgraph.artifacts import atomic_target
 from latentgraph.config.choices import FeatureSet, Selection
 from latentgraph.config.schema import PredictorConfig
 from latentgraph.predictors.feature_sets import Selector, random_features, select_safely
@@ -187,7 +188,8 @@ class ScoreTable:
         """``results/scores.npz``: arrays named ``scores|set|regime|dataset|n`` and ``labels|dataset``."""
         arrays = {f"labels|{d}": y for d, y in self.labels.items()}
         arrays.update({"scores|" + "|".join(map(str, key)): value for key, value in self.scores.items()})
-        np.savez_compressed(path, **arrays)
+        with atomic_target(path) as tmp, open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> ScoreTable:
@@ -212,15 +214,41 @@ class RegimeResults:
     features: dict[tuple[str, str, int], list[list[str]]]
 
 
+def stratified_counts(positives: int, negatives: int, n: int) -> tuple[int, int]:
+    """How many positives and negatives :func:`stratified_sample` draws for ``n`` rows of a set
+    with these class counts: in proportion, at least one of each when ``n ≥ 2``."""
+    n_pos = int(round(n * positives / (positives + negatives)))
+    n_pos = min(max(n_pos, 1 if n >= 2 else 0), positives, n - (1 if n >= 2 else 0))
+    return n_pos, min(n - n_pos, negatives)
+
+
 def stratified_sample(y: torch.Tensor, n: int, seed: int) -> np.ndarray:
     """``n`` row indices with both classes in proportion (at least one of each when ``n ≥ 2``)."""
     rng = np.random.default_rng(seed)
     labels = y.numpy()
     positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    n_pos = int(round(n * len(positives) / len(labels)))
-    n_pos = min(max(n_pos, 1 if n >= 2 else 0), len(positives), n - (1 if n >= 2 else 0))
-    n_neg = min(n - n_pos, len(negatives))
+    n_pos, n_neg = stratified_counts(len(positives), len(negatives), n)
     return np.concatenate([rng.choice(positives, n_pos, replace=False), rng.choice(negatives, n_neg, replace=False)])
+
+
+def fewshot_sizes(labels: np.ndarray, ks: Sequence[int]) -> list[int]:
+    """The few-shot ``k`` an OOD set with these labels can score: its ``k`` stratified shots must
+    leave both classes in the rest, on which the AUROC is computed."""
+    positives = int((np.asarray(labels) == 1).sum())
+    negatives = len(labels) - positives
+    if min(positives, negatives) == 0:
+        return []
+    kept = []
+    for k in ks:
+        n_pos, n_neg = stratified_counts(positives, negatives, k)
+        if n_pos + n_neg == k and positives - n_pos >= 1 and negatives - n_neg >= 1:
+            kept.append(k)
+    return kept
+
+
+def limited_sizes(train_rows: int, ns: Sequence[int]) -> list[int]:
+    """The limited regime's ``n`` that subsample the ID training rows (smaller than all of them)."""
+    return [n for n in ns if n < train_rows]
 
 
 class _Selections:
@@ -481,9 +509,7 @@ class _RegimeRunner:
         settings = self.settings
         fits, shots = [], []
         for dataset, ood in self.data.ood.items():
-            for k in settings.fewshot_k:
-                if k >= len(ood) - 1:
-                    continue
+            for k in fewshot_sizes(ood.y.numpy(), settings.fewshot_k):  # the others were named before the fit
                 self.features[name, "fewshot", k] = features  # each seed fine-tunes its supervised set
                 for seed in seeds:
                     shots.append(stratified_sample(ood.y, k, seed))
@@ -505,7 +531,7 @@ class _RegimeRunner:
 
     @property
     def limited_sizes(self) -> list[int]:
-        return [n for n in self.settings.limited_n if n < len(self.data.train)]
+        return limited_sizes(len(self.data.train), self.settings.limited_n)
 
     def subsets(self, n: int) -> list[Labelled]:
         """The limited regime's subsamples of size ``n`` (the same rows for every feature set)."""

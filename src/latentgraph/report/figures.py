@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -18,18 +19,33 @@ def save_png(figure: Figure, path: Path, dpi: int = 110) -> Path:
     return path
 
 
-def _labels_axis(axis, ylabel: str, title: str) -> None:
+def _log2_axis(axis, rows: pd.DataFrame) -> bool:
+    """Put ``axis``'s x on a log-2 scale when ``rows`` hold a finite AUROC; otherwise say on the panel
+    that the set has no scores (too few rows for the regime, or one class) and leave it linear.
+    Returns whether there was anything to draw."""
+    if np.isfinite(rows["auroc_mean"].to_numpy(dtype=float)).any() and (rows["n"] > 0).any():
+        axis.set_xscale("log", base=2)
+        return True
+    axis.text(0.5, 0.5, "no scores: too few rows or one class", ha="center", va="center", transform=axis.transAxes)
+    axis.set_xticks([])
+    return False
+
+
+def _labels_axis(axis, ylabel: str, title: str, rows: pd.DataFrame) -> None:
     """An axis over the number of labelled examples (log 2), with its labels and grid."""
-    axis.set_xscale("log", base=2)
+    _log2_axis(axis, rows)
     axis.set_xlabel("labelled ID training examples")
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.grid(alpha=0.3)
 
 
-def limited_curve_figure(summary: pd.DataFrame) -> Figure:
-    """AUROC against the number of labelled ID examples, one panel per evaluation set."""
+def limited_curve_figure(summary: pd.DataFrame) -> Figure | None:
+    """AUROC against the number of labelled ID examples, one panel per evaluation set (``None``: no
+    limited-regime rows, e.g. every ``predictor.limited_n`` at least the training rows)."""
     limited = summary[summary["regime"] == "limited"]
+    if limited.empty:
+        return None
     datasets = [ID_TEST, *sorted(set(limited["dataset"]) - {ID_TEST})]
     figure = Figure(figsize=(6 * len(datasets), 4.5))
     axes = figure.subplots(1, len(datasets), squeeze=False)
@@ -43,14 +59,17 @@ def limited_curve_figure(summary: pd.DataFrame) -> Figure:
             style = {"linewidth": 2.5} if ours else {"linewidth": 1, "alpha": 0.8}
             axis.plot(group["n"], mean, marker="o", markersize=3, label=feature_set, **style)
             axis.fill_between(group["n"], group["auroc_low"], group["auroc_high"], alpha=0.12)
-        _labels_axis(axis, "AUROC (mean, 95 % crossed-bootstrap interval)", dataset)
+        _labels_axis(
+            axis, "AUROC (mean, 95 % crossed-bootstrap interval)", dataset, limited[limited["dataset"] == dataset]
+        )
     axes[0][-1].legend(fontsize=8, loc="lower right")
     return figure
 
 
-def limited_curve(summary: pd.DataFrame, path: Path) -> Path:
-    """:func:`limited_curve_figure`, written to ``path``."""
-    return save_png(limited_curve_figure(summary), path)
+def limited_curve(summary: pd.DataFrame, path: Path) -> Path | None:
+    """:func:`limited_curve_figure`, written to ``path`` (``None``: nothing to draw, no file)."""
+    figure = limited_curve_figure(summary)
+    return None if figure is None else save_png(figure, path)
 
 
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "no detectable difference": "tab:grey"}
@@ -155,7 +174,7 @@ def fewshot_figure(summary: pd.DataFrame) -> Figure | None:
                 label=feature_set,
                 linewidth=2.5 if feature_set == "markov_blanket" else 1,
             )
-        axis.set_xscale("log", base=2)
+        _log2_axis(axis, fewshot[fewshot["dataset"] == dataset])
         axis.set_xlabel("OOD examples used for fine-tuning (k)")
         axis.set_ylabel("AUROC on the rest of the OOD set")
         axis.set_title(dataset)
