@@ -23,6 +23,7 @@ F = TypeVar("F", bound="Folder")
 
 ARTIFACT_FILE = "artifact.json"  # a declared output's W&B artifact record, in any folder (pipeline/lineage.py)
 ERROR_FILE = "error.txt"  # a failed sweep job's error, in its job folder
+TRACEBACK_FILE = "traceback.txt"  # a crashed sweep job's traceback, in its job folder
 
 
 class _File(property):
@@ -175,6 +176,7 @@ class RunLayout(Folder):
     report = _file("report.html")
     log = _file("latentgraph.log")  # Hydra's job log
     error = _file(ERROR_FILE)
+    traceback = _file(TRACEBACK_FILE)
     unused_checkpoint = _file("unused.ckpt")  # a DDP worker's share of a collective save, never read
     hydra_config = _File(lambda run: run.path / ".hydra" / "config.yaml", doc="``.hydra/config.yaml``")
     overrides = _File(lambda run: run.path / ".hydra" / "overrides.yaml", doc="``.hydra/overrides.yaml``")
@@ -223,6 +225,13 @@ class SweepLayout(Folder):
     missing_jobs = _file("missing_jobs.txt")
     study = _file("study.md")
     study_forest = _file("study_forest.png")
+    # each job's record (pipeline/sweep.py): jobs/<num>.json, written by the job when it ends
+    job_records = _file("jobs")
+    failed_jobs = _file("failed_jobs.txt")  # the failed jobs' lines, as latentgraph lists them
+    patterns = ("jobs/*.json",)
+
+    def job_record(self, num: int) -> Path:
+        return self.job_records / f"{num}.json"
 
     @property
     def ensemble(self) -> RunLayout:

@@ -23,10 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from latentgraph import pipeline
 from latentgraph.artifacts import DiskFullError, atomic_write_text, write_json
-from latentgraph.cli.sweep import FAILED_JOBS
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
 from latentgraph.errors import USER_ERRORS, ConfigValueError
+from latentgraph.pipeline.sweep import SweepEnd, sweep_outcome
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
 
@@ -154,7 +154,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"latentgraph: error: {error}", file=sys.stderr)
         if not _in_multirun():
             sys.exit(EXIT_USER_ERROR)
-        # one bad job must not end the sweep: record it in its directory (sweep.SweepEnd reads it when
+        # one bad job must not end the sweep: record it in its directory (its job record says bad_input when
         # the sweep ends, in whichever process launched it), let Hydra start the next job
         atomic_write_text(RunLayout(HydraConfig.get().runtime.output_dir).error, f"{error}\n")
         return None
@@ -183,28 +183,43 @@ def _in_multirun() -> bool:
 
 
 def entry() -> None:
-    """The console script: run the app; exit 2 on a composition error or, after a sweep, a failed job.
+    """The console script: run the app; exit 2 on a composition error; after a sweep, the sweep's rule.
 
     Hydra reports an override it cannot compose (an unknown key, a wrong type, a missing option)
     with the key in its message and exits 1, the status it also gives an app's crash; a user's
-    bad override is a user error, status 2.
+    bad override is a user error, status 2. A sweep exits by its job records (pipeline/sweep.py),
+    under every launcher: 0 if every job succeeded, 1 if any crashed, 2 if any failed on bad input.
     """
     try:
         main()
     except SystemExit as stop:
+        _end_sweep()  # a crashed job aborted a sweep: its records decide
         if stop.code == EXIT_HYDRA_ERROR and not _app_failed:
             sys.exit(EXIT_USER_ERROR)
         raise
     except Exception:
+        if SweepEnd.sweep_dir is not None:
+            traceback.print_exc()
+            _end_sweep()
         if _app_failed:  # the app's own crash: Hydra's status 1, with its traceback
             raise
         traceback.print_exc()  # HYDRA_FULL_ERROR=1: Hydra raised its composition error instead of exiting 1
         sys.exit(EXIT_USER_ERROR)
-    if FAILED_JOBS:  # filled by the sweep's SweepEnd callback
-        print(f"latentgraph: {len(FAILED_JOBS)} sweep job(s) failed; the others finished:", file=sys.stderr)
-        for line in FAILED_JOBS:
-            print(f"  {line}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    _end_sweep()
+
+
+def _end_sweep() -> None:
+    """Name the sweep's failed jobs and exit by its rule (nothing to say when all succeeded or no sweep ran)."""
+    outcome = sweep_outcome()
+    if outcome is None:
+        return
+    failed = outcome.failed
+    if not failed:
+        return
+    print(f"latentgraph: {len(failed)} sweep job(s) failed; the others finished:", file=sys.stderr)
+    for _, line in failed:
+        print(f"  {line}", file=sys.stderr)
+    sys.exit(outcome.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""A sweep's record of its jobs (pipeline/sweep.py): one record per job under every launcher, and
+one exit rule: 0 all succeeded, 1 any crashed, 2 any failed on bad input only, each failed job named."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from latentgraph.pipeline.sweep import BAD_INPUT, CRASHED, SUCCEEDED, JobRecord, SweepOutcome, read_records
+
+# Planted in every process of the sweep (the launcher's workers too) through sitecustomize: the
+# job with graph.alpha=0.05 raises an unexpected exception (crash) or returns at once (succeed);
+# any other job runs the real pipeline, which refuses graph.alpha=2 as bad input.
+PLANT = """
+import os
+import latentgraph.cli.main as app
+_run = app.run
+def run(cfg):
+    if cfg.graph.alpha == 0.05:
+        if os.environ["PLANTED_JOB"] == "crash":
+            raise RuntimeError("planted crash in the pipeline")
+        return {}
+    return _run(cfg)
+app.run = run
+"""
+
+LAUNCHERS = {
+    "basic": [],
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "submitit_local": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
+}
+
+
+def planted_sweep(tmp_path: Path, launcher: str, planted: str) -> subprocess.CompletedProcess:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(PLANT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "PLANTED_JOB": planted,
+        "LATENTGRAPH_CACHE": str(tmp_path / "cache"),
+        "HYDRA_FULL_ERROR": "0",
+        "WANDB_MODE": "disabled",
+    }
+    command = [
+        sys.executable, "-c", "import latentgraph.cli.main as app; app.entry()",
+        "-m", *LAUNCHERS[launcher], "experiment=smoke", "logger=csv_only", "graph.alpha=2,0.05",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_a_crash_and_a_bad_value_exit_1_naming_both_jobs_with_their_kinds(tmp_path, launcher):
+    result = planted_sweep(tmp_path, launcher, "crash")
+    assert result.returncode == 1, result.stderr[-3000:]
+    listed = result.stderr.split("2 sweep job(s) failed; the others finished:")[1]
+    assert "graph.alpha=2) bad input: invalid config value graph.alpha=2.0: must be in (0, 1)" in listed
+    crashed = tmp_path / "sweep" / "1" / "traceback.txt"
+    assert f"graph.alpha=0.05) crashed: RuntimeError: planted crash in the pipeline; traceback in {crashed}" in listed
+    assert listed.index("job 0 (") < listed.index("job 1 (")
+    assert "planted crash in the pipeline" in crashed.read_text() and "Traceback" in crashed.read_text()
+    records = read_records(tmp_path / "sweep")
+    assert [(r.num, r.status, r.overrides) for r in records] == [
+        (0, BAD_INPUT, ["experiment=smoke", "logger=csv_only", "graph.alpha=2"]),
+        (1, CRASHED, ["experiment=smoke", "logger=csv_only", "graph.alpha=0.05"]),
+    ]
+    assert records[1].run_dir == str(tmp_path / "sweep" / "1") and records[1].seed == 0
+    assert (tmp_path / "sweep" / "failed_jobs.txt").read_text().splitlines() == [line.strip() for line in listed.strip().splitlines()]
+
+
+@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])
+def test_only_a_bad_value_exits_2_and_the_records_say_which_job_succeeded(tmp_path, launcher):
+    result = planted_sweep(tmp_path, launcher, "succeed")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "1 sweep job(s) failed" in result.stderr and "graph.alpha=2) bad input" in result.stderr
+    record = json.loads((tmp_path / "sweep" / "jobs" / "1.json").read_text())
+    assert record["status"] == SUCCEEDED and record["error"] is None and record["traceback"] is None
+
+
+def test_the_exit_rule():
+    def outcome(*statuses: str) -> SweepOutcome:
+        return SweepOutcome([JobRecord(i, status, [], f"/sweep/{i}") for i, status in enumerate(statuses)])
+
+    assert outcome(SUCCEEDED, SUCCEEDED).exit_code == 0 and outcome().exit_code == 0
+    assert outcome(SUCCEEDED, BAD_INPUT).exit_code == 2
+    assert outcome(BAD_INPUT, CRASHED, SUCCEEDED).exit_code == 1
+    assert SweepOutcome([], [(BAD_INPUT, "ensemble: not built")]).exit_code == 2
+    assert SweepOutcome([], [(CRASHED, "ensemble: exit status 1")]).exit_code == 1
