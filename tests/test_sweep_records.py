@@ -72,7 +72,9 @@ def test_a_crash_and_a_bad_value_exit_1_naming_both_jobs_with_their_kinds(tmp_pa
         (1, CRASHED, ["experiment=smoke", "logger=csv_only", "graph.alpha=0.05"]),
     ]
     assert records[1].run_dir == str(tmp_path / "sweep" / "1") and records[1].seed == 0
-    assert (tmp_path / "sweep" / "failed_jobs.txt").read_text().splitlines() == [line.strip() for line in listed.strip().splitlines()]
+    assert (tmp_path / "sweep" / "failed_jobs.txt").read_text().splitlines() == [
+        line.strip() for line in listed.strip().splitlines()
+    ]
 
 
 @pytest.mark.parametrize("launcher", ["basic", "submitit_local"])

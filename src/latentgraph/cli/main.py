@@ -99,6 +99,7 @@ def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) ->
         run_log,
         consensus_blanket=ensemble.features if ensemble is not None else None,
         member_blankets=ensemble.member_features if ensemble is not None else None,
+        model_key=fit.key if own_member is not None else None,
     )
     return pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble), True
 

@@ -161,9 +161,17 @@ class ModelConfig:
     recurrence: Recurrence = Recurrence.auto  # training GRUs: packed (CPU) or nn (GPU); same function
     # fit: the run fits its WAE; shipped (model=pretrained): the shipped members are the run's fits, nothing is fitted
     source: str = "fit"
+    # model=pretrained model.checkpoint=PATH: this latentgraph WAE checkpoint is the run's autoencoder instead
+    checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.source in ("fit", "shipped"), "source", self.source, "must be fit or shipped")
+        _check(
+            self.checkpoint is None or self.source == "shipped",
+            "checkpoint",
+            self.checkpoint,
+            "loads a pre-trained WAE: use it with model=pretrained",
+        )
         _positive(
             self,
             "latent_dim",

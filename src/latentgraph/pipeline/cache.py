@@ -33,7 +33,7 @@ DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 # the model: a checkpoint fitted one way resumes or loads the other way
 COMPUTE_ONLY_MODEL_KEYS = (*DECODE_ONLY_MODEL_KEYS, "recurrence")
 # model settings that say where the run's autoencoder comes from, not what it is
-SOURCE_MODEL_KEYS = ("source",)
+SOURCE_MODEL_KEYS = ("source", "checkpoint")
 
 
 # The revision of the WAE training code's numerics. Bump it with any change that makes the same
@@ -165,12 +165,14 @@ def predictor_key(
     blanket: list[str] | None,
     consensus_blanket: list[str] | None = None,
     member_blankets: dict[int, list[str]] | None = None,
+    wae: str | None = None,
 ) -> str:
     """Hash of what the predictor results depend on: the data, the attribute set, the WAE (its prior
-    decodes), the blanket this run's graph gave (and the ensemble's consensus blanket, if any), the
-    predictor settings and the seed."""
+    decodes; ``wae``: its key where it is not the fit of these settings, a shipped member or a loaded
+    checkpoint), the blanket this run's graph gave (and the ensemble's consensus blanket, if any),
+    the predictor settings and the seed."""
     parts = {
-        "wae": wae_key(settings),
+        "wae": wae or wae_key(settings),
         "classifiers": _classifier_keys(classifiers),
         "attributes": _attribute_set_settings(settings),
         "blanket": blanket,

@@ -59,6 +59,7 @@ def predictor_stage(
     run_log: RunLog,
     consensus_blanket: list[str] | None = None,
     member_blankets: dict[int, list[str]] | None = None,
+    model_key: str | None = None,
 ) -> dict[str, float]:
     """Every feature set × regime × seed, or the results reused when nothing they depend on changed.
 
@@ -67,9 +68,11 @@ def predictor_stage(
         consensus_blanket: the ensemble's features for ``consensus_blanket`` (``None``: one autoencoder).
         member_blankets: each ensemble member's blanket (seed → features), evaluated as the feature
             sets ``blanket_seed<s>`` for the per-seed comparison.
+        model_key: the autoencoder's key where it was not fitted with these settings (a shipped member,
+            a loaded checkpoint), so its results are cached apart from a local fit's.
     """
     cache = stage_cache(settings)
-    key = predictor_key(settings, oracles.classifiers, blanket, consensus_blanket, member_blankets)
+    key = predictor_key(settings, oracles.classifiers, blanket, consensus_blanket, member_blankets, wae=model_key)
     run = RunLayout(run_dir)
     out = run.results
     with cache.claim("predictors", key) as hit:  # parallel jobs with this key compute it once

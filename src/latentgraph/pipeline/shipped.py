@@ -21,13 +21,14 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from latentgraph.artifacts import atomic_target, write_json
+from latentgraph.artifacts import atomic_copy, atomic_target, write_json
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.errors import ConfigValueError
 from latentgraph.models import pretrained
 from latentgraph.models.pretrained import ShippedMember
+from latentgraph.models.wae import SequenceWAE
 from latentgraph.pipeline.autoencoder import AutoencoderResult
 from latentgraph.pipeline.cache import (
     COMPUTE_ONLY_MODEL_KEYS,
@@ -85,7 +86,18 @@ def recipe(settings: Config) -> dict:
     }
 
 
-def run_autoencoders(settings: Config, data: PreparedData) -> tuple[Config, ShippedMember | None, JoiningMembers]:
+@dataclass(frozen=True)
+class CheckpointFile:
+    """``model=pretrained model.checkpoint=PATH``: a latentgraph WAE checkpoint loaded as the run's autoencoder."""
+
+    path: Path
+    sha256: str
+    model: SequenceWAE
+
+
+def run_autoencoders(
+    settings: Config, data: PreparedData
+) -> tuple[Config, ShippedMember | CheckpointFile | None, JoiningMembers]:
     """Where the run's autoencoders come from, settled before any fit: the run's settings (with the
     first member's seed under ``model=pretrained``), the shipped member that is the run's own
     autoencoder (``None``: it is fitted), and the shipped members that join it.
@@ -93,7 +105,11 @@ def run_autoencoders(settings: Config, data: PreparedData) -> tuple[Config, Ship
     Every shipped file is checked against its recorded SHA-256 first: a damaged install stops the
     run (:class:`~latentgraph.models.pretrained.BrokenInstall`, exit status 1), naming the file.
     An ensemble member job (``ensemble.jobs``) takes no members: the sweep's combining run does.
+    With ``model.checkpoint`` the run's autoencoder is that file, checked before any work, and no
+    shipped member joins it (they are fits of another model).
     """
+    if settings.model.checkpoint is not None:
+        return settings, load_checkpoint(settings), JoiningMembers([], "model.checkpoint: the run's one autoencoder")
     if settings.model.source == "shipped":
         return pretrained_run(settings, data)
     if settings.ensemble.jobs:
@@ -172,6 +188,67 @@ def pretrained_run(settings: Config, data: PreparedData) -> tuple[Config, Shippe
     if not settings.ensemble.shipped:
         return settings, first, JoiningMembers([], "ensemble.shipped=false")
     return settings, first, _not_own(settings, members)
+
+
+def load_checkpoint(settings: Config) -> CheckpointFile:
+    """``model.checkpoint``, read and checked against the run's data before any work: a missing,
+    foreign or corrupt file, or one whose alphabet or maximum length does not fit the data, is a
+    :class:`ConfigValueError` naming ``model.checkpoint`` and the cause. Nothing pickled runs."""
+    key, path = "model.checkpoint", Path(str(settings.model.checkpoint)).expanduser()
+    if settings.ensemble.size > 1:
+        raise ConfigValueError(
+            "ensemble.size", settings.ensemble.size, "model.checkpoint loads one autoencoder; fit R with model=wae"
+        )
+    if not path.is_file():
+        raise ConfigValueError(key, str(path), "no such checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        saved, state = dict(checkpoint["hyper_parameters"]), checkpoint["state_dict"]
+    except Exception as error:  # noqa: BLE001 - a truncated, corrupt or foreign file
+        raise ConfigValueError(key, str(path), f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
+    alphabet, saved_alphabet = str(settings.data.alphabet), str(saved.get("alphabet", "peptides"))
+    if saved_alphabet != alphabet:
+        raise ConfigValueError(
+            key, str(path), f"was trained on the {saved_alphabet} alphabet; data.alphabet={alphabet}"
+        )
+    if int(saved.get("max_len", 0)) < settings.data.max_len:
+        raise ConfigValueError(
+            key,
+            str(path),
+            f"was trained with max_len={saved.get('max_len')}: data.max_len={settings.data.max_len} sequences "
+            "do not fit; set data.max_len to at most that",
+        )
+    try:
+        model = SequenceWAE(**saved)
+        model.load_state_dict(state)
+    except Exception as error:  # noqa: BLE001 - settings or weights this code's WAE does not take
+        raise ConfigValueError(key, str(path), f"does not load as this latentgraph's WAE ({error})") from None
+    digest = pretrained.sha256_of(path)
+    log.info("model=pretrained: nothing is fitted; the run's autoencoder is loaded from %s (SHA-256 %s)", path, digest)
+    return CheckpointFile(path.resolve(), digest, model.eval())
+
+
+def checkpoint_autoencoder(source: CheckpointFile, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
+    """The autoencoder stage for ``model.checkpoint``: the loaded model (nothing fitted), the file
+    copied into the run as ``checkpoints/last.ckpt``, its path and SHA-256 in the run's provenance.
+    Its key names the file's content, so its perturbation, graph and predictors are cached apart."""
+    run = RunLayout(run_dir)
+    key = f"checkpoint-{source.sha256[:16]}"
+    log.info("stage wae: loaded from %s, not fitted", source.path)
+    run.checkpoints.path.mkdir(parents=True, exist_ok=True)
+    atomic_copy(source.path, run.checkpoints.last)
+    write_json(run.metrics.wae, {})
+    provenance = {"checkpoint": str(source.path), "sha256": source.sha256, "reused": True, "stale": None}
+    write_json(run.metrics.wae_provenance, provenance)
+    declare(run.checkpoints.path, f"wae-{key}", "model", files=[run.checkpoints.last.name])
+    return AutoencoderResult(source.model, {}, key)
+
+
+def pretrained_autoencoder(source: ShippedMember | CheckpointFile, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
+    """The autoencoder stage of a model that is not fitted here: a shipped member or a loaded checkpoint."""
+    if isinstance(source, CheckpointFile):
+        return checkpoint_autoencoder(source, run_dir, run_log)
+    return shipped_autoencoder(source, run_dir, run_log)
 
 
 def shipped_autoencoder(member: ShippedMember, run_dir: Path, run_log: RunLog) -> AutoencoderResult:

@@ -18,7 +18,7 @@ from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stag
 from latentgraph.pipeline.graph import GraphStageResult, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import perturbation_stage
-from latentgraph.pipeline.shipped import shipped_autoencoder
+from latentgraph.pipeline.shipped import CheckpointFile, pretrained_autoencoder
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
@@ -39,12 +39,12 @@ def autoencoder_to_graph(
     oracles: OracleStageResult,
     run_dir: Path,
     run_log: RunLog,
-    shipped: ShippedMember | None = None,
+    shipped: ShippedMember | CheckpointFile | None = None,
 ) -> AutoencoderGraph:
-    """autoencoder_stage (or the ``shipped`` member's weights) → perturbation_stage → graph_stage,
-    into ``run_dir``."""
+    """autoencoder_stage (or the ``shipped`` member's weights, or a loaded checkpoint) →
+    perturbation_stage → graph_stage, into ``run_dir``."""
     if shipped is not None:
-        fit = shipped_autoencoder(shipped, run_dir, run_log)
+        fit = pretrained_autoencoder(shipped, run_dir, run_log)
     else:
         fit = autoencoder_stage(settings, data, oracles, run_dir, run_log)
     if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation

@@ -67,6 +67,11 @@ def _provenance_note(provenance: dict | None) -> str:
     """Fitted here or reused from the cache, and whether the cached fit may be another code's."""
     if provenance is None:  # runs from before the file was written
         return ""
+    if provenance.get("checkpoint"):  # model=pretrained model.checkpoint=PATH
+        return (
+            f"<p>Pre-trained, loaded from <code>{html.escape(provenance['checkpoint'])}</code> "
+            f"(SHA-256 <code>{html.escape(provenance['sha256'])}</code>); nothing fitted in this run.</p>"
+        )
     if not provenance["reused"]:
         return f"<p>Fitted in this run (training-code revision {provenance['fit_revision']}).</p>"
     stored = html.escape(str(provenance.get("stored_at", "before provenance was kept")))
