@@ -3,6 +3,8 @@
 * ``latentgraph``                       its own fit (seed 0) and the five shipped members: six fits
 * ``latentgraph model=pretrained``      the five shipped members alone: nothing fitted
 * ``latentgraph ensemble.shipped=false`` (with ``--one-fit``) one fit, as before the members
+* ``latentgraph model=pretrained model.checkpoint=PATH`` (with ``--checkpoint PATH``, alone) one
+  loaded WAE, nothing fitted
 
 Each runs the installed app in a subprocess, in a fresh temporary directory with its own stage
 cache, W&B off. Prints the wall time of each, the time between the log's stage lines (where the
@@ -10,6 +12,7 @@ time went), and how many fits each computed ("stage wae: computing" lines).
 
     python scripts/bench_default_run.py                 # the default run and model=pretrained
     python scripts/bench_default_run.py --one-fit       # and the one-fit run beside them
+    python scripts/bench_default_run.py --checkpoint outputs/runs/<time>/checkpoints/last.ckpt
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ COMMON = ["logger=csv_only", "trainer.enable_progress_bar=false"]
 MILESTONES = (
     "stage wae: computing",
     "stage wae: the shipped member",
+    "stage wae: loaded from",
     "shipped members:",
     "stage predictors: computing",
     "predictors: selections made",
@@ -74,8 +78,13 @@ def milestones(log: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one-fit", action="store_true", help="also time ensemble.shipped=false")
+    parser.add_argument("--checkpoint", type=Path, help="time only model=pretrained model.checkpoint=PATH")
     args = parser.parse_args()
     runs = {"latentgraph": [], "latentgraph model=pretrained": ["model=pretrained"]}
+    if args.checkpoint:
+        runs = {"latentgraph model=pretrained model.checkpoint=PATH": [
+            "model=pretrained", f"model.checkpoint={args.checkpoint.resolve()}"
+        ]}  # fmt: skip
     if args.one_fit:
         runs["latentgraph ensemble.shipped=false"] = ["ensemble.shipped=false"]
     print(f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()}")
