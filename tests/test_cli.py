@@ -102,6 +102,20 @@ def check_wandb_artifacts(run_log: Path) -> None:
     summary = wandb_log.summary(run_log)
     assert summary["data/id/train"] == 2907 and summary["data/dropped"] == 277  # the data's quality
     assert wandb_log.run_name(run_log).startswith("experiment=smoke")  # named after its overrides
+    assert wandb_log.exit_code(run_log) == 0  # finished, not failed
+    assert logged[by_type["model"]]["aliases"] == ["latest"]
+    metrics = wandb_log.step_metrics(run_log)
+    assert metrics["val/*"] == "epoch"  # the validation curves against the epoch
+
+
+def test_a_run_that_raises_finishes_its_wandb_run_as_failed(tmp_path):
+    crash = "import latentgraph.cli.main as app; app.run_all_stages = lambda *a: 1 / 0; app.entry()"
+    command = [sys.executable, "-c", crash, "experiment=smoke", f"hydra.run.dir={tmp_path / 'run'}"]
+    env = {**os.environ, "WANDB_MODE": "offline", "LATENTGRAPH_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 1 and "ZeroDivisionError" in result.stderr
+    (run_log,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
+    assert wandb_log.exit_code(run_log) == 1  # W&B shows it failed, not finished
 
 
 def check_results(run_dir: Path) -> None:

@@ -73,6 +73,7 @@ def artifacts(path: str | Path) -> dict[str, dict]:
                 "type": artifact.type,
                 "metadata": json.loads(artifact.metadata) if artifact.metadata else {},
                 "files": sorted(entry.path for entry in artifact.manifest.contents),
+                "aliases": list(artifact.aliases),
             }
     return out
 
@@ -82,3 +83,18 @@ def run_name(path: str | Path) -> str:
         if record.WhichOneof("record_type") == "run":
             return record.run.display_name
     return ""
+
+
+def exit_code(path: str | Path) -> int | None:
+    """The exit code the run was finished with (``None``: it never finished)."""
+    exits = [r.exit.exit_code for r in records(path) if r.WhichOneof("record_type") == "exit"]
+    return exits[-1] if exits else None
+
+
+def step_metrics(path: str | Path) -> dict[str, str]:
+    """Each ``define_metric`` name or glob and the metric it is charted against."""
+    out = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "metric":
+            out[record.metric.glob_name or record.metric.name] = record.metric.step_metric
+    return out

@@ -45,6 +45,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     run_dir = Path(settings.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    exit_code = 1  # until the run ends well: W&B marks a run that raised as failed
     try:
         run_log = pipeline.RunLog(pipeline.build_loggers(settings, run_dir))
         if settings.stage == Stage.graph:
@@ -54,14 +55,18 @@ def run(cfg: DictConfig) -> dict[str, float]:
         else:
             metrics, whole = run_all_stages(settings, run_dir, run_log)
             if not whole:  # a DDP worker or one member job of an ensemble: the rest is done elsewhere
+                if settings.ensemble.jobs:  # a member job logs what it made, in the job that made it
+                    pipeline.log_artifacts(run_log, run_dir)
+                exit_code = 0
                 return metrics
         run_log.save()
         log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
         pipeline.declare_report(run_dir)
         pipeline.log_artifacts(run_log, run_dir)  # W&B Artifacts of every declared output, with lineage
+        exit_code = 0
     finally:
-        pipeline.finish_wandb()
+        pipeline.finish_wandb(exit_code)
     return metrics
 
 

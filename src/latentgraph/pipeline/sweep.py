@@ -32,6 +32,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from latentgraph.artifacts import atomic_write_text, read_json, write_json
@@ -122,6 +123,8 @@ class SweepEnd(Callback):
         SweepEnd.sweep_dir, SweepEnd.outcome_extra = sweep.path, []
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:  # Hydra calls it after a single run too: no sweep to record
+            return
         record = job_record(config, job_return)
         write_json(SweepLayout(config.hydra.sweep.dir).job_record(record.num), asdict(record))
 
@@ -156,6 +159,8 @@ def ensemble_of_member_jobs(sweep_dir: Path, task_overrides: list[str]) -> list[
     if sorted(seeds) != list(range(first, first + size)):
         return [(BAD_INPUT, f"ensemble: member seeds {sorted(seeds)} are not consecutive; sweep seed=range(a,b)")]
     kept = [o for o in task_overrides if not o.startswith(("seed=", "ensemble.size=", "ensemble.jobs=", "hydra."))]
+    if not any(o.startswith("logger.wandb.group=") for o in kept):  # W&B: in its members' group, the sweep's
+        kept.append(f"logger.wandb.group={Path(sweep_dir).name}")
     out = SweepLayout(sweep_dir).ensemble.path
     command = [
         sys.executable, "-m", "latentgraph.cli.main", *kept,

@@ -43,6 +43,13 @@ def sweep_group() -> str | None:
     return None
 
 
+def define_epoch_metrics(run) -> None:
+    """Chart the validation metrics (one value per validation epoch) against the epoch; Lightning's
+    own ``define_metric`` charts everything else against the step. W&B takes suffix globs only."""
+    run.define_metric("epoch")
+    run.define_metric("val/*", step_metric="epoch")
+
+
 def run_name(run_dir: Path) -> str:
     """A W&B run's name: the job's command-line overrides (``graph.alpha=0.01 seed=2``), else the directory's."""
     try:
@@ -89,6 +96,7 @@ def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
         # Lightning passes anonymous=None, which wandb (>= 0.19) answers with a deprecation line on every run
         logger._wandb_init.pop("anonymous", None)
         logger.log_hyperparams(plain(asdict(settings)))
+        define_epoch_metrics(logger.experiment)
         log.info("Instantiating logger <%s> (mode=%s)", WandbLogger.__name__, mode)
         loggers.append(logger)
     return loggers
@@ -143,7 +151,8 @@ class RunLog:
                         run.use_artifact(f"{source}:latest")
                     except Exception as error:  # noqa: BLE001 - an input never synced is not this run's fault
                         log.info("W&B: input artifact %s not found online (%s); kept in the metadata", source, error)
-            run.log_artifact(artifact)
+            # a checkpoint is the newest of its name: W&B's "latest", as a checkpoint's users expect
+            run.log_artifact(artifact, aliases=["latest"] if kind == "model" else None)
 
     def save(self) -> None:
         for logger in self.loggers:
@@ -259,11 +268,12 @@ class EpochLines(Callback):
         self.validated = False
 
 
-def finish_wandb() -> None:
-    """Close the W&B run so multirun jobs never share one (called in a ``finally``)."""
+def finish_wandb(exit_code: int = 0) -> None:
+    """Close the W&B run so multirun jobs never share one (called in a ``finally``); a failed run
+    says so with a non-zero ``exit_code`` (W&B shows it failed, not finished)."""
     try:
         import wandb
     except ImportError:  # pragma: no cover - wandb is a dependency
         return
     if wandb.run is not None:
-        wandb.finish()
+        wandb.finish(exit_code=exit_code)
