@@ -52,7 +52,11 @@ def test_a_run_on_another_runs_checkpoint_gives_the_same_effects_blanket_and_com
             "cannot be read",
         ),
         (lambda tmp: smoke_checkpoint(tmp / "short.ckpt", max_len=20), [], "was trained with max_len=20"),
-        (lambda tmp: smoke_checkpoint(tmp / "smiles.ckpt", alphabet="smiles"), [], "trained on the smiles alphabet"),
+        (
+            lambda tmp: smoke_checkpoint(tmp / "smiles.ckpt", alphabet="smiles"),
+            [],
+            "trained on another alphabet: data.alphabet='smiles' in the checkpoint, 'peptides' in this run",
+        ),
         (lambda tmp: smoke_checkpoint(tmp / "odd.ckpt", latent_dim=3), [], "does not load as this latentgraph's WAE"),
         (lambda tmp: smoke_checkpoint(tmp / "ok.ckpt"), ["ensemble.size=2"], "loads one autoencoder"),
     ],

@@ -180,28 +180,44 @@ def check_resume_checkpoint(path: str, kwargs: dict) -> None:
     Lightning would fail deep inside ``load_state_dict`` with a tensor-size message; this names
     the setting and both values instead. Loading uses ``weights_only`` (no pickled code runs).
     """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        saved = checkpoint["hyper_parameters"]
-    except Exception as error:  # a truncated, corrupt or foreign file
-        raise ConfigValueError("ckpt_path", path, f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
-    alphabet = get_alphabet(kwargs.get("alphabet", "peptides"))
+    checkpoint = read_wae_checkpoint("ckpt_path", path)
+    saved = checkpoint["hyper_parameters"]
     different = [
         f"model.{key}={saved[key]!r} in the checkpoint, {value!r} in this run"
         for key, value in kwargs.items()
         if key in saved and saved[key] != value and key not in (*COMPUTE_ONLY_MODEL_KEYS, "alphabet")
     ]
-    try:
-        saved_alphabet = get_alphabet(str(saved.get("alphabet", "peptides")))
-    except ValueError:
-        saved_alphabet = None
-    if saved_alphabet is not alphabet:
-        different.append(f"data.alphabet={saved.get('alphabet')!r} in the checkpoint, {alphabet.name!r} in this run")
-    embedding = checkpoint.get("state_dict", {}).get("embedding.weight")
-    if embedding is not None and embedding.shape[0] != alphabet.size:
-        different.append(f"the alphabet: {embedding.shape[0]} tokens in the checkpoint, {alphabet.size} in this run")
+    different += alphabet_differences(checkpoint, kwargs.get("alphabet", "peptides"))
     if different:
         raise ConfigValueError("ckpt_path", path, "was trained with other model settings: " + "; ".join(different))
+
+
+def read_wae_checkpoint(key: str, path: str | Path) -> dict:
+    """The checkpoint in ``path`` (``weights_only``: no pickled code runs), or a
+    :class:`ConfigValueError` naming ``key`` when it is truncated, corrupt or not a latentgraph WAE's."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint["hyper_parameters"], checkpoint["state_dict"]  # noqa: B018 - both must be there
+    except Exception as error:  # noqa: BLE001 - a truncated, corrupt or foreign file
+        raise ConfigValueError(key, str(path), f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
+    return checkpoint
+
+
+def alphabet_differences(checkpoint: dict, alphabet_name: str) -> list[str]:
+    """How the checkpoint's alphabet differs from ``alphabet_name``'s (empty: it is the same), by name
+    (the 20 letters old checkpoints store name the peptide alphabet) and by the embedding's size."""
+    alphabet, saved = get_alphabet(alphabet_name), checkpoint["hyper_parameters"].get("alphabet", "peptides")
+    try:
+        saved_alphabet = get_alphabet(str(saved))
+    except ValueError:
+        saved_alphabet = None
+    different = []
+    if saved_alphabet is not alphabet:
+        different.append(f"data.alphabet={saved!r} in the checkpoint, {alphabet.name!r} in this run")
+    embedding = checkpoint["state_dict"].get("embedding.weight")
+    if embedding is not None and embedding.shape[0] != alphabet.size:
+        different.append(f"the alphabet: {embedding.shape[0]} tokens in the checkpoint, {alphabet.size} in this run")
+    return different
 
 
 def checkpoint_to_resume(cache: StageCache, key: str) -> str | None:

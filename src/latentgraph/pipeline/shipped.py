@@ -29,7 +29,7 @@ from latentgraph.errors import ConfigValueError
 from latentgraph.models import pretrained
 from latentgraph.models.pretrained import ShippedMember
 from latentgraph.models.wae import SequenceWAE
-from latentgraph.pipeline.autoencoder import AutoencoderResult
+from latentgraph.pipeline.autoencoder import AutoencoderResult, alphabet_differences, read_wae_checkpoint
 from latentgraph.pipeline.cache import (
     COMPUTE_ONLY_MODEL_KEYS,
     PRESENTATION_KEYS,
@@ -201,16 +201,11 @@ def load_checkpoint(settings: Config) -> CheckpointFile:
         )
     if not path.is_file():
         raise ConfigValueError(key, str(path), "no such checkpoint file")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        saved, state = dict(checkpoint["hyper_parameters"]), checkpoint["state_dict"]
-    except Exception as error:  # noqa: BLE001 - a truncated, corrupt or foreign file
-        raise ConfigValueError(key, str(path), f"cannot be read as a latentgraph WAE checkpoint ({error})") from None
-    alphabet, saved_alphabet = str(settings.data.alphabet), str(saved.get("alphabet", "peptides"))
-    if saved_alphabet != alphabet:
-        raise ConfigValueError(
-            key, str(path), f"was trained on the {saved_alphabet} alphabet; data.alphabet={alphabet}"
-        )
+    checkpoint = read_wae_checkpoint(key, path)
+    saved, state = dict(checkpoint["hyper_parameters"]), checkpoint["state_dict"]
+    different = alphabet_differences(checkpoint, str(settings.data.alphabet))
+    if different:
+        raise ConfigValueError(key, str(path), "was trained on another alphabet: " + "; ".join(different))
     if int(saved.get("max_len", 0)) < settings.data.max_len:
         raise ConfigValueError(
             key,
