@@ -149,7 +149,8 @@ def test_a_checkpoint_fitted_with_either_recurrence_resumes_with_the_other(tmp_p
     from latentgraph.pipeline.autoencoder import check_resume_checkpoint
 
     path = tmp_path / "fit.ckpt"
-    torch.save({"hyper_parameters": {"latent_dim": 8, "recurrence": "nn", "alphabet": "peptides"}}, path)
+    hyper_parameters = {"latent_dim": 8, "recurrence": "nn", "alphabet": "peptides"}
+    torch.save({"hyper_parameters": hyper_parameters, "state_dict": {}}, path)
     check_resume_checkpoint(str(path), {"latent_dim": 8, "recurrence": "packed", "alphabet": "peptides"})
     with pytest.raises(ConfigValueError, match="model.latent_dim=8 in the checkpoint, 16 in this run"):
         check_resume_checkpoint(str(path), {"latent_dim": 16, "recurrence": "packed", "alphabet": "peptides"})
