@@ -522,29 +522,32 @@ def test_ensemble_size_script_pools_runs_and_refuses_sizes_it_cannot_split(tmp_p
 
 
 @pytest.mark.slow
-def test_an_ensemble_on_the_joblib_launcher_gives_the_in_process_consensus(tmp_path):
-    """Members as joblib jobs, the ensemble built when they end, against ensemble.size=3 in one process."""
+def test_an_ensemble_on_submitit_local_combines_in_a_job_of_its_own_as_in_process(tmp_path):
+    """Two members as submitit jobs, the combining step a third job, against ensemble.size=2 in one process."""
     jobs = run_cli(
         "-m",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=20",
         *QUIET_SMOKE,
         "ensemble.jobs=true",
-        "seed=0,1,2",
+        "seed=0,1",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         cwd=tmp_path,
     )
     assert jobs.returncode == 0, jobs.stderr[-3000:]
     sweep = tmp_path / "sweep"
-    for job in ("0", "1", "2"):  # each job fitted and graphed its member, and ran no predictors
+    for job in ("0", "1"):  # each job fitted and graphed its member, and ran no predictors
         assert "stage wae: computing" in (sweep / job / "latentgraph.log").read_text()
         assert (sweep / job / "graph" / "graph.json").is_file() and not (sweep / job / "results").exists()
+    combining = json.loads((sweep / "jobs" / "2.json").read_text())  # the combining job's own record
+    assert combining["status"] == "succeeded" and combining["run_dir"] == str(sweep / "ensemble")
+    assert len(list((sweep / ".submitit").glob("*/*_submitted.pkl"))) == 3  # three submitted jobs
     ensemble_log = (sweep / "ensemble" / "latentgraph.log").read_text()
-    assert ensemble_log.count("stage wae: reused") == 3 and "stage wae: computing" not in ensemble_log
+    assert ensemble_log.count("stage wae: reused") == 2 and "stage wae: computing" not in ensemble_log
 
     (tmp_path / "alone").mkdir()  # its own cache: the in-process ensemble fits its members itself
     alone = tmp_path / "alone" / "run"
-    done = run_cli(*QUIET_SMOKE, "ensemble.size=3", f"hydra.run.dir={alone}", cwd=tmp_path / "alone")
+    done = run_cli(*QUIET_SMOKE, "ensemble.size=2", f"hydra.run.dir={alone}", cwd=tmp_path / "alone")
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("consensus/blanket.json", "consensus/stability.json"):
         ours, theirs = (json.loads((run / name).read_text()) for run in (sweep / "ensemble", alone))

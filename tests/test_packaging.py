@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_pyproject_lists_every_package():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    # hydra_plugins is a namespace package shared with Hydra's own plugins: only our sweeper's is listed
     found = set(find_packages(str(ROOT / "src"))) | {"latentgraph.conf"}
+    found |= {f"hydra_plugins.{name}" for name in find_packages(str(ROOT / "src" / "hydra_plugins"))}
     assert listed == found
 
 
@@ -50,6 +52,7 @@ def test_non_editable_wheel_ships_configs_and_runs_elsewhere(tmp_path):
         "data/default.yaml",
     ):
         assert f"latentgraph/conf/{config}" in names, config
+    assert "hydra_plugins/latentgraph_sweeper/ensemble_sweeper.py" in names  # hydra/sweeper=latentgraph
     for shipped in ("members.json", "corpus_sha256.bin", "wae-seed100.pt", "wae-seed104.pt"):  # models/pretrained.py
         assert f"latentgraph/models/pretrained_members/{shipped}" in names, shipped
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=300)

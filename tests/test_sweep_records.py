@@ -95,3 +95,71 @@ def test_the_exit_rule():
     assert outcome(BAD_INPUT, CRASHED, SUCCEEDED).exit_code == 1
     assert SweepOutcome([], [(BAD_INPUT, "ensemble: not built")]).exit_code == 2
     assert SweepOutcome([], [(CRASHED, "ensemble: exit status 1")]).exit_code == 1
+
+
+# Planted for the ensemble tests: a member job (ensemble.jobs=true) writes the graph file a real
+# member leaves, the combining job writes what it was asked to combine; nothing is fitted.
+PLANT_ENSEMBLE = """
+import json, os
+from hydra.core.hydra_config import HydraConfig
+import latentgraph.cli.main as app
+from latentgraph.run_layout import RunLayout
+def run(cfg):
+    run = RunLayout(HydraConfig.get().runtime.output_dir)
+    if cfg.graph.alpha == 0.5:
+        raise app.ConfigValueError("graph.alpha", 0.5, "planted bad value")
+    if cfg.ensemble.jobs:
+        run.graph.graph.parent.mkdir(parents=True, exist_ok=True)
+        run.graph.graph.write_text("{}")
+    else:
+        (run.path / "combined.json").write_text(json.dumps(
+            {"seed": cfg.seed, "size": cfg.ensemble.size, "group": cfg.logger.wandb.group, "pid": os.getpid()}))
+    return {}
+app.run = run
+"""
+
+
+def planted_ensemble(tmp_path: Path, launcher: str, *overrides: str) -> subprocess.CompletedProcess:
+    """``experiment=mine`` from the user's own config folder (``--config-dir``), as ensemble_jobs."""
+    site, user_conf = tmp_path / "site", tmp_path / "user_conf" / "experiment"
+    site.mkdir(), user_conf.mkdir(parents=True)
+    (site / "sitecustomize.py").write_text(PLANT_ENSEMBLE)
+    (user_conf / "mine.yaml").write_text("# @package _global_\ndefaults:\n  - /experiment/ensemble_jobs\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    command = [
+        sys.executable, "-c", "import latentgraph.cli.main as app; app.entry()", "--config-dir", str(user_conf.parent),
+        "-m", *LAUNCHERS[launcher], "experiment=mine", "logger=csv_only", *overrides,
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_the_ensemble_is_combined_by_one_more_job_of_the_sweeps_launcher(tmp_path, launcher):
+    """The combining job is a job like the members: its own record, its own process, their config search path."""
+    result = planted_ensemble(tmp_path, launcher, "seed=3,4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = tmp_path / "sweep"
+    records = read_records(sweep)
+    assert [(r.num, r.status, r.seed) for r in records] == [(0, SUCCEEDED, 3), (1, SUCCEEDED, 4), (2, SUCCEEDED, 3)]
+    combining = records[2]
+    assert combining.run_dir == str(sweep / "ensemble")
+    assert combining.overrides == [
+        "experiment=mine", "logger=csv_only", "logger.wandb.group=sweep",
+        "seed=3", "ensemble.size=2", "ensemble.jobs=false",
+    ]  # fmt: skip
+    combined = json.loads((sweep / "ensemble" / "combined.json").read_text())
+    assert combined["seed"] == 3 and combined["size"] == 2 and combined["group"] == "sweep"
+    if launcher == "submitit_local":  # a job of its own, submitted like the members
+        assert len(list((sweep / ".submitit").glob("*/*_submitted.pkl"))) == 3
+        assert combined["pid"] != os.getpid()
+
+
+def test_no_combining_job_after_a_failed_member_or_a_gap_in_the_seeds(tmp_path):
+    failed = planted_ensemble(tmp_path, "basic", "seed=0,1", "graph.alpha=0.05,0.5")
+    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert "ensemble: not built, 2 member(s) finished and 2 failed" in failed.stderr
+    assert not (tmp_path / "sweep" / "ensemble").exists() and len(read_records(tmp_path / "sweep")) == 4
+    (tmp_path / "gap").mkdir()
+    gap = planted_ensemble(tmp_path / "gap", "basic", "seed=0,2")
+    assert gap.returncode == 2 and "member seeds [0, 2] are not consecutive" in gap.stderr

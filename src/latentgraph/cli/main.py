@@ -18,21 +18,25 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.plugins import Plugins
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.latentgraph_sweeper.ensemble_sweeper import EnsembleSweeper
 from latentgraph import pipeline
 from latentgraph.artifacts import DiskFullError, atomic_write_text, write_json
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
 from latentgraph.errors import USER_ERRORS, ConfigValueError
-from latentgraph.pipeline.sweep import SweepEnd, sweep_outcome
+from latentgraph.pipeline.sweep import SweepEnd, sweep_outcome, write_failed_jobs
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
 
 log = logging.getLogger("latentgraph")
 
 register_configs()
+# hydra/sweeper=latentgraph, the default: Hydra's scan of hydra_plugins misses an editable install's modules
+Plugins.instance().register(EnsembleSweeper)
 
 EXIT_USER_ERROR = 2
 EXIT_HYDRA_ERROR = 1  # what Hydra exits with on any error, its own (composition) or the app's
@@ -219,6 +223,7 @@ def _end_sweep() -> None:
     outcome = sweep_outcome()
     if outcome is None:
         return
+    write_failed_jobs(outcome)
     failed = outcome.failed
     if not failed:
         return

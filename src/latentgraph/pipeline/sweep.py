@@ -11,20 +11,21 @@ and exits 0 if every job succeeded, 1 if any crashed, 2 if any failed on bad inp
 each failed job (:func:`sweep_outcome`).
 
 When the jobs were the members of an ensemble (``ensemble.jobs=true``, ``experiment=ensemble_jobs``),
-``on_multirun_end`` (in the launching process) then runs the ensemble itself in ``<sweep
-dir>/ensemble``: the same command with the members' first seed and ``ensemble.size`` set to their
-number, which finds every member's fit and perturbation in the shared stage cache and builds the
-consensus and the predictors exactly as the in-process ``ensemble.size=R`` does. The members are
-the jobs the records say succeeded, not folders found by file times.
+latentgraph's sweeper (``hydra/sweeper=latentgraph``, :mod:`hydra_plugins.latentgraph_sweeper`)
+then launches one more job on the sweep's own launcher, the combining job, in ``<sweep
+dir>/ensemble``: the members' overrides with their first seed and ``ensemble.size`` set to their
+number (:func:`combining_overrides`). It finds every member's fit and perturbation in the shared
+stage cache and builds the consensus and the predictors exactly as the in-process
+``ensemble.size=R`` does. Under ``submitit_slurm`` it is a SLURM job like the members, with their
+resources and config search path; nothing heavy runs on the submitting node. The members are the
+jobs the records say succeeded, not folders found by file times, and the combining job writes its
+own record (number R).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import subprocess
-import sys
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from latentgraph.run_layout import RunLayout, SweepLayout
 log = logging.getLogger(__name__)
 
 SUCCEEDED, BAD_INPUT, CRASHED = "succeeded", "bad_input", "crashed"
+ENSEMBLE_SWEEPER = "hydra_plugins.latentgraph_sweeper.ensemble_sweeper.EnsembleSweeper"
 EXIT_CODES = {SUCCEEDED: 0, CRASHED: 1, BAD_INPUT: 2}
 
 
@@ -111,11 +113,15 @@ def read_records(sweep_dir: str | Path) -> list[JobRecord]:
     return sorted(records, key=lambda record: record.num)
 
 
+class NoEnsemble(Exception):
+    """The member jobs cannot make an ensemble (a member failed, or their seeds have a gap)."""
+
+
 class SweepEnd(Callback):
-    """Writes each job's record when it ends; builds an ensemble of member jobs when all have ended."""
+    """Writes each job's record when it ends; says when an ensemble's members had no combining job."""
 
     sweep_dir: Path | None = None  # the launching process's sweep, for latentgraph's exit status
-    outcome_extra: list[tuple[str, str]] = []
+    outcome_extra: list[tuple[str, str]] = []  # (status, line): an ensemble that was not built
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = SweepLayout(config.hydra.sweep.dir)
@@ -129,52 +135,65 @@ class SweepEnd(Callback):
         write_json(SweepLayout(config.hydra.sweep.dir).job_record(record.num), asdict(record))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if OmegaConf.select(config, "ensemble.jobs", default=False):
-            sweep = Path(config.hydra.sweep.dir)
-            SweepEnd.outcome_extra = ensemble_of_member_jobs(sweep, list(config.hydra.overrides.task))
+        sweeper = OmegaConf.select(config, "hydra.sweeper._target_", default=None)
+        if OmegaConf.select(config, "ensemble.jobs", default=False) and sweeper != ENSEMBLE_SWEEPER:
+            SweepEnd.outcome_extra.append(
+                (
+                    BAD_INPUT,
+                    f"ensemble: not built: hydra/sweeper={sweeper} has no combining job (use the default, latentgraph)",
+                )
+            )
 
 
 def sweep_outcome() -> SweepOutcome | None:
-    """The outcome of the sweep this process launched (``None``: it launched none), its failed jobs
-    also written to ``<sweep dir>/failed_jobs.txt`` (empty when none failed), even after an abort."""
+    """The outcome of the sweep this process launched (``None``: it launched none)."""
     if SweepEnd.sweep_dir is None:
         return None
-    outcome = SweepOutcome(read_records(SweepEnd.sweep_dir), list(SweepEnd.outcome_extra))
+    return SweepOutcome(read_records(SweepEnd.sweep_dir), list(SweepEnd.outcome_extra))
+
+
+def write_failed_jobs(outcome: SweepOutcome) -> None:
+    """``<sweep dir>/failed_jobs.txt``: the failed jobs' lines (empty when none failed), even after an abort."""
+    assert SweepEnd.sweep_dir is not None
     atomic_write_text(SweepLayout(SweepEnd.sweep_dir).failed_jobs, "".join(f"{line}\n" for _, line in outcome.failed))
-    return outcome
 
 
-def ensemble_of_member_jobs(sweep_dir: Path, task_overrides: list[str]) -> list[tuple[str, str]]:
-    """Run the ensemble over the sweep's member jobs in ``<sweep_dir>/ensemble``; its failure, if any.
+def combining_job(sweep_dir: str | Path) -> list[str] | None:
+    """The combining job's overrides (:func:`combining_overrides`), or ``None`` when the member jobs make
+    no ensemble: the reason is then one bad-input line of the sweep's outcome."""
+    try:
+        return combining_overrides(read_records(sweep_dir), Path(sweep_dir))
+    except NoEnsemble as reason:
+        SweepEnd.outcome_extra.append((BAD_INPUT, f"ensemble: not built, {reason}"))
+        return None
 
-    A failed member, or seeds that are not consecutive (the ensemble's members are ``seed …
-    seed+R−1``), stop it with a failed line instead.
+
+def combining_overrides(records: list[JobRecord], sweep_dir: Path) -> list[str]:
+    """The overrides of the job that builds the ensemble from the member jobs in ``records``.
+
+    They are the members' own overrides with the first member's seed, ``ensemble.size`` set to the
+    number of members and ``ensemble.jobs=false``, written to ``<sweep_dir>/ensemble``, in the members'
+    W&B group (the sweep's name unless one was given). A failed member, or seeds that are not
+    consecutive (the ensemble's members are ``seed … seed+R−1``), raise :class:`NoEnsemble`.
     """
-    records = read_records(sweep_dir)
-    seeds = {r.seed: r.run_dir for r in records if r.status == SUCCEEDED and RunLayout(r.run_dir).graph.graph.is_file()}
+    members = [r for r in records if r.status == SUCCEEDED and RunLayout(r.run_dir).graph.graph.is_file()]
     failed = [r for r in records if r.status != SUCCEEDED]
-    if failed or not seeds:
-        return [(BAD_INPUT, f"ensemble: not built, {len(seeds)} member(s) finished and {len(failed)} failed")]
-    first, size = min(seeds), len(seeds)
-    if sorted(seeds) != list(range(first, first + size)):
-        return [(BAD_INPUT, f"ensemble: member seeds {sorted(seeds)} are not consecutive; sweep seed=range(a,b)")]
-    kept = [o for o in task_overrides if not o.startswith(("seed=", "ensemble.size=", "ensemble.jobs=", "hydra."))]
+    if failed or not members:
+        raise NoEnsemble(f"{len(members)} member(s) finished and {len(failed)} failed")
+    seeds = sorted(r.seed for r in members)
+    first, size = seeds[0], len(seeds)
+    if seeds != list(range(first, first + size)):
+        raise NoEnsemble(f"member seeds {seeds} are not consecutive; sweep seed=range(a,b)")
+    own = ("seed=", "ensemble.size=", "ensemble.jobs=", "hydra.sweep.subdir=")
+    kept = [o for o in members[0].overrides if not o.startswith(own)]
     if not any(o.startswith("logger.wandb.group=") for o in kept):  # W&B: in its members' group, the sweep's
-        kept.append(f"logger.wandb.group={Path(sweep_dir).name}")
-    out = SweepLayout(sweep_dir).ensemble.path
-    command = [
-        sys.executable, "-m", "latentgraph.cli.main", *kept,
-        f"seed={first}", f"ensemble.size={size}", "ensemble.jobs=false", f"hydra.run.dir={out}",
-    ]  # fmt: skip
+        kept.append(f"logger.wandb.group={sweep_dir.name}")
     log.info(
-        "ensemble: %d member jobs finished (seeds %d-%d); building the ensemble in %s",
+        "ensemble: %d member jobs finished (seeds %d-%d); launching the combining job in %s",
         size,
         first,
         first + size - 1,
-        out,
+        SweepLayout(sweep_dir).ensemble.path,
     )
-    done = subprocess.run(command, env=os.environ.copy(), check=False)
-    if done.returncode == 0:
-        return []
-    status = BAD_INPUT if done.returncode == EXIT_CODES[BAD_INPUT] else CRASHED
-    return [(status, f"ensemble ({' '.join(command[3:])}): exit status {done.returncode}; see {out}")]
+    subdir = SweepLayout(sweep_dir).ensemble.path.name
+    return [*kept, f"seed={first}", f"ensemble.size={size}", "ensemble.jobs=false", f"hydra.sweep.subdir={subdir}"]
