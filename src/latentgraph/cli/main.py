@@ -23,6 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.latentgraph_sweeper.ensemble_sweeper import EnsembleSweeper
+from hydra_plugins.latentgraph_sweeper.resumable_optuna import ResumableOptunaSweeper
 from latentgraph import pipeline
 from latentgraph.artifacts import DiskFullError, atomic_write_text, write_json
 from latentgraph.config import Config, register_configs, validate_config
@@ -35,8 +36,10 @@ from latentgraph.run_layout import RunLayout
 log = logging.getLogger("latentgraph")
 
 register_configs()
-# hydra/sweeper=latentgraph, the default: Hydra's scan of hydra_plugins misses an editable install's modules
+# hydra/sweeper=latentgraph (the default) and hparams_search's resumable Optuna sweeper: Hydra's scan
+# of hydra_plugins misses an editable install's modules
 Plugins.instance().register(EnsembleSweeper)
+Plugins.instance().register(ResumableOptunaSweeper)
 
 EXIT_USER_ERROR = 2
 EXIT_HYDRA_ERROR = 1  # what Hydra exits with on any error, its own (composition) or the app's
