@@ -103,7 +103,12 @@ def check_wandb_artifacts(run_log: Path) -> None:
     assert summary["data/id/train"] == 2907 and summary["data/dropped"] == 277  # the data's quality
     assert wandb_log.run_name(run_log).startswith("experiment=smoke")  # named after its overrides
     assert wandb_log.exit_code(run_log) == 0  # finished, not failed
-    assert logged[by_type["model"]]["aliases"] == ["latest"]
+    aliases = {kind: set(logged[name]["aliases"]) for kind, name in by_type.items()}
+    assert all("latest" in a and len(a) == 2 for a in aliases.values())  # the newest, and its content
+    content = {kind: next(a for a in names if a.startswith("content-")) for kind, names in aliases.items()}
+    pinned = {kind: logged[name]["metadata"]["built_from_versions"] for kind, name in by_type.items()}
+    assert pinned["graph"] == [f"{by_type['perturbation']}:{content['perturbation']}"]  # the version logged here
+    assert pinned["report"] == [f"{by_type['results']}:{content['results']}"] and pinned["model"] == []
     metrics = wandb_log.step_metrics(run_log)
     assert metrics["val/*"] == "epoch"  # the validation curves against the epoch
 

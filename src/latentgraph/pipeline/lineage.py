@@ -4,15 +4,18 @@ A stage *declares* its output directory with :func:`declare`: ``<dir>/artifact.j
 artifact's name (the stage's cache key, so equal settings give equal names across runs), its
 type and the names of the artifacts it was built from. At the end of a run
 :func:`log_artifacts` logs every declared directory of the run (ensemble members' included) as a
-W&B Artifact, with ``built_from`` in its metadata; an online run also declares the inputs it did
-not produce itself with ``use_artifact``, which W&B draws as lineage (offline runs cannot: W&B
-refuses ``use_artifact`` offline, so there the metadata is the lineage, and ``wandb sync`` keeps it).
+W&B Artifact, with ``built_from`` in its metadata and each input pinned to the version this run
+logged (``built_from_versions``: ``name:content-<digest>``, an alias every artifact carries); an
+online run also declares its inputs with ``use_artifact`` by that pinned version, which W&B draws
+as lineage (offline runs cannot: W&B refuses ``use_artifact`` offline, so there the pinned metadata
+is the lineage, and ``wandb sync`` keeps it).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 from latentgraph.artifacts import write_json
@@ -53,14 +56,25 @@ def declare_report(run_dir: Path) -> str | None:
 
 
 def log_artifacts(run_log: RunLog, run_dir: Path) -> list[str]:
-    """Log every declared directory under ``run_dir`` (W&B's own directory aside); returns their names."""
-    names = []
+    """Log every declared directory under ``run_dir`` (W&B's own directory aside), each input before
+    what was built from it, so that each is pinned to the version this run logged; returns their names."""
+    records: dict[str, tuple[dict, Path]] = {}
     for record_file in sorted(Path(run_dir).rglob(ARTIFACT_FILE)):
-        if "wandb" in record_file.relative_to(run_dir).parts:
-            continue
-        record = json.loads(record_file.read_text())
-        directory = record_file.parent
-        paths = [directory / name for name in record["files"]] if "files" in record else [directory]
-        run_log.artifact(record["name"], record["type"], paths, built_from=record["built_from"])
-        names.append(record["name"])
-    return names
+        if "wandb" not in record_file.relative_to(run_dir).parts:
+            record = json.loads(record_file.read_text())
+            records.setdefault(record["name"], (record, record_file.parent))  # an ensemble member's copy: once
+    pins: dict[str, str] = {}
+    order = _inputs_first(records)
+    for name in order:
+        record, directory = records[name]
+        paths = [directory / file for file in record["files"]] if "files" in record else [directory]
+        alias = run_log.artifact(name, record["type"], paths, built_from=record["built_from"], pins=pins)
+        if alias is not None:
+            pins[name] = alias
+    return order
+
+
+def _inputs_first(records: dict[str, tuple[dict, Path]]) -> list[str]:
+    """The declared names, each after those of this run it was built from."""
+    sources = {name: [s for s in record["built_from"] if s in records] for name, (record, _) in sorted(records.items())}
+    return list(TopologicalSorter(sources).static_order())

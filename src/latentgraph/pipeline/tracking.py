@@ -129,30 +129,42 @@ class RunLog:
             for key, value in values.items():
                 logger.experiment.summary[key] = value
 
-    def artifact(self, name: str, kind: str, paths: list[Path], built_from: list[str] = ()) -> None:
-        """Log ``paths`` (files or directories) as W&B Artifact ``name`` of type ``kind``.
+    def artifact(
+        self, name: str, kind: str, paths: list[Path], built_from: list[str] = (), pins: dict[str, str] | None = None
+    ) -> str | None:
+        """Log ``paths`` (files or directories) as W&B Artifact ``name`` of type ``kind``; its content alias.
 
-        ``built_from`` goes into its metadata; an online run also declares those inputs as used
-        (W&B lineage), where W&B has them; offline W&B refuses ``use_artifact``.
+        Every artifact carries the alias ``content-<digest>`` of its files (W&B's manifest digest),
+        which names exactly one version, offline as online; a ``model`` also ``latest``. ``built_from``
+        goes into its metadata, and ``built_from_versions`` pins each input whose alias ``pins``
+        knows (``name:content-<digest>``). An online run declares those inputs as used (W&B lineage)
+        by the pinned version, or the newest where unpinned; offline W&B refuses ``use_artifact``,
+        so there the pinned metadata is the lineage, and ``wandb sync`` keeps it.
         """
+        pins = pins or {}
+        alias = None
         for logger in self._wandb():
             import wandb
 
-            artifact = wandb.Artifact(name, type=kind, metadata={"built_from": list(built_from)})
+            versions = [f"{source}:{pins[source]}" for source in built_from if source in pins]
+            metadata = {"built_from": list(built_from), "built_from_versions": versions}
+            artifact = wandb.Artifact(name, type=kind, metadata=metadata)
             for path in paths:
                 if path.is_dir():
                     artifact.add_dir(str(path), name=path.name)
                 elif path.is_file():
                     artifact.add_file(str(path), name=path.name)
+            alias = f"content-{artifact.digest[:16]}"
             run = logger.experiment
             if not run.offline:
                 for source in built_from:
                     try:
-                        run.use_artifact(f"{source}:latest")
+                        run.use_artifact(f"{source}:{pins.get(source, 'latest')}")
                     except Exception as error:  # noqa: BLE001 - an input never synced is not this run's fault
                         log.info("W&B: input artifact %s not found online (%s); kept in the metadata", source, error)
             # a checkpoint is the newest of its name: W&B's "latest", as a checkpoint's users expect
-            run.log_artifact(artifact, aliases=["latest"] if kind == "model" else None)
+            run.log_artifact(artifact, aliases=[alias, "latest"] if kind == "model" else [alias])
+        return alias
 
     def save(self) -> None:
         for logger in self.loggers:
