@@ -18,7 +18,7 @@ from latentgraph.checkpoint_io import AtomicCheckpointIO
 def test_a_checkpoint_is_written_whole_and_a_failed_write_keeps_the_old_one(tmp_path, monkeypatch):
     path = tmp_path / "checkpoints" / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(3)}, "global_step": 7}, path)
-    assert AtomicCheckpointIO().load_checkpoint(path, weights_only=True)["global_step"] == 7
+    assert torch.load(path, weights_only=True)["global_step"] == 7
 
     def half_then_full_disk(self, checkpoint, target, storage_options=None):
         with open(target, "wb") as handle:
@@ -29,5 +29,5 @@ def test_a_checkpoint_is_written_whole_and_a_failed_write_keeps_the_old_one(tmp_
     with pytest.raises(DiskFullError, match=f"while writing {path}"):
         AtomicCheckpointIO().save_checkpoint({"global_step": 8}, path)
     monkeypatch.undo()
-    assert AtomicCheckpointIO().load_checkpoint(path, weights_only=True)["global_step"] == 7  # the old one, whole
+    assert torch.load(path, weights_only=True)["global_step"] == 7  # the old one, whole
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary left

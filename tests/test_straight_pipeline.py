@@ -35,7 +35,7 @@ from latentgraph.perturbation import run_perturbation
 from latentgraph.pipeline.cache import SOURCE_MODEL_KEYS
 from latentgraph.pipeline.graph import blanket_report
 from latentgraph.pipeline.tracking import build_callbacks
-from latentgraph.stage_cache import StageCache
+from latentgraph.stage_cache import StageCache, held_lock
 
 
 def _defaults(function) -> dict:
@@ -107,6 +107,16 @@ def test_artifacts_get_the_permissions_of_a_plain_write(tmp_path):
     assert mode(plain) == 0o644
     assert mode(json_file) == mode(tmp_path / "report.html") == 0o644
     assert mode(tmp_path / "stages" / "wae" / "k") == 0o755  # as mkdir would make it
+
+
+def test_a_cache_lock_follows_the_umask_so_a_group_can_share_the_cache(tmp_path):
+    old = os.umask(0o002)
+    try:
+        with held_lock(tmp_path / "stages" / "wae" / "k.lock", "stage wae", timeout_s=1):
+            pass
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "stages" / "wae" / "k.lock").stat().st_mode) == 0o664
 
 
 def test_early_stopping_follows_its_own_mode(tmp_path):

@@ -31,7 +31,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from latentgraph.artifacts import atomic_write_text, disk_full_error, plain_directory_mode
+from latentgraph.artifacts import atomic_write_text, current_umask, disk_full_error, plain_directory_mode
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ def held_lock(lock_path: str | Path, what: str, timeout_s: float | None) -> Iter
     """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_path)
+    # the mode a plain open() gives, so a group sharing the cache (umask 002) can take the lock too;
+    # filelock before 4.0 makes every lock file 0644 unless told
+    lock = FileLock(lock_path, mode=0o666 & ~current_umask())
     try:
         lock.acquire(timeout=0)
     except Timeout:
