@@ -461,6 +461,27 @@ def test_killed_fit_resumed_with_resume_true_equals_the_uninterrupted_fit(tmp_pa
     )
 
 
+def test_resume_true_goes_on_in_the_interrupted_runs_wandb_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    settings = ["experiment=smoke", *FAST[1:], "predictor.regime=supervised", "logger.wandb.mode=offline"]
+    settings += ["trainer.max_epochs=6", "callbacks.checkpoint.every_n_train_steps=7"]
+    killed_dir, resumed_dir = tmp_path / "first", tmp_path / "second"
+    kill_after_step(
+        [sys.executable, "-m", "latentgraph.cli.main", *settings, f"hydra.run.dir={killed_dir}"],
+        cwd=tmp_path,
+        checkpoint=killed_dir / "checkpoints" / "last.ckpt",
+        step=7,
+    )
+    result = run_cli(*settings, "resume=true", f"hydra.run.dir={resumed_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ids = [path.name.rsplit("-", 1)[1] for run in (killed_dir, resumed_dir) for path in run.glob("wandb/offline-run-*")]
+    assert len(ids) == 2 and ids[0] == ids[1]  # one W&B run, continued (wandb sync appends the second part)
+    assert f"W&B: resuming run {ids[0]}, the interrupted fit's" in (resumed_dir / "latentgraph.log").read_text()
+    fresh = run_cli(*settings, f"hydra.run.dir={tmp_path / 'third'}", cwd=tmp_path)  # no resume: a new W&B run
+    assert fresh.returncode == 0
+    assert [path.name.rsplit("-", 1)[1] for path in (tmp_path / "third").glob("wandb/offline-run-*")] != ids[:1]
+
+
 def test_ddp_cpu_trains_on_two_processes_and_shards_the_perturbation(tmp_path):
     run_dir = tmp_path / "ddp"
     result = run_cli(*QUIET_SMOKE, "trainer=ddp_cpu", f"hydra.run.dir={run_dir}", cwd=tmp_path)

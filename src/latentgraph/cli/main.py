@@ -54,7 +54,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     exit_code = 1  # until the run ends well: W&B marks a run that raised as failed
     try:
-        run_log = pipeline.RunLog(pipeline.build_loggers(settings, run_dir))
+        resumed = pipeline.wandb_run_to_resume(settings)  # resume=true: the interrupted fit's W&B run
+        run_log = pipeline.RunLog(pipeline.build_loggers(settings, run_dir, wandb_id=resumed))
         if settings.stage == Stage.graph:
             metrics = rebuild_graph(settings, run_dir, run_log)
         elif settings.stage == Stage.consensus:

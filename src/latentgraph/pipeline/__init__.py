@@ -11,7 +11,7 @@ and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read ba
     → run_summary, report_stage → log_artifacts
 """
 
-from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage
+from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage, wandb_run_to_resume
 from latentgraph.pipeline.control import control_stage
 from latentgraph.pipeline.data import data_stage
 from latentgraph.pipeline.ensemble import ConsensusStageResult, consensus_stage, ensemble_stage, finished_run_graphs
@@ -37,6 +37,7 @@ __all__ = [
     "autoencoder_stage",
     "autoencoder_to_graph",
     "build_loggers",
+    "wandb_run_to_resume",
     "classifier_quality",
     "consensus_stage",
     "control_stage",

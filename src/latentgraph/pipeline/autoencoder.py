@@ -226,15 +226,7 @@ def checkpoint_to_resume(cache: StageCache, key: str) -> str | None:
     A rerun of a killed command has a new run directory (Hydra's timestamp), so ``resume=true``
     finds the interrupted fit by its settings, not by its directory.
     """
-    best: tuple[int, Path] | None = None
-    for path in cache.unfinished_checkpoints("wae", key):
-        try:
-            step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-        except Exception as error:  # an unreadable file is skipped, with a word why
-            log.warning("resume: skipping unreadable checkpoint %s (%s)", path, error)
-            continue
-        if best is None or step > best[0]:
-            best = (step, path)
+    best = most_advanced_checkpoint(cache, key, say=True)
     if best is None:
         log.warning(
             "resume: no interrupted fit with these settings (WAE key %s) left a checkpoint; training from the start",
@@ -243,6 +235,35 @@ def checkpoint_to_resume(cache: StageCache, key: str) -> str | None:
         return None
     log.info("resume: continuing the interrupted fit from %s (step %d)", best[1], best[0])
     return str(best[1])
+
+
+def most_advanced_checkpoint(cache: StageCache, key: str, say: bool = False) -> tuple[int, Path] | None:
+    """The step and path of the most advanced readable checkpoint of an unfinished fit of ``key``;
+    ``say``: log each unreadable one."""
+    best: tuple[int, Path] | None = None
+    for path in cache.unfinished_checkpoints("wae", key):
+        try:
+            step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        except Exception as error:  # an unreadable file is skipped, with a word why
+            if say:
+                log.warning("resume: skipping unreadable checkpoint %s (%s)", path, error)
+            continue
+        if best is None or step > best[0]:
+            best = (step, path)
+    return best
+
+
+def wandb_run_to_resume(settings: Config) -> str | None:
+    """The W&B run id of the run whose interrupted fit ``resume=true`` continues (``None``: no resume,
+    no such fit, or that run logged to no W&B run), so the resumed run goes on in the same W&B run."""
+    if not (settings.resume or settings.ckpt_path == "last") or not settings.logger.wandb.enabled:
+        return None
+    best = most_advanced_checkpoint(stage_cache(settings), wae_key(settings))
+    if best is None:
+        return None
+    interrupted = RunLayout(best[1].parent.parent)  # <run dir>/checkpoints/last.ckpt
+    runs = sorted(interrupted.path.glob("wandb/*run-*-*"), key=lambda path: path.name.split("run-", 1)[1])
+    return runs[-1].name.rsplit("-", 1)[1] if runs else None
 
 
 class LastValidation(pl.Callback):
@@ -282,8 +303,13 @@ def train_autoencoder(
     last_validation = LastValidation()
     callbacks = [*build_callbacks(settings, run_dir), last_validation, *extra_callbacks]
     log.info("Instantiating trainer <%s>", settings.trainer._target_)
-    trainer: pl.Trainer = hydra.utils.instantiate(
+    # partial, then called: the objects below reach the Trainer as Python lists (Hydra 1.3.2 would
+    # wrap a list given to instantiate in a ListConfig, which Lightning takes for one plugin)
+    make_trainer = hydra.utils.instantiate(
         {**asdict(settings.trainer), "enable_progress_bar": fit_bars(settings)},  # bars or EpochLines, one rule
+        _partial_=True,
+    )
+    trainer: pl.Trainer = make_trainer(
         logger=run_log.loggers,
         callbacks=callbacks,
         default_root_dir=str(run_dir),

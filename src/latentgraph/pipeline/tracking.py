@@ -74,8 +74,9 @@ def log_input_quality(run_log: RunLog, data_summary: dict, classifiers: dict) ->
     run_log.summary({k: v for k, v in values.items() if v is not None})
 
 
-def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
-    """The run's loggers: CSV under ``run_dir/<logger.csv.name>``, and W&B unless disabled."""
+def build_loggers(settings: Config, run_dir: Path, wandb_id: str | None = None) -> list[Logger]:
+    """The run's loggers: CSV under ``run_dir/<logger.csv.name>``, and W&B unless disabled (``wandb_id``:
+    go on in that W&B run, as ``resume=true`` does in the interrupted run's)."""
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name=settings.logger.csv.name, version="")]
     log.info("Instantiating logger <%s> -> %s", CSVLogger.__name__, run_dir / settings.logger.csv.name)
     wandb_cfg = settings.logger.wandb
@@ -92,7 +93,10 @@ def build_loggers(settings: Config, run_dir: Path) -> list[Logger]:
             tags=list(wandb_cfg.tags),
             mode=mode,
             name=run_name(run_dir),
+            **({"id": wandb_id, "resume": "allow"} if wandb_id else {}),
         )
+        if wandb_id:
+            log.info("W&B: resuming run %s, the interrupted fit's", wandb_id)
         # Lightning passes anonymous=None, which wandb (>= 0.19) answers with a deprecation line on every run
         logger._wandb_init.pop("anonymous", None)
         logger.log_hyperparams(plain(asdict(settings)))
@@ -184,8 +188,8 @@ class ParameterSummary(ModelSummary):
         total_parameters: int,
         trainable_parameters: int,
         model_size: float,
-        total_training_modes: dict[str, int],
-        total_flops: int,
+        total_training_modes: dict[str, int] | None = None,  # not passed by Lightning 2.4
+        total_flops: int = 0,  # not passed by Lightning 2.4
         **_: object,
     ) -> None:
         from rich.console import Console
@@ -199,10 +203,10 @@ class ParameterSummary(ModelSummary):
             table.add_row(*row)
         console = Console()
         console.print(table)
+        modes = total_training_modes or {}
         console.print(
-            f"trainable parameters {trainable_parameters:,} of {total_parameters:,} "
-            f"({model_size:.2f} MB); modules in train mode {total_training_modes['train']}, "
-            f"in eval mode {total_training_modes['eval']}"
+            f"trainable parameters {trainable_parameters:,} of {total_parameters:,} ({model_size:.2f} MB)"
+            + (f"; modules in train mode {modes['train']}, in eval mode {modes['eval']}" if modes else "")
         )
 
 
