@@ -201,7 +201,7 @@ def test_groups_exist():
     "override, key, hint",
     [
         ("+graph.alpah=0.01", "graph.alpah", "did you mean graph.alpha?"),
-        ("+attributes.oracles.tox._target_=mypkg.tox", "attributes.oracles", "its settings are set, descriptors"),
+        ("+attributes.oracle.tox._target_=mypkg.tox", "attributes.oracle", "did you mean attributes.oracles?"),
         ("+sead=3", "sead", "did you mean seed?"),
     ],
 )

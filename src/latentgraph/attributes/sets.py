@@ -25,7 +25,7 @@ index under ``strict``; under ``drop`` its row is NaN in every column, it is cou
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
@@ -34,6 +34,8 @@ import torch
 
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.descriptors import DESCRIPTOR_NAMES, compute_descriptors
+from latentgraph.attributes.user_oracles import UserOracleBlock
+from latentgraph.config.schema import OracleSpec
 from latentgraph.data.alphabet import BOS, PEPTIDES, Alphabet, get_alphabet
 from latentgraph.data.records import (
     BadRecordPolicy,
@@ -272,13 +274,15 @@ def build_attribute_set(
     descriptors: Sequence[str],
     classifiers: Sequence[SequenceClassifier] = (),
     external: Sequence[str] = (),
+    oracles: Mapping[str, OracleSpec] | None = None,
     max_len: int,
     bad_records: BadRecordPolicy | str,
     alphabet: str = "peptides",
     extra: Sequence[AttributeBlock] = (),
 ) -> AttributeSet:
     """The attribute set a config describes (``attributes.*``), from already trained classifiers,
-    plus ``extra`` blocks built by the run (the positive control's planted oracle).
+    the user's ``oracles`` (:mod:`latentgraph.attributes.user_oracles`), plus ``extra`` blocks built
+    by the run (the positive control's planted oracle).
 
     ``descriptors`` are peptide descriptors (:data:`~latentgraph.config.choices.DESCRIPTOR_NAMES`)
     for the peptide alphabet and RDKit descriptors
@@ -304,5 +308,6 @@ def build_attribute_set(
             blocks.append(MacrelBlock())
         else:
             raise KeyError(f"unknown external attribute model {model!r}")
+    blocks.extend(UserOracleBlock(name, spec) for name, spec in (oracles or {}).items())
     blocks.extend(extra)
     return AttributeSet(blocks, max_len, bad_records, name, alphabet=symbols)

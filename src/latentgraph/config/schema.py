@@ -209,6 +209,49 @@ class ClassifierSpec:
 
 
 @dataclass
+class OracleSpec:
+    """A user's attribute model (``attributes.oracles.<name>``): any callable from sequences to scores.
+
+    ``_target_`` names a function (called on a list of sequences, with ``args`` as keyword
+    arguments) or a class (built once with ``args``, then called on the sequences). It returns
+    ``[n]`` or ``[n, k]``; its columns are ``columns``, else the callable's own ``names``, else
+    ``[<name>]``. ``oracle_for``: the labelled targets it predicts (one for all its columns, or one
+    per column); an oracle of the run's target is never a feature. ``labels_seen``: what the user
+    declares it was trained on; the report states it beside the verdict.
+    """
+
+    _target_: str
+    oracle_for: list[str] = field(default_factory=list)
+    labels_seen: str = "none declared"
+    columns: list[str] | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_entry(cls, name: str, entry: Any) -> OracleSpec:
+        """The spec of ``attributes.oracles.<name>``, each bad or unknown key named in full."""
+        key = f"oracles.{name}"
+        if isinstance(entry, OracleSpec):
+            return entry
+        if not isinstance(entry, dict):
+            _check(False, key, entry, "must be a mapping with _target_ (and oracle_for, labels_seen, columns, args)")
+            return cls(_target_="")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(entry) - known)
+        first = f"{key}.{unknown[0]}" if unknown else key
+        _check(not unknown, first, entry, f"unknown key(s) {unknown}; known: {sorted(known)}")
+        target = str(entry.get("_target_") or "")
+        _check("." in target, f"{key}._target_", target or None, "must name a callable: PKG.MODULE.NAME")
+        oracle_for, columns = entry.get("oracle_for") or [], entry.get("columns")
+        _check(isinstance(oracle_for, list), f"{key}.oracle_for", oracle_for, "must be a list of target names")
+        _check(columns is None or isinstance(columns, list), f"{key}.columns", columns, "must be a list of names")
+        labels = str(entry.get("labels_seen", "none declared"))
+        _check(bool(labels.strip()), f"{key}.labels_seen", labels, "must say what labels it was trained on, or none")
+        args = entry.get("args") or {}
+        _check(isinstance(args, dict), f"{key}.args", args, "must be a mapping of keyword arguments")
+        return cls(target, [str(t) for t in oracle_for], labels, columns, dict(args) if isinstance(args, dict) else {})
+
+
+@dataclass
 class ClassifierTrainingConfig:
     epochs: int = 15
     batch_size: int = 64
@@ -259,6 +302,10 @@ class AttributesConfig:
     # conf/attributes/trained.yaml gives the peptide ones (amp, acp)
     classifiers: dict[str, ClassifierSpec] = field(default_factory=dict)
     classifier: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
+    # the user's own attribute models, by name: +attributes.oracles.tox._target_=mypkg.oracles.tox_score
+    # (untyped here so that `+attributes.oracles.<name>.<key>=…` can add one from the command line;
+    # each entry is checked as an OracleSpec, its keys named in full)
+    oracles: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         known = [*DESCRIPTOR_NAMES, *MOLECULE_DESCRIPTOR_NAMES]  # which fit the alphabet: Config checks
@@ -272,8 +319,10 @@ class AttributesConfig:
         )
         bad = [name for name in self.external if name not in EXTERNAL_MODELS]
         _check(not bad, "external", list(self.external), f"unknown model(s) {bad}; known: {', '.join(EXTERNAL_MODELS)}")
-        has_any = self.descriptors or (self.use_classifiers and self.classifiers) or self.external
-        _check(bool(has_any), "set", self.set, "holds no attribute: give descriptors, classifiers or external models")
+        self.oracles = {str(name): OracleSpec.from_entry(str(name), entry) for name, entry in self.oracles.items()}
+        has_any = self.descriptors or (self.use_classifiers and self.classifiers) or self.external or self.oracles
+        nothing = "holds no attribute: give descriptors, classifiers, external models or oracles"
+        _check(bool(has_any), "set", self.set, nothing)
 
 
 @dataclass

@@ -8,6 +8,7 @@ WAE and the raw perturbation effects, and any change upstream recomputes them. T
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -87,8 +88,18 @@ def open_cache(cache_dir: str) -> None:
 
 
 def _attribute_set_settings(settings: Config) -> dict:
-    """``attributes.*`` without the classifier training settings (those enter through the classifiers' keys)."""
-    return {k: v for k, v in asdict(settings.attributes).items() if k not in ("classifiers", "classifier")}
+    """``attributes.*`` without the classifier training settings (those enter through the classifiers' keys).
+
+    A user oracle enters by its target, arguments and the SHA-256 of every argument that names a
+    file (a saved model changed in place is another oracle); no oracles add nothing, so keys from
+    before the setting existed still hold."""
+    hashed = {k: v for k, v in asdict(settings.attributes).items() if k not in ("classifiers", "classifier")}
+    if not hashed["oracles"]:
+        del hashed["oracles"]
+    for spec in hashed.get("oracles", {}).values():
+        files = {k: v for k, v in spec["args"].items() if isinstance(v, str) and Path(v).is_file()}
+        spec["file_sha256"] = {k: hashlib.sha256(Path(v).read_bytes()).hexdigest() for k, v in files.items()}
+    return hashed
 
 
 def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str]:

@@ -17,6 +17,7 @@ import pandas as pd
 from latentgraph.artifacts import write_json
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, train_or_load_classifier
+from latentgraph.attributes.user_oracles import UserOracleBlock
 from latentgraph.config.choices import StereoPolicy
 from latentgraph.config.schema import ClassifierSpec, Config
 from latentgraph.data import PreparedData, prepare_data
@@ -207,14 +208,22 @@ EXTERNAL_ORACLE_LABELS = {
 }
 
 
-def target_oracle(cfg: Config, oracle_for: dict[str, str], data: PreparedData) -> dict | None:
-    """The target's oracle column and which labels it saw: every result states it (docs/method.md §2)."""
+def target_oracle(
+    cfg: Config, oracle_for: dict[str, str], data: PreparedData, declared: dict[str, tuple[str, str]] | None = None
+) -> dict | None:
+    """The target's oracle column and which labels it saw: every result states it (docs/method.md §2).
+
+    ``declared``: each user oracle's column, and its key and the ``labels_seen`` its user declared."""
     columns = [name for name, prop in oracle_for.items() if prop == data.target]
     if not columns:
         return None
     column = data.target if data.target in columns else columns[0]
     spec = cfg.attributes.classifiers.get(column) if cfg.attributes.use_classifiers else None
-    if spec is not None and uses_run_split(cfg, column, spec):
+    if column in (declared or {}):
+        key, seen = declared[column]
+        labels = f"what its user declared ({key}.labels_seen): {seen}"
+        pretrained = True
+    elif spec is not None and uses_run_split(cfg, column, spec):
         labels = f"the run's whole ID training split ({len(data.id_train)} labelled sequences): a trained classifier"
         pretrained = False
     elif spec is not None:
@@ -230,6 +239,16 @@ def target_oracle(cfg: Config, oracle_for: dict[str, str], data: PreparedData) -
     return {"column": column, "labels_seen": labels, "pretrained": pretrained}
 
 
+def declared_labels(attributes: AttributeSet) -> dict[str, tuple[str, str]]:
+    """Each user oracle's column, with its key and the ``labels_seen`` its user declared."""
+    return {
+        column: (block.key, block.labels_seen)
+        for block in attributes.blocks
+        if isinstance(block, UserOracleBlock)
+        for column in block.names
+    }
+
+
 def build_run_attribute_set(
     cfg: Config, classifiers: dict[str, TrainedClassifier], data: PreparedData, run_dir: Path, extra: tuple = ()
 ) -> tuple[AttributeSet, dict]:
@@ -243,6 +262,7 @@ def build_run_attribute_set(
         descriptors=list(cfg.attributes.descriptors),
         classifiers=[trained.model for trained in classifiers.values()],
         external=list(cfg.attributes.external),
+        oracles=cfg.attributes.oracles,
         max_len=cfg.data.max_len,
         bad_records=str(cfg.data.bad_records),
         alphabet=str(cfg.data.alphabet),
@@ -255,7 +275,7 @@ def build_run_attribute_set(
         "names": attributes.names,
         "oracle_for": attributes.oracle_for,
         "target": data.target,
-        "target_oracle": target_oracle(cfg, attributes.oracle_for, data),
+        "target_oracle": target_oracle(cfg, attributes.oracle_for, data, declared_labels(attributes)),
         "features_for_target": features.names,
         "id_train_mean": dict(zip(attributes.names, values.nanmean(dim=0).tolist())),
         "id_train_std": dict(zip(attributes.names, nanstd(values).tolist())),
