@@ -159,13 +159,29 @@ class ModelConfig:
     positional: bool = True
     folded_decode: bool = True  # decode with the input projection folded into tables (same logits, faster)
     recurrence: Recurrence = Recurrence.auto  # training GRUs: packed (CPU) or nn (GPU); same function
-    # fit: the run fits its WAE; shipped (model=pretrained): the shipped members are the run's fits, nothing is fitted
+    # fit: the run fits its WAE; shipped (model=pretrained): the shipped members are the run's fits, nothing is fitted;
+    # custom (model=custom): the user's own autoencoder, built from _target_ with args, nothing fitted
     source: str = "fit"
     # model=pretrained model.checkpoint=PATH: this latentgraph WAE checkpoint is the run's autoencoder instead
     checkpoint: str | None = None
+    # model=custom model._target_=PKG.MODULE.NAME +model.args.latent_dim=16: a class or factory, called with args
+    _target_: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check(self.source in ("fit", "shipped"), "source", self.source, "must be fit or shipped")
+        _check(self.source in ("fit", "shipped", "custom"), "source", self.source, "must be fit, shipped or custom")
+        _check(
+            self.source != "custom" or "." in str(self._target_ or ""),
+            "_target_",
+            self._target_,
+            "model=custom builds your autoencoder from model._target_=PKG.MODULE.NAME (a class or factory)",
+        )
+        _check(
+            self._target_ is None or self.source == "custom",
+            "_target_",
+            self._target_,
+            "names your own autoencoder: use it with model=custom",
+        )
         _check(
             self.checkpoint is None or self.source == "shipped",
             "checkpoint",

@@ -6,7 +6,15 @@ from latentgraph.perturbation import PerturbationCallback  # the same at a Light
 
 from latentgraph.perturbation.callback import PerturbationCallback
 from latentgraph.perturbation.engine import run_perturbation
-from latentgraph.perturbation.protocol import Attributes, Autoencoder
+from latentgraph.perturbation.protocol import Attributes, Autoencoder, AutoencoderCheckError, check_autoencoder
 from latentgraph.perturbation.result import PerturbationResult
 
-__all__ = ["Attributes", "Autoencoder", "PerturbationCallback", "PerturbationResult", "run_perturbation"]
+__all__ = [
+    "Attributes",
+    "Autoencoder",
+    "AutoencoderCheckError",
+    "PerturbationCallback",
+    "PerturbationResult",
+    "check_autoencoder",
+    "run_perturbation",
+]

@@ -34,7 +34,7 @@ DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 # the model: a checkpoint fitted one way resumes or loads the other way
 COMPUTE_ONLY_MODEL_KEYS = (*DECODE_ONLY_MODEL_KEYS, "recurrence")
 # model settings that say where the run's autoencoder comes from, not what it is
-SOURCE_MODEL_KEYS = ("source", "checkpoint")
+SOURCE_MODEL_KEYS = ("source", "checkpoint", "_target_", "args")
 
 
 # The revision of the WAE training code's numerics. Bump it with any change that makes the same

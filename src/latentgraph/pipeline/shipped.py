@@ -22,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 
 from latentgraph.artifacts import atomic_copy, atomic_target, write_json
+from latentgraph.attributes.user_oracles import resolve_target
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
@@ -29,6 +30,7 @@ from latentgraph.errors import ConfigValueError
 from latentgraph.models import pretrained
 from latentgraph.models.pretrained import ShippedMember
 from latentgraph.models.wae import SequenceWAE
+from latentgraph.perturbation import Autoencoder, AutoencoderCheckError, check_autoencoder
 from latentgraph.pipeline.autoencoder import AutoencoderResult, alphabet_differences, read_wae_checkpoint
 from latentgraph.pipeline.cache import (
     COMPUTE_ONLY_MODEL_KEYS,
@@ -40,6 +42,7 @@ from latentgraph.pipeline.cache import (
 from latentgraph.pipeline.lineage import declare
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.run_layout import RunLayout
+from latentgraph.stage_cache import stage_key
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class CheckpointFile:
 
 def run_autoencoders(
     settings: Config, data: PreparedData
-) -> tuple[Config, ShippedMember | CheckpointFile | None, JoiningMembers]:
+) -> tuple[Config, ShippedMember | CheckpointFile | CustomModel | None, JoiningMembers]:
     """Where the run's autoencoders come from, settled before any fit: the run's settings (with the
     first member's seed under ``model=pretrained``), the shipped member that is the run's own
     autoencoder (``None``: it is fitted), and the shipped members that join it.
@@ -110,6 +113,8 @@ def run_autoencoders(
     """
     if settings.model.checkpoint is not None:
         return settings, load_checkpoint(settings), JoiningMembers([], "model.checkpoint: the run's one autoencoder")
+    if settings.model.source == "custom":
+        return settings, build_custom_model(settings), JoiningMembers([], "model=custom: the run's one autoencoder")
     if settings.model.source == "shipped":
         return pretrained_run(settings, data)
     if settings.ensemble.jobs:
@@ -223,6 +228,52 @@ def load_checkpoint(settings: Config) -> CheckpointFile:
     return CheckpointFile(path.resolve(), digest, model.eval())
 
 
+@dataclass
+class CustomModel:
+    """``model=custom``: the user's autoencoder, built from ``model._target_`` and ``model.args``."""
+
+    target: str
+    args: dict
+    model: Autoencoder
+
+    @property
+    def key(self) -> str:
+        return f"custom-{stage_key({'target': self.target, 'args': self.args})}"
+
+
+def build_custom_model(settings: Config) -> CustomModel:
+    """The user's autoencoder, built and checked before any work (:func:`check_autoencoder`): a
+    target that cannot be imported, arguments it refuses, or an object that lacks a protocol member
+    or gets one wrong is a :class:`ConfigValueError` naming ``model._target_`` and the cause."""
+    key, target, args = "model._target_", str(settings.model._target_), dict(settings.model.args)
+    if settings.ensemble.size > 1:
+        raise ConfigValueError("ensemble.size", settings.ensemble.size, "model=custom is one autoencoder, not fitted")
+    factory = resolve_target(key, target)
+    try:
+        model = factory(**args)
+    except Exception as error:  # noqa: BLE001 - the user's constructor refused its arguments
+        raise ConfigValueError("model.args", args, f"{target} refused them ({type(error).__name__}: {error})") from None
+    try:
+        check_autoencoder(model)
+    except AutoencoderCheckError as error:
+        raise ConfigValueError(key, target, f"is not an Autoencoder: {error}") from None
+    log.info("model=custom: nothing is fitted; the run's autoencoder is %s(%s), latent_dim %d", target, args,
+             model.latent_dim)  # fmt: skip
+    return CustomModel(target, args, model)
+
+
+def custom_autoencoder(source: CustomModel, run_dir: Path) -> AutoencoderResult:
+    """The autoencoder stage for ``model=custom``: the user's model as it is (nothing fitted, no
+    checkpoint), its target and arguments in the run's provenance. Its key names them, so its
+    perturbation, graph and predictors are cached apart from any WAE's."""
+    run = RunLayout(run_dir)
+    log.info("stage wae: your model %s, not fitted", source.target)
+    write_json(run.metrics.wae, {})
+    provenance = {"custom": source.target, "args": source.args, "reused": True, "stale": None}
+    write_json(run.metrics.wae_provenance, provenance)
+    return AutoencoderResult(source.model, {}, source.key)
+
+
 def checkpoint_autoencoder(source: CheckpointFile, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
     """The autoencoder stage for ``model.checkpoint``: the loaded model (nothing fitted), the file
     copied into the run as ``checkpoints/last.ckpt``, its path and SHA-256 in the run's provenance.
@@ -239,8 +290,13 @@ def checkpoint_autoencoder(source: CheckpointFile, run_dir: Path, run_log: RunLo
     return AutoencoderResult(source.model, {}, key)
 
 
-def pretrained_autoencoder(source: ShippedMember | CheckpointFile, run_dir: Path, run_log: RunLog) -> AutoencoderResult:
-    """The autoencoder stage of a model that is not fitted here: a shipped member or a loaded checkpoint."""
+def pretrained_autoencoder(
+    source: ShippedMember | CheckpointFile | CustomModel, run_dir: Path, run_log: RunLog
+) -> AutoencoderResult:
+    """The autoencoder stage of a model that is not fitted here: a shipped member, a loaded
+    checkpoint or the user's own model."""
+    if isinstance(source, CustomModel):
+        return custom_autoencoder(source, run_dir)
     if isinstance(source, CheckpointFile):
         return checkpoint_autoencoder(source, run_dir, run_log)
     return shipped_autoencoder(source, run_dir, run_log)

@@ -18,7 +18,7 @@ from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stag
 from latentgraph.pipeline.graph import GraphStageResult, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import perturbation_stage
-from latentgraph.pipeline.shipped import CheckpointFile, pretrained_autoencoder
+from latentgraph.pipeline.shipped import CheckpointFile, CustomModel, pretrained_autoencoder
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
@@ -39,7 +39,7 @@ def autoencoder_to_graph(
     oracles: OracleStageResult,
     run_dir: Path,
     run_log: RunLog,
-    shipped: ShippedMember | CheckpointFile | None = None,
+    shipped: ShippedMember | CheckpointFile | CustomModel | None = None,
 ) -> AutoencoderGraph:
     """autoencoder_stage (or the ``shipped`` member's weights, or a loaded checkpoint) →
     perturbation_stage → graph_stage, into ``run_dir``."""

@@ -67,6 +67,11 @@ def _provenance_note(provenance: dict | None) -> str:
     """Fitted here or reused from the cache, and whether the cached fit may be another code's."""
     if provenance is None:  # runs from before the file was written
         return ""
+    if provenance.get("custom"):  # model=custom
+        return (
+            f"<p>Your own autoencoder, <code>{html.escape(provenance['custom'])}</code> with arguments "
+            f"<code>{html.escape(str(provenance['args']))}</code>; nothing fitted in this run.</p>"
+        )
     if provenance.get("checkpoint"):  # model=pretrained model.checkpoint=PATH
         return (
             f"<p>Pre-trained, loaded from <code>{html.escape(provenance['checkpoint'])}</code> "
