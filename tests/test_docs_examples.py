@@ -27,3 +27,18 @@ def test_python_api_example_runs_as_documented(tmp_path, monkeypatch):
     for comment in re.findall(r"print\(sorted\((graph\.\w+(?:\.\w+)?)\)\)\s+# (\[.*\])", example):
         expression, expected = comment
         assert str(sorted(eval(expression, namespace))) == expected
+
+
+def test_the_callback_recipe_runs_in_a_users_own_trainer(tmp_path, monkeypatch):
+    """docs/python-api.md "The callback in your own Trainer": a plain Lightning Trainer, the callback's result."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    recipe = next(block for block in blocks if "PerturbationCallback(attributes=" in block)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile(recipe, str(DOC), "exec"), namespace)
+    result = namespace["result"]
+    assert result is not None and tuple(result.effects.shape) == (32, 4, 2, 3)
+    assert "(32, 4, 2, 3)" in printed.getvalue()
+    assert namespace["trainer"].current_epoch == 2  # the callback ran at the end of the whole fit
+    assert namespace["graph"].markov_blanket("net_charge") <= {"length", "hydrophobic_ratio"}
