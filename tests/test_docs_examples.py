@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -42,3 +43,26 @@ def test_the_callback_recipe_runs_in_a_users_own_trainer(tmp_path, monkeypatch):
     assert "(32, 4, 2, 3)" in printed.getvalue()
     assert namespace["trainer"].current_epoch == 2  # the callback ran at the end of the whole fit
     assert namespace["graph"].markov_blanket("net_charge") <= {"length", "hydrophobic_ratio"}
+
+
+def test_the_whole_run_on_a_model_object_from_python(tmp_path, monkeypatch):
+    """docs/python-api.md "The whole run on your model": run_pipeline on the page's toy model."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    example = next(block for block in blocks if "class BlockModel" in block)
+    whole_run = next(block for block in blocks if "run_pipeline(BlockModel()" in block)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LATENTGRAPH_CACHE", str(tmp_path / "cache"))
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(example, str(DOC), "exec"), namespace)
+        exec(compile(whole_run, str(DOC), "exec"), namespace)
+    results = namespace["results"]
+    run = tmp_path / "outputs" / "block-model-run"
+    assert results.run_dir == Path("outputs/block-model-run") and (run / "report.html").is_file()
+    assert results.blanket == json.loads((run / "graph" / "blanket.json").read_text())["blanket"] == []
+    log = (run / "latentgraph.log").read_text()
+    assert results.verdict and all(f"verdict: {line}" in log for line in results.verdict)
+    assert list(results.comparisons.columns[:6]) == ["blanket", "reference", "regime", "dataset", "n", "diff"]
+    provenance = json.loads((run / "metrics" / "wae_provenance.json").read_text())
+    assert provenance["custom"].endswith("BlockModel") and provenance["reused"]  # nothing fitted
+    assert "stage wae: your model" in log and "stage wae: computing" not in log

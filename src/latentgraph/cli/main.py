@@ -61,7 +61,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         elif settings.stage == Stage.consensus:
             metrics = consensus_of_runs(settings, run_dir, run_log)
         else:
-            metrics, whole = run_all_stages(settings, run_dir, run_log)
+            metrics, whole = pipeline.run_all_stages(settings, run_dir, run_log)
             if not whole:  # a DDP worker or one member job of an ensemble: the rest is done elsewhere
                 if settings.ensemble.jobs:  # a member job logs what it made, in the job that made it
                     pipeline.log_artifacts(run_log, run_dir)
@@ -76,45 +76,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     finally:
         pipeline.finish_wandb(exit_code)
     return metrics
-
-
-def run_all_stages(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> tuple[dict[str, float], bool]:
-    """``stage=all``: every stage in order; the metrics, and whether this process ran the whole run."""
-    started = time.perf_counter()
-    data = pipeline.data_stage(settings.data, run_dir)
-    data, planted = pipeline.control_stage(settings, data, run_dir)  # the run's data unless control=planted
-    pipeline.announce_skipped_regimes(settings, data)  # a set too small for a regime is named before any work
-    oracles = pipeline.oracle_stage(settings, data, run_dir, extra=(planted,) if planted else ())
-    pipeline.log_input_quality(run_log, data.summary, pipeline.classifier_quality(run_dir))
-    settings, own_member, shipped = pipeline.run_autoencoders(settings, data)  # before any fit
-    one = pipeline.autoencoder_to_graph(settings, data, oracles, run_dir, run_log, shipped=own_member)
-    fit, graph = one.fit, one.graph
-    if fit.worker:  # a DDP process Lightning launched: its job was its share of the fit and perturbation
-        return fit.metrics, False
-    if settings.ensemble.jobs:  # one member of an ensemble on the launcher: the sweep's end does the rest
-        run_log.save()
-        log.info("ensemble member (seed %d) done in %.1f s: %s", settings.seed, time.perf_counter() - started, run_dir)
-        return fit.metrics, False
-    ensemble = (
-        pipeline.ensemble_stage(
-            settings, data, oracles, graph, run_dir, run_log, shipped.members, own_shipped=own_member is not None
-        )
-        if graph is not None and (settings.ensemble.size > 1 or shipped.members)
-        else None
-    )
-    results = pipeline.predictor_stage(
-        settings,
-        data,
-        oracles,
-        fit.model,
-        graph.features if graph is not None else None,  # the blanket, the fallback's, or []
-        run_dir,
-        run_log,
-        consensus_blanket=ensemble.features if ensemble is not None else None,
-        member_blankets=ensemble.member_features if ensemble is not None else None,
-        model_key=fit.key if own_member is not None else None,
-    )
-    return pipeline.run_summary({**fit.metrics, **results}, graph, run_dir, ensemble), True
 
 
 def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:

@@ -9,6 +9,9 @@ and for the stage cache (:mod:`latentgraph.pipeline.cache`), never to be read ba
     (stages.py: autoencoder_stage → perturbation_stage → graph_stage, the order every ensemble member
     follows too) → ensemble_stage (ensemble.size > 1, or shipped members joining) → predictor_stage
     → run_summary, report_stage → log_artifacts
+
+run.py holds that order once (``run_all_stages``), for the command and for ``run_pipeline``, the
+same run from Python on an autoencoder object of the caller's.
 """
 
 from latentgraph.pipeline.autoencoder import AutoencoderResult, autoencoder_stage, wandb_run_to_resume
@@ -22,6 +25,7 @@ from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.predictors import announce_skipped_regimes, predictor_stage
 from latentgraph.pipeline.quiet import quiet_third_party_messages
 from latentgraph.pipeline.report import report_stage, run_summary
+from latentgraph.pipeline.run import RunResults, run_all_stages, run_pipeline
 from latentgraph.pipeline.shipped import joining_members, run_autoencoders
 from latentgraph.pipeline.stages import AutoencoderGraph, autoencoder_to_graph
 from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
@@ -56,6 +60,9 @@ __all__ = [
     "perturbation_stage",
     "predictor_stage",
     "run_autoencoders",
+    "run_all_stages",
+    "run_pipeline",
+    "RunResults",
     "quiet_third_party_messages",
     "report_stage",
     "run_summary",

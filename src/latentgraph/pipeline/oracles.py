@@ -51,11 +51,14 @@ class OracleStageResult:
 log = logging.getLogger(__name__)
 
 
-def oracle_stage(settings: Config, data: PreparedData, run_dir: Path, extra: tuple = ()) -> OracleStageResult:
+def oracle_stage(
+    settings: Config, data: PreparedData, run_dir: Path, extra: tuple = (), given: AttributeSet | None = None
+) -> OracleStageResult:
     """Train or reload every configured classifier, then build the attribute set around them (and
-    around ``extra`` blocks, such as the positive control's planted oracle)."""
-    classifiers = train_attribute_classifiers(settings, data, run_dir)
-    attributes, summary = build_run_attribute_set(settings, classifiers, data, run_dir, extra)
+    around ``extra`` blocks, such as the positive control's planted oracle); or, with ``given``,
+    take that attribute set as it is (:func:`latentgraph.pipeline.run.run_pipeline`)."""
+    classifiers = train_attribute_classifiers(settings, data, run_dir) if given is None else {}
+    attributes, summary = build_run_attribute_set(settings, classifiers, data, run_dir, extra, given)
     return OracleStageResult(classifiers, attributes, summary, tuple(extra))
 
 
@@ -250,14 +253,19 @@ def declared_labels(attributes: AttributeSet) -> dict[str, tuple[str, str]]:
 
 
 def build_run_attribute_set(
-    cfg: Config, classifiers: dict[str, TrainedClassifier], data: PreparedData, run_dir: Path, extra: tuple = ()
+    cfg: Config,
+    classifiers: dict[str, TrainedClassifier],
+    data: PreparedData,
+    run_dir: Path,
+    extra: tuple = (),
+    given: AttributeSet | None = None,
 ) -> tuple[AttributeSet, dict]:
     """The run's attribute set and its summary, also written to ``attributes/set.json``.
 
     The JSON also holds each attribute's mean and standard deviation over the ID train split, so
     a reader can see the scale of every column before any perturbation.
     """
-    attributes = build_attribute_set(
+    attributes = given or build_attribute_set(
         name=cfg.attributes.set,
         descriptors=list(cfg.attributes.descriptors),
         classifiers=[trained.model for trained in classifiers.values()],

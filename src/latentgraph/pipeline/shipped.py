@@ -235,31 +235,39 @@ class CustomModel:
     target: str
     args: dict
     model: Autoencoder
-
-    @property
-    def key(self) -> str:
-        return f"custom-{stage_key({'target': self.target, 'args': self.args})}"
+    key: str  # its stage-cache key: its target and arguments, or one of its own for a Python object
 
 
 def build_custom_model(settings: Config) -> CustomModel:
     """The user's autoencoder, built and checked before any work (:func:`check_autoencoder`): a
     target that cannot be imported, arguments it refuses, or an object that lacks a protocol member
     or gets one wrong is a :class:`ConfigValueError` naming ``model._target_`` and the cause."""
-    key, target, args = "model._target_", str(settings.model._target_), dict(settings.model.args)
-    if settings.ensemble.size > 1:
-        raise ConfigValueError("ensemble.size", settings.ensemble.size, "model=custom is one autoencoder, not fitted")
-    factory = resolve_target(key, target)
+    target, args = str(settings.model._target_), dict(settings.model.args)
+    factory = resolve_target("model._target_", target)
     try:
         model = factory(**args)
     except Exception as error:  # noqa: BLE001 - the user's constructor refused its arguments
         raise ConfigValueError("model.args", args, f"{target} refused them ({type(error).__name__}: {error})") from None
+    key = f"custom-{stage_key({'target': target, 'args': args})}"
+    custom = checked_custom_model(model, key, settings, target, args)
+    log.info("model=custom: nothing is fitted; the run's autoencoder is %s(%s), latent_dim %d", target, args,
+             model.latent_dim)  # fmt: skip
+    return custom
+
+
+def checked_custom_model(
+    model: Autoencoder, key: str, settings: Config, target: str | None = None, args: dict | None = None
+) -> CustomModel:
+    """``model`` as the run's one autoencoder under cache key ``key``, once
+    :func:`check_autoencoder` passes; else a :class:`ConfigValueError` naming ``model._target_``."""
+    target = target or f"{type(model).__module__}.{type(model).__qualname__}"
+    if settings.ensemble.size > 1:
+        raise ConfigValueError("ensemble.size", settings.ensemble.size, "your own autoencoder is one model, not fitted")
     try:
         check_autoencoder(model)
     except AutoencoderCheckError as error:
-        raise ConfigValueError(key, target, f"is not an Autoencoder: {error}") from None
-    log.info("model=custom: nothing is fitted; the run's autoencoder is %s(%s), latent_dim %d", target, args,
-             model.latent_dim)  # fmt: skip
-    return CustomModel(target, args, model)
+        raise ConfigValueError("model._target_", target, f"is not an Autoencoder: {error}") from None
+    return CustomModel(target, args or {}, model, key)
 
 
 def custom_autoencoder(source: CustomModel, run_dir: Path) -> AutoencoderResult:
