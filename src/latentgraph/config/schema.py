@@ -508,6 +508,24 @@ class WandbLoggerConfig:
 class LoggerConfig:
     csv: CsvLoggerConfig = field(default_factory=CsvLoggerConfig)
     wandb: WandbLoggerConfig = field(default_factory=WandbLoggerConfig)
+    # your own Lightning loggers beside those two, built the Hydra way:
+    #   +logger.extra.tb._target_=pytorch_lightning.loggers.TensorBoardLogger +logger.extra.tb.save_dir=tb
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_targets("extra", self.extra)
+
+
+def _check_targets(key: str, entries: dict[str, Any]) -> None:
+    """Each entry of a ``_target_`` mapping names a class (``PKG.MODULE.NAME``); its other keys are its arguments."""
+    for name, entry in entries.items():
+        target = entry.get("_target_") if isinstance(entry, dict) else None
+        _check(
+            isinstance(target, str) and "." in target,
+            f"{key}.{name}._target_",
+            target,
+            "must name a class: PKG.MODULE.NAME (its other keys are its arguments)",
+        )
 
 
 @dataclass
@@ -538,6 +556,13 @@ class CallbacksConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     rich_progress_bar: bool = True
+    # your own Lightning callbacks for the fit, built the Hydra way (lightning-hydra-template's layout):
+    #   +callbacks.extra.swa._target_=pytorch_lightning.callbacks.StochasticWeightAveraging
+    #   +callbacks.extra.swa.swa_lrs=0.01
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_targets("extra", self.extra)
 
 
 @dataclass

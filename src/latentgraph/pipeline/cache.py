@@ -144,6 +144,8 @@ def wae_key(settings: Config) -> str:
             "trainer": trainer,
             "early_stopping": asdict(settings.callbacks.early_stopping),
             "seed": settings.seed,
+            # a user's callback can change the weights (weight averaging); none adds nothing, so keys still hold
+            **({"callbacks": settings.callbacks.extra} if settings.callbacks.extra else {}),
         }
     )
 

@@ -12,7 +12,9 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+import hydra
 import pandas as pd
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, RichProgressBar
@@ -20,6 +22,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
+from latentgraph.errors import ConfigValueError
 from latentgraph.models.step_seeding import StepSeeding
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import CheckpointFiles, RunLayout
@@ -102,6 +105,9 @@ def build_loggers(settings: Config, run_dir: Path, wandb_id: str | None = None) 
         logger.log_hyperparams(plain(asdict(settings)))
         define_epoch_metrics(logger.experiment)
         log.info("Instantiating logger <%s> (mode=%s)", WandbLogger.__name__, mode)
+        loggers.append(logger)
+    for logger in instantiate_extra("logger.extra", settings.logger.extra, Logger):
+        log.info("Instantiating logger <%s>", type(logger).__name__)
         loggers.append(logger)
     return loggers
 
@@ -240,9 +246,26 @@ def build_callbacks(settings: Config, run_dir: Path) -> list[Callback]:
         callbacks.append(RichProgressBar())
     if settings.trainer.enable_model_summary:
         callbacks.append(ParameterSummary())
+    callbacks += instantiate_extra("callbacks.extra", settings.callbacks.extra, Callback)
     for callback in callbacks:
         log.info("Instantiating callback <%s>", type(callback).__name__)
     return callbacks
+
+
+def instantiate_extra(key: str, entries: dict[str, Any], kind: type) -> list:
+    """Build each ``_target_`` entry under ``key`` with Hydra's ``instantiate``; an entry that cannot
+    be built, or is not a ``kind``, is a :class:`ConfigValueError` naming its key and the cause."""
+    built = []
+    for name, entry in entries.items():
+        try:
+            obj = hydra.utils.instantiate(entry)
+        except Exception as error:  # noqa: BLE001 - an import or argument error in the user's entry
+            cause = error.__cause__ or error
+            raise ConfigValueError(f"{key}.{name}", entry.get("_target_"), f"cannot be built ({cause})") from None
+        if not isinstance(obj, kind):
+            raise ConfigValueError(f"{key}.{name}", entry.get("_target_"), f"is not a Lightning {kind.__name__}")
+        built.append(obj)
+    return built
 
 
 def fit_bars(settings: Config) -> bool:
