@@ -1,8 +1,8 @@
 """The order of the stages that turn one autoencoder into a graph, written once.
 
 A run and every member of an ensemble go through the same steps: fit (or reuse) the autoencoder,
-take (or compute) its perturbation effects, build the graph. ``cli.main`` runs them for the run
-itself, :mod:`latentgraph.pipeline.ensemble` for each further member.
+take (or compute) its perturbation effects, build the graph. :mod:`latentgraph.pipeline.run` runs
+them for the run itself, :mod:`latentgraph.pipeline.ensemble` for each further member.
 """
 
 from __future__ import annotations
