@@ -81,3 +81,14 @@ def test_model_custom_runs_the_pipeline_to_its_report(tmp_path):
     assert refused.returncode == 2 and "model.args={'depth': 3}: toy_models.ToyAutoencoder refused them" in (
         refused.stderr
     )
+
+
+def test_a_model_target_that_cannot_be_imported_is_named():
+    from test_config import validated
+
+    from latentgraph.pipeline.shipped import build_custom_model
+
+    with pytest.raises(ConfigValueError, match=r"model\._target_='nowhere\.Model': its module 'nowhere' cannot be"):
+        build_custom_model(validated("model=custom", "model._target_=nowhere.Model"))
+    with pytest.raises(ConfigValueError, match=r"ensemble\.size=3: your own autoencoder is one model"):
+        build_custom_model(validated("model=custom", "model._target_=toy_models.ToyAutoencoder", "ensemble.size=3"))
