@@ -114,7 +114,10 @@ def check_wandb_artifacts(run_log: Path) -> None:
 
 
 def test_a_run_that_raises_finishes_its_wandb_run_as_failed(tmp_path):
-    crash = "import latentgraph.cli.main as app; app.run_all_stages = lambda *a: 1 / 0; app.entry()"
+    crash = (
+        "import latentgraph.pipeline as stages, latentgraph.cli.main as app; "
+        "stages.run_all_stages = lambda *a, **k: 1 / 0; app.entry()"
+    )
     command = [sys.executable, "-c", crash, "experiment=smoke", f"hydra.run.dir={tmp_path / 'run'}"]
     env = {**os.environ, "WANDB_MODE": "offline", "LATENTGRAPH_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
