@@ -8,7 +8,6 @@ WAE and the raw perturbation effects, and any change upstream recomputes them. T
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ import torch
 from latentgraph import __version__
 from latentgraph.attributes.training import TrainedClassifier
 from latentgraph.config.schema import Config
+from latentgraph.models.pretrained import sha256_of
 from latentgraph.stage_cache import StageCache, remove_stale_temporaries, stage_key
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def _attribute_set_settings(settings: Config) -> dict:
         del hashed["oracles"]
     for spec in hashed.get("oracles", {}).values():
         files = {k: v for k, v in spec["args"].items() if isinstance(v, str) and Path(v).is_file()}
-        spec["file_sha256"] = {k: hashlib.sha256(Path(v).read_bytes()).hexdigest() for k, v in files.items()}
+        spec["file_sha256"] = {k: sha256_of(v) for k, v in files.items()}
     return hashed
 
 
