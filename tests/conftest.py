@@ -51,10 +51,23 @@ def smoke_config(smoke_config_base: DictConfig, tmp_path: Path) -> DictConfig:
     return cfg
 
 
-def run_cli(*overrides: str, cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the installed ``latentgraph`` app in a subprocess (the way users do)."""
+def run_cli(
+    *overrides: str, cwd: Path, timeout: float = 600, env: dict | None = None, plant: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the installed ``latentgraph`` app in a subprocess (the way users do).
+
+    ``plant``: Python source installed as ``sitecustomize`` (in ``cwd/site``), so it runs in every
+    process of the run, a launcher's workers included, and can patch ``latentgraph.cli.main``
+    before the app starts (the app is then started as ``latentgraph.cli.main.entry()``).
+    """
     command = [sys.executable, "-m", "latentgraph.cli.main", *overrides]
     full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", "LATENTGRAPH_CACHE": str(cwd / "cache"), **(env or {})}
+    if plant is not None:
+        site = cwd / "site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(plant)
+        full_env["PYTHONPATH"] = os.pathsep.join([str(site), full_env.get("PYTHONPATH", "")])
+        command = [sys.executable, "-c", "import latentgraph.cli.main as app; app.entry()", *overrides]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 

@@ -4,13 +4,12 @@ a study of another search is refused."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 pytest.importorskip("optuna", reason="the optuna extra (installed with the test extra)")
 
@@ -29,19 +28,9 @@ app.run = run
 
 
 def search(tmp_path: Path, *overrides: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
-    site = tmp_path / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(PLANT)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    env.pop("KILL_AT_TRIAL", None)
-    if kill_at is not None:
-        env["KILL_AT_TRIAL"] = str(kill_at)
-    command = [
-        sys.executable, "-c", "import latentgraph.cli.main as app; app.entry()",
-        "experiment=smoke", "logger=csv_only", "hparams_search=optuna_blanket", *overrides,
-        f"hydra.sweep.dir={tmp_path / 'search'}",
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    env = {"KILL_AT_TRIAL": "" if kill_at is None else str(kill_at)}
+    search = ["experiment=smoke", "logger=csv_only", "hparams_search=optuna_blanket", *overrides]
+    return run_cli(*search, f"hydra.sweep.dir={tmp_path / 'search'}", cwd=tmp_path, env=env, plant=PLANT)
 
 
 def trial_states(tmp_path: Path) -> list[str]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from latentgraph.pipeline.sweep import BAD_INPUT, CRASHED, SUCCEEDED, JobRecord, SweepOutcome, read_records
 
@@ -37,23 +37,9 @@ LAUNCHERS = {
 
 
 def planted_sweep(tmp_path: Path, launcher: str, planted: str) -> subprocess.CompletedProcess:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(PLANT)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-        "PLANTED_JOB": planted,
-        "LATENTGRAPH_CACHE": str(tmp_path / "cache"),
-        "HYDRA_FULL_ERROR": "0",
-        "WANDB_MODE": "disabled",
-    }
-    command = [
-        sys.executable, "-c", "import latentgraph.cli.main as app; app.entry()",
-        "-m", *LAUNCHERS[launcher], "experiment=smoke", "logger=csv_only", "graph.alpha=2,0.05",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    sweep = ["-m", *LAUNCHERS[launcher], "experiment=smoke", "logger=csv_only", "graph.alpha=2,0.05"]
+    env = {"PLANTED_JOB": planted, "WANDB_MODE": "disabled"}
+    return run_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, env=env, plant=PLANT)
 
 
 @pytest.mark.parametrize("launcher", list(LAUNCHERS))
@@ -121,17 +107,11 @@ app.run = run
 
 def planted_ensemble(tmp_path: Path, launcher: str, *overrides: str) -> subprocess.CompletedProcess:
     """``experiment=mine`` from the user's own config folder (``--config-dir``), as ensemble_jobs."""
-    site, user_conf = tmp_path / "site", tmp_path / "user_conf" / "experiment"
-    site.mkdir(), user_conf.mkdir(parents=True)
-    (site / "sitecustomize.py").write_text(PLANT_ENSEMBLE)
+    user_conf = tmp_path / "user_conf" / "experiment"
+    user_conf.mkdir(parents=True)
     (user_conf / "mine.yaml").write_text("# @package _global_\ndefaults:\n  - /experiment/ensemble_jobs\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    command = [
-        sys.executable, "-c", "import latentgraph.cli.main as app; app.entry()", "--config-dir", str(user_conf.parent),
-        "-m", *LAUNCHERS[launcher], "experiment=mine", "logger=csv_only", *overrides,
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    sweep = ["--config-dir", str(user_conf.parent), "-m", *LAUNCHERS[launcher], "experiment=mine", "logger=csv_only"]
+    return run_cli(*sweep, *overrides, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, plant=PLANT_ENSEMBLE)
 
 
 @pytest.mark.parametrize("launcher", list(LAUNCHERS))
