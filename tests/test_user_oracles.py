@@ -154,3 +154,18 @@ def test_an_oracle_entry_is_checked_when_the_config_is_composed(overrides, messa
 
     with pytest.raises(ConfigValueError, match=re.escape(message)):
         validated(*overrides)
+
+
+def test_a_model_file_changed_in_place_is_another_oracle_to_the_cache(tmp_path):
+    from test_config import validated
+
+    from latentgraph.pipeline.cache import perturbation_key
+
+    model = tmp_path / "tox.onnx"
+    model.write_bytes(b"first weights")
+    oracle = ["+attributes.oracles.tox._target_=a.b", f"+attributes.oracles.tox.args.path={model}"]
+    before = perturbation_key(validated(*oracle), {})
+    assert perturbation_key(validated(*oracle), {}) == before
+    model.write_bytes(b"other weights")
+    assert perturbation_key(validated(*oracle), {}) != before
+    assert perturbation_key(validated(), {}) == perturbation_key(validated("attributes.oracles={}"), {})
