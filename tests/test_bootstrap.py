@@ -11,12 +11,14 @@ from latentgraph.perturbation import run_perturbation
 
 @pytest.fixture(scope="module")
 def toy_result():
-    return run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=0, progress=False)
+    return run_perturbation(
+        ToyAutoencoder(), ToyAttributes(), base="prior", n_base=64, deltas=[-2, -1, 1, 2], seed=0, progress=False
+    )
 
 
 @pytest.fixture(scope="module")
 def stability(toy_result):
-    return bootstrap_graph(toy_result, n_boot=20, seed=0, n_permutations=999, alpha=0.05)
+    return bootstrap_graph(toy_result, n_boot=20, seed=0, n_permutations=999, alpha=0.05, structure="footprint")
 
 
 def test_true_edges_are_found_in_nearly_every_replicate_and_null_edges_almost_never(stability):

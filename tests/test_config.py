@@ -34,16 +34,56 @@ def test_trainer_options_compose_without_lightnings_distributed_sampler(option, 
     assert trainer.use_distributed_sampler is False  # the datamodule shards its own resumable order
 
 
+def _leaves(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _preset(path: Path) -> tuple[dict, str, list[str]]:
+    """A preset's own values, the package they land in ('' for _global_), and its parent options."""
+    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    package = "" if "@package _global_" in path.read_text() else f"{path.parent.name}."
+    parents = []  # options of the same group it extends: `- trained`, `- /model/wae@model`
+    for entry in raw.pop("defaults", []):
+        if isinstance(entry, str) and entry != "_self_":
+            name = entry.split("@")[0]
+            parents.append(CONF / f"{name.lstrip('/')}.yaml" if name.startswith("/") else path.parent / f"{name}.yaml")
+    return raw, package, parents
+
+
 @pytest.mark.parametrize(
-    "group", ["data", "model", "attributes", "trainer", "logger", "callbacks", "graph", "perturbation", "predictor"]
+    "path",
+    [path for path in sorted(CONF.glob("*/*.yaml")) if path.parent.name not in ("hydra", "hparams_search")],
+    ids=lambda path: f"{path.parent.name}/{path.stem}",
 )
-def test_schema_defaults_match_the_default_yaml(group):
-    """A Python user of the dataclasses gets the same defaults as a command-line user."""
+def test_no_preset_repeats_a_schema_default(path):
+    """The schema owns every default: a ``default.yaml`` holds none of its values, and another option
+    holds only what it changes (a value equal to the schema's is kept only where the option's own
+    parent option changed it, as ``attributes=descriptors`` turns off ``trained``'s classifiers)."""
     from latentgraph.config.schema import Config
 
-    composed = OmegaConf.to_container(compose_config(["paths.run_dir=/tmp/unused"])[group], resolve=True)
-    schema = OmegaConf.to_container(OmegaConf.structured(Config)[group], resolve=True)
-    assert composed == schema
+    schema = OmegaConf.structured(Config)
+    values, package, parents = _preset(path)
+    parent_values = {}
+    for parent in parents:
+        parent_values.update(dict(_leaves(_preset(parent)[0], package)))
+    for key, value in _leaves(values, package):
+        node = OmegaConf.select(schema, key, throw_on_missing=False)
+        default = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+        default = default.value if hasattr(default, "value") else default
+        if value == default and not (key in parent_values and parent_values[key] != default):
+            raise AssertionError(f"{path.parent.name}/{path.name}: {key}: {value!r} repeats the schema's default")
+
+
+def test_the_repeat_check_catches_a_repeated_default(tmp_path):
+    group = tmp_path / "graph"
+    group.mkdir()
+    (group / "default.yaml").write_text("alpha: 0.05\n")
+    with pytest.raises(AssertionError, match="graph.alpha: 0.05 repeats the schema's default"):
+        test_no_preset_repeats_a_schema_default(group / "default.yaml")
 
 
 def test_the_molecule_domain_replaces_data_attributes_and_classifiers():

@@ -232,7 +232,15 @@ def test_auto_needs_the_control():
 @pytest.fixture(scope="module")
 def noisy_results():
     return [
-        run_perturbation(NoisyToyAutoencoder(seed), ToyAttributes(), seed=seed, n_permutations=999, progress=False)
+        run_perturbation(
+            NoisyToyAutoencoder(seed),
+            ToyAttributes(),
+            base="prior",
+            deltas=[-2, -1, 1, 2],
+            seed=seed,
+            n_permutations=999,
+            progress=False,
+        )
         for seed in range(20)
     ]
 

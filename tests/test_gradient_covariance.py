@@ -60,7 +60,9 @@ def test_a_never_moving_attribute_is_isolated_and_p_values_are_valid():
 
 @pytest.fixture(scope="module")
 def toy_result():
-    return run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=0, progress=False)
+    return run_perturbation(
+        ToyAutoencoder(), ToyAttributes(), base="prior", n_base=64, deltas=[-2, -1, 1, 2], seed=0, progress=False
+    )
 
 
 def test_recovers_the_toys_blankets(toy_result):
@@ -104,7 +106,13 @@ class RotatedToyAutoencoder(ToyAutoencoder):
 
 def test_a_rotated_latent_basis_keeps_the_blankets_the_footprint_graph_loses():
     result = run_perturbation(
-        RotatedToyAutoencoder(), ToyAttributes(), n_base=256, deltas=[-2, -1, 1, 2], seed=0, progress=False
+        RotatedToyAutoencoder(),
+        ToyAttributes(),
+        base="prior",
+        n_base=256,
+        deltas=[-2, -1, 1, 2],
+        seed=0,
+        progress=False,
     )
     gradient = build_graph(result, structure="gradient_covariance")
     assert {a: gradient.markov_blanket(a) for a in TRUE_BLANKETS} == TRUE_BLANKETS

@@ -66,7 +66,9 @@ def test_shared_latent_structure_joins_attributes_with_a_common_latent():
 
 @pytest.fixture(scope="module")
 def toy_result():
-    return run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=0, progress=False)
+    return run_perturbation(
+        ToyAutoencoder(), ToyAttributes(), base="prior", n_base=64, deltas=[-2, -1, 1, 2], seed=0, progress=False
+    )
 
 
 def test_recovers_the_true_edges_dag_and_blankets(toy_result):
@@ -103,7 +105,7 @@ def test_null_latents_get_no_edges_over_20_seeds():
     discoveries = 0
     for seed in range(20):
         result = run_perturbation(
-            ToyAutoencoder(), ToyAttributes(), n_base=64, deltas=[-2, -1, 1, 2], seed=seed, progress=False
+            ToyAutoencoder(), ToyAttributes(), base="prior", n_base=64, deltas=[-2, -1, 1, 2], seed=seed, progress=False
         )
         edges = build_graph(result, alpha=0.05, structure="footprint").latent_edges
         assert TRUE_EDGES <= edges, seed  # every true edge, every seed

@@ -25,6 +25,7 @@ def test_deterministic_for_a_seed_and_independent_of_batch_size():
     run = lambda seed, batch: run_perturbation(
         ToyAutoencoder(),
         ToyAttributes(),
+        base="prior",
         n_base=16,
         deltas=[-1, 1],  # noqa: E731
         seed=seed,
@@ -48,7 +49,7 @@ def test_plain_callable_attributes_and_the_protocol():
 
     assert isinstance(ToyAutoencoder(), Autoencoder)
     result = run_perturbation(
-        ToyAutoencoder(), Lengths(), n_base=32, deltas=[1.0, 2.0], n_permutations=999, progress=False
+        ToyAutoencoder(), Lengths(), base="prior", n_base=32, deltas=[1.0, 2.0], n_permutations=999, progress=False
     )
     assert result.attribute_names == ["length", "k_count"]
     assert (result.sensitivity[:, 0] == 0).all()  # the toy's length never changes
@@ -82,7 +83,7 @@ def test_unscorable_decodes_are_counted_and_left_out(caplog):
 
     with caplog.at_level("WARNING"):
         result = run_perturbation(
-            ToyAutoencoder(), NaNForW(), n_base=32, deltas=[-1, 1], n_permutations=499, progress=False
+            ToyAutoencoder(), NaNForW(), base="prior", n_base=32, deltas=[-1, 1], n_permutations=499, progress=False
         )
     assert result.info["unscorable_decodes"] > 0 and "could not be scored" in caplog.text
     assert torch.isfinite(result.pvalues).all() and torch.isfinite(result.sensitivity).all()
@@ -100,7 +101,14 @@ def test_each_distinct_decode_is_scored_once_and_every_copy_gets_its_row():
 
     attributes = CountingAttributes()
     result = run_perturbation(
-        ToyAutoencoder(), attributes, n_base=16, deltas=[-1, 1], n_permutations=499, n_directions=0, progress=False
+        ToyAutoencoder(),
+        attributes,
+        base="prior",
+        n_base=16,
+        deltas=[-1, 1],
+        n_permutations=499,
+        n_directions=0,
+        progress=False,
     )
     assert all(len(set(batch)) == len(batch) for batch in attributes.batches)  # no sequence scored twice
     assert sum(len(batch) for batch in attributes.batches) < 16 + 16 * 6 * 2  # the toy's decodes repeat
@@ -122,7 +130,7 @@ def test_attributes_of_the_wrong_shape_are_a_clear_error():
             return torch.zeros(len(sequences), 3)
 
     with pytest.raises(ValueError, match=r"expected a tensor of shape \(\d+, 2\)"):
-        run_perturbation(ToyAutoencoder(), Broken(), n_base=4, deltas=[1], progress=False)
+        run_perturbation(ToyAutoencoder(), Broken(), base="prior", n_base=4, deltas=[1], progress=False)
 
 
 @pytest.mark.parametrize(
@@ -131,20 +139,20 @@ def test_attributes_of_the_wrong_shape_are_a_clear_error():
         ({"deltas": []}, "non-empty"),
         ({"deltas": [0.0, 1.0]}, "non-zero"),
         ({"n_base": 1}, "n_base"),
-        ({"base": "posterior"}, "needs sequences"),
+        ({"base": "posterior"}, "encodes n_base of the given sequences: pass sequences"),
         ({"base": "mean"}, "'prior' or 'posterior'"),
         ({"latent_scale": "data"}, "needs sequences"),
     ],
 )
 def test_bad_arguments(kwargs, message):
-    args = {"n_base": 4, "deltas": [1.0], "progress": False, **kwargs}
+    args = {"base": "prior", "n_base": 4, "deltas": [1.0], "progress": False, **kwargs}
     with pytest.raises(ValueError, match=message):
         run_perturbation(ToyAutoencoder(), ToyAttributes(), **args)
 
 
 def test_save_and_load_round_trip(tmp_path):
     result = run_perturbation(
-        ToyAutoencoder(), ToyAttributes(), n_base=8, deltas=[-1, 1], n_permutations=99, progress=False
+        ToyAutoencoder(), ToyAttributes(), base="prior", n_base=8, deltas=[-1, 1], n_permutations=99, progress=False
     )
     result.save(tmp_path / "perturbation")
     for name in ("result.npz", "summary.json", "sensitivity.csv", "pvalues.csv", "qvalues.csv", "change_rate.csv"):
@@ -172,12 +180,16 @@ class ThreadShard:
 @pytest.mark.parametrize("world_size", [2, 3])
 def test_sharded_across_processes_equals_one_process(world_size):
     settings = dict(n_base=10, deltas=[-2.0, 2.0], seed=3, batch_size=7, progress=False)
-    alone = run_perturbation(ToyAutoencoder(), ToyAttributes(), **settings)
+    alone = run_perturbation(ToyAutoencoder(), ToyAttributes(), base="prior", **settings)
     inbox, barrier, results = [None] * world_size, threading.Barrier(world_size), [None] * world_size
 
     def rank(r: int) -> None:
         results[r] = run_perturbation(
-            ToyAutoencoder(), ToyAttributes(), shard=ThreadShard(r, world_size, inbox, barrier), **settings
+            ToyAutoencoder(),
+            ToyAttributes(),
+            shard=ThreadShard(r, world_size, inbox, barrier),
+            base="prior",
+            **settings,
         )
 
     threads = [threading.Thread(target=rank, args=(r,)) for r in range(world_size)]

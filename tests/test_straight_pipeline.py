@@ -30,6 +30,7 @@ from latentgraph.config.schema import (
 from latentgraph.data import SequenceDataModule
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, build_graph
+from latentgraph.graph.build import graph_from_tests
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import run_perturbation
 from latentgraph.pipeline.cache import SOURCE_MODEL_KEYS
@@ -61,14 +62,23 @@ def _agree(library: dict, schema: dict, names) -> None:
 
 def test_library_defaults_equal_config_defaults():
     graph = _schema(GraphConfig)
-    _agree(_defaults(build_graph), graph, ["threshold", "alpha", "min_effect", "tau", "structure", "sem"])
-    # run_perturbation keeps prior codes and four steps as its own defaults: it must run without data
-    # sequences, which posterior codes need; the pipeline passes the schema's (posterior, ±2)
-    _agree(_defaults(run_perturbation), _schema(PerturbationConfig), ["n_base", "batch_size", "n_permutations"])
+    graph_settings = ["threshold", "alpha", "min_effect", "tau", "structure"]
+    _agree(_defaults(build_graph), graph, [*graph_settings, "sem"])
+    _agree(_defaults(graph_from_tests), graph, graph_settings)
+    perturbation = ["n_base", "deltas", "base", "batch_size", "n_permutations", "n_directions"]
+    _agree(_defaults(run_perturbation), _schema(PerturbationConfig), perturbation)
     _agree(
         _defaults(SequenceDataModule.__init__),
         _schema(DataConfig),
-        ["max_len", "batch_size", "num_workers", "augment_crop", "augment_substitution"],
+        [
+            "max_len",
+            "batch_size",
+            "num_workers",
+            "augment_crop",
+            "augment_substitution",
+            "bucket_by_length",
+            "alphabet",
+        ],
     )
     model = _schema(ModelConfig)
     # model.source says where the run's autoencoder comes from (fitted or shipped), not how it is built
@@ -183,9 +193,11 @@ def test_a_blanket_never_falls_back():
 
 def test_progress_bar_is_not_drawn_into_logs(capsys, caplog):
     with caplog.at_level(logging.INFO, logger="latentgraph.perturbation.engine"):
-        run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=4, deltas=[1.0], n_permutations=99)
+        run_perturbation(ToyAutoencoder(), ToyAttributes(), base="prior", n_base=4, deltas=[1.0], n_permutations=99)
     captured = capsys.readouterr()
     assert "━" not in captured.out + captured.err  # pytest captures: not a terminal
     assert any("perturbation: decode + score: " in r.getMessage() for r in caplog.records)  # a plain line instead
-    run_perturbation(ToyAutoencoder(), ToyAttributes(), n_base=4, deltas=[1.0], n_permutations=99, bars=True)
+    run_perturbation(
+        ToyAutoencoder(), ToyAttributes(), base="prior", n_base=4, deltas=[1.0], n_permutations=99, bars=True
+    )
     assert "perturbation" in capsys.readouterr().out  # asked for, it is drawn

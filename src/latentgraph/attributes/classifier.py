@@ -12,6 +12,7 @@ from torch import nn
 from typing_extensions import override
 
 from latentgraph.binary_module import BinaryClassifierModule
+from latentgraph.config.schema import ClassifierTrainingConfig
 from latentgraph.data.alphabet import PAD, get_alphabet
 from latentgraph.data.records import require_valid
 
@@ -35,11 +36,11 @@ class SequenceClassifier(BinaryClassifierModule):
         *,
         name: str = "amp",
         max_len: int = 50,
-        embedding_dim: int = 32,
-        channels: int = 64,
-        kernel_sizes: str = "3,5,7",
-        dropout: float = 0.3,
-        lr: float = 3e-3,
+        embedding_dim: int = ClassifierTrainingConfig.embedding_dim,
+        channels: int = ClassifierTrainingConfig.channels,
+        kernel_sizes: str = ClassifierTrainingConfig.kernel_sizes,
+        dropout: float = ClassifierTrainingConfig.dropout,
+        lr: float = ClassifierTrainingConfig.lr,
         weight_decay: float = 1e-4,
         alphabet: str = "peptides",
     ) -> None:

@@ -77,30 +77,40 @@ def _fraction(node: Any, name: str, *, closed_right: bool = False) -> None:
 
 @dataclass
 class DataConfig:
-    id_source: str = "modlamp:AMPvsUniProt"
+    """Data layer (docs/method.md §1). A source is ``modlamp:NAME``, a .csv file (sequence and label
+    columns) or a FASTA file."""
+
+    id_source: str = "modlamp:AMPvsUniProt"  # the labelled in-distribution set, split train/val/test
+    # out-of-distribution sets, deduplicated against every ID sequence
     ood_sources: list[str] = field(default_factory=lambda: ["modlamp:AMPvsTM"])
-    ood_csv: list[str] = field(default_factory=list)  # labelled CSVs (sequence,label), named by file stem
+    ood_csv: list[str] = field(default_factory=list)  # more OOD sets: CSVs (sequence,label), named by file stem
+    # extra unlabelled sequences for the autoencoder (modlamp, CSV or FASTA)
     corpus_sources: list[str] = field(default_factory=lambda: ["modlamp:ACPvsRandom", "modlamp:ACPvsTM"])
-    target: str = "amp"
+    target: str = "amp"  # the label column predicted downstream
     max_len: int = 50
-    bad_records: BadRecordPolicy = BadRecordPolicy.drop
+    bad_records: BadRecordPolicy = (
+        BadRecordPolicy.drop
+    )  # drop (counted, data/dropped.csv) or strict (an error naming it)
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     split_seed: int = 0
-    corpus_val_fraction: float = 0.1
-    corpus_limit: int | None = None
-    overlap: Overlap = Overlap.drop_from_id
+    corpus_val_fraction: float = 0.1  # the held-out part of the autoencoder corpus (reconstruction metrics)
+    corpus_limit: int | None = None  # a cap on the autoencoder corpus (smoke runs)
+    overlap: Overlap = (
+        Overlap.drop_from_id
+    )  # a sequence in an OOD set and the ID set leaves the ID set (or the OOD set)
     # each OOD sequence's nearest-neighbour identity to the ID training split and to the corpus:
     # measured and reported (data/summary.json, the report); max_identity drops OOD sequences above it
     identity: bool = True
     max_identity: float | None = None
-    augment_substitution: float = 0.1
-    augment_crop: float = 0.5
+    augment_substitution: float = 0.1  # training batches: the residue substitution rate
+    augment_crop: float = 0.5  # training batches: the fraction of rows cropped to a random window
     bucket_by_length: bool = False  # batches of similar length: faster epochs, not faster to accuracy
     batch_size: int = 64
     num_workers: int = 0
     alphabet: AlphabetName = AlphabetName.peptides  # how sequences are written (domain=molecules: selfies)
-    stereo: StereoPolicy = StereoPolicy.keep  # molecules: keep stereochemistry as written, or strip it
+    # molecules: keep stereochemistry as written (SELFIES: a record it cannot write is dropped, counted) or strip it
+    stereo: StereoPolicy = StereoPolicy.keep
 
     def __post_init__(self) -> None:
         _positive(self, "max_len", "batch_size")
@@ -137,26 +147,29 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """The autoencoder (docs/method.md §3): the built-in WAE's settings, or where a pre-trained or
+    custom one comes from."""
+
     latent_dim: int = 128
     embedding_dim: int = 64
     encoder_hidden: int = 128
     decoder_hidden: int = 256
     encoder_layers: int = 1
     decoder_layers: int = 1
-    word_dropout: float = 0.8
-    regularizer: Regularizer = Regularizer.mmd_rf
+    word_dropout: float = 0.8  # high on purpose: the decoder must read z, not its own prefix
+    regularizer: Regularizer = Regularizer.mmd_rf  # mmd_rf (WAE) or kl (VAE)
     beta: float = 1.0
     beta_start: float = 0.0
     beta_anneal_steps: int = 1000
     rf_features: int = 512
     mmd_sigma: float | None = None  # RBF bandwidth; null = sqrt(latent_dim)
     lr: float = 3e-3
-    lr_schedule: LrSchedule = LrSchedule.constant
+    lr_schedule: LrSchedule = LrSchedule.constant  # constant or cosine (decayed to 0 over the fit's steps)
     max_len: int = 50
-    decode: DecodeMode = DecodeMode.greedy
+    decode: DecodeMode = DecodeMode.greedy  # greedy or sample
     temperature: float = 1.0
-    prior_samples: int = 256
-    positional: bool = True
+    prior_samples: int = 256  # prior draws per validation epoch for the validity and uniqueness metrics
+    positional: bool = True  # position embeddings on encoder and decoder inputs (docs/design-choices.md)
     folded_decode: bool = True  # decode with the input projection folded into tables (same logits, faster)
     recurrence: Recurrence = Recurrence.auto  # training GRUs: packed (CPU) or nn (GPU); same function
     # fit: the run fits its WAE; shipped (model=pretrained): the shipped members are the run's fits, nothing is fitted;
@@ -306,6 +319,11 @@ def _all_descriptors() -> list[str]:
 class AttributesConfig:
     """Attribute oracles (docs/method.md §2): descriptors, trained classifiers, external models.
 
+    The default set is the twelve vectorised descriptors plus macrel's pre-trained ONNX AMP and
+    haemolysis models (columns ``macrel_amp``, ``macrel_hemolysis``). The target's oracle,
+    ``macrel_amp``, saw none of the run's labels: the paper's "pre-trained attribute classifier".
+    ``attributes=trained`` trains classifiers instead (``data=acp`` uses them).
+
     ``set`` names the combination for reports; ``descriptors``, ``use_classifiers`` and
     ``external`` say what it holds. The trained classifiers are cached by their settings.
     """
@@ -341,17 +359,22 @@ class AttributesConfig:
         _check(bool(has_any), "set", self.set, nothing)
 
 
+# the steps of the perturbation, in units of each latent's spread (a list field needs its default built)
+DELTAS: tuple[float, ...] = (-2.0, 2.0)
+
+
 @dataclass
 class PerturbationConfig:
     """Perturbation experiment (docs/method.md §4), run by the PerturbationCallback at fit end."""
 
     enabled: bool = True
-    n_base: int = 256
-    deltas: list[float] = field(default_factory=lambda: [-2.0, 2.0])
+    n_base: int = 256  # base codes N
+    deltas: list[float] = field(default_factory=lambda: list(DELTAS))  # steps in units of each latent's spread
+    # posterior: codes of held-out corpus sequences (on the learned manifold); prior: N(0, I)
     base: Base = Base.posterior
-    latent_scale: LatentScale = LatentScale.data
-    batch_size: int = 4096
-    n_permutations: int | None = None
+    latent_scale: LatentScale = LatentScale.data  # data: each latent's std over encoded held-out sequences; unit: 1
+    batch_size: int = 4096  # perturbed codes decoded and scored per chunk (the memory bound)
+    n_permutations: int | None = None  # sign flips per test; null: enough for one pair to pass BH at alpha 0.05 alone
     n_directions: int = 16  # random unit directions of the control that graph.min_effect=auto tests against
 
     def __post_init__(self) -> None:
@@ -376,13 +399,18 @@ class PerturbationConfig:
 class GraphConfig:
     """Edge test and graph structure (docs/method.md §4-5)."""
 
-    threshold: Threshold = Threshold.fdr
+    threshold: Threshold = Threshold.fdr  # fdr: q < alpha and the effect rule (min_effect); fixed: S >= tau
     alpha: float = 0.05
     # "auto": beat the random-direction control (docs/method.md §5c); a number: the floor S >= min_effect
     min_effect: Any = AUTO
     tau: float = 0.1
+    # gradient_covariance: partial correlations of the attributes' gradients, the most reproducible graph
+    # measured without labels (docs/method.md §5d); footprint: strict footprint inclusion, the paper's literal
+    # reading (experiment=footprint); shared_latent: any shared latent
     structure: Structure = Structure.gradient_covariance
-    sem: Sem = Sem.linear
+    sem: Sem = Sem.linear  # structural equations: linear or mlp
+    # the target's blanket is empty: skip (say so; no comparison needs it), all (every feature attribute; its
+    # comparison with all is then not made) or fail
     empty_blanket: EmptyBlanket = EmptyBlanket.skip
     bootstrap: int = 50  # B resamples of the base codes: edge and blanket frequencies (graph/stability.json)
 
@@ -407,18 +435,21 @@ class GraphConfig:
 class PredictorConfig:
     """Predictors on attribute features (docs/method.md §6)."""
 
-    model: PredictorModel = PredictorModel.logistic
+    model: PredictorModel = PredictorModel.logistic  # logistic or mlp, on standardised attributes
     seeds: int = 5
-    regime: RegimeChoice = RegimeChoice.all
+    regime: RegimeChoice = RegimeChoice.all  # all, or one of supervised, unsupervised, fewshot, limited
     feature_sets: list[FeatureSet] = field(default_factory=lambda: list(FeatureSet))
-    fewshot_k: list[int] = field(default_factory=lambda: [8, 16, 32, 64])
-    limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    fewshot_k: list[int] = field(default_factory=lambda: [8, 16, 32, 64])  # OOD examples a model is fine-tuned on
+    limited_n: list[int] = field(default_factory=lambda: [16, 32, 64, 128])  # labelled ID training sizes
     limited_subsamples: int = 50  # label subsamples per n, the same rows for every feature set
-    limited_c: float = 1.0  # the limited regime's L2 prior (inverse strength, scikit-learn's C)
-    selection: Selection = Selection.regime  # which labelled rows the selection baselines choose from
+    # the limited regime: L2 prior 1/(2·C·n) on the weights, a fixed budget of max_steps, no early stopping
+    limited_c: float = 1.0
+    # regime: each selection baseline chooses from the labelled rows its predictor trains on (limited: its n
+    # labels); full_train: always from the whole ID training split (a second, named protocol)
+    selection: Selection = Selection.regime
     jobs: int = -1  # processes for the selection baselines on every label subsample (joblib; -1: every core)
-    prior_samples: int = 2000
-    max_steps: int = 500
+    prior_samples: int = 2000  # the unsupervised regime: prior decodes labelled by the target oracle
+    max_steps: int = 500  # full-batch AdamW steps (supervised, unsupervised: early stopping on the ID val loss)
     patience: int = 25
     lr: float = 1e-2
     fewshot_steps: int = 100
@@ -460,7 +491,9 @@ class TrainerConfig:
     max_steps: int = -1
     gradient_clip_val: float = 1.0
     log_every_n_steps: int = 10
-    check_val_every_n_epoch: int = 10
+    check_val_every_n_epoch: int = (
+        10  # each validation costs about 1 s of a default fit; the fit's end always validates
+    )
     limit_train_batches: Any = 1.0
     limit_val_batches: Any = 1.0
     num_sanity_val_steps: int = 0
@@ -481,6 +514,8 @@ class TrainerConfig:
 
 @dataclass
 class CsvLoggerConfig:
+    """A CSV logger always; W&B offline by default (``wandb sync <run>/wandb/offline-run-*`` uploads later)."""
+
     name: str = "csv"
 
 
@@ -491,7 +526,7 @@ class WandbLoggerConfig:
     mode: str | None = None  # "disabled" turns W&B into a no-op (tests)
     project: str = "latentgraph"
     entity: str | None = None
-    group: str | None = None
+    group: str | None = None  # null: the sweep directory in a multirun, else none
     job_type: str | None = None  # null: the CLI stage ("pipeline" for stage=all, "graph" for stage=graph)
     tags: list[str] = field(default_factory=list)
 

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from typing_extensions import override
 
+from latentgraph.config.schema import DataConfig
 from latentgraph.data.alphabet import PEPTIDES, Alphabet, get_alphabet
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data
@@ -126,13 +127,13 @@ class SequenceDataModule(pl.LightningDataModule):
         *,
         prepared: PreparedData | None = None,
         seed: int = 0,
-        max_len: int = 50,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        augment_crop: float = 0.5,
-        augment_substitution: float = 0.1,
-        bucket_by_length: bool = False,
-        alphabet: str = "peptides",
+        max_len: int = DataConfig.max_len,
+        batch_size: int = DataConfig.batch_size,
+        num_workers: int = DataConfig.num_workers,
+        augment_crop: float = DataConfig.augment_crop,
+        augment_substitution: float = DataConfig.augment_substitution,
+        bucket_by_length: bool = DataConfig.bucket_by_length,
+        alphabet: str = DataConfig.alphabet,
         **data_config: Any,
     ) -> None:
         super().__init__()

@@ -11,7 +11,8 @@ import networkx as nx
 import torch
 
 from latentgraph.artifacts import atomic_target, write_json
-from latentgraph.config.choices import AUTO, Sem, Structure, Threshold
+from latentgraph.config.choices import Sem, Structure, Threshold
+from latentgraph.config.schema import GraphConfig
 from latentgraph.graph.gradient_covariance import gradient_covariance
 from latentgraph.graph.sem import design_rows, held_out_r2
 from latentgraph.graph.structure import (
@@ -131,12 +132,12 @@ class AttributeGraph:
 def build_graph(
     result: PerturbationResult,
     *,
-    threshold: Threshold | str = Threshold.fdr,
-    alpha: float = 0.05,
-    min_effect: float | str = AUTO,
-    tau: float = 0.1,
-    structure: Structure | str = Structure.gradient_covariance,
-    sem: Sem | str = Sem.linear,
+    threshold: Threshold | str = GraphConfig.threshold,
+    alpha: float = GraphConfig.alpha,
+    min_effect: float | str = GraphConfig.min_effect,
+    tau: float = GraphConfig.tau,
+    structure: Structure | str = GraphConfig.structure,
+    sem: Sem | str = GraphConfig.sem,
 ) -> AttributeGraph:
     """Edges from the tests, footprints, the attribute graph, and the SEM fit.
 
@@ -146,10 +147,12 @@ def build_graph(
         min_effect: the effect-size rule under ``"fdr"``: ``"auto"`` (the pair must also beat the
             random-direction control, ``control q < alpha``; docs/method.md §5c) or a number, the
             floor ``S ≥ min_effect``.
-        structure: ``"footprint"`` (strict footprint inclusion, the default), ``"shared_latent"``,
-            or ``"gradient_covariance"`` (partial correlations of the attributes' gradient
-            covariance, BH at ``alpha``; :mod:`latentgraph.graph.gradient_covariance`). The latent
-            edges and footprints are the same under every structure.
+        structure: ``"gradient_covariance"`` (partial correlations of the attributes' gradient
+            covariance, BH at ``alpha``; :mod:`latentgraph.graph.gradient_covariance`; the default),
+            ``"footprint"`` (strict footprint inclusion) or ``"shared_latent"``. The latent edges and
+            footprints are the same under every structure.
+
+    Every default is the config's (:class:`~latentgraph.config.schema.GraphConfig`).
         sem: ``"linear"`` or ``"mlp"`` structural equations.
     """
     threshold, sem, structure = Threshold(threshold), Sem(sem), Structure(structure)  # ValueError names the choices
@@ -177,11 +180,11 @@ def graph_from_tests(
     sensitivity: torch.Tensor,
     qvalues: torch.Tensor,
     *,
-    threshold: Threshold | str = Threshold.fdr,
-    alpha: float = 0.05,
-    min_effect: float | str = AUTO,
-    tau: float = 0.1,
-    structure: Structure | str = Structure.footprint,
+    threshold: Threshold | str = GraphConfig.threshold,
+    alpha: float = GraphConfig.alpha,
+    min_effect: float | str = GraphConfig.min_effect,
+    tau: float = GraphConfig.tau,
+    structure: Structure | str = GraphConfig.structure,
     control_qvalues: torch.Tensor | None = None,
     effects: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> AttributeGraph:

@@ -19,6 +19,7 @@ from torch import nn
 from typing_extensions import override
 
 from latentgraph.config.choices import Recurrence
+from latentgraph.config.schema import ModelConfig
 from latentgraph.data.alphabet import BOS, EOS, PAD, PEPTIDES, UNK, Alphabet, get_alphabet
 from latentgraph.data.records import require_valid
 from latentgraph.models.folded_gru import fold_input, gru_step
@@ -71,28 +72,28 @@ class SequenceWAE(EpochMeanTrainingCurves):
     def __init__(
         self,
         *,
-        latent_dim: int = 128,
-        embedding_dim: int = 64,
-        encoder_hidden: int = 128,
-        decoder_hidden: int = 256,
-        encoder_layers: int = 1,
-        decoder_layers: int = 1,
-        word_dropout: float = 0.8,
-        regularizer: str = "mmd_rf",
-        beta: float = 1.0,
-        beta_start: float = 0.0,
-        beta_anneal_steps: int = 1000,
-        rf_features: int = 512,
-        mmd_sigma: float | None = None,
-        lr: float = 3e-3,
-        lr_schedule: str = "constant",
-        max_len: int = 50,
-        decode: str = "greedy",
-        temperature: float = 1.0,
-        prior_samples: int = 256,
-        positional: bool = True,
-        folded_decode: bool = True,
-        recurrence: str = "auto",
+        latent_dim: int = ModelConfig.latent_dim,
+        embedding_dim: int = ModelConfig.embedding_dim,
+        encoder_hidden: int = ModelConfig.encoder_hidden,
+        decoder_hidden: int = ModelConfig.decoder_hidden,
+        encoder_layers: int = ModelConfig.encoder_layers,
+        decoder_layers: int = ModelConfig.decoder_layers,
+        word_dropout: float = ModelConfig.word_dropout,
+        regularizer: str = ModelConfig.regularizer,
+        beta: float = ModelConfig.beta,
+        beta_start: float = ModelConfig.beta_start,
+        beta_anneal_steps: int = ModelConfig.beta_anneal_steps,
+        rf_features: int = ModelConfig.rf_features,
+        mmd_sigma: float | None = ModelConfig.mmd_sigma,
+        lr: float = ModelConfig.lr,
+        lr_schedule: str = ModelConfig.lr_schedule,
+        max_len: int = ModelConfig.max_len,
+        decode: str = ModelConfig.decode,
+        temperature: float = ModelConfig.temperature,
+        prior_samples: int = ModelConfig.prior_samples,
+        positional: bool = ModelConfig.positional,
+        folded_decode: bool = ModelConfig.folded_decode,
+        recurrence: str = ModelConfig.recurrence,
         alphabet: str = "peptides",
     ) -> None:
         super().__init__()

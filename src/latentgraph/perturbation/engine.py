@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from latentgraph.config.choices import Base, LatentScale
+from latentgraph.config.schema import DELTAS, PerturbationConfig
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
     benjamini_hochberg,
@@ -78,7 +79,10 @@ def _base_codes(
     if base != "posterior":
         raise ValueError(f"base must be 'prior' or 'posterior', got {base!r}")
     if not sequences:
-        raise ValueError("base='posterior' needs sequences to encode")
+        raise ValueError(
+            "base='posterior' (the default, as in the config) encodes n_base of the given sequences: pass "
+            "sequences=[...], or base='prior' to draw the base codes from the prior"
+        )
     if len(sequences) < n_base:
         log.warning("base='posterior': only %d sequences for n_base=%d; using all of them", len(sequences), n_base)
     picked = torch.randperm(len(sequences), generator=generator)[:n_base].tolist()
@@ -96,15 +100,15 @@ def run_perturbation(
     autoencoder: Autoencoder,
     attributes: Attributes,
     *,
-    n_base: int = 256,
-    deltas: Sequence[float] = (-2.0, -1.0, 1.0, 2.0),
-    base: Base | str = Base.prior,
+    n_base: int = PerturbationConfig.n_base,
+    deltas: Sequence[float] = DELTAS,
+    base: Base | str = PerturbationConfig.base,
     sequences: Sequence[str] | None = None,
     seed: int = 0,
-    batch_size: int = 4096,
+    batch_size: int = PerturbationConfig.batch_size,
     latent_scale: LatentScale | str | None = None,
-    n_permutations: int | None = None,
-    n_directions: int = 16,
+    n_permutations: int | None = PerturbationConfig.n_permutations,
+    n_directions: int = PerturbationConfig.n_directions,
     progress: bool | None = None,
     shard: Shard | None = None,
     bars: bool | None = None,
@@ -115,12 +119,14 @@ def run_perturbation(
         autoencoder: a :class:`~latentgraph.perturbation.protocol.Autoencoder`.
         attributes: anything with ``names`` that maps ``list[str]`` to ``Tensor[n, len(names)]``.
         n_base: number of base codes ``N``; deltas: the steps ``δ_k`` (non-zero), in latent scales.
-        base: ``"prior"`` (codes drawn from the prior) or ``"posterior"`` (codes of ``n_base``
-            sequences drawn from ``sequences``, which ``latent_scale="data"`` needs too).
+        base: ``"posterior"`` (codes of ``n_base`` sequences drawn from ``sequences``, which
+            ``latent_scale="data"`` needs too) or ``"prior"`` (codes drawn from the prior, no
+            sequences needed).
         seed: seeds the base codes and the tests (the result is deterministic for a seed).
         batch_size: codes decoded and scored per chunk (bounds memory).
         latent_scale: ``"data"`` (each latent's standard deviation over the encoded
-            ``sequences``) or ``"unit"`` (1). Default: ``"data"`` when sequences are given.
+            ``sequences``) or ``"unit"`` (1). Default: the config's ``"data"`` when sequences are
+            given, else ``"unit"``.
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
             alone, :func:`~latentgraph.perturbation.edge_tests.permutations_for`); also the null
             draws of the random-direction control.
@@ -133,6 +139,8 @@ def run_perturbation(
         shard: split the decoding across DDP ranks: each decodes a contiguous ``1/world_size`` of the
             codes and rank zero gathers the effects and runs the tests, with a single process's
             result; ranks other than zero return ``None``.
+
+    Every default is the config's (:class:`~latentgraph.config.schema.PerturbationConfig`).
     """
     deltas_t = torch.as_tensor(list(deltas), dtype=torch.float32)
     _check_design(deltas_t, n_base, n_directions)
