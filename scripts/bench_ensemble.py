@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from latentgraph.run_layout import RunLayout, SweepLayout
@@ -87,8 +86,8 @@ def seconds_per_step(batch_size: int, steps: int) -> float:
     torch.manual_seed(settings.seed)
     model = SequenceWAE(**model_kwargs(settings.model, settings.data.alphabet)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.model.lr, fused=True)
-    prepared = prepare_data(**asdict(settings.data))
-    module = SequenceDataModule(prepared=prepared, seed=settings.seed, **asdict(settings.data))
+    prepared = prepare_data(settings.data)
+    module = SequenceDataModule(settings.data, prepared=prepared, seed=settings.seed)
     module.setup("fit")
     batches = itertools.cycle(list(itertools.islice(module.train_dataloader(), steps + 1)))  # one epoch, reused
     start = 0.0

@@ -28,7 +28,7 @@ import argparse
 import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import pytorch_lightning as pl
 import torch
@@ -76,7 +76,7 @@ class Fit:
         # Adam as SequenceWAE.configure_optimizers builds it (fused since 2026-11-30; "today" is before)
         fused = self.name != "today"
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.model.lr, fused=fused)
-        self.module = SequenceDataModule(prepared=self.data, seed=self.settings.seed, **asdict(self.settings.data))
+        self.module = SequenceDataModule(self.settings.data, prepared=self.data, seed=self.settings.seed)
         self.module.setup("fit")
         self.module.fit_position = lambda: FitPosition(self.epochs, 0)  # the sampler's epoch, no Trainer
         total = self.settings.trainer.max_epochs * len(self.module.train_dataloader())
@@ -124,7 +124,7 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
     epochs = f"trainer.max_epochs={args.max_epochs}"  # every fit may run as long as the loop (a candidate may override)
     new = default_settings(epochs)
     today = default_settings(epochs, *TODAY)
-    data = prepare_data(**asdict(new.data))
+    data = prepare_data(new.data)
     fits = [Fit("today", today, data)] + ([] if args.skip_new else [Fit("new", new, data)])
     fits += [Fit(" ".join(extra), default_settings(epochs, *extra), data) for extra in (a.split() for a in args.also)]
     reached: dict[str, tuple[int, float] | None] = {fit.name: None for fit in fits}
@@ -167,7 +167,7 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
 
 def overhead(args: argparse.Namespace) -> None:
     settings = default_settings()
-    data = prepare_data(**asdict(settings.data))
+    data = prepare_data(settings.data)
     plain, lightning = [], []
     for _ in range(args.repeats):
         fit = Fit("plain", settings, data)
@@ -187,7 +187,7 @@ def overhead(args: argparse.Namespace) -> None:
 def lightning_fit(settings: Config, data, epochs: int) -> float:
     torch.manual_seed(settings.seed)
     model = SequenceWAE(**model_kwargs(settings.model, settings.data.alphabet))
-    module = SequenceDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
+    module = SequenceDataModule(settings.data, prepared=data, seed=settings.seed)
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",

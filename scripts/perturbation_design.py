@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
 from itertools import product
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def main() -> None:
     with initialize_config_module(config_module="latentgraph.conf", version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"paths.run_dir={args.run_dir / 'design'}", *args.overrides])
     settings = validate_config(cfg)
-    data = prepare_data(**asdict(settings.data))
+    data = prepare_data(settings.data)
     classifiers = train_attribute_classifiers(settings, data, Path(settings.paths.run_dir))
     attributes, summary = build_run_attribute_set(settings, classifiers, data, Path(settings.paths.run_dir))
     held_out = list(data.corpus_val)

@@ -27,7 +27,7 @@ from latentgraph.config.schema import (
     PerturbationConfig,
     PredictorConfig,
 )
-from latentgraph.data import SequenceDataModule
+from latentgraph.data import SequenceDataModule, prepare_data
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, build_graph
 from latentgraph.graph.build import graph_from_tests
@@ -67,26 +67,25 @@ def test_library_defaults_equal_config_defaults():
     _agree(_defaults(graph_from_tests), graph, graph_settings)
     perturbation = ["n_base", "deltas", "base", "batch_size", "n_permutations", "n_directions"]
     _agree(_defaults(run_perturbation), _schema(PerturbationConfig), perturbation)
-    _agree(
-        _defaults(SequenceDataModule.__init__),
-        _schema(DataConfig),
-        [
-            "max_len",
-            "batch_size",
-            "num_workers",
-            "augment_crop",
-            "augment_substitution",
-            "bucket_by_length",
-            "alphabet",
-        ],
-    )
     model = _schema(ModelConfig)
     # model.source says where the run's autoencoder comes from (fitted or shipped), not how it is built
     _agree(_defaults(SequenceWAE.__init__), model, [name for name in model if name not in SOURCE_MODEL_KEYS])
-    # the predictors take the config's own PredictorConfig: one type, so no defaults to keep equal
+    # the predictors and the data layer take the config's own PredictorConfig and DataConfig: no defaults to keep equal
     assert PredictorConfig().regimes == ["supervised", "unsupervised", "fewshot", "limited"]
     classifier = ClassifierTrainingConfig().model_kwargs()
     _agree(_defaults(SequenceClassifier.__init__), classifier, list(classifier))
+
+
+def test_the_data_layer_takes_the_typed_settings_and_refuses_a_name_it_does_not_know():
+    module = SequenceDataModule(DataConfig(batch_size=32), seed=1, augment_crop=0.0)
+    assert (module.batch_size, module.augment_crop, module.max_len) == (32, 0.0, DataConfig().max_len)
+    assert SequenceDataModule().settings == DataConfig()  # the schema's defaults, written once
+    with pytest.raises(TypeError, match=r"\['batch_sise'\] are not DataConfig settings; known: id_source"):
+        SequenceDataModule(batch_sise=32)
+    with pytest.raises(TypeError, match=r"\['targte'\] are not DataConfig settings"):
+        prepare_data(targte="amp")  # it once swallowed unknown names
+    with pytest.raises(ConfigValueError, match="val_fraction"):
+        prepare_data(val_fraction=1.5)  # checked as the config's values are
 
 
 def test_compose_api_works_in_a_fresh_interpreter(tmp_path):

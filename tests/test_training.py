@@ -65,7 +65,6 @@ def test_notebook_executes_against_a_smoke_run(smoke_config, tmp_path):
 
 
 def test_validating_every_other_epoch_fits_the_same_model_and_reports_the_final_ones_quality(tmp_path):
-    from dataclasses import asdict
 
     from conftest import settings_for
 
@@ -75,7 +74,7 @@ def test_validating_every_other_epoch_fits_the_same_model_and_reports_the_final_
 
     quiet = ["experiment=smoke", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
     every_epoch = settings_for(*quiet, "trainer.check_val_every_n_epoch=1")
-    data = prepare_data(**asdict(every_epoch.data))
+    data = prepare_data(every_epoch.data)
     fits = {}
     for every in (1, 2):  # 3 epochs: validating every other epoch skips the last one
         run_dir = tmp_path / str(every)

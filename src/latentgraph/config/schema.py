@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from difflib import get_close_matches
 from typing import Any
 
@@ -772,6 +772,16 @@ class Config:
             self.model.max_len,
             f"must equal data.max_len={self.data.max_len}",
         )
+
+
+def with_changes(settings: Any, **changes: Any) -> Any:
+    """``settings`` (a schema dataclass) with some values replaced by name and checked again; a name
+    that is not one of its settings raises ``TypeError`` naming it and the known ones."""
+    known = [f.name for f in fields(settings)]
+    unknown = sorted(set(changes) - set(known))
+    if unknown:
+        raise TypeError(f"{unknown} are not {type(settings).__name__} settings; known: {', '.join(known)}")
+    return replace(settings, **changes) if changes else settings
 
 
 def register_configs() -> None:

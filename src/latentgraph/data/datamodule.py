@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from typing_extensions import override
 
-from latentgraph.config.schema import DataConfig
+from latentgraph.config.schema import DataConfig, with_changes
 from latentgraph.data.alphabet import PEPTIDES, Alphabet, get_alphabet
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data
@@ -115,7 +115,8 @@ class SequenceDataModule(pl.LightningDataModule):
     """Prepares the data once (``setup``) and serves the autoencoder corpus.
 
     Args:
-        data_config: the ``data`` config node's keys (``**cfg.data``).
+        settings: the run's ``data`` config (its defaults when omitted); ``changes`` replace some of
+            its values by name, as :func:`~latentgraph.data.prepare_data` takes them.
         prepared: already prepared data (skips reading the sources).
         seed: the run's seed; the training order and augmentation of each step derive from it
             (see :mod:`latentgraph.seeding`), so a resumed fit sees the batches the uninterrupted
@@ -124,28 +125,23 @@ class SequenceDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
+        settings: DataConfig | None = None,
+        /,
         *,
         prepared: PreparedData | None = None,
         seed: int = 0,
-        max_len: int = DataConfig.max_len,
-        batch_size: int = DataConfig.batch_size,
-        num_workers: int = DataConfig.num_workers,
-        augment_crop: float = DataConfig.augment_crop,
-        augment_substitution: float = DataConfig.augment_substitution,
-        bucket_by_length: bool = DataConfig.bucket_by_length,
-        alphabet: str = DataConfig.alphabet,
-        **data_config: Any,
+        **changes: Any,
     ) -> None:
         super().__init__()
         self.seed = int(seed)
-        self.data_config = {**data_config, "max_len": max_len, "alphabet": alphabet}
-        self.alphabet = get_alphabet(alphabet)  # prepare_data's settings when prepared is None
-        self.max_len = int(max_len)
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
-        self.augment_crop = float(augment_crop)
-        self.augment_substitution = float(augment_substitution)
-        self.bucket_by_length = bool(bucket_by_length)
+        self.settings = with_changes(settings or DataConfig(), **changes)  # prepare_data's, when prepared is None
+        self.alphabet = get_alphabet(self.settings.alphabet)
+        self.max_len = int(self.settings.max_len)
+        self.batch_size = int(self.settings.batch_size)
+        self.num_workers = int(self.settings.num_workers)
+        self.augment_crop = float(self.settings.augment_crop)
+        self.augment_substitution = float(self.settings.augment_substitution)
+        self.bucket_by_length = bool(self.settings.bucket_by_length)
         self.prepared = prepared
         self._train: TokenDataset | None = None
         self._val: TokenDataset | None = None
@@ -153,7 +149,7 @@ class SequenceDataModule(pl.LightningDataModule):
     @override
     def setup(self, stage: str | None = None) -> None:
         if self.prepared is None:
-            self.prepared = prepare_data(**self.data_config)
+            self.prepared = prepare_data(self.settings)
         if self._train is None:
             self._train = TokenDataset(self.prepared.corpus_train, self.max_len, self.alphabet)
             self._val = TokenDataset(self.prepared.corpus_val, self.max_len, self.alphabet)

@@ -12,11 +12,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.config.schema import DataConfig, with_changes
 from latentgraph.data.alphabet import reading_alphabet
 from latentgraph.data.identity import MOLECULE_MEASURE, PEPTIDE_MEASURE, distribution, nearest_identity
 from latentgraph.data.records import DataError, DropLog, RecordFilter
@@ -48,30 +50,13 @@ class PreparedData:
         return set(self.id_train["sequence"]) | set(self.id_val["sequence"]) | set(self.id_test["sequence"])
 
 
-def prepare_data(
-    *,
-    id_source: str,
-    ood_sources: list[str],
-    corpus_sources: list[str],
-    target: str,
-    max_len: int,
-    bad_records: str,
-    val_fraction: float,
-    test_fraction: float,
-    split_seed: int,
-    corpus_val_fraction: float,
-    corpus_limit: int | None = None,
-    overlap: str = "drop_from_id",
-    ood_csv: list[str] | None = None,
-    alphabet: str = "peptides",
-    stereo: str = "keep",
-    identity: bool = True,
-    max_identity: float | None = None,
-    **_: object,
-) -> PreparedData:
+def prepare_data(settings: DataConfig | None = None, /, **changes: Any) -> PreparedData:
     """Build the ID splits, OOD sets and autoencoder corpus from source specs.
 
-    Accepts the ``data`` config's keys as keyword arguments (``prepare_data(**cfg.data)``).
+    ``settings`` is the run's ``data`` config (:class:`~latentgraph.config.schema.DataConfig`; its
+    defaults when omitted); ``changes`` replace some of its values by name
+    (``prepare_data(settings, target="acp")``), checked as the config's are: a name that is not a
+    data setting raises ``TypeError`` naming it. Only the reading and splitting settings matter here.
     ``ood_csv`` adds labelled CSV files (a ``sequence`` column and a ``label`` column, read as the
     target) as further OOD sets, each named by its file stem.
     ``alphabet`` (``peptides``, ``selfies``, ``smiles``) says how records are read and checked:
@@ -95,24 +80,47 @@ def prepare_data(
         DataError: a missing file, an unreadable format, a missing target column, or (under
             ``bad_records=strict``) the first bad record.
     """
+    config = with_changes(settings or DataConfig(), **changes)
     drop_log = DropLog()
     record_filter = RecordFilter(
-        max_len=max_len, policy=bad_records, drop_log=drop_log, alphabet=reading_alphabet(alphabet, stereo)
+        max_len=config.max_len,
+        policy=config.bad_records,
+        drop_log=drop_log,
+        alphabet=reading_alphabet(config.alphabet, config.stereo),
     )
     sources = _SourceReader(record_filter)
     summary: dict = {"sources": sources.summary}
-    id_name, id_frame = sources.load(id_source)
-    if target not in id_frame.columns:
+    id_name, id_frame = sources.load(config.id_source)
+    if config.target not in id_frame.columns:
         labels = [c for c in id_frame.columns if c != "sequence"]
         raise DataError(
-            f"ID source {id_source!r} has no label column {target!r} for data.target (labels: {labels or 'none'})"
+            f"ID source {config.id_source!r} has no label column {config.target!r} for data.target "
+            f"(labels: {labels or 'none'})"
         )
-    ood = _ood_sets(sources, [*ood_sources, *(ood_csv or [])], set(ood_csv or []), target, id_name)
+    ood = _ood_sets(
+        sources, [*config.ood_sources, *(config.ood_csv or [])], set(config.ood_csv or []), config.target, id_name
+    )
     id_frame, splits, ood, ood_all = _split_without_overlap(
-        id_frame, ood, sources.summary, target, overlap, id_source, id_name, val_fraction, test_fraction, split_seed
+        id_frame,
+        ood,
+        sources.summary,
+        config.target,
+        config.overlap,
+        config.id_source,
+        id_name,
+        config.val_fraction,
+        config.test_fraction,
+        config.split_seed,
     )
     corpus_train, corpus_val = _autoencoder_corpus(
-        sources, id_frame, corpus_sources, ood_all, summary, corpus_limit, corpus_val_fraction, split_seed
+        sources,
+        id_frame,
+        config.corpus_sources,
+        ood_all,
+        summary,
+        config.corpus_limit,
+        config.corpus_val_fraction,
+        config.split_seed,
     )
     conflicts = (
         pd.concat(sources.conflicts, ignore_index=True)
@@ -120,17 +128,21 @@ def prepare_data(
         else pd.DataFrame(columns=["sequence", "source"])
     )
     identity_dropped = pd.DataFrame(columns=IDENTITY_DROPPED_COLUMNS)
-    if identity or max_identity is not None:
+    if config.identity or config.max_identity is not None:
         references = {
             "id_train": list(splits[0]["sequence"]),
             "id": list(id_frame["sequence"]),
             "corpus": corpus_train + corpus_val,
         }
-        ood, summary["identity"], identity_dropped = _identity(ood, references, target, alphabet, max_identity)
-    summary.update(_counts(target, id_name, splits, ood, (corpus_train, corpus_val), drop_log, len(conflicts)))
+        ood, summary["identity"], identity_dropped = _identity(
+            ood, references, config.target, config.alphabet, config.max_identity
+        )
+    summary.update(_counts(config.target, id_name, splits, ood, (corpus_train, corpus_val), drop_log, len(conflicts)))
     for name, frame in ood.items():
-        _check_two_classes(name, frame, target)
-    return PreparedData(target, *splits, ood, corpus_train, corpus_val, drop_log, conflicts, summary, identity_dropped)
+        _check_two_classes(name, frame, config.target)
+    return PreparedData(
+        config.target, *splits, ood, corpus_train, corpus_val, drop_log, conflicts, summary, identity_dropped
+    )
 
 
 def _identity(

@@ -294,7 +294,7 @@ def train_autoencoder(
     """
     pl.seed_everything(settings.seed, workers=True, verbose=False)
 
-    datamodule = SequenceDataModule(prepared=data, seed=settings.seed, **asdict(settings.data))
+    datamodule = SequenceDataModule(settings.data, prepared=data, seed=settings.seed)
     log.info("Instantiating model <%s>", SequenceWAE.__name__)
     kwargs = model_kwargs(settings.model, settings.data.alphabet)
     if ckpt_path is not None:

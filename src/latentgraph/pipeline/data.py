@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -17,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def data_stage(settings: DataConfig, run_dir: Path) -> PreparedData:
     """Read and split the configured sources; write ``data/`` and print the data report."""
-    data = prepare_data(**asdict(settings))
+    data = prepare_data(settings)
     write_data_report(data, run_dir)
     print_data_summary(data)
     return data

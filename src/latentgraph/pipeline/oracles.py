@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -74,9 +74,9 @@ def _labelled_splits(cfg: Config, name: str, spec: ClassifierSpec, data: Prepare
     """
     if uses_run_split(cfg, name, spec):
         return ClassifierData(data.id_train, data.id_val, data.id_test, data.ood)
-    data_cfg = asdict(cfg.data)
-    data_cfg.update(id_source=spec.train_source, ood_sources=[], corpus_sources=[], target=name, identity=False)
-    splits = prepare_data(**data_cfg)
+    splits = prepare_data(
+        cfg.data, id_source=spec.train_source, ood_sources=[], corpus_sources=[], target=name, identity=False
+    )
     seen = set(splits.id_train["sequence"]) | set(splits.id_val["sequence"])
     ood = {}
     for ood_spec in spec.ood_sources:
