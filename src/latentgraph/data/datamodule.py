@@ -12,7 +12,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from typing_extensions import override
 
-from latentgraph.config.schema import DataConfig, with_changes
+from latentgraph.config.schema import DataConfig
+from latentgraph.config.validation import with_changes
 from latentgraph.data.alphabet import PEPTIDES, Alphabet, get_alphabet
 from latentgraph.data.augment import crop_residues, substitute_residues
 from latentgraph.data.prepare import PreparedData, prepare_data

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from latentgraph.artifacts import atomic_write_text, write_json
-from latentgraph.config.schema import DataConfig, with_changes
+from latentgraph.config.schema import DataConfig
+from latentgraph.config.validation import with_changes
 from latentgraph.data.alphabet import reading_alphabet
 from latentgraph.data.identity import MOLECULE_MEASURE, PEPTIDE_MEASURE, distribution, nearest_identity
 from latentgraph.data.records import DataError, DropLog, RecordFilter
