@@ -27,7 +27,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from latentgraph.predictors.experiment import stratified_sample
+from latentgraph.predictors.labelled import stratified_sample
 from latentgraph.predictors.model import AttributePredictor, fit_predictor, fit_predictor_batch
 
 

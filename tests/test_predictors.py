@@ -10,20 +10,11 @@ import torch
 from latentgraph.config.schema import PredictorConfig
 from latentgraph.graph import footprint_dag, markov_blanket
 from latentgraph.predictors.comparisons import analyse
-from latentgraph.predictors.experiment import (
-    FeatureChoice,
-    FeaturePlan,
-    Labelled,
-    PredictorData,
-    choose_feature_sets,
-    fewshot_sizes,
-    limited_sizes,
-    ood_drop,
-    run_regimes,
-    stratified_sample,
-)
+from latentgraph.predictors.feature_plan import FeatureChoice, FeaturePlan, choose_feature_sets
 from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
+from latentgraph.predictors.labelled import Labelled, PredictorData, fewshot_sizes, limited_sizes, stratified_sample
 from latentgraph.predictors.model import AttributePredictor, evaluate_predictor, fit_predictor, fit_predictor_batch
+from latentgraph.predictors.regimes import ood_drop, run_regimes
 
 NAMES = ["c1", "c2", "spurious", "noise"]
 
@@ -246,7 +237,7 @@ def test_a_limited_regime_run_finishes_with_its_report(tmp_path):
     report that says why the ID-vs-OOD table is absent; a file written empty by older code reads back."""
     from conftest import QUIET_SMOKE, run_cli
 
-    from latentgraph.predictors.experiment import read_ood_drop
+    from latentgraph.predictors.regimes import read_ood_drop
 
     run = tmp_path / "limited"
     quiet = [o for o in QUIET_SMOKE if not o.startswith("predictor.regime=")]
@@ -319,7 +310,7 @@ def test_a_feature_set_with_the_same_features_reuses_the_fits(data, caplog):
     full = PredictorData(names=NAMES, train=data.train, val=data.val, test=data.test, ood=data.ood, prior=prior)
     settings = predictor_config(seeds=2, fewshot_k=(8,), limited_n=(16,), limited_subsamples=3, max_steps=60)
     alone = run_regimes(full, {"blanket": ["c1", "c2"]}, settings).metrics
-    with caplog.at_level("INFO", logger="latentgraph.predictors.experiment"):
+    with caplog.at_level("INFO", logger="latentgraph.predictors.regimes"):
         both = run_regimes(
             full, {"first": ["c1", "c2"], "blanket": ["c1", "c2"], "swapped": ["c2", "c1"]}, settings
         ).metrics

@@ -28,20 +28,10 @@ from latentgraph.pipeline.lineage import declare, declared
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.tracking import RunLog
 from latentgraph.predictors.comparisons import analyse
-from latentgraph.predictors.experiment import (
-    ID_TEST,
-    ID_VAL,
-    Labelled,
-    PredictorData,
-    RegimeResults,
-    choose_feature_sets,
-    fewshot_sizes,
-    limited_sizes,
-    ood_drop,
-    read_ood_drop,
-    run_regimes,
-)
+from latentgraph.predictors.feature_plan import choose_feature_sets
 from latentgraph.predictors.intervals import crossed_interval
+from latentgraph.predictors.labelled import ID_TEST, ID_VAL, Labelled, PredictorData, fewshot_sizes, limited_sizes
+from latentgraph.predictors.regimes import RegimeResults, ood_drop, read_ood_drop, run_regimes
 from latentgraph.progress import progress_steps, show_bars
 from latentgraph.report.figures import forest_figure, limited_curve, save_png
 from latentgraph.run_layout import ResultFiles, RunLayout

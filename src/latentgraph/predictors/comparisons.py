@@ -20,7 +20,7 @@ left out of the comparison with it. A set that failed on every replicate is not 
 neither is a comparison whose two arms had the same features in every replicate (its difference
 would be zero by construction); both are listed with the reason instead.
 
-Pure: the results of :func:`~latentgraph.predictors.experiment.run_regimes` in, tables out.
+Pure: the results of :func:`~latentgraph.predictors.regimes.run_regimes` in, tables out.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from latentgraph.predictors.experiment import ID_VAL, FeaturePlan, RegimeResults
+from latentgraph.predictors.feature_plan import FeaturePlan
 from latentgraph.predictors.intervals import N_BOOT, CrossedBootstrap, Interval, holm, verdict
+from latentgraph.predictors.labelled import ID_VAL
+from latentgraph.predictors.regimes import RegimeResults
 
 COMPARED_REGIMES = ("limited", "supervised")
 SUMMARY_COLUMNS = ["feature_set", "regime", "dataset", "n", "auroc_mean", "auroc_low", "auroc_high", "seeds", "failed"]

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from latentgraph.artifacts import atomic_target
-from latentgraph.predictors.experiment import ID_TEST
+from latentgraph.predictors.labelled import ID_TEST
 
 
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> Path:

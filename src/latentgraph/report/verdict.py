@@ -15,7 +15,7 @@ import pandas as pd
 
 from latentgraph.artifacts import read_json
 from latentgraph.predictors.comparisons import PER_SEED
-from latentgraph.predictors.experiment import ID_TEST
+from latentgraph.predictors.labelled import ID_TEST
 from latentgraph.run_layout import RunLayout
 
 QUESTION = (

@@ -6,7 +6,6 @@ Everything here works on attribute matrices and labels; the CLI computes them fr
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,152 +15,21 @@ import pandas as pd
 import torch
 
 from latentgraph.artifacts import atomic_target
-from latentgraph.config.choices import FeatureSet, Selection
+from latentgraph.config.choices import Selection
 from latentgraph.config.schema import PredictorConfig
-from latentgraph.predictors.feature_sets import Selector, random_features, select_safely
+from latentgraph.predictors.feature_plan import FeatureChoice, FeaturePlan, FeatureSets, SelectionCache, as_choices
+from latentgraph.predictors.labelled import (
+    ID_TEST,
+    ID_VAL,
+    Labelled,
+    PredictorData,
+    fewshot_sizes,
+    limited_sizes,
+    stratified_sample,
+)
 from latentgraph.predictors.model import AttributePredictor, fit_predictor_batch, probability_metrics
 
 log = logging.getLogger(__name__)
-
-ID_TEST = "id_test"
-ID_VAL = "id_val"  # the supervised predictor on the ID validation split: for model and setting choice, never OOD
-
-
-@dataclass
-class Labelled:
-    """Attribute values ``x [n, m]`` (columns: :attr:`PredictorData.names`) and binary labels ``y [n]``."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def columns(self, index: list[int]) -> Labelled:
-        return Labelled(self.x[:, index], self.y)
-
-    def rows(self, index: np.ndarray | torch.Tensor) -> Labelled:
-        index = torch.as_tensor(index, dtype=torch.long)
-        return Labelled(self.x[index], self.y[index])
-
-
-@dataclass
-class PredictorData:
-    names: list[str]
-    train: Labelled
-    val: Labelled
-    test: Labelled
-    ood: dict[str, Labelled]
-    prior: Labelled | None = None  # prior samples labelled by the target oracle (unsupervised regime)
-    notes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FeatureChoice:
-    """How one feature set picks its attributes from the labelled rows a predictor trains on.
-
-    ``choose(rows, replicate)`` returns attribute names. A *selector* (``uses_labels``: lasso,
-    mutual information, PC, GES, LiNGAM) chooses from ``rows``, so under the fair protocol it sees
-    exactly the labels its predictor sees; ``random`` draws once per replicate; the others are fixed.
-    """
-
-    choose: Callable[[Labelled, int], list[str]]
-    uses_replicate: bool = False
-    selector: Selector | None = None  # a selector's method and settings, to run in another process
-
-    @property
-    def uses_labels(self) -> bool:
-        return self.selector is not None
-
-    @classmethod
-    def fixed(cls, features: Sequence[str]) -> FeatureChoice:
-        chosen = list(features)
-        return cls(lambda rows, replicate: list(chosen))
-
-
-@dataclass
-class FeaturePlan:
-    """The feature sets to evaluate and the comparisons fixed in advance.
-
-    ``comparisons`` maps each blanket set (``markov_blanket``, ``consensus_blanket``) to the sets it
-    is compared with: ``all``, the size-matched selectors of its own size and the size-free
-    selectors. ``seed_sets`` maps an ensemble member's seed to its blanket's set, and
-    ``seed_references`` each such seed to its references by baseline (``all``, ``lasso``, …,
-    ``lingam``) → the set compared with that seed's blanket (the size-matched ones of its size).
-    """
-
-    choices: dict[str, FeatureChoice]
-    comparisons: dict[str, list[str]] = field(default_factory=dict)
-    seed_sets: dict[int, str] = field(default_factory=dict)
-    seed_references: dict[int, dict[str, str]] = field(default_factory=dict)
-
-
-SIZE_MATCHED = (FeatureSet.lasso, FeatureSet.mutual_info, FeatureSet.random)
-SIZE_FREE_SELECTORS = (FeatureSet.pc, FeatureSet.ges, FeatureSet.lingam)
-
-
-def selector(name: str, names: list[str], *, k: int | None = None, seed: int = 0) -> FeatureChoice:
-    """The selection baseline ``name`` over the attributes ``names`` (``k``: its size, if size-matched)."""
-    if name == FeatureSet.random:
-        return FeatureChoice(
-            lambda rows, replicate: random_features(names, k, seed=1000 + replicate), uses_replicate=True
-        )
-    method = Selector(str(FeatureSet(name).value), tuple(names), k=k, seed=seed)
-    return FeatureChoice(lambda rows, replicate: method(rows.x.numpy(), rows.y.numpy()), selector=method)
-
-
-def choose_feature_sets(
-    names: list[str],
-    wanted: Sequence[str],
-    *,
-    blanket: list[str] | None,
-    consensus_blanket: list[str] | None = None,
-    member_blankets: dict[int, list[str]] | None = None,
-    seed: int = 0,
-) -> FeaturePlan:
-    """The plan of feature sets and comparisons for the attributes ``names``.
-
-    ``blanket`` is the run's blanket (``None`` or empty: no blanket, so no ``markov_blanket`` set
-    and no comparison of it); ``consensus_blanket`` the ensemble's. The size-matched selectors
-    (``lasso``, ``mutual_info``, ``random``) take the size of each blanket they are compared with:
-    one set each when the blankets share a size, else one per size, named ``lasso_k<size>``.
-    """
-    blankets = {
-        FeatureSet.markov_blanket.value: blanket,
-        FeatureSet.consensus_blanket.value: consensus_blanket,
-    }
-    blankets = {name: list(found) for name, found in blankets.items() if name in wanted and found}
-    members = {seed: list(found) for seed, found in sorted((member_blankets or {}).items()) if found}
-    sizes = sorted({len(found) for found in [*blankets.values(), *members.values()]})
-    plan = FeaturePlan(choices={})
-    for name, found in blankets.items():
-        plan.choices[name] = FeatureChoice.fixed(found)
-    if FeatureSet.all in wanted:
-        plan.choices["all"] = FeatureChoice.fixed(names)
-    for name in (str(n) for n in wanted):
-        if name in SIZE_MATCHED:
-            for k in sizes:
-                plan.choices[name if len(sizes) == 1 else f"{name}_k{k}"] = selector(name, names, k=k, seed=seed)
-        elif name in SIZE_FREE_SELECTORS:
-            plan.choices[name] = selector(name, names, seed=seed)
-        elif name not in FeatureSet.values():
-            raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FeatureSet.values())}")
-    for name, found in blankets.items():
-        plan.comparisons[name] = list(_references(plan, wanted, len(found), sizes).values())
-    for member, found in members.items():  # each fit's own blanket, for the comparisons over fits
-        plan.seed_sets[member] = f"blanket_seed{member}"
-        plan.choices[f"blanket_seed{member}"] = FeatureChoice.fixed(found)
-        plan.seed_references[member] = _references(plan, wanted, len(found), sizes)
-    return plan
-
-
-def _references(plan: FeaturePlan, wanted: Sequence[str], size: int, sizes: list[int]) -> dict[str, str]:
-    """A blanket of ``size`` attributes' references, baseline → set: ``all``, the size-matched
-    selectors of that size (named ``lasso_k<size>`` when the plan has several sizes), the size-free ones."""
-    references = {"all": "all"}
-    references.update({str(m): str(m) if len(sizes) == 1 else f"{m}_k{size}" for m in SIZE_MATCHED if m in wanted})
-    references.update({s.value: s.value for s in SIZE_FREE_SELECTORS if s in wanted})
-    return {baseline: name for baseline, name in references.items() if name in plan.choices}
 
 
 @dataclass
@@ -214,126 +82,6 @@ class RegimeResults:
     features: dict[tuple[str, str, int], list[list[str]]]
 
 
-def stratified_counts(positives: int, negatives: int, n: int) -> tuple[int, int]:
-    """How many positives and negatives :func:`stratified_sample` draws for ``n`` rows of a set
-    with these class counts: in proportion, at least one of each when ``n ≥ 2``."""
-    n_pos = int(round(n * positives / (positives + negatives)))
-    n_pos = min(max(n_pos, 1 if n >= 2 else 0), positives, n - (1 if n >= 2 else 0))
-    return n_pos, min(n - n_pos, negatives)
-
-
-def stratified_sample(y: torch.Tensor, n: int, seed: int) -> np.ndarray:
-    """``n`` row indices with both classes in proportion (at least one of each when ``n ≥ 2``)."""
-    rng = np.random.default_rng(seed)
-    labels = y.numpy()
-    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    n_pos, n_neg = stratified_counts(len(positives), len(negatives), n)
-    return np.concatenate([rng.choice(positives, n_pos, replace=False), rng.choice(negatives, n_neg, replace=False)])
-
-
-def fewshot_sizes(labels: np.ndarray, ks: Sequence[int]) -> list[int]:
-    """The few-shot ``k`` an OOD set with these labels can score: its ``k`` stratified shots must
-    leave both classes in the rest, on which the AUROC is computed."""
-    positives = int((np.asarray(labels) == 1).sum())
-    negatives = len(labels) - positives
-    if min(positives, negatives) == 0:
-        return []
-    kept = []
-    for k in ks:
-        n_pos, n_neg = stratified_counts(positives, negatives, k)
-        if n_pos + n_neg == k and positives - n_pos >= 1 and negatives - n_neg >= 1:
-            kept.append(k)
-    return kept
-
-
-def limited_sizes(train_rows: int, ns: Sequence[int]) -> list[int]:
-    """The limited regime's ``n`` that subsample the ID training rows (smaller than all of them)."""
-    return [n for n in ns if n < train_rows]
-
-
-class _Selections:
-    """Each feature set's choice on each set of training rows, made once (``rows_key`` names the rows)."""
-
-    def __init__(self, choices: dict[str, FeatureChoice]):
-        self.choices = choices
-        self._made: dict[tuple, list[str]] = {}
-        self.failures: dict[str, int] = {}
-
-    def _key(self, name: str, rows_key: str, replicate: int) -> tuple:
-        choice = self.choices[name]
-        return name, rows_key if choice.uses_labels else None, replicate if choice.uses_replicate else None
-
-    def __call__(self, name: str, rows_key: str, rows: Labelled, replicate: int) -> list[str]:
-        key = self._key(name, rows_key, replicate)
-        if key not in self._made:
-            choice = self.choices[name]
-            if choice.selector is None:
-                result = choice.choose(rows, replicate)
-            else:
-                result = select_safely(choice.selector, rows.x.numpy(), rows.y.numpy())
-            self._keep(key, rows_key, result)
-        return self._made[key]
-
-    def adopt(self, made: dict[tuple[str, str], list[str] | str]) -> None:
-        """Selections made by :func:`make_selections`."""
-        for (name, rows_key), result in made.items():
-            if name in self.choices and self.choices[name].uses_labels:
-                self._keep((name, rows_key, None), rows_key, result)
-
-    def prefetch(self, tasks: list[tuple[str, str, Labelled, int]], jobs: int) -> None:
-        """Make the selectors' choices of ``tasks`` not made yet, in ``jobs`` processes."""
-        todo = [task for task in tasks if self._key(task[0], task[1], task[3]) not in self._made]
-        if todo:
-            self.adopt(make_selections(self.choices, todo, jobs))
-
-    def _keep(self, key: tuple, rows_key: str, result: list[str] | str) -> None:
-        if isinstance(result, str):  # a failed selection, e.g. a singular matrix on 16 rows: counted and
-            # reported; the selector chose nothing, so its predictor is the base rate
-            self.failures[key[0]] = self.failures.get(key[0], 0) + 1
-            log.debug("feature set %s on %s: selection failed (%s); empty set", key[0], rows_key, result)
-            result = []
-        self._made[key] = result
-
-
-def make_selections(
-    choices: dict[str, FeatureChoice], tasks: list[tuple[str, str, Labelled, int]], jobs: int
-) -> dict[tuple[str, str], list[str] | str]:
-    """Each task's choice, ``(name, rows key) -> features`` (or the error's text), in ``jobs``
-    processes (joblib): causal discovery on every label subsample is most of the limited regime's cost."""
-    from joblib import Parallel, delayed
-
-    started = time.perf_counter()
-    log.info(
-        "predictors: %d selections by %s on the training rows of every regime and label subsample, in %s",
-        len(tasks),
-        ", ".join(dict.fromkeys(task[0] for task in tasks)),
-        "every core" if jobs == -1 else f"{jobs} process(es)",
-    )
-    made = Parallel(n_jobs=jobs, batch_size="auto")(  # the workers import feature_sets alone
-        delayed(select_safely)(choices[name].selector, rows.x.numpy(), rows.y.numpy()) for name, _, rows, _ in tasks
-    )
-    log.info("predictors: selections made in %.0f s", time.perf_counter() - started)
-    return {(name, rows_key): result for (name, rows_key, _, _), result in zip(tasks, made)}
-
-
-FeatureSets = dict[str, "list[str] | Callable[[int], list[str]] | FeatureChoice"]
-
-
-def _as_choices(feature_sets: FeaturePlan | FeatureSets) -> dict[str, FeatureChoice]:
-    """A plan's choices; or, for a plain mapping, lists as fixed sets and functions of the replicate as draws."""
-    if isinstance(feature_sets, FeaturePlan):
-        return feature_sets.choices
-    choices = {}
-    for name, chosen in feature_sets.items():
-        if isinstance(chosen, FeatureChoice):
-            choices[name] = chosen
-        elif callable(chosen):
-            choices[name] = FeatureChoice(lambda rows, replicate, f=chosen: list(f(replicate)), uses_replicate=True)
-        else:
-            choices[name] = FeatureChoice.fixed(chosen)
-    return choices
-
-
 def _metrics(p: torch.Tensor, y: torch.Tensor, fitted: bool) -> dict[str, float]:
     """AUROC, AUPRC and accuracy of probabilities ``p``; an empty feature set predicts the base rate."""
     if not fitted:
@@ -342,7 +90,7 @@ def _metrics(p: torch.Tensor, y: torch.Tensor, fitted: bool) -> dict[str, float]
 
 
 @dataclass(frozen=True)
-class _Fit:
+class _PredictorFit:
     """One predictor fit: its rows, its features, its seed, its L2 strength, the model it fine-tunes;
     ``key`` names the rows (regime, n or k, replicate), so a fit of the same features on them is reused."""
 
@@ -369,7 +117,7 @@ class _RegimeRunner:
         self.regimes = list(settings.regimes if regimes is None else regimes)
         self.subsample = subsample or (lambda n, r: stratified_sample(data.train.y, n, r))
         self._subsets: dict[int, list[Labelled]] = {}
-        self.selections = _Selections(choices)
+        self.selections = SelectionCache(choices)
         self.index = {name: i for i, name in enumerate(data.names)}
         self.rows: list[dict] = []
         self.scores = ScoreTable(
@@ -421,7 +169,7 @@ class _RegimeRunner:
     def fit(
         self,
         feature_set: str,
-        fits: list[_Fit],
+        fits: list[_PredictorFit],
         val: Labelled | None,
         **kwargs,
     ) -> list[AttributePredictor | None]:
@@ -472,7 +220,7 @@ class _RegimeRunner:
         if "supervised" in regimes or "fewshot" in regimes:  # few-shot fine-tunes the supervised fits
             features = self.choose(name, "train", data.train, seeds)
             self.features[name, "supervised", len(data.train)] = features
-            fits = [_Fit(("supervised", seed), data.train, features[seed], seed) for seed in seeds]
+            fits = [_PredictorFit(("supervised", seed), data.train, features[seed], seed) for seed in seeds]
             supervised = self.fit(name, fits, data.val)
         if "supervised" in regimes:
             for seed in seeds:
@@ -496,7 +244,9 @@ class _RegimeRunner:
         train, val = prior.rows(np.arange(cut)), prior.rows(np.arange(cut, len(prior)))
         features = self.choose(name, "prior", train, seeds)
         self.features[name, "unsupervised", cut] = features
-        models = self.fit(name, [_Fit(("unsupervised", seed), train, features[seed], seed) for seed in seeds], val)
+        models = self.fit(
+            name, [_PredictorFit(("unsupervised", seed), train, features[seed], seed) for seed in seeds], val
+        )
         for seed in seeds:
             for dataset, evaluation in self.evaluations.items():
                 self.record(name, "unsupervised", dataset, cut, seed, features[seed], models[seed], evaluation)
@@ -514,7 +264,7 @@ class _RegimeRunner:
                 for seed in seeds:
                     shots.append(stratified_sample(ood.y, k, seed))
                     fits.append(
-                        _Fit(
+                        _PredictorFit(
                             ("fewshot", dataset, k, seed),
                             ood.rows(shots[-1]),
                             features[seed],
@@ -567,7 +317,7 @@ class _RegimeRunner:
             features = [self.choose(name, f"limited/{n}/{r}", subsets[r], range(r, r + 1))[0] for r in subsamples]
             self.features[name, "limited", n] = features
             l2 = 1.0 / (2.0 * settings.limited_c * n)
-            fits += [_Fit(("limited", n, r), subsets[r], features[r], r, l2=l2) for r in subsamples]
+            fits += [_PredictorFit(("limited", n, r), subsets[r], features[r], r, l2=l2) for r in subsamples]
         models = self.fit(name, fits, None)  # every n and subsample in one batch
         for job, model in zip(fits, models):
             _, n, r = job.key
@@ -592,7 +342,7 @@ def run_regimes(
     ``n`` (default: :func:`stratified_sample` of the ID training labels). ``regimes`` picks
     several regimes by name (default: ``settings.regimes``, one or all of them, as ``predictor.regime`` does).
     """
-    runner = _RegimeRunner(data, _as_choices(feature_sets), settings, subsample, regimes)
+    runner = _RegimeRunner(data, as_choices(feature_sets), settings, subsample, regimes)
     if settings.jobs != 1:
         runner.prefetch_selections()
     for name in runner.selections.choices:
