@@ -36,12 +36,12 @@ from latentgraph.perturbation import run_perturbation
 from latentgraph.perturbation.edge_tests import generic_response_pvalues
 from latentgraph.run_layout import RunLayout
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+STUDY_SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "study"
 
 
 def run_script(name: str, *args: object, check: bool = False) -> subprocess.CompletedProcess:
-    """``scripts/<name>`` run by this Python with ``args``, its output captured."""
-    command = [sys.executable, str(SCRIPTS / name), *(str(a) for a in args)]
+    """``scripts/study/<name>`` run by this Python with ``args``, its output captured."""
+    command = [sys.executable, str(STUDY_SCRIPTS / name), *(str(a) for a in args)]
     return subprocess.run(command, capture_output=True, text=True, check=check)
 
 
@@ -406,7 +406,7 @@ def test_smoke_ensemble_writes_the_consensus_and_stage_consensus_rebuilds_it(tmp
 
 
 def _check_target_partial_correlations_script(run, stability) -> None:
-    """scripts/target_partial_correlations.py recomputes, from the members' saved effects, the same
+    """scripts/study/target_partial_correlations.py recomputes, from the members' saved effects, the same
     partial correlations and per-fit blankets as the pipeline (floor 0 is the pipeline's rule)."""
     out = run / "partial-correlations.png"
     done = run_script("target_partial_correlations.py", run, "--out", out)
@@ -449,7 +449,7 @@ def test_stage_consensus_names_a_directory_that_is_no_run(tmp_path):
 
 
 def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
-    """scripts/compare_ensembles.py on two ensemble runs: the consensus Jaccard, a warning when the
+    """scripts/study/compare_ensembles.py on two ensemble runs: the consensus Jaccard, a warning when the
     seeds overlap, and the vacuous agreement of two empty consensus blankets named as such."""
 
     def run_dir(name: str, seeds: list[int], blankets: list[list[str]], consensus: list[str]) -> Path:
@@ -495,7 +495,7 @@ def test_compare_ensembles_script_reports_the_consensus_jaccard(tmp_path):
 
 
 def test_ensemble_size_script_pools_runs_and_refuses_sizes_it_cannot_split(tmp_path):
-    """scripts/ensemble_size.py: agreement of disjoint ensembles by size, from pooled runs."""
+    """scripts/study/ensemble_size.py: agreement of disjoint ensembles by size, from pooled runs."""
 
     def run_dir(name: str, blankets: list[list[str]]) -> Path:
         payload = {

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import warnings
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,20 +11,54 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-# the two variants the logging benchmark times: Lightning's own per-step logging, and the curves
-_bench = importlib.util.spec_from_file_location(
-    "bench_training_log", Path(__file__).resolve().parents[1] / "scripts" / "bench_training_log.py"
-)
-bench_training_log = importlib.util.module_from_spec(_bench)
-_bench.loader.exec_module(bench_training_log)
-LoggedEveryStep, LoggedByCurves = bench_training_log.LoggedEveryStep, bench_training_log.LoggedByCurves
+from latentgraph.models.training_curves import EpochMeanTrainingCurves
+
+FEATURES = 3
+
+
+class _Regression(pl.LightningModule):
+    """One linear layer with four terms like the WAE's; ``beta`` changes every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(FEATURES, 1)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    def terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        error = self.layer(batch).squeeze(1)
+        return {
+            "loss": error.pow(2).mean(),
+            "recon": error.abs().mean(),
+            "reg": error.mean().pow(2),
+            "beta": torch.tensor(float(self.global_step)),
+        }
+
+
+class LoggedEveryStep(_Regression):
+    """The reference: Lightning's own ``log_dict(on_step, on_epoch)``, ``beta`` per step only."""
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        terms = self.terms(batch)
+        beta = terms.pop("beta")
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=True, on_epoch=True, batch_size=len(batch))
+        self.log("train/beta", beta, on_step=True, on_epoch=False)
+        return terms["loss"]
+
+
+class LoggedByCurves(EpochMeanTrainingCurves, _Regression):
+    step_only_terms = ("beta",)
+
+    def training_terms(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
+        return self.terms(batch)
 
 
 def _fit(module: pl.LightningModule, directory) -> pd.DataFrame:
     torch.manual_seed(0)
     module.layer.reset_parameters()
     # 70 rows: batches of 16 and a last one of 6
-    rows = torch.randn(70, bench_training_log.FEATURES, generator=torch.Generator().manual_seed(1))
+    rows = torch.randn(70, FEATURES, generator=torch.Generator().manual_seed(1))
     trainer = pl.Trainer(
         max_epochs=3,
         logger=pl.loggers.CSVLogger(directory, name="", version=""),

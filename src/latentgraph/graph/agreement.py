@@ -1,7 +1,7 @@
 """Agreement between blankets and ensembles of them: Jaccard indices, their chance levels, and
 what a second ensemble should give (docs/method.md §5b). Pure functions of sets and counts; the
 consensus itself is :mod:`latentgraph.graph.consensus`, which uses some of them, and the rest serve
-the report and the study scripts (``scripts/compare_ensembles.py``, ``scripts/ensemble_size.py``).
+the report and the study scripts (``scripts/study/compare_ensembles.py``, ``scripts/study/ensemble_size.py``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Test rows are ``x | y ~ N(y·μ, I₂)``; a replicate's predictor scores ``w·x`
 where ``θ`` is drawn per replicate (its label subsample) and per autoencoder seed. The population
 AUROC of ``w`` is ``Φ(w·μ / (√2 |w|))``, so every true mean below is an exact expectation (over
 400,000 draws of ``θ``). Arm A and arm B share each replicate's draw, as two feature sets share
-a label subsample. Used by ``tests/test_intervals.py`` and ``scripts/interval_coverage.py``.
+a label subsample. Used by ``tests/test_intervals.py`` and ``scripts/study/interval_coverage.py``.
 """
 
 from __future__ import annotations

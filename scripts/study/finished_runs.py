@@ -1,5 +1,6 @@
-"""Reading what finished runs wrote, for the study scripts that compare ensembles
-(``scripts/compare_ensembles.py``, ``scripts/ensemble_size.py``, ``scripts/target_partial_correlations.py``)."""
+"""Reading what finished runs wrote, for the study scripts beside it that compare ensembles
+(compare_ensembles.py, ensemble_size.py, target_partial_correlations.py, perturbation_design.py),
+which import it from their own folder."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ Two simulations, both from latentgraph.predictors.synthetic:
   study. It checks the few-fit t interval (per-seed blanket − all, and − a baseline size-matched to
   each fit's blanket) at 5 and 10 fits, beside a percentile bootstrap over the fits.
 
-    python scripts/interval_coverage.py [--experiments 1000] [--only within|across]
+    python scripts/study/interval_coverage.py [--experiments 1000] [--only within|across]
 """
 
 from __future__ import annotations

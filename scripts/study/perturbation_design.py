@@ -15,7 +15,7 @@ and per seed the number of active latents (posterior mean variance over held-out
 > 0.01, Burda et al., 2016). No label enters: the oracles are the run's, the metrics are about
 decodes and graphs.
 
-    python scripts/perturbation_design.py outputs/runs/<ensemble run> --deltas 0.25 0.5 1 2
+    python scripts/study/perturbation_design.py outputs/runs/<ensemble run> --deltas 0.25 0.5 1 2
 
 The run's settings are composed from the packaged config plus ``--overrides`` (give the ensemble
 run's own overrides, other than ``ensemble.size``, so that the graph settings and the classifiers
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from finished_runs import consensus_stability
 from hydra import compose, initialize_config_module
 
 from latentgraph.config import register_configs, validate_config
@@ -41,7 +42,6 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import run_perturbation
 from latentgraph.pipeline.graph import blanket_report, graph_settings, target_columns
 from latentgraph.pipeline.oracles import build_run_attribute_set, train_attribute_classifiers
-from latentgraph.report.finished_runs import consensus_stability
 from latentgraph.run_layout import RunLayout
 
 

@@ -21,7 +21,8 @@ size beside them, since an empty or one-member blanket meets them trivially.
 their probabilities are. A sigmoid's slope vanishes where it saturates, so a probability moves
 only for the few codes near the decision boundary; the log-odds move for all.
 
-    python scripts/target_partial_correlations.py RUN [RUN ...] [--log-odds amp acp] [--floor 0 0.05 0.1] [--out x.png]
+    python scripts/study/target_partial_correlations.py RUN [RUN ...] [--log-odds amp acp] \
+        [--floor 0 0.05 0.1] [--out x.png]
 
 ``--out`` draws every fit's partial correlation per candidate, filled where the test passed.
 
@@ -41,6 +42,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from finished_runs import consensus_stability  # noqa: E402
 
 from latentgraph.graph import jaccard, mean_pairwise_jaccard  # noqa: E402
 from latentgraph.graph.agreement import votes_needed  # noqa: E402
@@ -48,7 +50,6 @@ from latentgraph.graph.gradient_covariance import gradient_covariance  # noqa: E
 from latentgraph.perturbation.edge_tests import attribute_spread  # noqa: E402
 from latentgraph.perturbation.result import PerturbationResult  # noqa: E402
 from latentgraph.report.figures import save_png  # noqa: E402
-from latentgraph.report.finished_runs import consensus_stability  # noqa: E402
 from latentgraph.run_layout import RunLayout  # noqa: E402
 
 CLIP = 1e-6

@@ -20,7 +20,7 @@ frequency over the fits. This prints, for the two runs and for their union:
 
 and draws both runs' frequencies side by side (``--out``). No label is used.
 
-    python scripts/compare_ensembles.py RUN_A RUN_B --out docs/figures/consensus-two-ensembles.png
+    python scripts/study/compare_ensembles.py RUN_A RUN_B --out docs/figures/consensus-two-ensembles.png
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from finished_runs import classifier_keys, consensus_stability
 
 from latentgraph.errors import DataError
 from latentgraph.graph import chance_pairwise_jaccard, expected_consensus_jaccard, mean_pairwise_jaccard
 from latentgraph.graph.agreement import chance_jaccard, jaccard
 from latentgraph.report.figures import save_png
-from latentgraph.report.finished_runs import classifier_keys, consensus_stability
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ so a user can see both how agreement grows with the ensemble and whether the one
 can be trusted on their data. No label is used, nothing is refitted. Pool only runs scored by the
 same classifiers (``attributes.classifier.seed`` fixed): it warns when they differ.
 
-    python scripts/ensemble_size.py RUN [RUN ...] --out ensemble-size.png
+    python scripts/study/ensemble_size.py RUN [RUN ...] --out ensemble-size.png
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from finished_runs import classifier_keys, consensus_stability  # noqa: E402
 
 from latentgraph.graph import disjoint_ensemble_agreement, expected_consensus_jaccard  # noqa: E402
 from latentgraph.report.figures import save_png  # noqa: E402
-from latentgraph.report.finished_runs import classifier_keys, consensus_stability  # noqa: E402
 
 
 def main() -> None:
