@@ -22,10 +22,11 @@ from hydra import compose, initialize_config_module
 
 from latentgraph.config import Config, validate_config
 from latentgraph.models import pretrained
-from latentgraph.pipeline import RunLog, autoencoder_stage, data_stage, oracle_stage
-from latentgraph.pipeline.cache import wae_key
+from latentgraph.pipeline import autoencoder_stage, data_stage, oracle_stage
 from latentgraph.pipeline.shipped import recipe
 from latentgraph.run_layout import RunLayout
+from latentgraph.runtime.cache import wae_key
+from latentgraph.runtime.tracking import RunLog
 
 PLANNED_SEEDS = (100, 101, 102, 103, 104)  # docs/analysis-plan.md, "Fits (seeds)"
 

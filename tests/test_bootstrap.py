@@ -71,8 +71,8 @@ def test_graph_stage_writes_stability_and_the_report_shows_it(toy_result, tmp_pa
 
     from latentgraph.config.schema import GraphConfig
     from latentgraph.pipeline.graph import graph_stage
-    from latentgraph.pipeline.tracking import RunLog
     from latentgraph.report.html import write_report
+    from latentgraph.runtime.tracking import RunLog
 
     features = [name for name in ToyAttributes.names if name != "count_K"]
     set_summary = {"target": "count_K", "oracle_for": {"count_K": "count_K"}, "features_for_target": features}
@@ -92,8 +92,8 @@ def test_graph_stage_writes_stability_and_the_report_shows_it(toy_result, tmp_pa
 def test_no_bootstrap_is_said_in_the_report(toy_result, tmp_path):
     from latentgraph.config.schema import GraphConfig
     from latentgraph.pipeline.graph import graph_stage
-    from latentgraph.pipeline.tracking import RunLog
     from latentgraph.report.html import write_report
+    from latentgraph.runtime.tracking import RunLog
 
     set_summary = {"target": "count_K", "oracle_for": {"count_K": "count_K"}, "features_for_target": ["count_E"]}
     stage = graph_stage(GraphConfig(bootstrap=0), toy_result, set_summary, tmp_path / "graph", RunLog([]))

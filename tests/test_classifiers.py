@@ -7,11 +7,12 @@ import os
 import pytest
 import torch
 
-from latentgraph.attributes.training import classifier_auroc, train_or_load_classifier
+from latentgraph.attributes.training import classifier_auroc
 from latentgraph.config.schema import ClassifierTrainingConfig
 from latentgraph.data import prepare_data
 from latentgraph.data.records import DataError
-from latentgraph.stage_cache import LockTimeoutError, held_lock, stage_key
+from latentgraph.pipeline.oracles import train_or_load_classifier
+from latentgraph.runtime.cache import LockTimeoutError, held_lock, stage_key
 
 DEFAULTS = ClassifierTrainingConfig()
 MODEL_KWARGS = dict(

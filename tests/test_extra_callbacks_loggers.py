@@ -8,8 +8,8 @@ from pytorch_lightning.loggers import CSVLogger
 from test_config import validated
 
 from latentgraph.errors import ConfigValueError
-from latentgraph.pipeline.cache import wae_key
-from latentgraph.pipeline.tracking import build_callbacks, build_loggers
+from latentgraph.runtime.cache import wae_key
+from latentgraph.runtime.tracking import build_callbacks, build_loggers
 
 
 def test_extra_callbacks_and_loggers_join_the_fit(tmp_path):

@@ -130,7 +130,7 @@ def test_bootstrap_rebuilds_the_gradient_graph_per_replicate(toy_result):
 
 
 def test_the_graph_picture_draws_the_undirected_structure(toy_result, tmp_path):
-    from latentgraph.graph.plots import graph_picture
+    from latentgraph.report.graph_figures import graph_picture
 
     graph = build_graph(toy_result, structure="gradient_covariance")
     path = graph_picture(graph, tmp_path / "graph.png", target="K_plus_E", blanket=graph.markov_blanket("K_plus_E"))

@@ -181,7 +181,8 @@ def test_graph_files_repeat_byte_for_byte_under_any_hash_seed(toy_result, tmp_pa
 
     toy_result.save(tmp_path / "effects")
     script = (
-        "import sys; from latentgraph.graph import build_graph; from latentgraph.graph.plots import graph_picture;"
+        "import sys; from latentgraph.graph import build_graph;"
+        "from latentgraph.report.graph_figures import graph_picture;"
         "from latentgraph.perturbation import PerturbationResult;"
         "g = build_graph(PerturbationResult.load(sys.argv[1]), structure='footprint');"
         "g.save(sys.argv[2]); graph_picture(g, sys.argv[2] + '/graph.png', target='count_K', blanket=set())"

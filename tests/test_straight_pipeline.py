@@ -33,10 +33,9 @@ from latentgraph.graph import AttributeGraph, build_graph
 from latentgraph.graph.build import graph_from_tests
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import run_perturbation
-from latentgraph.pipeline.cache import SOURCE_MODEL_KEYS
 from latentgraph.pipeline.graph import blanket_report
-from latentgraph.pipeline.tracking import build_callbacks
-from latentgraph.stage_cache import StageCache, held_lock
+from latentgraph.runtime.cache import SOURCE_MODEL_KEYS, StageCache, held_lock
+from latentgraph.runtime.tracking import build_callbacks
 
 
 def _defaults(function) -> dict:

@@ -70,7 +70,7 @@ def test_validating_every_other_epoch_fits_the_same_model_and_reports_the_final_
 
     from latentgraph.data import prepare_data
     from latentgraph.pipeline.autoencoder import train_autoencoder
-    from latentgraph.pipeline.tracking import RunLog
+    from latentgraph.runtime.tracking import RunLog
 
     quiet = ["experiment=smoke", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
     every_epoch = settings_for(*quiet, "trainer.check_val_every_n_epoch=1")

@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 F = TypeVar("F", bound="Folder")
 
-ARTIFACT_FILE = "artifact.json"  # a declared output's W&B artifact record, in any folder (pipeline/lineage.py)
+ARTIFACT_FILE = "artifact.json"  # a declared output's W&B artifact record, in any folder (runtime/lineage.py)
 ERROR_FILE = "error.txt"  # a failed sweep job's error, in its job folder
 TRACEBACK_FILE = "traceback.txt"  # a crashed sweep job's traceback, in its job folder
 

@@ -1,10 +1,7 @@
-"""Train an attribute classifier once, cache its checkpoint, reload it on later runs.
+"""Fit an attribute classifier on labelled sequences, and score it.
 
-The cache key hashes everything the trained weights depend on (the training data's source and
-split settings, the model and training settings, the seed), so a run whose settings match
-reuses the checkpoint and any change retrains. Checkpoints are written to a temporary file and
-renamed, so a killed run never leaves a half-written one to be trusted, and parallel jobs that
-need the same classifier train it once (a lock per key, as the stage cache's).
+The oracle stage (:func:`latentgraph.pipeline.oracles.train_or_load_classifier`) caches what
+:func:`fit_classifier` fits, under a key of everything the weights depend on.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from torchmetrics.functional.classification import binary_auroc
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.checkpoint_io import AtomicCheckpointIO
 from latentgraph.data.alphabet import Alphabet
-from latentgraph.stage_cache import held_lock, stage_key
 
 log = logging.getLogger(__name__)
 
@@ -43,56 +39,7 @@ def _loader(
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 
 
-def train_or_load_classifier(
-    *,
-    name: str,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    settings: dict,
-    cache_dir: str | Path,
-    max_len: int,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    model_kwargs: dict,
-    alphabet: str = "peptides",
-    lock_timeout_s: float | None = None,
-) -> TrainedClassifier:
-    """Return the classifier for ``name``, trained on ``train`` (label column ``name``) or reloaded.
-
-    Args:
-        settings: what the training data depends on (sources, split settings); hashed into the
-            cache key together with the model and training arguments.
-        lock_timeout_s: how long to wait for another job training the same classifier
-            (``paths.lock_timeout_s``; ``None``: without a limit).
-    """
-    key = stage_key(
-        {
-            "name": name,
-            "data": settings,
-            "max_len": max_len,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "seed": seed,
-            "model": model_kwargs,
-            # the peptide alphabet adds nothing, so keys from before molecule alphabets still hold
-            **({"alphabet": alphabet} if alphabet != "peptides" else {}),
-        }
-    )
-    checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
-    # parallel jobs that need the same classifier train it once: the others wait, then reload it
-    with held_lock(checkpoint.with_suffix(".lock"), f"classifier {name!r}, key {key}", lock_timeout_s):
-        if checkpoint.is_file():
-            log.info("classifier %r: reused from cache key %s (%s)", name, key, checkpoint)
-            model = SequenceClassifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
-            return TrainedClassifier(model, checkpoint, True, key)
-        log.info("classifier %r: training (cache key %s)", name, key)
-        model = _fit_classifier(name, train, val, max_len, epochs, batch_size, seed, model_kwargs, alphabet)
-        model.trainer.save_checkpoint(checkpoint, weights_only=True)  # whole or not at all (AtomicCheckpointIO)
-    return TrainedClassifier(model, checkpoint, False, key)
-
-
-def _fit_classifier(
+def fit_classifier(
     name: str,
     train: pd.DataFrame,
     val: pd.DataFrame,

@@ -32,6 +32,7 @@ from latentgraph.errors import USER_ERRORS, ConfigValueError
 from latentgraph.pipeline.sweep import SweepEnd, sweep_outcome, write_failed_jobs
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
+from latentgraph.runtime import console, lineage, tracking
 
 log = logging.getLogger("latentgraph")
 
@@ -55,7 +56,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     exit_code = 1  # until the run ends well: W&B marks a run that raised as failed
     try:
         resumed = pipeline.wandb_run_to_resume(settings)  # resume=true: the interrupted fit's W&B run
-        run_log = pipeline.RunLog(pipeline.build_loggers(settings, run_dir, wandb_id=resumed))
+        run_log = tracking.RunLog(tracking.build_loggers(settings, run_dir, wandb_id=resumed))
         if settings.stage == Stage.graph:
             metrics = rebuild_graph(settings, run_dir, run_log)
         elif settings.stage == Stage.consensus:
@@ -64,25 +65,25 @@ def run(cfg: DictConfig) -> dict[str, float]:
             metrics, whole = pipeline.run_all_stages(settings, run_dir, run_log)
             if not whole:  # a DDP worker or one member job of an ensemble: the rest is done elsewhere
                 if settings.ensemble.jobs:  # a member job logs what it made, in the job that made it
-                    pipeline.log_artifacts(run_log, run_dir)
+                    lineage.log_artifacts(run_log, run_dir)
                 exit_code = 0
                 return metrics
         run_log.save()
         log.info("done in %.1f s; run directory: %s", time.perf_counter() - started, run_dir)
         pipeline.report_stage(run_dir, OmegaConf.to_yaml(cfg, resolve=False))
-        pipeline.declare_report(run_dir)
-        pipeline.log_artifacts(run_log, run_dir)  # W&B Artifacts of every declared output, with lineage
+        lineage.declare_report(run_dir)
+        lineage.log_artifacts(run_log, run_dir)  # W&B Artifacts of every declared output, with lineage
         exit_code = 0
     finally:
-        pipeline.finish_wandb(exit_code)
+        tracking.finish_wandb(exit_code)
     return metrics
 
 
-def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:
+def rebuild_graph(settings: Config, run_dir: Path, run_log: tracking.RunLog) -> dict[str, float]:
     """``stage=graph``: the graph from ``run_dir=``'s saved effects, written to this job's ``graph/``."""
     run = RunLayout(run_dir)
     result, set_summary = pipeline.earlier_run_effects(settings.run_dir)
-    source = pipeline.declared(RunLayout(settings.run_dir).perturbation.path)  # None: a run from before lineage
+    source = lineage.declared(RunLayout(settings.run_dir).perturbation.path)  # None: a run from before lineage
     bars = show_bars(settings.trainer.enable_progress_bar)
     graph = pipeline.graph_stage(
         settings.graph, result, set_summary, run.graph.path, run_log, built_from=source, bars=bars
@@ -91,7 +92,7 @@ def rebuild_graph(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> 
     return {"graph/blanket_size": float(len(graph.blanket["blanket"]))}
 
 
-def consensus_of_runs(settings: Config, run_dir: Path, run_log: pipeline.RunLog) -> dict[str, float]:
+def consensus_of_runs(settings: Config, run_dir: Path, run_log: tracking.RunLog) -> dict[str, float]:
     """``stage=consensus``: the consensus of ``runs=``' graphs, written to this job's ``consensus/``."""
     graphs, set_summary = pipeline.finished_run_graphs(settings.runs)
     runs = [str(Path(run).resolve()) for run in settings.runs]
@@ -119,7 +120,7 @@ def validate(cfg: DictConfig) -> Config:
 @hydra.main(version_base="1.3", config_path="pkg://latentgraph.conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     global _app_failed
-    pipeline.quiet_third_party_messages()
+    console.quiet_third_party_messages()
     if _in_multirun():  # a rerun into an old sweep directory: this job's earlier failure is history
         RunLayout(HydraConfig.get().runtime.output_dir).error.unlink(missing_ok=True)
     try:

@@ -29,20 +29,20 @@ from latentgraph.data.alphabet import get_alphabet
 from latentgraph.errors import ConfigValueError
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
-from latentgraph.pipeline.cache import (
+from latentgraph.pipeline.oracles import OracleStageResult
+from latentgraph.pipeline.perturbation import engine_settings
+from latentgraph.run_layout import RunLayout, WaeCacheFiles
+from latentgraph.runtime.cache import (
     COMPUTE_ONLY_MODEL_KEYS,
     SOURCE_MODEL_KEYS,
+    StageCache,
     fit_provenance,
     stage_cache,
     stale_fit_warning,
     wae_key,
 )
-from latentgraph.pipeline.lineage import declare
-from latentgraph.pipeline.oracles import OracleStageResult
-from latentgraph.pipeline.perturbation import engine_settings
-from latentgraph.pipeline.tracking import RunLog, build_callbacks, fit_bars
-from latentgraph.run_layout import RunLayout, WaeCacheFiles
-from latentgraph.stage_cache import StageCache
+from latentgraph.runtime.lineage import declare
+from latentgraph.runtime.tracking import RunLog, build_callbacks, fit_bars
 
 log = logging.getLogger(__name__)
 

@@ -29,14 +29,14 @@ from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, Consensus, consensus
-from latentgraph.graph.plots import stability_picture
 from latentgraph.models.pretrained import ShippedMember
 from latentgraph.pipeline.graph import GraphStageResult, target_columns
-from latentgraph.pipeline.lineage import declare, declared, keyed_name
 from latentgraph.pipeline.oracles import OracleStageResult, oracle_stage
 from latentgraph.pipeline.stages import autoencoder_to_graph
-from latentgraph.pipeline.tracking import RunLog
+from latentgraph.report.graph_figures import stability_picture
 from latentgraph.run_layout import ConsensusFiles, RunLayout
+from latentgraph.runtime.lineage import declare, declared, keyed_name
+from latentgraph.runtime.tracking import RunLog
 
 log = logging.getLogger(__name__)
 

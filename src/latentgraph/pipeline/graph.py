@@ -19,12 +19,12 @@ from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold, plain
 from latentgraph.config.schema import GraphConfig
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
-from latentgraph.graph.plots import graph_picture, sensitivity_heatmap, stability_picture
 from latentgraph.perturbation import PerturbationResult
-from latentgraph.pipeline.lineage import declare, declared, keyed_name
-from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import progress_steps, show_bars
+from latentgraph.report.graph_figures import graph_picture, sensitivity_heatmap, stability_picture
 from latentgraph.run_layout import GraphFiles, RunLayout
+from latentgraph.runtime.lineage import declare, declared, keyed_name
+from latentgraph.runtime.tracking import RunLog
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from latentgraph.artifacts import write_json
+from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
-from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, train_or_load_classifier
+from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, fit_classifier
 from latentgraph.attributes.user_oracles import UserOracleBlock
 from latentgraph.config.choices import StereoPolicy
 from latentgraph.config.schema import ClassifierSpec, Config
@@ -28,6 +29,7 @@ from latentgraph.data.splits import deduplicate, remove_sequences
 from latentgraph.errors import ConfigValueError
 from latentgraph.nanstats import nanstd
 from latentgraph.run_layout import RunLayout
+from latentgraph.runtime.cache import held_lock, stage_key
 
 
 @dataclass
@@ -49,6 +51,61 @@ class OracleStageResult:
 
 
 log = logging.getLogger(__name__)
+
+
+def train_or_load_classifier(
+    *,
+    name: str,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    settings: dict,
+    cache_dir: str | Path,
+    max_len: int,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    model_kwargs: dict,
+    alphabet: str = "peptides",
+    lock_timeout_s: float | None = None,
+) -> TrainedClassifier:
+    """Return the classifier for ``name``, trained on ``train`` (label column ``name``) or reloaded.
+
+    The cache key hashes everything the trained weights depend on (the training data's source and
+    split settings, the model and training settings, the seed), so a run whose settings match
+    reuses the checkpoint and any change retrains. The checkpoint is written whole or not at all,
+    and parallel jobs that need the same classifier train it once (a lock per key, as the stage
+    cache's).
+
+    Args:
+        settings: what the training data depends on (sources, split settings); hashed into the
+            cache key together with the model and training arguments.
+        lock_timeout_s: how long to wait for another job training the same classifier
+            (``paths.lock_timeout_s``; ``None``: without a limit).
+    """
+    key = stage_key(
+        {
+            "name": name,
+            "data": settings,
+            "max_len": max_len,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "model": model_kwargs,
+            # the peptide alphabet adds nothing, so keys from before molecule alphabets still hold
+            **({"alphabet": alphabet} if alphabet != "peptides" else {}),
+        }
+    )
+    checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
+    # parallel jobs that need the same classifier train it once: the others wait, then reload it
+    with held_lock(checkpoint.with_suffix(".lock"), f"classifier {name!r}, key {key}", lock_timeout_s):
+        if checkpoint.is_file():
+            log.info("classifier %r: reused from cache key %s (%s)", name, key, checkpoint)
+            model = SequenceClassifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
+            return TrainedClassifier(model, checkpoint, True, key)
+        log.info("classifier %r: training (cache key %s)", name, key)
+        model = fit_classifier(name, train, val, max_len, epochs, batch_size, seed, model_kwargs, alphabet)
+        model.trainer.save_checkpoint(checkpoint, weights_only=True)  # whole or not at all (AtomicCheckpointIO)
+    return TrainedClassifier(model, checkpoint, False, key)
 
 
 def oracle_stage(

@@ -11,11 +11,11 @@ import torch
 from latentgraph.config.schema import Config, PerturbationConfig
 from latentgraph.data import PreparedData
 from latentgraph.perturbation import Autoencoder, PerturbationResult, run_perturbation
-from latentgraph.pipeline.cache import perturbation_key, stage_cache
-from latentgraph.pipeline.lineage import declare, declared
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
+from latentgraph.runtime.cache import perturbation_key, stage_cache
+from latentgraph.runtime.lineage import declare, declared
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,7 @@ from latentgraph.config.choices import FeatureSet, Regime
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.perturbation.protocol import Autoencoder
-from latentgraph.pipeline.cache import predictor_key, stage_cache
-from latentgraph.pipeline.lineage import declare, declared
 from latentgraph.pipeline.oracles import OracleStageResult
-from latentgraph.pipeline.tracking import RunLog
 from latentgraph.predictors.comparisons import analyse
 from latentgraph.predictors.feature_plan import choose_feature_sets
 from latentgraph.predictors.intervals import crossed_interval
@@ -35,6 +32,9 @@ from latentgraph.predictors.regimes import RegimeResults, ood_drop, read_ood_dro
 from latentgraph.progress import progress_steps, show_bars
 from latentgraph.report.figures import forest_figure, limited_curve, save_png
 from latentgraph.run_layout import ResultFiles, RunLayout
+from latentgraph.runtime.cache import predictor_key, stage_cache
+from latentgraph.runtime.lineage import declare, declared
+from latentgraph.runtime.tracking import RunLog
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from latentgraph.pipeline.predictors import announce_skipped_regimes, predictor_
 from latentgraph.pipeline.report import report_stage, run_summary
 from latentgraph.pipeline.shipped import JoiningMembers, checked_custom_model, run_autoencoders
 from latentgraph.pipeline.stages import autoencoder_to_graph
-from latentgraph.pipeline.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 from latentgraph.report.verdict import read_verdict
 from latentgraph.run_layout import RunLayout
+from latentgraph.runtime.tracking import RunLog, build_loggers, finish_wandb, log_input_quality
 
 log = logging.getLogger(__name__)
 

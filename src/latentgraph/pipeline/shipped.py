@@ -32,17 +32,17 @@ from latentgraph.models.pretrained import ShippedMember
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import Autoencoder, AutoencoderCheckError, check_autoencoder
 from latentgraph.pipeline.autoencoder import AutoencoderResult, alphabet_differences, read_wae_checkpoint
-from latentgraph.pipeline.cache import (
+from latentgraph.run_layout import RunLayout
+from latentgraph.runtime.cache import (
     COMPUTE_ONLY_MODEL_KEYS,
     PRESENTATION_KEYS,
     SOURCE_MODEL_KEYS,
     VALIDATION_KEYS,
     corpus_settings,
+    stage_key,
 )
-from latentgraph.pipeline.lineage import declare
-from latentgraph.pipeline.tracking import RunLog
-from latentgraph.run_layout import RunLayout
-from latentgraph.stage_cache import stage_key
+from latentgraph.runtime.lineage import declare
+from latentgraph.runtime.tracking import RunLog
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from latentgraph.pipeline.graph import GraphStageResult, graph_stage
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import perturbation_stage
 from latentgraph.pipeline.shipped import CheckpointFile, CustomModel, pretrained_autoencoder
-from latentgraph.pipeline.tracking import RunLog
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
+from latentgraph.runtime.tracking import RunLog
 
 
 @dataclass

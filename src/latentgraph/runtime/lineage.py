@@ -19,9 +19,9 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 
 from latentgraph.artifacts import write_json
-from latentgraph.pipeline.tracking import RunLog
 from latentgraph.run_layout import ARTIFACT_FILE, RunLayout
-from latentgraph.stage_cache import stage_key
+from latentgraph.runtime.cache import stage_key
+from latentgraph.runtime.tracking import RunLog
 
 
 def declare(

@@ -8,15 +8,11 @@ import networkx as nx
 import numpy as np
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_target
 from latentgraph.graph.build import AttributeGraph
 from latentgraph.perturbation.result import PerturbationResult
+from latentgraph.report.figures import save_png
 
-
-def _save(figure: Figure, path: Path) -> Path:
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    return path
+GRAPH_DPI = 120  # the graph pictures carry more labels than the predictor figures
 
 
 def _wrapped(name: str, width: int = 11) -> str:
@@ -55,7 +51,7 @@ def sensitivity_heatmap(result: PerturbationResult, graph: AttributeGraph, path:
     )
     figure.colorbar(image, ax=axis, fraction=0.03, pad=0.01)
     axis.legend(loc="upper right", fontsize=7, framealpha=0.5)
-    return _save(figure, Path(path))
+    return save_png(figure, Path(path), dpi=GRAPH_DPI)
 
 
 def _tie_width(edge: dict) -> float:
@@ -77,7 +73,7 @@ def graph_picture(
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.35]})
     _draw_latent_edges(graph, left, colour)
     _draw_attribute_graph(graph, right, colour)
-    return _save(figure, Path(path))
+    return save_png(figure, Path(path), dpi=GRAPH_DPI)
 
 
 def _draw_latent_edges(graph: AttributeGraph, ax, colour) -> None:
@@ -222,4 +218,4 @@ def stability_picture(
         axis.set_xlabel(f"frequency over {over}")
         axis.set_title(title)
         axis.tick_params(axis="y", labelsize=8)
-    return _save(figure, Path(path))
+    return save_png(figure, Path(path), dpi=GRAPH_DPI)

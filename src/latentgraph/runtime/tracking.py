@@ -23,9 +23,9 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from latentgraph.config.choices import plain
 from latentgraph.config.schema import Config
 from latentgraph.errors import ConfigValueError
-from latentgraph.models.step_seeding import StepSeeding
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import CheckpointFiles, RunLayout
+from latentgraph.seeding import StepSeeding
 
 log = logging.getLogger(__name__)
 
