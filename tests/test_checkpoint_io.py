@@ -11,7 +11,7 @@ import pytest
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from latentgraph.artifacts import DiskFullError
+from latentgraph.atomic import DiskFullError
 from latentgraph.checkpoint_io import AtomicCheckpointIO
 
 

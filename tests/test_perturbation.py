@@ -113,11 +113,11 @@ def test_each_distinct_decode_is_scored_once_and_every_copy_gets_its_row():
     assert all(len(set(batch)) == len(batch) for batch in attributes.batches)  # no sequence scored twice
     assert sum(len(batch) for batch in attributes.batches) < 16 + 16 * 6 * 2  # the toy's decodes repeat
     # the effects equal scoring every decode row by row
-    model, plain = ToyAutoencoder(), ToyAttributes()
+    model, scorer = ToyAutoencoder(), ToyAttributes()
     codes = result.perturbed_codes().reshape(-1, result.base_codes.shape[1])
     values = (
-        plain(model.decode(codes)).reshape(result.effects.shape)
-        - plain(model.decode(result.base_codes))[:, None, None, :]
+        scorer(model.decode(codes)).reshape(result.effects.shape)
+        - scorer(model.decode(result.base_codes))[:, None, None, :]
     )
     assert torch.equal(result.effects, values)
 

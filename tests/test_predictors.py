@@ -9,7 +9,7 @@ import torch
 
 from latentgraph.config.schema import PredictorConfig
 from latentgraph.graph import footprint_dag, markov_blanket
-from latentgraph.predictors.comparisons import analyse
+from latentgraph.predictors.comparisons import compare_feature_sets
 from latentgraph.predictors.feature_plan import FeatureChoice, FeaturePlan, choose_feature_sets
 from latentgraph.predictors.feature_sets import adjacency_blanket, cpdag_blanket
 from latentgraph.predictors.labelled import Labelled, PredictorData, fewshot_sizes, limited_sizes, stratified_sample
@@ -62,7 +62,9 @@ def test_blanket_excludes_a_planted_spurious_feature_and_wins_out_of_distributio
     assert blanket == ["c1", "c2"] and "spurious" not in blanket
     plan = choose_feature_sets(NAMES, ["markov_blanket", "all"], blanket=blanket)
     results = run_regimes(data, plan, predictor_config(seeds=5, regime="supervised"))
-    summary = analyse(results, plan, n_boot=200).summary.set_index(["feature_set", "dataset"])["auroc_mean"]
+    summary = compare_feature_sets(results, plan, n_boot=200).summary.set_index(["feature_set", "dataset"])[
+        "auroc_mean"
+    ]
     # in distribution the spurious feature helps `all`; out of distribution it betrays it
     assert summary["all", "id_test"] > summary["markov_blanket", "id_test"]
     assert summary["markov_blanket", "reversed"] > summary["all", "reversed"] + 0.1
@@ -153,7 +155,9 @@ def test_no_evaluation_set_chooses_a_feature_set_or_a_comparison(data):
     again = run_regimes(scrambled, plan, settings, regimes=SUPERVISED_AND_LIMITED)
     assert first.features == again.features
     made = lambda res: set(  # noqa: E731
-        map(tuple, analyse(res, plan, n_boot=100).comparisons[["blanket", "reference"]].to_numpy().tolist())
+        map(
+            tuple, compare_feature_sets(res, plan, n_boot=100).comparisons[["blanket", "reference"]].to_numpy().tolist()
+        )
     )
     assert made(first) == made(again) == {("markov_blanket", ref) for ref in plan.comparisons["markov_blanket"]}
 
@@ -163,11 +167,13 @@ def test_an_empty_blanket_makes_no_comparison_and_a_fallback_no_self_comparison(
     empty = choose_feature_sets(NAMES, wanted, blanket=[])
     assert set(empty.choices) == {"all", "pc"} and empty.comparisons == {}  # the size-free sets still run
     settings = predictor_config(seeds=2, limited_n=(16,), limited_subsamples=3, max_steps=40)
-    assert analyse(
+    assert compare_feature_sets(
         run_regimes(data, empty, settings, regimes=SUPERVISED_AND_LIMITED), empty, n_boot=50
     ).comparisons.empty
     fallback = choose_feature_sets(NAMES, wanted, blanket=list(NAMES))  # graph.empty_blanket=all
-    analysis = analyse(run_regimes(data, fallback, settings, regimes=SUPERVISED_AND_LIMITED), fallback, n_boot=50)
+    analysis = compare_feature_sets(
+        run_regimes(data, fallback, settings, regimes=SUPERVISED_AND_LIMITED), fallback, n_boot=50
+    )
     made = analysis.comparisons
     assert not made.empty and "all" not in set(made["reference"])
     assert not ((made["diff"] == 0) & (made["low"] == 0) & (made["high"] == 0)).any()
@@ -201,7 +207,7 @@ def test_every_regime_produces_rows(data):
     fewshot = results[results["regime"] == "fewshot"]
     assert set(fewshot["dataset"]) == {"reversed"} and sorted(set(fewshot["n"])) == [8, 16]
     assert (results[results["feature_set"] == "empty"]["auroc"] == 0.5).all()
-    summary = analyse(measured, n_boot=100).summary
+    summary = compare_feature_sets(measured, n_boot=100).summary
     limited = summary["regime"] == "limited"
     assert (summary.loc[~limited, "seeds"] == 2).all() and (summary.loc[limited, "seeds"] == 3).all()
     # a set that chose nothing is counted as failed on every replicate, never scored as a predictor
@@ -422,7 +428,7 @@ def test_comparisons_are_paired_holm_adjusted_and_worded(data):
     Holm over the blanket's comparisons at each n, and the words the report prints."""
     plan = choose_feature_sets(NAMES, ["markov_blanket", "all", "lasso", "random"], blanket=["c1", "c2"])
     settings = predictor_config(seeds=3, limited_n=(64,), limited_subsamples=8, max_steps=100)
-    comparisons = analyse(
+    comparisons = compare_feature_sets(
         run_regimes(data, plan, settings, regimes=SUPERVISED_AND_LIMITED), plan, n_boot=300
     ).comparisons
     versus_all = comparisons[(comparisons["dataset"] == "reversed") & (comparisons["reference"] == "all")]
@@ -495,7 +501,7 @@ def test_each_fit_is_compared_with_all_and_with_every_baseline_of_its_own_size(d
     assert plan.seed_references[1] == {"all": "all", "lasso": "lasso_k1", "random": "random_k1"}
     assert plan.seed_references[2]["lasso"] == "lasso_k3" and "lasso_k2" in plan.choices
     settings = predictor_config(regime="limited", limited_n=(32,), limited_subsamples=6, max_steps=60)
-    comparisons = analyse(run_regimes(data, plan, settings), plan, n_boot=200).comparisons
+    comparisons = compare_feature_sets(run_regimes(data, plan, settings), plan, n_boot=200).comparisons
     per_seed = comparisons[comparisons["blanket"] == "per-seed blanket (3 fits)"]
     for _, family in per_seed.groupby("dataset"):
         assert list(family["reference"]) == ["all", "lasso", "random"]
@@ -525,7 +531,7 @@ def test_a_selection_that_fails_is_counted_and_left_out_never_scored(data):
     )
     settings = predictor_config(regime="limited", limited_n=(32,), limited_subsamples=6, max_steps=60)
     results = run_regimes(data, plan, settings)
-    analysis = analyse(results, plan, n_boot=200)
+    analysis = compare_feature_sets(results, plan, n_boot=200)
     row = analysis.comparisons[analysis.comparisons["dataset"] == "reversed"].iloc[0]
     assert row["reference"] == "flaky" and row["failed"] == 3
     metrics = results.metrics[results.metrics["dataset"] == "reversed"].set_index(["feature_set", "seed"])["auroc"]

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from latentgraph.artifacts import DiskFullError, atomic_target, read_json, write_json
+from latentgraph.atomic import DiskFullError, atomic_target, read_json, write_json
 from latentgraph.runtime.cache import (
     COMPLETE,
     STALE_TEMPORARY_AGE_S,

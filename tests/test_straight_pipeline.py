@@ -17,7 +17,7 @@ import torch
 from conftest import settings_for
 from toy_models import ToyAttributes, ToyAutoencoder
 
-from latentgraph.artifacts import atomic_target, write_json
+from latentgraph.atomic import atomic_target, write_json
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.config.schema import (
     ClassifierTrainingConfig,

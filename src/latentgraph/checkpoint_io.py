@@ -3,7 +3,7 @@
 Lightning's ``TorchCheckpointIO`` writes a checkpoint's bytes into the file in place, so a job
 killed during the write (or a full disk) leaves a truncated ``last.ckpt`` for a resume to trip
 on. :class:`AtomicCheckpointIO` writes beside the file and renames it into place
-(:func:`latentgraph.artifacts.atomic_target`); every ``Trainer`` of the project is given it, so
+(:func:`latentgraph.atomic.atomic_target`); every ``Trainer`` of the project is given it, so
 each ``trainer.save_checkpoint`` and every ``ModelCheckpoint`` file is atomic.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from latentgraph.artifacts import atomic_target
+from latentgraph.atomic import atomic_target
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.latentgraph_sweeper.ensemble_sweeper import EnsembleSweeper
 from hydra_plugins.latentgraph_sweeper.resumable_optuna import ResumableOptunaSweeper
 from latentgraph import pipeline
-from latentgraph.artifacts import DiskFullError, atomic_write_text, write_json
+from latentgraph.atomic import DiskFullError, atomic_write_text, write_json
 from latentgraph.config import Config, register_configs, validate_config
 from latentgraph.config.choices import Stage
 from latentgraph.errors import USER_ERRORS, ConfigValueError

@@ -194,13 +194,13 @@ class Mode(Choice):
     max = "max"
 
 
-def plain(value: object) -> object:
+def with_plain_strings(value: object) -> object:
     """``value`` with every choice (any ``str`` subclass) as a plain ``str``, through dicts and lists:
     for checkpoint hyperparameters (loadable with ``weights_only``) and logged configs."""
     if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
+        return {key: with_plain_strings(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
+        return [with_plain_strings(item) for item in value]
     return str(value) if isinstance(value, str) else value
 
 

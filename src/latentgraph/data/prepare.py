@@ -4,6 +4,18 @@
 holding the labelled ID splits, the OOD sets and the autoencoder corpus, plus the run-level
 summary of what was dropped and why. :func:`write_data_report` puts that summary in the run
 directory (``data/summary.json``, ``data/dropped.csv``, ``data/conflicts.csv``).
+
+No sequence is in both a fitted split and an OOD set. ``overlap="drop_from_id"`` (default) takes a
+shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
+are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
+``"drop_from_ood"`` takes it out of the OOD set instead. ``"drop_fit_from_ood"`` removes from
+the OOD sets only what the ID train and val splits hold, so an OOD set may share sequences
+with the ID test split (ACPvsRandom and ACPvsTM share all 413 ACPs: any other rule leaves
+one side without positives). The autoencoder corpus never holds an OOD sequence.
+``identity`` measures each OOD sequence's nearest-neighbour identity to the ID training split
+and to the corpus (:mod:`latentgraph.data.identity`; ``summary["identity"]``);
+``max_identity`` drops the OOD sequences above it to any ID or corpus sequence, counted and
+named (``identity_dropped``). The corpus is the same with or without it.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from latentgraph.artifacts import atomic_write_text, write_json
+from latentgraph.atomic import atomic_write_text, write_json
 from latentgraph.config.schema import DataConfig
 from latentgraph.config.validation import with_changes
 from latentgraph.data.alphabet import reading_alphabet
@@ -52,30 +64,15 @@ class PreparedData:
 
 
 def prepare_data(settings: DataConfig | None = None, /, **changes: Any) -> PreparedData:
-    """Build the ID splits, OOD sets and autoencoder corpus from source specs.
+    """Build the ID splits, OOD sets and autoencoder corpus from source specs (the module docstring
+    gives the overlap and identity rules).
 
-    ``settings`` is the run's ``data`` config (:class:`~latentgraph.config.schema.DataConfig`; its
-    defaults when omitted); ``changes`` replace some of its values by name
-    (``prepare_data(settings, target="acp")``), checked as the config's are: a name that is not a
-    data setting raises ``TypeError`` naming it. Only the reading and splitting settings matter here.
-    ``ood_csv`` adds labelled CSV files (a ``sequence`` column and a ``label`` column, read as the
-    target) as further OOD sets, each named by its file stem.
-    ``alphabet`` (``peptides``, ``selfies``, ``smiles``) says how records are read and checked:
-    for molecules each SMILES is parsed by RDKit and rewritten in that representation.
-    ``stereo`` (molecules): ``keep`` reads a record's stereochemistry as written (SELFIES has no
-    stereo symbols, so such a record is bad, ``unknown_symbol``); ``strip`` removes it first and
-    counts such records in the summary (``stereo_removed``).
-    No sequence is in both a fitted split and an OOD set. ``overlap="drop_from_id"`` (default) takes a
-    shared sequence out of the ID set, so each OOD set stays whole (modlamp's AMPvsTM positives
-    are almost all in AMPvsUniProt; removing them from the OOD side would leave no positives);
-    ``"drop_from_ood"`` takes it out of the OOD set instead. ``"drop_fit_from_ood"`` removes from
-    the OOD sets only what the ID train and val splits hold, so an OOD set may share sequences
-    with the ID test split (ACPvsRandom and ACPvsTM share all 413 ACPs: any other rule leaves
-    one side without positives). The autoencoder corpus never holds an OOD sequence.
-    ``identity`` measures each OOD sequence's nearest-neighbour identity to the ID training split
-    and to the corpus (:mod:`latentgraph.data.identity`; ``summary["identity"]``);
-    ``max_identity`` drops the OOD sequences above it to any ID or corpus sequence, counted and
-    named (``identity_dropped``). The corpus is the same with or without it.
+    ``settings`` is the run's ``data`` config (its defaults when omitted); ``changes`` replace some
+    of its values by name (``prepare_data(settings, target="acp")``), checked as the config's are: a
+    name that is not a data setting raises ``TypeError``. ``ood_csv`` files (``sequence`` and
+    ``label`` columns) are further OOD sets, named by file stem. For molecules each SMILES is parsed
+    by RDKit and rewritten in ``alphabet``; ``stereo=keep`` reads stereochemistry as written (SELFIES
+    has no stereo symbols: such a record is bad, ``unknown_symbol``), ``strip`` removes it, counted.
 
     Raises:
         DataError: a missing file, an unreadable format, a missing target column, or (under

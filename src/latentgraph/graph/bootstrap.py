@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from latentgraph.config.choices import Structure, plain
+from latentgraph.config.choices import Structure, with_plain_strings
 from latentgraph.graph.build import AttributeGraph, graph_from_tests
 from latentgraph.perturbation.edge_tests import (
     attribute_spread,
@@ -128,7 +128,7 @@ def bootstrap_graph(
         attribute_edge_frequency={name: count / n_boot for name, count in attribute.items()},
         replicates=replicates,
         settings={
-            **plain(settings),
+            **with_plain_strings(settings),
             "seed": seed,
             "n_permutations": flips if latent_edges else None,
             "latent_edges_resampled": latent_edges,

@@ -10,7 +10,7 @@ from pathlib import Path
 import networkx as nx
 import torch
 
-from latentgraph.artifacts import atomic_target, write_json
+from latentgraph.atomic import atomic_target, write_json
 from latentgraph.config.choices import Sem, Structure, Threshold
 from latentgraph.config.schema import GraphConfig
 from latentgraph.graph.gradient_covariance import gradient_covariance

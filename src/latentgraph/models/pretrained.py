@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from latentgraph.artifacts import atomic_target, atomic_write_bytes, atomic_write_text
+from latentgraph.atomic import atomic_target, atomic_write_bytes, atomic_write_text
 from latentgraph.data.alphabet import PAD
 from latentgraph.models.wae import SequenceWAE, reconstruction_accuracy
 

@@ -114,19 +114,18 @@ def run_perturbation(
     bars: bool | None = None,
 ) -> PerturbationResult | None:
     """Perturb every latent of ``n_base`` codes by every step and measure the attributes' response.
+    Every default is the config's (:class:`~latentgraph.config.schema.PerturbationConfig`).
 
     Args:
         autoencoder: a :class:`~latentgraph.perturbation.protocol.Autoencoder`.
         attributes: anything with ``names`` that maps ``list[str]`` to ``Tensor[n, len(names)]``.
         n_base: number of base codes ``N``; deltas: the steps ``δ_k`` (non-zero), in latent scales.
-        base: ``"posterior"`` (codes of ``n_base`` sequences drawn from ``sequences``, which
-            ``latent_scale="data"`` needs too) or ``"prior"`` (codes drawn from the prior, no
-            sequences needed).
+        base: ``"posterior"`` (codes of ``n_base`` of the ``sequences``, which ``latent_scale="data"``
+            needs too) or ``"prior"`` (codes drawn from the prior, no sequences needed).
         seed: seeds the base codes and the tests (the result is deterministic for a seed).
         batch_size: codes decoded and scored per chunk (bounds memory).
-        latent_scale: ``"data"`` (each latent's standard deviation over the encoded
-            ``sequences``) or ``"unit"`` (1). Default: the config's ``"data"`` when sequences are
-            given, else ``"unit"``.
+        latent_scale: ``"data"`` (each latent's std over the encoded ``sequences``; the default
+            when sequences are given) or ``"unit"`` (1; the default without).
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
             alone, :func:`~latentgraph.perturbation.edge_tests.permutations_for`); also the null
             draws of the random-direction control.
@@ -134,13 +133,10 @@ def run_perturbation(
             code is also stepped by each ``δ_k`` times the median latent scale along each direction
             (``N·R·K`` more decodes), and each (latent, attribute) pair is tested against that
             generic response. 0: no control (``min_effect="auto"`` then cannot be used).
-        progress: report each chunk (``False``: silent), as a bar or a log line: ``bars`` decides,
-            by default :func:`latentgraph.progress.show_bars` (a bar only on a terminal).
-        shard: split the decoding across DDP ranks: each decodes a contiguous ``1/world_size`` of the
-            codes and rank zero gathers the effects and runs the tests, with a single process's
-            result; ranks other than zero return ``None``.
-
-    Every default is the config's (:class:`~latentgraph.config.schema.PerturbationConfig`).
+        progress: report each chunk (``False``: silent), as a bar or a log line (``bars``; default
+            :func:`latentgraph.progress.show_bars`). shard: split the decoding across DDP ranks;
+            rank zero gathers the effects, tests them and returns a single process's result, the
+            other ranks return ``None``.
     """
     deltas_t = torch.as_tensor(list(deltas), dtype=torch.float32)
     _check_design(deltas_t, n_base, n_directions)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, write_json
+from latentgraph.atomic import atomic_write_bytes, atomic_write_text, write_json
 from latentgraph.run_layout import PerturbationFiles
 
 ARRAYS = (

@@ -20,9 +20,9 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from latentgraph.artifacts import atomic_copy, read_json, write_json
+from latentgraph.atomic import atomic_copy, read_json, write_json
 from latentgraph.checkpoint_io import AtomicCheckpointIO
-from latentgraph.config.choices import plain
+from latentgraph.config.choices import with_plain_strings
 from latentgraph.config.schema import Config, ModelConfig
 from latentgraph.data import PreparedData, SequenceDataModule
 from latentgraph.data.alphabet import get_alphabet
@@ -67,7 +67,7 @@ class AutoencoderResult:
 def model_kwargs(settings: ModelConfig, alphabet: str = "peptides") -> dict:
     """``SequenceWAE`` arguments: the model settings with choices as plain strings (primitive
     hparams), and the data's alphabet (``data.alphabet``)."""
-    kwargs = {k: v for k, v in plain(asdict(settings)).items() if k not in SOURCE_MODEL_KEYS}
+    kwargs = {k: v for k, v in with_plain_strings(asdict(settings)).items() if k not in SOURCE_MODEL_KEYS}
     return {**kwargs, "alphabet": str(alphabet)}
 
 

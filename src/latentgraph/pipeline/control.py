@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from latentgraph.artifacts import write_json
+from latentgraph.atomic import write_json
 from latentgraph.attributes.planted import PlantedBlock
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.config.schema import Config, ControlConfig

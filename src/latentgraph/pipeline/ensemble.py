@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger
 
-from latentgraph.artifacts import write_json
+from latentgraph.atomic import write_json
 from latentgraph.config.choices import EmptyBlanket, EnsembleOracles
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from latentgraph.artifacts import atomic_write_text, write_json
-from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold, plain
+from latentgraph.atomic import atomic_write_text, write_json
+from latentgraph.config.choices import AUTO, EmptyBlanket, Threshold, with_plain_strings
 from latentgraph.config.schema import GraphConfig
 from latentgraph.errors import ConfigValueError
 from latentgraph.graph import AttributeGraph, bootstrap_graph, build_graph
@@ -149,7 +149,9 @@ def graph_stage(
     if settings.bootstrap > 0:
         stability = graph_confidence(result, settings, report, set_summary, out_dir, run_log, bars)
     source = built_from or declared(RunLayout(out_dir.parent).perturbation.path)
-    declare(out_dir, keyed_name("graph", {"from": source, "graph": plain(asdict(settings))}), "graph", [source])
+    declare(
+        out_dir, keyed_name("graph", {"from": source, "graph": with_plain_strings(asdict(settings))}), "graph", [source]
+    )
     return GraphStageResult(graph, report, stability)
 
 

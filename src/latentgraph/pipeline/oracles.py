@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from latentgraph.artifacts import write_json
+from latentgraph.atomic import write_json
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, fit_classifier

@@ -17,14 +17,14 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from latentgraph.artifacts import atomic_copy, atomic_write_text, write_json
+from latentgraph.atomic import atomic_copy, atomic_write_text, write_json
 from latentgraph.attributes.sets import AttributeSet
 from latentgraph.config.choices import FeatureSet, Regime
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.perturbation.protocol import Autoencoder
 from latentgraph.pipeline.oracles import OracleStageResult
-from latentgraph.predictors.comparisons import analyse
+from latentgraph.predictors.comparisons import compare_feature_sets
 from latentgraph.predictors.feature_plan import choose_feature_sets
 from latentgraph.predictors.intervals import crossed_interval
 from latentgraph.predictors.labelled import ID_TEST, ID_VAL, Labelled, PredictorData, fewshot_sizes, limited_sizes
@@ -205,7 +205,7 @@ def run_predictors(
     bars = show_bars(settings.trainer.enable_progress_bar)
     with progress_steps("predictors: feature sets", len(plan.choices), log, bars=bars) as advance:
         results = run_regimes(pdata, plan, config, progress=lambda name: advance(note=name))
-    analysis = analyse(results, plan, seed=settings.seed)
+    analysis = compare_feature_sets(results, plan, seed=settings.seed)
     for line in analysis.not_compared:
         log.info("predictors: not compared: %s", line)
     drops = ood_drop(analysis.summary)

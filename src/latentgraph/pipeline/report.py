@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from latentgraph.artifacts import write_json
+from latentgraph.atomic import write_json
 from latentgraph.pipeline.ensemble import ConsensusStageResult
 from latentgraph.pipeline.graph import GraphStageResult
 from latentgraph.report.html import write_report

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from latentgraph.artifacts import read_json
+from latentgraph.atomic import read_json
 from latentgraph.attributes.sets import AttributeSet
 from latentgraph.config.schema import Config
 from latentgraph.perturbation import Autoencoder

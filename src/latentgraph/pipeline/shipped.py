@@ -21,9 +21,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from latentgraph.artifacts import atomic_copy, atomic_target, write_json
+from latentgraph.atomic import atomic_copy, atomic_target, write_json
 from latentgraph.attributes.user_oracles import resolve_target
-from latentgraph.config.choices import plain
+from latentgraph.config.choices import with_plain_strings
 from latentgraph.config.schema import Config
 from latentgraph.data import PreparedData
 from latentgraph.errors import ConfigValueError
@@ -83,9 +83,9 @@ def recipe(settings: Config) -> dict:
     return {
         "alphabet": str(settings.data.alphabet),
         "max_len": settings.data.max_len,
-        "data": plain(corpus_settings(settings)),
-        "model": {k: v for k, v in plain(asdict(settings.model)).items() if k not in SOURCE_MODEL_KEYS},
-        "trainer": plain(asdict(settings.trainer)),
+        "data": with_plain_strings(corpus_settings(settings)),
+        "model": {k: v for k, v in with_plain_strings(asdict(settings.model)).items() if k not in SOURCE_MODEL_KEYS},
+        "trainer": with_plain_strings(asdict(settings.trainer)),
     }
 
 

@@ -36,7 +36,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from latentgraph.artifacts import atomic_write_text, read_json, write_json
+from latentgraph.atomic import atomic_write_text, read_json, write_json
 from latentgraph.run_layout import RunLayout, SweepLayout
 
 log = logging.getLogger(__name__)

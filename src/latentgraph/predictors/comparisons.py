@@ -71,7 +71,7 @@ class Analysis:
     not_compared: list[str] = field(default_factory=list)
 
 
-def analyse(
+def compare_feature_sets(
     results: RegimeResults, plan: FeaturePlan | None = None, *, n_boot: int = N_BOOT, seed: int = 0
 ) -> Analysis:
     """Intervals for every set and the plan's comparisons (none without a plan), one set of

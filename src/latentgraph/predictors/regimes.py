@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentgraph.artifacts import atomic_target
+from latentgraph.atomic import atomic_target
 from latentgraph.config.choices import Selection
 from latentgraph.config.schema import PredictorConfig
 from latentgraph.predictors.feature_plan import FeatureChoice, FeaturePlan, FeatureSets, SelectionCache, as_choices

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_target, atomic_write_text  # noqa: E402
+from latentgraph.atomic import atomic_target, atomic_write_text  # noqa: E402
 from latentgraph.run_layout import RunLayout, SweepLayout
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_target
+from latentgraph.atomic import atomic_target
 from latentgraph.predictors.labelled import ID_TEST
 
 

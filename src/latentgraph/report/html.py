@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_write_text, read_json
+from latentgraph.atomic import atomic_write_text, read_json
 from latentgraph.predictors.regimes import read_ood_drop
 from latentgraph.report.figures import fewshot_figure, fits_strip_figure
 from latentgraph.report.verdict import Verdict, read_verdict, verdict_html

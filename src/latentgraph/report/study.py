@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from latentgraph.artifacts import atomic_write_bytes, atomic_write_text, read_json
+from latentgraph.atomic import atomic_write_bytes, atomic_write_text, read_json
 from latentgraph.attributes.planted import PLANTED_COLUMN
 from latentgraph.predictors.comparisons import PER_SEED
 from latentgraph.report.figures import save_png
@@ -51,12 +51,12 @@ class StudyJob:
     path: Path
 
     @property
-    def run(self) -> RunLayout:
+    def layout(self) -> RunLayout:
         return RunLayout(self.path)
 
     @property
     def comparisons(self) -> pd.DataFrame:
-        file = self.run.results.comparisons
+        file = self.layout.results.comparisons
         return pd.read_csv(file) if file.is_file() else pd.DataFrame()
 
 
@@ -82,7 +82,7 @@ def _column(regime: str, n: int) -> str:
 
 
 def _oracle(job: StudyJob) -> str:
-    oracle = (read_json(job.run.attributes.set) or {}).get("target_oracle") or {}
+    oracle = (read_json(job.layout.attributes.set) or {}).get("target_oracle") or {}
     kind = "pre-trained elsewhere" if oracle.get("pretrained") else "trained on the ID split"
     if oracle.get("column") == PLANTED_COLUMN:
         kind = "the planted function, the known truth"
@@ -102,7 +102,7 @@ def results_table(jobs: list[StudyJob]) -> pd.DataFrame:
             if arm_name(blanket) is None or blanket == "markov_blanket" and ensemble:
                 continue  # an ensemble reports its per-seed blankets and its consensus
             versus_all = ordered_by_n(own[own["reference"] == "all"])
-            found = ((read_json(job.run.results.oracle) or {}).get("auroc") or {}).get(dataset)
+            found = ((read_json(job.layout.results.oracle) or {}).get("auroc") or {}).get(dataset)
             row = {"shift": job.shift, "oracle": _oracle(job), "dataset": dataset, "blanket": arm_name(blanket)}
             row["oracle AUROC"] = f"{found['auroc']:.3f}" if found else "?"
             row.update({_column(r.regime, r.n): _cell(r._asdict()) for r in versus_all.itertuples()})
@@ -130,7 +130,7 @@ def stability_table(jobs: list[StudyJob]) -> pd.DataFrame:
     consensus's expected reproducibility, and the consensus blanket."""
     rows = []
     for job in jobs:
-        stability = read_json(job.run.consensus.stability)
+        stability = read_json(job.layout.consensus.stability)
         if stability is None:
             continue
         rows.append(
@@ -151,7 +151,7 @@ def control_table(jobs: list[StudyJob]) -> pd.DataFrame:
     """For the positive control: how the blankets recover the planted members (recall, extras)."""
     rows = []
     for job in jobs:
-        control, stability = read_json(job.run.data.control), read_json(job.run.consensus.stability)
+        control, stability = read_json(job.layout.data.control), read_json(job.layout.consensus.stability)
         if control is None or stability is None:
             continue
         members = set(control["members"])
@@ -179,7 +179,7 @@ def control_baselines_table(jobs: list[StudyJob]) -> pd.DataFrame:
     every ``n``, with the few-fit intervals."""
     rows = []
     for job in jobs:
-        if read_json(job.run.data.control) is None or job.comparisons.empty:
+        if read_json(job.layout.data.control) is None or job.comparisons.empty:
             continue
         comparisons = job.comparisons
         per_seed = comparisons["blanket"].str.startswith(PER_SEED)
@@ -268,7 +268,7 @@ def study_markdown(jobs: list[StudyJob], sweep_dir: Path, missing: list[str]) ->
         _markdown(control_baselines_table(jobs)),
         f"![forest plot]({forest.name})" if forest.is_file() else "",
     ]
-    unfinished = [job.shift for job in jobs if not job.run.results.summary.is_file()]
+    unfinished = [job.shift for job in jobs if not job.layout.results.summary.is_file()]
     if unfinished:
         parts.append("\nNot finished (no results/summary.csv): " + ", ".join(unfinished))
     if missing:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from latentgraph.artifacts import read_json
+from latentgraph.atomic import read_json
 from latentgraph.predictors.comparisons import PER_SEED
 from latentgraph.predictors.labelled import ID_TEST
 from latentgraph.run_layout import RunLayout

@@ -42,7 +42,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from latentgraph import __version__
-from latentgraph.artifacts import atomic_write_text, current_umask, disk_full_error, plain_directory_mode
+from latentgraph.atomic import atomic_write_text, current_umask, disk_full_error, plain_directory_mode
 from latentgraph.attributes.training import TrainedClassifier
 from latentgraph.config.schema import Config
 from latentgraph.models.pretrained import sha256_of

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from graphlib import TopologicalSorter
 from pathlib import Path
 
-from latentgraph.artifacts import write_json
+from latentgraph.atomic import write_json
 from latentgraph.run_layout import ARTIFACT_FILE, RunLayout
 from latentgraph.runtime.cache import stage_key
 from latentgraph.runtime.tracking import RunLog

@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
-from latentgraph.config.choices import plain
+from latentgraph.config.choices import with_plain_strings
 from latentgraph.config.schema import Config
 from latentgraph.errors import ConfigValueError
 from latentgraph.progress import show_bars
@@ -102,7 +102,7 @@ def build_loggers(settings: Config, run_dir: Path, wandb_id: str | None = None) 
             log.info("W&B: resuming run %s, the interrupted fit's", wandb_id)
         # Lightning passes anonymous=None, which wandb (>= 0.19) answers with a deprecation line on every run
         logger._wandb_init.pop("anonymous", None)
-        logger.log_hyperparams(plain(asdict(settings)))
+        logger.log_hyperparams(with_plain_strings(asdict(settings)))
         define_epoch_metrics(logger.experiment)
         log.info("Instantiating logger <%s> (mode=%s)", WandbLogger.__name__, mode)
         loggers.append(logger)

@@ -1,4 +1,4 @@
-"""Atomic artifact writes: a reader sees the old file or the whole new one, never half of it.
+"""Atomic file writes: a reader sees the old file or the whole new one, never half of it.
 
 A write that fills the disk raises :class:`DiskFullError` naming the file; what was there before
 stays whole.
