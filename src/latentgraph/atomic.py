@@ -43,6 +43,18 @@ def disk_full_error(error: BaseException, path: str | os.PathLike) -> DiskFullEr
 
 
 @contextmanager
+def full_disk_named(path: str | os.PathLike) -> Iterator[None]:
+    """Inside it, an ``OSError`` that is a full disk is raised as a :class:`DiskFullError` naming ``path``."""
+    try:
+        yield
+    except OSError as error:
+        full = disk_full_error(error, path)
+        if full is None:
+            raise
+        raise full from error
+
+
+@contextmanager
 def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it into place, else delete it.
 
@@ -54,13 +66,9 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; a plain open() would honour the umask
     os.close(fd)
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except OSError as error:
-        full = disk_full_error(error, path)
-        if full is None:
-            raise
-        raise full from error
+        with full_disk_named(path):
+            yield Path(tmp)
+            os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
 

@@ -42,7 +42,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from latentgraph import __version__
-from latentgraph.atomic import atomic_write_text, current_umask, disk_full_error, plain_directory_mode
+from latentgraph.atomic import atomic_write_text, current_umask, full_disk_named, plain_directory_mode
 from latentgraph.attributes.training import TrainedClassifier
 from latentgraph.config.schema import Config
 from latentgraph.models.pretrained import sha256_of
@@ -198,14 +198,9 @@ class StageCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent))
         plain_directory_mode(tmp)
         try:
-            try:
+            with full_disk_named(final):
                 yield tmp
                 (tmp / COMPLETE).write_text(json.dumps({"stage": stage, "key": key, "pid": os.getpid()}))
-            except OSError as error:
-                full = disk_full_error(error, final)
-                if full is None:
-                    raise
-                raise full from error
             try:
                 os.rename(tmp, final)
             except OSError:  # another job stored the same key first: keep theirs
