@@ -176,7 +176,7 @@ def check_perturbation_and_graph(run_dir: Path, tmp_path: Path) -> None:
     for name in ("result.npz", "summary.json", "sensitivity.csv", "pvalues.csv", "qvalues.csv", "change_rate.csv"):
         assert (run_dir / "perturbation" / name).is_file(), name
     info = json.loads((run_dir / "perturbation" / "summary.json").read_text())["info"]
-    # N + N·d·K + N·R·K: the base codes, the latents' steps and the random-direction control (d 8, K 2, R 16)
+    # N + N·d·K + N·R·K: the base codes, the latents' steps and the random-direction null (d 8, K 2, R 16)
     assert info["n_base"] == 16 and info["decodes"] == 16 + 16 * 8 * 2 + 16 * 16 * 2
     for name in (
         "graph.json",

@@ -1,4 +1,4 @@
-"""Confidence across fits: the consensus of several graphs, the random-direction control behind
+"""Confidence across fits: the consensus of several graphs, the random-direction null behind
 ``min_effect=auto``, and both on a noisy synthetic truth whose single fits sometimes err."""
 
 from __future__ import annotations
@@ -219,10 +219,10 @@ def test_a_latent_beyond_the_random_directions_is_detected_and_one_like_them_is_
 
 def test_auto_needs_the_control():
     s, q = torch.ones(2, 2).numpy(), torch.zeros(2, 2).numpy()
-    with pytest.raises(ValueError, match="random-direction control"):
+    with pytest.raises(ValueError, match="random-direction null"):
         select_edges(s, q, threshold="fdr", alpha=0.05, min_effect="auto", tau=0.1)
     control = torch.tensor([[0.0, 1.0], [1.0, 0.0]]).numpy()
-    edges = select_edges(s, q, threshold="fdr", alpha=0.05, min_effect="auto", tau=0.1, control_qvalues=control)
+    edges = select_edges(s, q, threshold="fdr", alpha=0.05, min_effect="auto", tau=0.1, null_qvalues=control)
     assert edges.tolist() == [[True, False], [False, True]]
 
 

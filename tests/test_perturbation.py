@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 import torch
 from toy_models import ToyAttributes, ToyAutoencoder
@@ -161,6 +162,12 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.latent_names == result.latent_names and loaded.base_sequences == result.base_sequences
     assert torch.equal(loaded.qvalues, result.qvalues) and loaded.info == result.info
     assert loaded.perturbed_codes().shape == (8, 6, 2, 6)
+    # the random-direction null's arrays, under their own names ("control" is the planted positive control)
+    saved = np.load(tmp_path / "perturbation" / "result.npz")
+    assert {"directions", "null_effects", "null_pvalues", "null_qvalues"} <= set(saved.files)
+    assert not any("control" in name for name in saved.files)
+    assert loaded.has_direction_null and torch.equal(loaded.null_qvalues, result.null_qvalues)
+    assert (tmp_path / "perturbation" / "null_qvalues.csv").is_file()
     with pytest.raises(FileNotFoundError, match="not a saved perturbation result"):
         PerturbationResult.load(tmp_path)
 

@@ -110,7 +110,7 @@ class PerturbationFiles(Folder):
     sensitivity = _file("sensitivity.csv")
     pvalues = _file("pvalues.csv")
     qvalues = _file("qvalues.csv")
-    control_qvalues = _file("control_qvalues.csv")
+    null_qvalues = _file("null_qvalues.csv")
 
     def table(self, name: str) -> Path:
         """A ``[latents, attributes]`` array as a readable CSV: ``sensitivity``, ``pvalues``, ``qvalues``, …"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-AUTO = "auto"  # graph.min_effect=auto: the random-direction control instead of a floor (docs/method.md §5c)
+AUTO = "auto"  # graph.min_effect=auto: the random-direction null instead of a floor (docs/method.md §5c)
 
 
 class Choice(str, Enum):

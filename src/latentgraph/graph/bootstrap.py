@@ -2,7 +2,7 @@
 
 Each of ``n_boot`` replicates draws the ``N`` base codes with replacement (the ``n`` axis of the
 saved effects: no new decodes), recomputes the sensitivity, the sign-flip p-values and the
-Benjamini–Hochberg q-values (and the random-direction control's, when the result has it), and
+Benjamini–Hochberg q-values (and the random-direction null's, when the result has it), and
 rebuilds the latent→attribute graph and the attribute graph with the same settings. How often an
 edge or a blanket member appears over the replicates is its bootstrap confidence, as in Friedman,
 Goldszmidt and Wyner (1999) and bnlearn's ``boot.strength``. Pure: tensors in, frequencies out.
@@ -100,7 +100,7 @@ def bootstrap_graph(
             ``result.info["n_permutations"]``, else the fewest that let one pair pass BH alone).
         progress: called once per finished replicate.
         latent_edges: whether each replicate retests the latent edges (the sign flips and the
-            control, nearly all of a replicate's cost). ``None``: unless the structure is
+            random-direction null, nearly all of a replicate's cost). ``None``: unless the structure is
             ``gradient_covariance``, whose attribute graph and blanket do not depend on the latent
             edges; without them, ``latent_edge_frequency`` is empty and the settings say so.
         build_graph_settings: ``threshold``, ``alpha``, ``min_effect``, ``tau``, ``structure``
@@ -143,22 +143,22 @@ def _replicate(
     latent edges (no latent edge in it: a gradient-covariance graph does not read them)."""
     effects = result.effects[rows]
     d, m = len(result.latent_names), len(result.attribute_names)
-    control_qvalues = None
+    null_qvalues = None
     if flips is not None:
         pvalues = sign_flip_pvalues(effects, n_permutations=flips, generator=generator)
     else:
         pvalues = torch.ones(d, m)
-        control_qvalues = torch.ones(d, m) if result.has_control else None
-    if flips is not None and result.has_control:  # the same base codes' random-direction steps
-        control = generic_response_pvalues(effects, result.control_effects[rows], n_draws=flips, generator=generator)
-        control_qvalues = benjamini_hochberg(control)
+        null_qvalues = torch.ones(d, m) if result.has_direction_null else None
+    if flips is not None and result.has_direction_null:  # the same base codes' random-direction steps
+        null_pvalues = generic_response_pvalues(effects, result.null_effects[rows], n_draws=flips, generator=generator)
+        null_qvalues = benjamini_hochberg(null_pvalues)
     spread = attribute_spread(result.base_values[rows])
     return graph_from_tests(
         result.latent_names,
         result.attribute_names,
         sensitivity(effects, spread),
         benjamini_hochberg(pvalues),
-        control_qvalues=control_qvalues,
+        null_qvalues=null_qvalues,
         effects=(effects, result.deltas, spread),
         **settings,
     )

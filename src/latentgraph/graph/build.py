@@ -145,7 +145,7 @@ def build_graph(
         result: a perturbation result (:func:`~latentgraph.perturbation.run_perturbation`).
         threshold: ``"fdr"`` (``q < alpha`` and the effect-size rule) or ``"fixed"`` (``S ≥ tau``).
         min_effect: the effect-size rule under ``"fdr"``: ``"auto"`` (the pair must also beat the
-            random-direction control, ``control q < alpha``; docs/method.md §5c) or a number, the
+            random-direction null, ``null q < alpha``; docs/method.md §5c) or a number, the
             floor ``S ≥ min_effect``.
         structure: ``"gradient_covariance"`` (partial correlations of the attributes' gradient
             covariance, BH at ``alpha``; :mod:`latentgraph.graph.gradient_covariance`; the default),
@@ -166,7 +166,7 @@ def build_graph(
         min_effect=min_effect,
         tau=tau,
         structure=structure,
-        control_qvalues=result.control_qvalues,
+        null_qvalues=result.null_qvalues,
         effects=(result.effects, result.deltas, result.attribute_spread),
     )
     graph.settings.update(sem=sem)
@@ -185,12 +185,12 @@ def graph_from_tests(
     min_effect: float | str = GraphConfig.min_effect,
     tau: float = GraphConfig.tau,
     structure: Structure | str = GraphConfig.structure,
-    control_qvalues: torch.Tensor | None = None,
+    null_qvalues: torch.Tensor | None = None,
     effects: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> AttributeGraph:
     """The latent edges, footprints and attribute graph from sensitivities and q-values (no SEM fit).
 
-    ``control_qvalues`` are the random-direction control's, which ``min_effect="auto"`` needs.
+    ``null_qvalues`` are the random-direction null's, which ``min_effect="auto"`` needs.
     ``effects`` is ``(effects, deltas, attribute spread)``, from which the ``gradient_covariance``
     structure builds its attribute graph (the other structures do not read it).
     """
@@ -202,7 +202,7 @@ def graph_from_tests(
         alpha=alpha,
         min_effect=min_effect,
         tau=tau,
-        control_qvalues=None if control_qvalues is None else control_qvalues.numpy(),
+        null_qvalues=None if null_qvalues is None else null_qvalues.numpy(),
     )
     edges = {(latent_names[j], attribute_names[a]) for j, a in zip(*edge_matrix.nonzero())}
     footprint = footprints(edges, attribute_names)

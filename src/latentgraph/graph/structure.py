@@ -21,22 +21,22 @@ def select_edges(
     alpha: float,
     min_effect: float | str,
     tau: float,
-    control_qvalues: np.ndarray | None = None,
+    null_qvalues: np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean ``[d, m]`` edge matrix.
 
     ``threshold="fdr"``: an edge needs ``q < alpha`` and, with ``min_effect="auto"``, a response
-    larger than random directions give (``control_qvalues < alpha``, docs/method.md §5c), or with
+    larger than random directions give (``null_qvalues < alpha``, docs/method.md §5c), or with
     a number, ``S ≥ min_effect``.
     ``threshold="fixed"``: an edge iff ``S ≥ tau`` (no test).
     """
     if threshold == "fdr" and min_effect == AUTO:
-        if control_qvalues is None:
+        if null_qvalues is None:
             raise ValueError(
-                "min_effect='auto' needs the random-direction control, which this perturbation result lacks "
+                "min_effect='auto' needs the random-direction null, which this perturbation result lacks "
                 "(run it with n_directions > 0, or give min_effect a number)"
             )
-        return (qvalues < alpha) & (control_qvalues < alpha)
+        return (qvalues < alpha) & (null_qvalues < alpha)
     if threshold == "fdr":
         return (qvalues < alpha) & (sensitivity >= float(min_effect))
     if threshold == "fixed":

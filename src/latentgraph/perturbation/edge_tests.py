@@ -91,15 +91,15 @@ def random_directions(d: int, n_directions: int, generator: torch.Generator) -> 
 
 def generic_response_pvalues(
     effects: torch.Tensor,
-    control_effects: torch.Tensor,
+    null_effects: torch.Tensor,
     *,
     n_draws: int = 9999,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """P-values ``[d, m]`` of "latent j moves attribute a no more than a random direction does".
 
-    The random-direction control (docs/method.md §5c). ``effects`` is ``[N, d, K, m]`` (the
-    latents' steps) and ``control_effects`` ``[N, R, K, m]`` (the same base codes and step sizes,
+    The random-direction null (docs/method.md §5c). ``effects`` is ``[N, d, K, m]`` (the
+    latents' steps) and ``null_effects`` ``[N, R, K, m]`` (the same base codes and step sizes,
     along ``R`` random unit directions). Per base code ``n`` the response is the mean of ``|Δ|``
     over the steps; the statistic is its sum over base codes, ``T[j, a] = Σ_n r_n(j, a)``. Under
     the null, latent ``j``'s response at each base code is exchangeable with the random
@@ -109,20 +109,20 @@ def generic_response_pvalues(
     NaN effects (unscorable decodes) count as no response.
     """
     n, d, _, m = effects.shape
-    if control_effects.shape[0] != n or control_effects.shape[2:] != effects.shape[2:]:
+    if null_effects.shape[0] != n or null_effects.shape[2:] != effects.shape[2:]:
         raise ValueError(
-            f"control effects {tuple(control_effects.shape)} do not match the effects {tuple(effects.shape)}"
+            f"random-direction effects {tuple(null_effects.shape)} do not match the effects {tuple(effects.shape)}"
         )
     response = torch.nan_to_num(effects.abs(), nan=0.0).mean(dim=2)  # [N, d, m]
-    control = torch.nan_to_num(control_effects.abs(), nan=0.0).mean(dim=2)  # [N, R, m]
+    direction_response = torch.nan_to_num(null_effects.abs(), nan=0.0).mean(dim=2)  # [N, R, m]
     observed = response.sum(dim=0)  # [d, m]
-    r = control.shape[1]
+    r = direction_response.shape[1]
     exceed = torch.zeros(d, m, dtype=torch.long)
     rows = torch.arange(n)
     for start in range(0, n_draws, 1024):
         draws = min(1024, n_draws - start)
         chosen = torch.randint(0, r, (draws, n), generator=generator)
-        null = control[rows[None, :], chosen].sum(dim=1)  # [draws, m]
+        null = direction_response[rows[None, :], chosen].sum(dim=1)  # [draws, m]
         tolerance = 1e-6 * null.abs()
         exceed += (null[:, None, :] >= observed[None] - tolerance[:, None, :]).sum(dim=0)
     return (1 + exceed).to(torch.float64) / (n_draws + 1)

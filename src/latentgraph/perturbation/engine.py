@@ -128,11 +128,11 @@ def run_perturbation(
             when sequences are given) or ``"unit"`` (1; the default without).
         n_permutations: sign flips per test (``None``: enough for one pair to pass BH at α = 0.05
             alone, :func:`~latentgraph.perturbation.edge_tests.permutations_for`); also the null
-            draws of the random-direction control.
-        n_directions: ``R`` random unit directions for the control (docs/method.md §5c): every base
+            draws of the random-direction null.
+        n_directions: ``R`` random unit directions for the null (docs/method.md §5c): every base
             code is also stepped by each ``δ_k`` times the median latent scale along each direction
             (``N·R·K`` more decodes), and each (latent, attribute) pair is tested against that
-            generic response. 0: no control (``min_effect="auto"`` then cannot be used).
+            generic response. 0: no null (``min_effect="auto"`` then cannot be used).
         progress: report each chunk (``False``: silent), as a bar or a log line (``bars``; default
             :func:`latentgraph.progress.show_bars`). shard: split the decoding across DDP ranks;
             rank zero gathers the effects, tests them and returns a single process's result, the
@@ -160,7 +160,7 @@ def run_perturbation(
         autoencoder, attributes, z, values, base_values, deltas_t, scale, n_directions, n_permutations, generator,
         batch_size,
     )  # fmt: skip
-    elapsed += tested.pop("control_seconds")
+    elapsed += tested.pop("null_seconds")
     settings = {"seed": seed, "base": base, "latent_scale": latent_scale, "batch_size": batch_size}
     info = _run_info(tested, settings, (n, d, len(deltas_t)), n_directions, shard, elapsed, decode_seconds)
     _log_counts(info, elapsed)
@@ -218,8 +218,8 @@ def _effect_tests(
     generator: torch.Generator,
     batch_size: int,
 ) -> dict:
-    """The effects, sensitivities, sign-flip p- and q-values and the random-direction control, as
-    :class:`PerturbationResult` fields, plus ``n_permutations``, ``unscorable`` and ``control_seconds``."""
+    """The effects, sensitivities, sign-flip p- and q-values and the random-direction null, as
+    :class:`PerturbationResult` fields, plus ``n_permutations``, ``unscorable`` and ``null_seconds``."""
     n, d = z.shape
     k = len(deltas)
     effects = values.reshape(n, d, k, values.shape[1]) - base_values[:, None, None, :]
@@ -227,24 +227,24 @@ def _effect_tests(
     n_permutations = n_permutations or permutations_for(d * values.shape[1], k)
     pvalues = sign_flip_pvalues(effects, n_permutations=n_permutations, generator=generator)
     unscorable = int(torch.isnan(values).any(dim=1).sum()) + int(torch.isnan(base_values).any(dim=1).sum())
-    control: dict[str, torch.Tensor] = {}
+    direction_null: dict[str, torch.Tensor] = {}
     tick = time.perf_counter()
     if n_directions > 0:
-        control = _random_direction_control(
+        direction_null = _random_direction_null(
             autoencoder, attributes, z, base_values, deltas, scale, effects, n_directions, n_permutations, generator,
             batch_size,
         )  # fmt: skip
-        unscorable += int(torch.isnan(control["control_effects"]).any(dim=-1).sum())
+        unscorable += int(torch.isnan(direction_null["null_effects"]).any(dim=-1).sum())
     return {
         "sensitivity": sensitivity(effects, spread),
         "pvalues": pvalues,
         "qvalues": benjamini_hochberg(pvalues),
         "attribute_spread": spread,
         "effects": effects,
-        **control,
+        **direction_null,
         "n_permutations": n_permutations,
         "unscorable": unscorable,
-        "control_seconds": time.perf_counter() - tick if n_directions > 0 else 0.0,
+        "null_seconds": time.perf_counter() - tick if n_directions > 0 else 0.0,
     }
 
 
@@ -336,7 +336,7 @@ def _log_counts(info: dict, elapsed: float) -> None:
     )
 
 
-def _random_direction_control(
+def _random_direction_null(
     autoencoder: Autoencoder,
     attributes: Attributes,
     z: torch.Tensor,
@@ -349,7 +349,7 @@ def _random_direction_control(
     generator: torch.Generator,
     batch_size: int,
 ) -> dict[str, torch.Tensor]:
-    """The random-direction control (docs/method.md §5c): the same steps along random unit
+    """The random-direction null (docs/method.md §5c): the same steps along random unit
     directions, at the median latent scale, and each pair's test against that generic response."""
     n, d = z.shape
     k = len(deltas)
@@ -358,11 +358,11 @@ def _random_direction_control(
     steps = deltas[None, :, None] * length * directions[:, None, :]  # [R, K, d]
     codes = (z.cpu()[:, None, None, :] + steps[None]).reshape(-1, d).to(z.device)
     values = torch.cat([_score(attributes, autoencoder.decode(chunk)) for chunk in codes.split(batch_size)])
-    control_effects = values.reshape(n, n_directions, k, -1) - base_values[:, None, None, :]
-    pvalues = generic_response_pvalues(effects, control_effects, n_draws=n_draws, generator=generator)
+    null_effects = values.reshape(n, n_directions, k, -1) - base_values[:, None, None, :]
+    pvalues = generic_response_pvalues(effects, null_effects, n_draws=n_draws, generator=generator)
     return {
         "directions": directions,
-        "control_effects": control_effects,
-        "control_pvalues": pvalues,
-        "control_qvalues": benjamini_hochberg(pvalues),
+        "null_effects": null_effects,
+        "null_pvalues": pvalues,
+        "null_qvalues": benjamini_hochberg(pvalues),
     }

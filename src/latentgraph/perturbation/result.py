@@ -26,8 +26,8 @@ ARRAYS = (
     "base_values",
     "effects",
 )
-# the random-direction control (docs/method.md §5c); absent when run with n_directions=0
-CONTROL_ARRAYS = ("directions", "control_effects", "control_pvalues", "control_qvalues")
+# the random-direction null (docs/method.md §5c); absent when run with n_directions=0
+NULL_ARRAYS = ("directions", "null_effects", "null_pvalues", "null_qvalues")
 
 
 @dataclass
@@ -46,10 +46,10 @@ class PerturbationResult:
         attribute_spread: ``[m]`` standard deviation of each attribute over the base decodes.
         base_codes: ``[N, d]``; base_values: ``[N, m]``; effects: ``[N, d, K, m]`` (NaN: not scorable).
         base_sequences: the ``N`` base decodes.
-        directions: ``[R, d]`` random unit directions; control_effects: ``[N, R, K, m]``, the
+        directions: ``[R, d]`` random unit directions; null_effects: ``[N, R, K, m]``, the
             effects of the same steps along them (length ``δ_k`` times the median latent scale);
-            control_pvalues, control_qvalues: ``[d, m]`` tests of "latent j moves attribute a no
-            more than a random direction does". ``None`` when the control was not run.
+            null_pvalues, null_qvalues: ``[d, m]`` tests of "latent j moves attribute a no
+            more than a random direction does". ``None`` when the null was not run.
         info: how it was run (seed, base, permutations, counts of unscorable decodes, timings).
     """
 
@@ -68,16 +68,16 @@ class PerturbationResult:
     base_sequences: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     directions: torch.Tensor | None = None
-    control_effects: torch.Tensor | None = None
-    control_pvalues: torch.Tensor | None = None
-    control_qvalues: torch.Tensor | None = None
+    null_effects: torch.Tensor | None = None
+    null_pvalues: torch.Tensor | None = None
+    null_qvalues: torch.Tensor | None = None
 
     @property
-    def has_control(self) -> bool:
-        return self.control_qvalues is not None
+    def has_direction_null(self) -> bool:
+        return self.null_qvalues is not None
 
     def _arrays(self) -> dict[str, torch.Tensor]:
-        names = ARRAYS + (CONTROL_ARRAYS if self.has_control else ())
+        names = ARRAYS + (NULL_ARRAYS if self.has_direction_null else ())
         return {name: getattr(self, name) for name in names}
 
     def cloned(self) -> PerturbationResult:
@@ -118,7 +118,7 @@ class PerturbationResult:
                 "info": self.info,
             },
         )
-        for name in ("sensitivity", "pvalues", "qvalues") + (("control_qvalues",) if self.has_control else ()):
+        for name in ("sensitivity", "pvalues", "qvalues") + (("null_qvalues",) if self.has_direction_null else ()):
             atomic_write_text(files.table(name), self.table(name).to_csv())
         change = pd.DataFrame(
             {
@@ -141,8 +141,8 @@ class PerturbationResult:
         with np.load(files.result) as arrays:
             tensors = {
                 name: torch.from_numpy(arrays[name].copy())
-                for name in ARRAYS + CONTROL_ARRAYS
-                if name in arrays.files  # results saved before the control have none
+                for name in ARRAYS + NULL_ARRAYS
+                if name in arrays.files  # results saved before the null have none
             }
         return cls(
             latent_names=summary["latent_names"],

@@ -118,11 +118,11 @@ def graph_stage(
     than log lines (default: :func:`latentgraph.progress.show_bars`; the pipeline passes its rule).
     """
     built = graph_settings(settings)
-    if settings.threshold == Threshold.fdr and settings.min_effect == AUTO and not result.has_control:
+    if settings.threshold == Threshold.fdr and settings.min_effect == AUTO and not result.has_direction_null:
         raise ConfigValueError(
             "graph.min_effect",
             AUTO,
-            "these perturbation effects have no random-direction control (saved before it existed, or run with "
+            "these perturbation effects have no random-direction null (saved before it existed, or run with "
             "perturbation.n_directions=0); give graph.min_effect a number, e.g. 0.5",
         )
     graph = build_graph(result, **built)

@@ -339,6 +339,12 @@ def wae_key(settings: Config) -> str:
     )
 
 
+# The layout of a stored perturbation result (result.npz's array names). Bump it when they change, so
+# an entry written the old way is not found and is computed again (2: the random-direction null's
+# arrays are null_effects, null_pvalues, null_qvalues).
+PERTURBATION_FORMAT = 2
+
+
 def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier], wae: str | None = None) -> str:
     """Hash of what the raw perturbation effects depend on: the WAE (``wae``: its key, where it is not
     the fit of these settings, such as a shipped member), the attribute set, the settings."""
@@ -350,6 +356,7 @@ def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier]
             "perturbation": asdict(settings.perturbation),
             "seed": settings.seed,
             "bad_records": str(settings.data.bad_records),
+            "format": PERTURBATION_FORMAT,
             **_control(settings),
         }
     )

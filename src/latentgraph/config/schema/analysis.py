@@ -38,10 +38,10 @@ class PerturbationConfig:
     latent_scale: LatentScale = LatentScale.data  # data: each latent's std over encoded held-out sequences; unit: 1
     batch_size: int = 4096  # perturbed codes decoded and scored per chunk (the memory bound)
     n_permutations: int | None = None  # sign flips per test; null: enough for one pair to pass BH at alpha 0.05 alone
-    n_directions: int = 16  # random unit directions of the control that graph.min_effect=auto tests against
+    n_directions: int = 16  # random unit directions of the null that graph.min_effect=auto tests against
 
     def __post_init__(self) -> None:
-        check(self.n_directions >= 0, "n_directions", self.n_directions, "must be >= 0 (0: no control)")
+        check(self.n_directions >= 0, "n_directions", self.n_directions, "must be >= 0 (0: no random-direction null)")
         check(self.n_base >= 2, "n_base", self.n_base, "must be >= 2 (the edge test pairs base codes)")
         positive(self, "batch_size")
         check(
@@ -64,7 +64,7 @@ class GraphConfig:
 
     threshold: Threshold = Threshold.fdr  # fdr: q < alpha and the effect rule (min_effect); fixed: S >= tau
     alpha: float = 0.05
-    # "auto": beat the random-direction control (docs/method.md §5c); a number: the floor S >= min_effect
+    # "auto": beat the random-direction null (docs/method.md §5c); a number: the floor S >= min_effect
     min_effect: Any = AUTO
     tau: float = 0.1
     # gradient_covariance: partial correlations of the attributes' gradients, the most reproducible graph

@@ -69,7 +69,7 @@ class Config:
             ),
             "graph.min_effect",
             self.graph.min_effect,
-            "auto tests each edge against the random-direction control, which perturbation.n_directions=0 turns "
+            "auto tests each edge against the random-direction null, which perturbation.n_directions=0 turns "
             "off; set perturbation.n_directions > 0 or graph.min_effect to a number",
         )
         check(
