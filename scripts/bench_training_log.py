@@ -55,7 +55,7 @@ class NotLogged(_Linear):
 
 class LoggedEveryStep(_Linear):
     """The usual way, and the WAE's before 2026-11-30: ``log_dict(on_step, on_epoch)`` plus ``beta``;
-    Lightning aggregates (tests/test_training_curves.py compares the two variants' CSVs)."""
+    Lightning aggregates (tests/test_training_curves.py checks, on its own copy of this pair, that the CSVs agree)."""
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         terms = _terms(self, batch)
