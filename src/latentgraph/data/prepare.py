@@ -98,28 +98,8 @@ def prepare_data(settings: DataConfig | None = None, /, **changes: Any) -> Prepa
     ood = _ood_sets(
         sources, [*config.ood_sources, *(config.ood_csv or [])], set(config.ood_csv or []), config.target, id_name
     )
-    id_frame, splits, ood, ood_all = _split_without_overlap(
-        id_frame,
-        ood,
-        sources.summary,
-        config.target,
-        config.overlap,
-        config.id_source,
-        id_name,
-        config.val_fraction,
-        config.test_fraction,
-        config.split_seed,
-    )
-    corpus_train, corpus_val = _autoencoder_corpus(
-        sources,
-        id_frame,
-        config.corpus_sources,
-        ood_all,
-        summary,
-        config.corpus_limit,
-        config.corpus_val_fraction,
-        config.split_seed,
-    )
+    id_frame, splits, ood, ood_all = _split_without_overlap(id_frame, ood, sources.summary, id_name, config)
+    corpus_train, corpus_val = _autoencoder_corpus(sources, id_frame, ood_all, summary, config)
     conflicts = (
         pd.concat(sources.conflicts, ignore_index=True)
         if sources.conflicts
@@ -318,16 +298,12 @@ def _split_without_overlap(
     id_frame: pd.DataFrame,
     ood: dict[str, pd.DataFrame],
     source_summary: dict[str, dict],
-    target: str,
-    overlap: str,
-    id_source: str,
     id_name: str,
-    val_fraction: float,
-    test_fraction: float,
-    split_seed: int,
+    config: DataConfig,
 ) -> tuple[pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], dict[str, pd.DataFrame], set[str]]:
     """The ID train/val/test splits, with a sequence shared by the ID and an OOD set removed from one
     side (``data.overlap``); the ID set, the splits, the OOD sets and every OOD sequence."""
+    target, overlap = config.target, config.overlap
     if overlap == "drop_from_ood":
         id_all = set(id_frame["sequence"])
         for name in ood:
@@ -339,15 +315,15 @@ def _split_without_overlap(
         source_summary[id_name]["removed_as_in_ood"] = n_overlap
     if id_frame[target].nunique() < 2:
         raise DataError(
-            f"ID source {id_source!r} has only one class of {target!r} left after removing the sequences "
+            f"ID source {config.id_source!r} has only one class of {target!r} left after removing the sequences "
             f"it shares with the OOD sets (data.overlap={overlap}); when ID and OOD sets share their "
             "positives, use data.overlap=drop_fit_from_ood"
         )
     id_train, id_val, id_test = split_labelled(
         id_frame,
         target=target,
-        fractions=(1 - val_fraction - test_fraction, val_fraction, test_fraction),
-        seed=split_seed,
+        fractions=(1 - config.val_fraction - config.test_fraction, config.val_fraction, config.test_fraction),
+        seed=config.split_seed,
     )
     if overlap == "drop_fit_from_ood":
         fitted = set(id_train["sequence"]) | set(id_val["sequence"])
@@ -359,27 +335,21 @@ def _split_without_overlap(
 
 
 def _autoencoder_corpus(
-    sources: _SourceReader,
-    id_frame: pd.DataFrame,
-    corpus_sources: list[str],
-    ood_all: set[str],
-    summary: dict,
-    corpus_limit: int | None,
-    corpus_val_fraction: float,
-    split_seed: int,
+    sources: _SourceReader, id_frame: pd.DataFrame, ood_all: set[str], summary: dict, config: DataConfig
 ) -> tuple[list[str], list[str]]:
     """Every ID sequence plus the extra sources, minus every OOD sequence; its train and held-out parts."""
     corpus = list(dict.fromkeys(list(id_frame["sequence"])))
-    for spec_text in corpus_sources:
+    for spec_text in config.corpus_sources:
         _, frame = sources.load(spec_text)
         corpus.extend(frame["sequence"])
     corpus = list(dict.fromkeys(corpus))
     n_before = len(corpus)
     corpus = [s for s in corpus if s not in ood_all]
     summary["corpus_removed_as_ood"] = n_before - len(corpus)
-    if corpus_limit is not None and len(corpus) > corpus_limit:
-        corpus, _ = holdout_split(corpus, fraction=1 - corpus_limit / len(corpus), seed=split_seed)
-    corpus_train, corpus_val = holdout_split(corpus, fraction=corpus_val_fraction, seed=split_seed)
+    limit, seed = config.corpus_limit, config.split_seed
+    if limit is not None and len(corpus) > limit:
+        corpus, _ = holdout_split(corpus, fraction=1 - limit / len(corpus), seed=seed)
+    corpus_train, corpus_val = holdout_split(corpus, fraction=config.corpus_val_fraction, seed=seed)
     if not corpus_train:
         raise DataError("the autoencoder corpus is empty after filtering; check the data sources and data.max_len")
     return corpus_train, corpus_val
