@@ -25,7 +25,7 @@ from latentgraph.models import pretrained
 from latentgraph.pipeline import autoencoder_stage, data_stage, oracle_stage
 from latentgraph.pipeline.shipped import recipe
 from latentgraph.run_layout import RunLayout
-from latentgraph.runtime.cache import wae_key
+from latentgraph.runtime.cache.keys import wae_key
 from latentgraph.runtime.tracking import RunLog
 
 PLANNED_SEEDS = (100, 101, 102, 103, 104)  # docs/analysis-plan.md, "Fits (seeds)"

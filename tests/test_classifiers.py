@@ -12,7 +12,7 @@ from latentgraph.config.schema import ClassifierTrainingConfig
 from latentgraph.data import prepare_data
 from latentgraph.data.records import DataError
 from latentgraph.pipeline.oracles import train_or_load_classifier
-from latentgraph.runtime.cache import LockTimeoutError, held_lock, stage_key
+from latentgraph.runtime.cache.store import LockTimeoutError, held_lock, stage_key
 
 DEFAULTS = ClassifierTrainingConfig()
 MODEL_KWARGS = dict(

@@ -8,7 +8,7 @@ from pytorch_lightning.loggers import CSVLogger
 from test_config import validated
 
 from latentgraph.errors import ConfigValueError
-from latentgraph.runtime.cache import wae_key
+from latentgraph.runtime.cache.keys import wae_key
 from latentgraph.runtime.tracking import build_callbacks, build_loggers
 
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from latentgraph.atomic import DiskFullError, atomic_target, read_json, write_json
-from latentgraph.runtime.cache import (
+from latentgraph.runtime.cache.store import (
     COMPLETE,
     STALE_TEMPORARY_AGE_S,
     LockTimeoutError,
@@ -71,7 +71,7 @@ def test_two_writers_of_one_key_both_finish_with_one_entry(tmp_path):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from latentgraph.runtime.cache import StageCache
+from latentgraph.runtime.cache.store import StageCache
 cache = StageCache(sys.argv[1])
 with cache.claim("wae", "k") as hit:
     assert hit is None
@@ -131,7 +131,7 @@ def test_keys_are_stable_and_order_free():
 def test_keys_follow_upstream_settings_only():
     from conftest import settings_for
 
-    from latentgraph.runtime.cache import wae_key
+    from latentgraph.runtime.cache.keys import wae_key
 
     base = wae_key(settings_for())
     same = [
@@ -166,7 +166,7 @@ def test_keys_follow_upstream_settings_only():
 def test_the_nn_recurrence_hashes_as_fits_did_before_the_setting(monkeypatch):
     from conftest import settings_for
 
-    from latentgraph.runtime import cache
+    from latentgraph.runtime.cache import keys as cache
 
     hashed = []
     monkeypatch.setattr(cache, "stage_key", lambda content: hashed.append(content) or "key")
@@ -196,7 +196,7 @@ def test_unfinished_fits_are_listed_until_cleared(tmp_path):
 def test_a_cached_fit_from_other_code_is_named_stale():
     import torch
 
-    from latentgraph.runtime.cache import WAE_FIT_REVISION, fit_provenance, stale_fit_warning
+    from latentgraph.runtime.cache.keys import WAE_FIT_REVISION, fit_provenance, stale_fit_warning
 
     now = fit_provenance()
     assert now["fit_revision"] == WAE_FIT_REVISION and now["torch"] == torch.__version__
@@ -212,7 +212,7 @@ def test_a_cached_fit_from_other_code_is_named_stale():
 def test_keeping_stereochemistry_hashes_as_fits_did_before_the_setting():
     from conftest import settings_for
 
-    from latentgraph.runtime.cache import data_settings, wae_key
+    from latentgraph.runtime.cache.keys import data_settings, wae_key
 
     molecules = settings_for("domain=molecules")
     assert "stereo" not in data_settings(molecules)  # cached molecule fits from before are found again

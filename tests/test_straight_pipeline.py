@@ -34,7 +34,8 @@ from latentgraph.graph.build import graph_from_tests
 from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import run_perturbation
 from latentgraph.pipeline.graph import blanket_report
-from latentgraph.runtime.cache import SOURCE_MODEL_KEYS, StageCache, held_lock
+from latentgraph.runtime.cache.keys import SOURCE_MODEL_KEYS
+from latentgraph.runtime.cache.store import StageCache, held_lock
 from latentgraph.runtime.tracking import build_callbacks
 
 

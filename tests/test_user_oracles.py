@@ -159,7 +159,7 @@ def test_an_oracle_entry_is_checked_when_the_config_is_composed(overrides, messa
 def test_a_model_file_changed_in_place_is_another_oracle_to_the_cache(tmp_path):
     from test_config import validated
 
-    from latentgraph.runtime.cache import perturbation_key
+    from latentgraph.runtime.cache.keys import perturbation_key
 
     model = tmp_path / "tox.onnx"
     model.write_bytes(b"first weights")

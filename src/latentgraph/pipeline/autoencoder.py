@@ -32,15 +32,15 @@ from latentgraph.perturbation import PerturbationCallback, PerturbationResult
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
 from latentgraph.run_layout import RunLayout, WaeCacheFiles
-from latentgraph.runtime.cache import (
+from latentgraph.runtime.cache.keys import (
     COMPUTE_ONLY_MODEL_KEYS,
     SOURCE_MODEL_KEYS,
-    StageCache,
     fit_provenance,
     stage_cache,
     stale_fit_warning,
     wae_key,
 )
+from latentgraph.runtime.cache.store import StageCache
 from latentgraph.runtime.lineage import declare
 from latentgraph.runtime.tracking import RunLog, build_callbacks, fit_bars
 

@@ -29,7 +29,7 @@ from latentgraph.data.splits import deduplicate, remove_sequences
 from latentgraph.errors import ConfigValueError
 from latentgraph.nanstats import nanstd
 from latentgraph.run_layout import RunLayout
-from latentgraph.runtime.cache import held_lock, stage_key
+from latentgraph.runtime.cache.store import held_lock, stage_key
 
 
 @dataclass

@@ -14,7 +14,7 @@ from latentgraph.perturbation import Autoencoder, PerturbationResult, run_pertur
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.progress import show_bars
 from latentgraph.run_layout import RunLayout
-from latentgraph.runtime.cache import perturbation_key, stage_cache
+from latentgraph.runtime.cache.keys import perturbation_key, stage_cache
 from latentgraph.runtime.lineage import declare, declared
 
 log = logging.getLogger(__name__)

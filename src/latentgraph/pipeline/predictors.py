@@ -32,7 +32,7 @@ from latentgraph.predictors.regimes import RegimeResults, ood_drop, read_ood_dro
 from latentgraph.progress import progress_steps, show_bars
 from latentgraph.report.figures import forest_figure, limited_curve, save_png
 from latentgraph.run_layout import ResultFiles, RunLayout
-from latentgraph.runtime.cache import predictor_key, stage_cache
+from latentgraph.runtime.cache.keys import predictor_key, stage_cache
 from latentgraph.runtime.lineage import declare, declared
 from latentgraph.runtime.tracking import RunLog
 

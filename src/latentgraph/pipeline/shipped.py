@@ -33,14 +33,14 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import Autoencoder, AutoencoderCheckError, check_autoencoder
 from latentgraph.pipeline.autoencoder import AutoencoderResult, alphabet_differences, read_wae_checkpoint
 from latentgraph.run_layout import RunLayout
-from latentgraph.runtime.cache import (
+from latentgraph.runtime.cache.keys import (
     COMPUTE_ONLY_MODEL_KEYS,
     PRESENTATION_KEYS,
     SOURCE_MODEL_KEYS,
     VALIDATION_KEYS,
     corpus_settings,
-    stage_key,
 )
+from latentgraph.runtime.cache.store import stage_key
 from latentgraph.runtime.lineage import declare
 from latentgraph.runtime.tracking import RunLog
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from latentgraph.atomic import write_json
 from latentgraph.run_layout import ARTIFACT_FILE, RunLayout
-from latentgraph.runtime.cache import stage_key
+from latentgraph.runtime.cache.store import stage_key
 from latentgraph.runtime.tracking import RunLog
 
 
