@@ -29,7 +29,8 @@ from latentgraph.data.splits import deduplicate, remove_sequences
 from latentgraph.errors import ConfigValueError
 from latentgraph.nanstats import nanstd
 from latentgraph.run_layout import RunLayout
-from latentgraph.runtime.cache.store import held_lock, stage_key
+from latentgraph.runtime.cache.keys import classifier_key
+from latentgraph.runtime.cache.store import held_lock
 
 
 @dataclass
@@ -82,19 +83,7 @@ def train_or_load_classifier(
         lock_timeout_s: how long to wait for another job training the same classifier
             (``paths.lock_timeout_s``; ``None``: without a limit).
     """
-    key = stage_key(
-        {
-            "name": name,
-            "data": settings,
-            "max_len": max_len,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "seed": seed,
-            "model": model_kwargs,
-            # the peptide alphabet adds nothing, so keys from before molecule alphabets still hold
-            **({"alphabet": alphabet} if alphabet != "peptides" else {}),
-        }
-    )
+    key = classifier_key(name, settings, max_len, epochs, batch_size, seed, model_kwargs, alphabet)
     checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
     # parallel jobs that need the same classifier train it once: the others wait, then reload it
     with held_lock(checkpoint.with_suffix(".lock"), f"classifier {name!r}, key {key}", lock_timeout_s):

@@ -103,6 +103,33 @@ def _attribute_set_settings(settings: Config) -> dict:
     return hashed
 
 
+def classifier_key(
+    name: str,
+    data: dict,
+    max_len: int,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    model_kwargs: dict,
+    alphabet: str = "peptides",
+) -> str:
+    """Hash of what a trained classifier's weights depend on: its training data's settings (``data``),
+    the model and training arguments, the seed."""
+    return stage_key(
+        {
+            "name": name,
+            "data": data,
+            "max_len": max_len,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "model": model_kwargs,
+            # the peptide alphabet adds nothing, so keys from before molecule alphabets still hold
+            **({"alphabet": alphabet} if alphabet != "peptides" else {}),
+        }
+    )
+
+
 def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str]:
     return {name: trained.key for name, trained in classifiers.items()}
 
