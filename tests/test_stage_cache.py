@@ -163,19 +163,6 @@ def test_keys_follow_upstream_settings_only():
         assert wae_key(settings_for("callbacks.early_stopping.enabled=true", override)) != stopping, override
 
 
-def test_the_nn_recurrence_hashes_as_fits_did_before_the_setting(monkeypatch):
-    from conftest import settings_for
-
-    from latentgraph.runtime.cache import keys as cache
-
-    hashed = []
-    monkeypatch.setattr(cache, "stage_key", lambda content: hashed.append(content) or "key")
-    cache.wae_key(settings_for("model.recurrence=nn"))
-    cache.wae_key(settings_for())
-    assert "recurrence" not in hashed[0]["model"]  # a cached nn.GRU fit from before is found again
-    assert hashed[1]["model"]["recurrence"] == "auto"
-
-
 def test_unfinished_fits_are_listed_until_cleared(tmp_path):
     cache = StageCache(tmp_path / "stages")
     first, second = tmp_path / "a" / "last.ckpt", tmp_path / "b" / "last.ckpt"
@@ -201,7 +188,6 @@ def test_a_cached_fit_from_other_code_is_named_stale():
     now = fit_provenance()
     assert now["fit_revision"] == WAE_FIT_REVISION and now["torch"] == torch.__version__
     assert stale_fit_warning(now) is None
-    assert "before fits recorded their code revision" in stale_fit_warning(None)
     older = {**now, "fit_revision": WAE_FIT_REVISION - 1}
     assert f"revision {WAE_FIT_REVISION - 1} (this code: {WAE_FIT_REVISION})" in stale_fit_warning(older)
     other_torch = {**now, "torch": "1.0.0"}
@@ -209,15 +195,15 @@ def test_a_cached_fit_from_other_code_is_named_stale():
     assert " and torch 1.0.0" in stale_fit_warning({**older, "torch": "1.0.0"})
 
 
-def test_keeping_stereochemistry_hashes_as_fits_did_before_the_setting():
+def test_stereochemistry_is_part_of_the_fit():
     from conftest import settings_for
 
     from latentgraph.runtime.cache.keys import data_settings, wae_key
 
     molecules = settings_for("domain=molecules")
-    assert "stereo" not in data_settings(molecules)  # cached molecule fits from before are found again
     stripped = settings_for("domain=molecules", "data.stereo=strip")
-    assert data_settings(stripped)["stereo"] == "strip" and wae_key(stripped) != wae_key(molecules)
+    assert data_settings(molecules)["stereo"] == "keep" and data_settings(stripped)["stereo"] == "strip"
+    assert wae_key(stripped) != wae_key(molecules)
 
 
 def test_a_waiting_job_names_the_holder_and_stops_when_the_lock_timeout_expires(tmp_path, caplog):

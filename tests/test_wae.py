@@ -179,22 +179,3 @@ def test_folded_decode_equals_the_plain_decode(sample):
         assert decoded[True].shape == decoded[False].shape
     else:
         assert torch.equal(decoded[True], decoded[False])
-
-
-def test_checkpoints_from_before_folded_decode_still_load(tmp_path):
-    import pytorch_lightning as pl
-
-    model = tiny_model()
-    trainer = pl.Trainer(
-        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
-    )
-    trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(tokenize(["KLAKLAK"], 12), batch_size=1))
-    path = tmp_path / "old.ckpt"
-    trainer.save_checkpoint(path)
-    checkpoint = torch.load(path, weights_only=True)
-    del checkpoint["hyper_parameters"]["folded_decode"]  # as written before the option existed
-    torch.save(checkpoint, path)
-    reloaded = SequenceWAE.load_from_checkpoint(path, weights_only=True).eval()
-    assert reloaded.hparams.folded_decode is True
-    z = torch.randn(4, 8)
-    assert torch.equal(reloaded.generate(z), model.eval().generate(z))

@@ -223,12 +223,8 @@ def reading_alphabet(name: str, stereo: str = "keep") -> Alphabet:
 
 
 def get_alphabet(name: str) -> Alphabet:
-    """The alphabet called ``name`` (``peptides``, ``selfies``, ``smiles``).
-
-    The 20 amino-acid letters themselves also name the peptide alphabet (checkpoints written
-    before molecule alphabets existed store them).
-    """
-    if name in ("peptides", AMINO_ACIDS):
+    """The alphabet called ``name`` (``peptides``, ``selfies``, ``smiles``)."""
+    if name == "peptides":
         return PEPTIDES
     if name in ("selfies", "smiles"):
         try:

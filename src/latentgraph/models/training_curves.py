@@ -86,7 +86,7 @@ class EpochMeanTrainingCurves(pl.LightningModule):
 
     @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        saved = checkpoint.get(CHECKPOINT_KEY)  # absent in checkpoints from before this class
+        saved = checkpoint.get(CHECKPOINT_KEY)  # absent from one not written by a fit (a shipped member's)
         if saved is not None:
             self._curve_sums, self._curve_count = dict(saved["sums"]), int(saved["count"])
             self._curve_restored_epoch = int(saved["epoch"])

@@ -60,11 +60,9 @@ class SequenceWAE(EpochMeanTrainingCurves):
             (:mod:`latentgraph.models.packed_gru`: padding skipped, a hand-written backward; the
             same function to float tolerance, about twice as fast to train on CPU) or ``"auto"``
             (packed on CPU, nn elsewhere; a deeper encoder than one layer always runs nn).
-            Decoding (:meth:`generate`) is unaffected; checkpoints from before the setting load
-            with the default.
+            Decoding (:meth:`generate`) is unaffected.
         alphabet: the alphabet's name (``peptides``, ``selfies``, ``smiles``;
-            :func:`~latentgraph.data.alphabet.get_alphabet`). Checkpoints from before molecule
-            alphabets store the 20 amino-acid letters, which name the peptide alphabet.
+            :func:`~latentgraph.data.alphabet.get_alphabet`).
     """
 
     step_only_terms = ("beta",)  # the annealing schedule: no epoch mean
@@ -365,7 +363,7 @@ class SequenceWAE(EpochMeanTrainingCurves):
     def configure_optimizers(self) -> Any:
         # fused: one kernel over all parameters (0.4 ms a step here against 1.2 ms for foreach)
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, fused=self.device.type in ("cpu", "cuda"))
-        schedule = self.hparams.get("lr_schedule", "constant")  # checkpoints before the setting: constant
+        schedule = self.hparams.lr_schedule
         if schedule == "constant":
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)

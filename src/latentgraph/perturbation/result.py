@@ -142,7 +142,7 @@ class PerturbationResult:
             tensors = {
                 name: torch.from_numpy(arrays[name].copy())
                 for name in ARRAYS + NULL_ARRAYS
-                if name in arrays.files  # results saved before the null have none
+                if name in arrays.files  # a result without the random-direction null has none
             }
         return cls(
             latent_names=summary["latent_names"],

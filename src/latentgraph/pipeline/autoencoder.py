@@ -111,8 +111,7 @@ def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> Au
     atomic_copy(entry.model, run.checkpoints.last)
     metrics = json.loads(entry.quality.read_text())
     write_json(run.metrics.wae, metrics)
-    provenance_file = entry.provenance
-    recorded = read_json(provenance_file)
+    recorded = read_json(entry.provenance)
     stale = stale_fit_warning(recorded)
     if stale:
         log.warning(
@@ -120,7 +119,7 @@ def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> Au
             "settings; to refit, point LATENTGRAPH_CACHE (paths.cache_dir) to an empty folder",
             stale,
         )
-    write_json(run.metrics.wae_provenance, {**(recorded or {}), "reused": True, "stale": stale})
+    write_json(run.metrics.wae_provenance, {**recorded, "reused": True, "stale": stale})
     run_log.metrics({f"wae/{k}": v for k, v in metrics.items()})
     return AutoencoderResult(model, metrics, key)
 

@@ -122,7 +122,7 @@ def graph_stage(
         raise ConfigValueError(
             "graph.min_effect",
             AUTO,
-            "these perturbation effects have no random-direction null (saved before it existed, or run with "
+            "these perturbation effects have no random-direction null (they were run with "
             "perturbation.n_directions=0); give graph.min_effect a number, e.g. 0.5",
         )
     graph = build_graph(result, **built)

@@ -19,7 +19,6 @@ from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
 from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, fit_classifier
 from latentgraph.attributes.user_oracles import UserOracleBlock
-from latentgraph.config.choices import StereoPolicy
 from latentgraph.config.schema import ClassifierSpec, Config
 from latentgraph.data import PreparedData, prepare_data
 from latentgraph.data.alphabet import reading_alphabet
@@ -174,8 +173,7 @@ def training_data_settings(cfg: Config, name: str, spec: ClassifierSpec) -> dict
         "max_len": cfg.data.max_len,
         "overlap": str(cfg.data.overlap),
         "bad_records": str(cfg.data.bad_records),
-        # the default adds nothing, so keys from before the setting existed still hold
-        **({"stereo": str(cfg.data.stereo)} if cfg.data.stereo != StereoPolicy.keep else {}),
+        "stereo": str(cfg.data.stereo),
     }
 
 

@@ -372,11 +372,8 @@ OOD_DROP_COLUMNS = [
 
 def read_ood_drop(path: str | Path) -> pd.DataFrame:
     """``results/ood_drop.csv`` as written by :func:`ood_drop`; a run with only the ``limited`` or
-    ``fewshot`` regime has no rows (files written before the header was kept are empty)."""
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=OOD_DROP_COLUMNS)
+    ``fewshot`` regime has no rows, but the header."""
+    return pd.read_csv(path)
 
 
 def ood_drop(summary: pd.DataFrame) -> pd.DataFrame:

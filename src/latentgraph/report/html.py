@@ -65,7 +65,7 @@ def _missing(what: str) -> str:
 
 def _provenance_note(provenance: dict | None) -> str:
     """Fitted here or reused from the cache, and whether the cached fit may be another code's."""
-    if provenance is None:  # runs from before the file was written
+    if provenance is None:  # a run that stopped before its autoencoder stage
         return ""
     if provenance.get("custom"):  # model=custom
         return (
@@ -150,16 +150,13 @@ def _mean_sd(summary: dict) -> str:
 
 
 def _chance_note(stability: dict) -> str:
-    """Random blankets of the same sizes' agreement; absent from runs written before it was kept."""
-    chance = stability.get("chance_pairwise_jaccard")
-    return "" if chance is None else f" (random blankets of the same sizes: {chance:.2f})"
+    """Random blankets of the same sizes' agreement."""
+    return f" (random blankets of the same sizes: {stability['chance_pairwise_jaccard']:.2f})"
 
 
 def _reproducibility_note(stability: dict) -> str:
-    """The bootstrap estimate of a second ensemble's agreement; absent from older runs."""
-    expected = stability.get("expected_reproducibility")
-    if expected is None:
-        return ""
+    """The bootstrap estimate of a second ensemble's agreement."""
+    expected = stability["expected_reproducibility"]
     return (
         f" A second ensemble of {stability['n_graphs']} should give a consensus blanket with Jaccard "
         f"about {expected:.2f} to this one (resampling these fits; optimistic with few fits). Members "

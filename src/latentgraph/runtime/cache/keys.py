@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 # trainer settings that change what is shown, not what is learned
 PRESENTATION_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps")
-# trainer settings of the validation loop, with the value every key before 2026-11-30 held: they
-# change which curves are drawn, and change the fit only when early stopping reads them
-VALIDATION_KEYS = {"check_val_every_n_epoch": 1, "limit_val_batches": 1.0}
+# trainer settings of the validation loop: they change which curves are drawn, and change the fit
+# only when early stopping reads them
+VALIDATION_KEYS = ("check_val_every_n_epoch", "limit_val_batches")
 # model settings that change how decodes are computed (equal to float tolerance), not what is learned
 DECODE_ONLY_MODEL_KEYS = ("folded_decode",)
 # model settings that change how a fit is computed (the same function to float tolerance), not
@@ -55,17 +55,12 @@ def fit_provenance() -> dict:
     }
 
 
-def stale_fit_warning(recorded: dict | None) -> str | None:
+def stale_fit_warning(recorded: dict) -> str | None:
     """Why a cached fit may not be the one this code would make (``None``: no reason to think so).
 
-    ``recorded`` is the entry's :func:`fit_provenance`, or ``None`` for entries stored before it
-    was kept. A different torch changes float kernels as a different revision does.
+    ``recorded`` is the entry's :func:`fit_provenance`. A different torch changes float kernels as
+    a different revision does.
     """
-    if recorded is None:
-        return (
-            "it was stored before fits recorded their code revision, possibly by older training code "
-            f"(this code: revision {WAE_FIT_REVISION})"
-        )
     reasons = []
     if recorded.get("fit_revision") != WAE_FIT_REVISION:
         reasons.append(f"training-code revision {recorded.get('fit_revision')} (this code: {WAE_FIT_REVISION})")
@@ -92,12 +87,9 @@ def _attribute_set_settings(settings: Config) -> dict:
     """``attributes.*`` without the classifier training settings (those enter through the classifiers' keys).
 
     A user oracle enters by its target, arguments and the SHA-256 of every argument that names a
-    file (a saved model changed in place is another oracle); no oracles add nothing, so keys from
-    before the setting existed still hold."""
+    file (a saved model changed in place is another oracle)."""
     hashed = {k: v for k, v in asdict(settings.attributes).items() if k not in ("classifiers", "classifier")}
-    if not hashed["oracles"]:
-        del hashed["oracles"]
-    for spec in hashed.get("oracles", {}).values():
+    for spec in hashed["oracles"].values():
         files = {k: v for k, v in spec["args"].items() if isinstance(v, str) and Path(v).is_file()}
         spec["file_sha256"] = {k: sha256_of(v) for k, v in files.items()}
     return hashed
@@ -124,8 +116,7 @@ def classifier_key(
             "batch_size": batch_size,
             "seed": seed,
             "model": model_kwargs,
-            # the peptide alphabet adds nothing, so keys from before molecule alphabets still hold
-            **({"alphabet": alphabet} if alphabet != "peptides" else {}),
+            "alphabet": alphabet,
         }
     )
 
@@ -135,17 +126,9 @@ def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str
 
 
 def data_settings(settings: Config) -> dict:
-    """``data.*`` as hashed: the peptide alphabet (the only one before molecules) and
-    ``stereo=keep`` (the only behaviour before the setting) add nothing, so keys from before
-    those settings existed still hold. ``identity`` changes what is reported, not the data."""
+    """``data.*`` as hashed: ``identity`` changes what is reported, not the data."""
     data = asdict(settings.data)
-    if data["alphabet"] == "peptides":
-        del data["alphabet"]
-    if data["stereo"] == "keep":
-        del data["stereo"]
     del data["identity"]
-    if data["max_identity"] is None:
-        del data["max_identity"]
     return data
 
 
@@ -153,7 +136,7 @@ def corpus_settings(settings: Config) -> dict:
     """``data.*`` as the autoencoder's fit depends on it: ``max_identity`` only removes OOD
     sequences, which the corpus never holds, so fits with and without it are the same fit."""
     data = data_settings(settings)
-    data.pop("max_identity", None)
+    del data["max_identity"]
     return data
 
 
@@ -161,10 +144,9 @@ def wae_key(settings: Config) -> str:
     """Hash of what the fitted WAE depends on: data, model, training settings, seed."""
     trainer = {k: v for k, v in asdict(settings.trainer).items() if k not in PRESENTATION_KEYS}
     if not settings.callbacks.early_stopping.enabled:
-        trainer.update(VALIDATION_KEYS)  # the fitted weights are the last step's, whatever was validated
+        for name in VALIDATION_KEYS:  # the fitted weights are the last step's, whatever was validated
+            del trainer[name]
     model = {k: v for k, v in asdict(settings.model).items() if k not in (*DECODE_ONLY_MODEL_KEYS, *SOURCE_MODEL_KEYS)}
-    if model["recurrence"] == "nn":  # the fit before the setting existed: its keys still hold
-        del model["recurrence"]
     return stage_key(
         {
             "data": corpus_settings(settings),
@@ -172,8 +154,7 @@ def wae_key(settings: Config) -> str:
             "trainer": trainer,
             "early_stopping": asdict(settings.callbacks.early_stopping),
             "seed": settings.seed,
-            # a user's callback can change the weights (weight averaging); none adds nothing, so keys still hold
-            **({"callbacks": settings.callbacks.extra} if settings.callbacks.extra else {}),
+            "callbacks": settings.callbacks.extra,  # a user's callback can change the weights (weight averaging)
         }
     )
 
@@ -190,21 +171,21 @@ def perturbation_key(settings: Config, classifiers: dict[str, TrainedClassifier]
     return stage_key(
         {
             "wae": wae or wae_key(settings),
+            "data": data_settings(settings),  # the codes perturbed are the data's (a shipped member's key holds none)
             "attributes": _attribute_set_settings(settings),
             "classifiers": _classifier_keys(classifiers),
             "perturbation": asdict(settings.perturbation),
             "seed": settings.seed,
-            "bad_records": str(settings.data.bad_records),
             "format": PERTURBATION_FORMAT,
-            **_control(settings),
+            "control": _control(settings),
         }
     )
 
 
-def _control(settings: Config) -> dict:
+def _control(settings: Config) -> dict | None:
     """The positive control's settings when it is on (its planted oracle is an attribute, its labels
-    the target's); nothing when it is off, so the keys of ordinary runs stay as they were."""
-    return {"control": asdict(settings.control)} if settings.control.enabled else {}
+    the target's); ``None`` when it is off, whatever its other settings say."""
+    return asdict(settings.control) if settings.control.enabled else None
 
 
 def predictor_key(
@@ -226,15 +207,15 @@ def predictor_key(
         "blanket": blanket,
         # jobs changes how fast the selections run, not what they choose
         "predictor": {k: v for k, v in asdict(settings.predictor).items() if k != "jobs"},
-        **({"data": data_settings(settings)} if settings.data.max_identity is not None else {}),
+        "data": data_settings(settings),
         "seed": settings.seed,
         # 2: selectors choose on each regime's own rows, crossed-bootstrap intervals, fixed comparisons;
         # 3: failed selections counted and left out, per-seed rows against every baseline (few-fit interval)
         "protocol": 3,
-        **_control(settings),
+        "control": _control(settings),
+        "consensus_blanket": consensus_blanket,  # None: one autoencoder
+        "member_blankets": None
+        if member_blankets is None
+        else {str(seed): features for seed, features in sorted(member_blankets.items())},
     }
-    if consensus_blanket is not None:  # absent for one autoencoder: those keys stay as they were
-        parts["consensus_blanket"] = consensus_blanket
-    if member_blankets is not None:
-        parts["member_blankets"] = {str(seed): features for seed, features in sorted(member_blankets.items())}
     return stage_key(parts)
