@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from latentgraph.attributes.training import classifier_auroc
+from latentgraph.attributes.training import ClassifierRecipe, classifier_auroc
 from latentgraph.config.schema import ClassifierTrainingConfig
 from latentgraph.data import prepare_data
 from latentgraph.data.records import DataError
@@ -41,19 +41,16 @@ def amp_data():
 
 
 def train(data, cache_dir, epochs=DEFAULTS.epochs, seed=0, lock_timeout_s=None):
-    return train_or_load_classifier(
+    recipe = ClassifierRecipe(
         name="amp",
-        train=data.id_train,
-        val=data.id_val,
-        settings={"id": "test"},
-        cache_dir=cache_dir,
         max_len=50,
         epochs=epochs,
         batch_size=DEFAULTS.batch_size,
         seed=seed,
         model_kwargs=MODEL_KWARGS,
-        lock_timeout_s=lock_timeout_s,
+        data={"id": "test"},
     )
+    return train_or_load_classifier(recipe, data.id_train, data.id_val, cache_dir, lock_timeout_s)
 
 
 def test_amp_classifier_quality_and_cache_reuse(amp_data, tmp_path):

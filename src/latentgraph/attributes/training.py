@@ -7,7 +7,7 @@ The oracle stage (:func:`latentgraph.pipeline.oracles.train_or_load_classifier`)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +21,21 @@ from latentgraph.checkpoint_io import AtomicCheckpointIO
 from latentgraph.data.alphabet import Alphabet
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClassifierRecipe:
+    """What a trained classifier's weights depend on besides its rows: the fit's settings, and
+    ``data``, the settings that drew its training rows (sources, split; the oracle stage's)."""
+
+    name: str  # the label column, and the attribute's name
+    max_len: int
+    epochs: int
+    batch_size: int
+    seed: int
+    model_kwargs: dict
+    alphabet: str = "peptides"
+    data: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -39,22 +54,13 @@ def _loader(
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 
 
-def fit_classifier(
-    name: str,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    max_len: int,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    model_kwargs: dict,
-    alphabet: str,
-) -> SequenceClassifier:
-    """A classifier of ``name`` fitted on ``train`` (validated on ``val``), still attached to its trainer."""
-    pl.seed_everything(seed, workers=True)
-    model = SequenceClassifier(name=name, max_len=max_len, alphabet=alphabet, **model_kwargs)
+def fit_classifier(recipe: ClassifierRecipe, train: pd.DataFrame, val: pd.DataFrame) -> SequenceClassifier:
+    """A classifier of ``recipe.name`` fitted on ``train`` (validated on ``val``), still attached to its trainer."""
+    name, max_len = recipe.name, recipe.max_len
+    pl.seed_everything(recipe.seed, workers=True)
+    model = SequenceClassifier(name=name, max_len=max_len, alphabet=recipe.alphabet, **recipe.model_kwargs)
     trainer = pl.Trainer(
-        max_epochs=epochs,
+        max_epochs=recipe.epochs,
         accelerator="cpu",
         devices=1,
         logger=False,
@@ -66,7 +72,7 @@ def fit_classifier(
     )
     trainer.fit(
         model,
-        _loader(train, name, max_len, model.alphabet, shuffle=True, batch_size=batch_size),
+        _loader(train, name, max_len, model.alphabet, shuffle=True, batch_size=recipe.batch_size),
         _loader(val, name, max_len, model.alphabet, shuffle=False, batch_size=1024),
     )
     return model

@@ -17,7 +17,7 @@ import pandas as pd
 from latentgraph.atomic import write_json
 from latentgraph.attributes.classifier import SequenceClassifier
 from latentgraph.attributes.sets import AttributeSet, build_attribute_set
-from latentgraph.attributes.training import TrainedClassifier, classifier_auroc, fit_classifier
+from latentgraph.attributes.training import ClassifierRecipe, TrainedClassifier, classifier_auroc, fit_classifier
 from latentgraph.attributes.user_oracles import UserOracleBlock
 from latentgraph.config.schema import ClassifierSpec, Config
 from latentgraph.data import PreparedData, prepare_data
@@ -54,21 +54,13 @@ log = logging.getLogger(__name__)
 
 
 def train_or_load_classifier(
-    *,
-    name: str,
+    recipe: ClassifierRecipe,
     train: pd.DataFrame,
     val: pd.DataFrame,
-    settings: dict,
     cache_dir: str | Path,
-    max_len: int,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    model_kwargs: dict,
-    alphabet: str = "peptides",
     lock_timeout_s: float | None = None,
 ) -> TrainedClassifier:
-    """Return the classifier for ``name``, trained on ``train`` (label column ``name``) or reloaded.
+    """Return the classifier ``recipe`` names, trained on ``train`` (label column ``recipe.name``) or reloaded.
 
     The cache key hashes everything the trained weights depend on (the training data's source and
     split settings, the model and training settings, the seed), so a run whose settings match
@@ -77,12 +69,10 @@ def train_or_load_classifier(
     cache's).
 
     Args:
-        settings: what the training data depends on (sources, split settings); hashed into the
-            cache key together with the model and training arguments.
         lock_timeout_s: how long to wait for another job training the same classifier
             (``paths.lock_timeout_s``; ``None``: without a limit).
     """
-    key = classifier_key(name, settings, max_len, epochs, batch_size, seed, model_kwargs, alphabet)
+    name, key = recipe.name, classifier_key(recipe)
     checkpoint = Path(cache_dir) / "classifiers" / f"{name}-{key}.ckpt"
     # parallel jobs that need the same classifier train it once: the others wait, then reload it
     with held_lock(checkpoint.with_suffix(".lock"), f"classifier {name!r}, key {key}", lock_timeout_s):
@@ -91,7 +81,7 @@ def train_or_load_classifier(
             model = SequenceClassifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
             return TrainedClassifier(model, checkpoint, True, key)
         log.info("classifier %r: training (cache key %s)", name, key)
-        model = fit_classifier(name, train, val, max_len, epochs, batch_size, seed, model_kwargs, alphabet)
+        model = fit_classifier(recipe, train, val)
         model.trainer.save_checkpoint(checkpoint, weights_only=True)  # whole or not at all (AtomicCheckpointIO)
     return TrainedClassifier(model, checkpoint, False, key)
 
@@ -200,20 +190,18 @@ def train_attribute_classifiers(cfg: Config, data: PreparedData, run_dir: Path) 
     report: dict[str, dict] = {}
     for name, spec in cfg.attributes.classifiers.items():
         splits = _labelled_splits(cfg, name, spec, data)
-        result = train_or_load_classifier(
+        recipe = ClassifierRecipe(
             name=name,
-            train=splits.train,
-            val=splits.val,
-            settings=training_data_settings(cfg, name, spec),
-            cache_dir=cfg.paths.cache_dir,
             max_len=cfg.data.max_len,
             epochs=training.epochs,
             batch_size=training.batch_size,
             seed=classifier_seed(cfg),
             model_kwargs=training.model_kwargs(),
             alphabet=str(cfg.data.alphabet),
-            lock_timeout_s=cfg.paths.lock_timeout_s,
+            data=training_data_settings(cfg, name, spec),
         )
+        paths = cfg.paths
+        result = train_or_load_classifier(recipe, splits.train, splits.val, paths.cache_dir, paths.lock_timeout_s)
         trained[name] = result
         report[name] = {
             "checkpoint": str(result.checkpoint),

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from latentgraph import __version__
-from latentgraph.attributes.training import TrainedClassifier
+from latentgraph.attributes.training import ClassifierRecipe, TrainedClassifier
 from latentgraph.config.schema import Config
 from latentgraph.models.pretrained import sha256_of
 from latentgraph.runtime.cache.store import StageCache, remove_stale_temporaries, stage_key
@@ -95,30 +95,9 @@ def _attribute_set_settings(settings: Config) -> dict:
     return hashed
 
 
-def classifier_key(
-    name: str,
-    data: dict,
-    max_len: int,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    model_kwargs: dict,
-    alphabet: str = "peptides",
-) -> str:
-    """Hash of what a trained classifier's weights depend on: its training data's settings (``data``),
-    the model and training arguments, the seed."""
-    return stage_key(
-        {
-            "name": name,
-            "data": data,
-            "max_len": max_len,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "seed": seed,
-            "model": model_kwargs,
-            "alphabet": alphabet,
-        }
-    )
+def classifier_key(recipe: ClassifierRecipe) -> str:
+    """Hash of what a trained classifier's weights depend on (its rows aside, which ``recipe.data`` draws)."""
+    return stage_key(asdict(recipe))
 
 
 def _classifier_keys(classifiers: dict[str, TrainedClassifier]) -> dict[str, str]:
