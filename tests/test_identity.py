@@ -32,6 +32,20 @@ def test_each_reference_set_gets_its_own_nearest_neighbour():
     assert found["b"][0] == 1.0 and found["a"][0] < 0.5
 
 
+def test_parallel_blocks_give_each_query_its_own_row_in_order(monkeypatch):
+    from latentgraph.data import identity
+
+    rng = np.random.default_rng(0)
+    residues = list("ACDEFGHIKLMNPQRSTVWY")
+    queries = ["".join(rng.choice(residues, rng.integers(5, 30))) for _ in range(9)] + ID_TRAIN
+    references = ["".join(rng.choice(residues, rng.integers(5, 30))) for _ in range(40)] + ID_TRAIN
+    one = np.array(list(identity._identity_rows(queries, references, workers=1)))
+    monkeypatch.setattr(identity, "IDENTITY_BLOCK", 4)  # blocks of 4: the last block is short
+    two = np.array(list(identity._identity_rows(queries, references, workers=2)))
+    assert one.shape == (12, 43) and np.array_equal(one, two)
+    assert (np.diag(one[-3:, -3:]) == 1.0).all()  # each of ID_TRAIN against itself
+
+
 def test_molecules_use_the_tanimoto_similarity_of_morgan_fingerprints():
     from rdkit import Chem, DataStructs
     from rdkit.Chem import rdFingerprintGenerator

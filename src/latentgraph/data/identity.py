@@ -6,7 +6,8 @@ module finds its nearest neighbour's identity in a reference set:
 
 - **peptides**: the fraction of identical residues in the best local alignment (Smith–Waterman,
   BLOSUM62, gap open 10, gap extend 1), over the length of the shorter sequence, as CD-HIT counts
-  identity. Aligned with Opal's SIMD aligner (``pyopal``), one query against all references at once;
+  identity. Aligned with Opal's SIMD aligner (``pyopal``), one query against all references at
+  once, queries in parallel threads;
 - **molecules**: the Tanimoto similarity of Morgan fingerprints (radius 2, 2,048 bits; RDKit).
 
 ``data.max_identity`` then drops every OOD sequence whose nearest neighbour is above the bound.
@@ -14,6 +15,10 @@ Pure functions of sequences.
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -24,6 +29,7 @@ PEPTIDE_MEASURE = (
     "identity: identical residues of the best local alignment (BLOSUM62, gaps 10/1) over the shorter length"
 )
 MOLECULE_MEASURE = "Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits)"
+IDENTITY_BLOCK = 256  # queries aligned before their rows are handed on
 BOUNDS = (0.5, 0.8, 0.9, 1.0)  # the counts reported: OOD sequences at or above each identity
 
 
@@ -52,21 +58,38 @@ def nearest_identity(
     return best
 
 
-def _identity_rows(queries: list[str], references: list[str]):
+def _identity_rows(queries: list[str], references: list[str], workers: int | None = None):
     """Each query's identity to every reference, ``[T]`` per query (CD-HIT's: identical residues of
-    the best local alignment over the shorter length)."""
+    the best local alignment over the shorter length). Queries are aligned ``workers`` at a time
+    (threads, each with its own aligner: Opal leaves the GIL for the alignment; default: the usable
+    cores), in blocks, so memory stays one block of rows."""
+    import pyopal
+
+    database = pyopal.Database(references)
+    lengths = np.array([len(r) for r in references])
+    workers = workers or len(os.sched_getaffinity(0))
+    aligners = threading.local()
+
+    def row(query: str) -> np.ndarray:
+        if not hasattr(aligners, "aligner"):
+            aligners.aligner = _aligner()
+        results = aligners.aligner.align(query, database, mode="full", algorithm="sw")
+        target = np.fromiter((result.target_index for result in results), dtype=np.int64, count=len(results))
+        matches = np.fromiter((result.alignment.count("M") for result in results), dtype=float, count=len(results))
+        identity = np.zeros(len(references))
+        identity[target] = matches / np.maximum(1, np.minimum(len(query), lengths[target]))
+        return identity
+
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(queries), IDENTITY_BLOCK):
+            yield from pool.map(row, queries[start : start + IDENTITY_BLOCK])
+
+
+def _aligner():
     import pyopal
     from scoring_matrices import ScoringMatrix
 
-    aligner = pyopal.Aligner(ScoringMatrix.from_name("BLOSUM62"), gap_open=GAP_OPEN, gap_extend=GAP_EXTEND)
-    database = pyopal.Database(references)
-    lengths = np.array([len(r) for r in references])
-    for query in queries:
-        row = np.zeros(len(references))
-        for result in aligner.align(query, database, mode="full", algorithm="sw"):
-            shorter = max(1, min(len(query), lengths[result.target_index]))
-            row[result.target_index] = result.alignment.count("M") / shorter
-        yield row
+    return pyopal.Aligner(ScoringMatrix.from_name("BLOSUM62"), gap_open=GAP_OPEN, gap_extend=GAP_EXTEND)
 
 
 def _fingerprints(smiles: list[str]) -> list:
