@@ -440,7 +440,7 @@ def test_the_vectorised_direct_lingam_matches_the_lingam_package():
     """The array form of DirectLiNGAM's search gives the package's causal order and adjacency."""
     from lingam import DirectLiNGAM
 
-    from latentgraph.predictors.feature_sets import lingam_adjacency, lingam_causal_order
+    from latentgraph.predictors.feature_sets import adjacency_blanket, lingam_adjacency, lingam_causal_order
 
     rng = np.random.default_rng(0)
     for n in (16, 40, 300):
@@ -451,6 +451,9 @@ def test_the_vectorised_direct_lingam_matches_the_lingam_package():
         model = DirectLiNGAM().fit(x)
         assert lingam_causal_order(x) == list(model.causal_order_)
         np.testing.assert_allclose(lingam_adjacency(x), model.adjacency_matrix_, atol=1e-10)
+        for variable in range(8):  # the rows a blanket reads are the package's; the blanket is its
+            partial = lingam_adjacency(x, blanket_of=variable)
+            assert adjacency_blanket(partial, variable) == adjacency_blanket(model.adjacency_matrix_, variable)
 
 
 def test_greedy_equivalence_search_finds_causal_learns_cpdag():

@@ -146,15 +146,21 @@ def lingam_causal_order(x: np.ndarray) -> list[int]:
     return order + remaining
 
 
-def lingam_adjacency(x: np.ndarray) -> np.ndarray:
+def lingam_adjacency(x: np.ndarray, blanket_of: int | None = None) -> np.ndarray:
     """DirectLiNGAM's weighted adjacency (``adjacency[i, j] ≠ 0``: ``j → i``): the causal order of
     :func:`lingam_causal_order`, then each variable's adaptive-lasso regression on its
-    predecessors by ``lingam.utils.predict_adaptive_lasso``, as ``lingam.DirectLiNGAM`` fits it."""
+    predecessors by ``lingam.utils.predict_adaptive_lasso``, as ``lingam.DirectLiNGAM`` fits it.
+
+    With ``blanket_of``, only the rows that variable's Markov blanket reads are fitted: its own
+    (its parents) and those of the variables after it in the order (only they can be its children,
+    and their rows name its spouses); the rows before it stay zero. The blanket is the same, in
+    about half the regressions."""
     from lingam.utils import predict_adaptive_lasso
 
     order = lingam_causal_order(x)
+    start = 1 if blanket_of is None else max(1, order.index(blanket_of))
     adjacency = np.zeros((x.shape[1], x.shape[1]))
-    for i in range(1, len(order)):
+    for i in range(start, len(order)):
         adjacency[order[i], order[:i]] = predict_adaptive_lasso(x, order[:i], order[i])
     return adjacency
 
@@ -164,7 +170,8 @@ def lingam_features(
 ) -> list[str]:
     """The label's blanket in the DirectLiNGAM DAG of the attributes plus the label (:func:`lingam_adjacency`)."""
     data = _with_label(x, y, max_rows, seed)
-    return [names[j] for j in sorted(adjacency_blanket(lingam_adjacency(data), data.shape[1] - 1))]
+    label = data.shape[1] - 1
+    return [names[j] for j in sorted(adjacency_blanket(lingam_adjacency(data, blanket_of=label), label))]
 
 
 @dataclass(frozen=True)
