@@ -73,7 +73,8 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     assert last["global_step"] == 18  # the final model, though the periodic saves stop at step 15
     offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1 and list(offline_runs[0].glob("run-*.wandb"))
-    check_wandb_artifacts(next(offline_runs[0].glob("run-*.wandb")))
+    [best] = (run_dir / "checkpoints").glob("best-*.ckpt")
+    check_wandb_artifacts(next(offline_runs[0].glob("run-*.wandb")), best.name)
     assert not (run_dir / "metrics" / "classifiers.json").exists()  # the default oracle is pre-trained: none trained
     summary = json.loads((run_dir / "data" / "summary.json").read_text())
     assert summary["dropped"]["total"] == 277  # modlamp records longer than data.max_len=50
@@ -87,7 +88,7 @@ def test_smoke_run_writes_checkpoints_metrics_and_offline_wandb(tmp_path):
     check_results(run_dir)
 
 
-def check_wandb_artifacts(run_log: Path) -> None:
+def check_wandb_artifacts(run_log: Path, best_checkpoint: str) -> None:
     """The offline W&B run holds each stage's output as an artifact named by its cache key, with lineage."""
     logged = {name: a for name, a in wandb_log.artifacts(run_log).items() if not name.startswith("run-")}
     by_type = {a["type"]: name for name, a in logged.items()}
@@ -108,6 +109,12 @@ def check_wandb_artifacts(run_log: Path) -> None:
     content = {kind: next(a for a in names if a.startswith("content-")) for kind, names in aliases.items()}
     pinned = {kind: logged[name]["metadata"]["built_from_versions"] for kind, name in by_type.items()}
     assert pinned["graph"] == [f"{by_type['perturbation']}:{content['perturbation']}"]  # the version logged here
+    assert pinned["perturbation"] == [f"{by_type['model']}:{content['model']}"]  # the last checkpoint, which it used
+    # the fit's best checkpoint is the model's other version, logged before the last one: "best"
+    checkpoints = [logged for name, logged in wandb_log.artifact_versions(run_log) if name == by_type["model"]]
+    assert [c["files"] for c in checkpoints] == [[best_checkpoint], ["last.ckpt"]]
+    # (W&B writes "latest" into every version it logs, and moves it to the newest when it syncs)
+    assert "best" in checkpoints[0]["aliases"] and "best" not in checkpoints[1]["aliases"]
     assert pinned["report"] == [f"{by_type['results']}:{content['results']}"] and pinned["model"] == []
     metrics = wandb_log.step_metrics(run_log)
     assert metrics["val/*"] == "epoch"  # the validation curves against the epoch

@@ -63,19 +63,26 @@ def run_record(path: str | Path) -> wandb_internal_pb2.RunRecord:
     return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")
 
 
-def artifacts(path: str | Path) -> dict[str, dict]:
-    """The run's logged artifacts by name: their type, metadata and the paths of their files."""
-    out: dict[str, dict] = {}
+def artifact_versions(path: str | Path) -> list[tuple[str, dict]]:
+    """Every artifact version the run logged, in order: its name, and its type, metadata, the paths
+    of its files and its aliases."""
+    out = []
     for record in records(path):
         if record.WhichOneof("record_type") == "artifact":
             artifact = record.artifact
-            out[artifact.name] = {
+            logged = {
                 "type": artifact.type,
                 "metadata": json.loads(artifact.metadata) if artifact.metadata else {},
                 "files": sorted(entry.path for entry in artifact.manifest.contents),
                 "aliases": list(artifact.aliases),
             }
+            out.append((artifact.name, logged))
     return out
+
+
+def artifacts(path: str | Path) -> dict[str, dict]:
+    """The run's logged artifacts by name, each as the version it logged last."""
+    return dict(artifact_versions(path))
 
 
 def run_name(path: str | Path) -> str:

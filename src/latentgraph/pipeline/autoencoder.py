@@ -31,7 +31,7 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
-from latentgraph.run_layout import RunLayout, WaeCacheFiles
+from latentgraph.run_layout import CheckpointFiles, RunLayout, WaeCacheFiles
 from latentgraph.runtime.cache.keys import (
     COMPUTE_ONLY_MODEL_KEYS,
     SOURCE_MODEL_KEYS,
@@ -92,8 +92,18 @@ def autoencoder_stage(
                 result = fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, None)
     if not result.worker:
         checkpoints = RunLayout(run_dir).checkpoints
-        declare(checkpoints.path, f"wae-{key}", "model", files=[checkpoints.last.name])
+        declare(checkpoints.path, f"wae-{key}", "model", files=[checkpoints.last.name], best=_best(checkpoints))
     return result
+
+
+def _best(checkpoints: CheckpointFiles) -> str | None:
+    """The fit's best checkpoint's file name, as its ``ModelCheckpoint`` recorded it in ``last.ckpt``
+    (``None``: no best checkpoint here, as for a fit reused from the cache)."""
+    if not any(checkpoints.path.glob(CheckpointFiles.patterns[0])):
+        return None
+    state = torch.load(checkpoints.last, map_location="cpu", weights_only=True).get("callbacks", {})
+    recorded = [Path(saved["best_model_path"]).name for saved in state.values() if saved.get("best_model_path")]
+    return next((name for name in recorded if (checkpoints.path / name).is_file()), None)
 
 
 def _launched_worker() -> bool:

@@ -25,12 +25,20 @@ from latentgraph.runtime.tracking import RunLog
 
 
 def declare(
-    directory: Path, name: str, kind: str, built_from: Iterable[str | None] = (), files: list[str] | None = None
+    directory: Path,
+    name: str,
+    kind: str,
+    built_from: Iterable[str | None] = (),
+    files: list[str] | None = None,
+    best: str | None = None,
 ) -> str:
-    """Write ``directory/artifact.json``: ``directory`` (or only ``files`` in it) is artifact ``name``."""
+    """Write ``directory/artifact.json``: ``directory`` (or only ``files`` in it) is artifact ``name``;
+    ``best``, a file in it that is logged first as its own version, aliased ``best`` (a checkpoint's)."""
     record = {"name": name, "type": kind, "built_from": sorted({b for b in built_from if b})}
     if files is not None:
         record["files"] = files
+    if best is not None:
+        record["best"] = best
     write_json(Path(directory) / ARTIFACT_FILE, record)
     return name
 
@@ -68,6 +76,8 @@ def log_artifacts(run_log: RunLog, run_dir: Path) -> list[str]:
     for name in order:
         record, directory = records[name]
         paths = [directory / file for file in record["files"]] if "files" in record else [directory]
+        if "best" in record:  # first, so that the version logged last is the latest
+            run_log.artifact(name, record["type"], [directory / record["best"]], record["built_from"], pins, "best")
         alias = run_log.artifact(name, record["type"], paths, built_from=record["built_from"], pins=pins)
         if alias is not None:
             pins[name] = alias

@@ -140,12 +140,19 @@ class RunLog:
                 logger.experiment.summary[key] = value
 
     def artifact(
-        self, name: str, kind: str, paths: list[Path], built_from: list[str] = (), pins: dict[str, str] | None = None
+        self,
+        name: str,
+        kind: str,
+        paths: list[Path],
+        built_from: list[str] = (),
+        pins: dict[str, str] | None = None,
+        role: str = "latest",
     ) -> str | None:
         """Log ``paths`` (files or directories) as W&B Artifact ``name`` of type ``kind``; its content alias.
 
         Every artifact carries the alias ``content-<digest>`` of its files (W&B's manifest digest),
-        which names exactly one version, offline as online; a ``model`` also ``latest``. ``built_from``
+        which names exactly one version, offline as online; a ``model`` also ``role``: ``latest``,
+        or ``best`` for its best checkpoint (Lightning's names for a checkpoint's versions). ``built_from``
         goes into its metadata, and ``built_from_versions`` pins each input whose alias ``pins``
         knows (``name:content-<digest>``). An online run declares those inputs as used (W&B lineage)
         by the pinned version, or the newest where unpinned; offline W&B refuses ``use_artifact``,
@@ -172,8 +179,8 @@ class RunLog:
                         run.use_artifact(f"{source}:{pins.get(source, 'latest')}")
                     except Exception as error:  # noqa: BLE001 - an input never synced is not this run's fault
                         log.info("W&B: input artifact %s not found online (%s); kept in the metadata", source, error)
-            # a checkpoint is the newest of its name: W&B's "latest", as a checkpoint's users expect
-            run.log_artifact(artifact, aliases=[alias, "latest"] if kind == "model" else [alias])
+            # a checkpoint's versions: "latest" and "best", as a checkpoint's users expect
+            run.log_artifact(artifact, aliases=[alias, role] if kind == "model" else [alias])
         return alias
 
     def save(self) -> None:
