@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 import torch
 from typing_extensions import override
 
-from latentgraph.atomic import atomic_copy, read_json, write_json
+from latentgraph.atomic import atomic_copy, write_json
 from latentgraph.checkpoint_io import AtomicCheckpointIO
 from latentgraph.config.choices import with_plain_strings
 from latentgraph.config.schema import Config, ModelConfig
@@ -31,7 +31,7 @@ from latentgraph.models.wae import SequenceWAE
 from latentgraph.perturbation import PerturbationCallback, PerturbationResult
 from latentgraph.pipeline.oracles import OracleStageResult
 from latentgraph.pipeline.perturbation import engine_settings
-from latentgraph.run_layout import CheckpointFiles, RunLayout, WaeCacheFiles
+from latentgraph.run_layout import RunLayout, WaeCacheFiles
 from latentgraph.runtime.cache.keys import (
     COMPUTE_ONLY_MODEL_KEYS,
     SOURCE_MODEL_KEYS,
@@ -54,7 +54,9 @@ class AutoencoderResult:
     """The fitted (or reused) WAE in eval mode, its validation quality, and its cache key.
 
     ``effects`` holds the perturbation result when the fit ran with the callback attached;
-    ``worker`` is true in the extra DDP processes, whose job ends with their share of the fit.
+    ``worker`` is true in the extra DDP processes, whose job ends with their share of the fit;
+    ``best_checkpoint`` names the fit's best checkpoint in the run's ``checkpoints/`` (``None``: no
+    fit here, or nothing monitored).
     """
 
     model: SequenceWAE
@@ -62,6 +64,7 @@ class AutoencoderResult:
     key: str
     effects: PerturbationResult | None = None
     worker: bool = False
+    best_checkpoint: str | None = None
 
 
 def model_kwargs(settings: ModelConfig, alphabet: str = "peptides") -> dict:
@@ -92,18 +95,9 @@ def autoencoder_stage(
                 result = fit_autoencoder(settings, data, oracles, run_dir, run_log, cache, key, None)
     if not result.worker:
         checkpoints = RunLayout(run_dir).checkpoints
-        declare(checkpoints.path, f"wae-{key}", "model", files=[checkpoints.last.name], best=_best(checkpoints))
+        best = result.best_checkpoint
+        declare(checkpoints.path, f"wae-{key}", "model", files=[checkpoints.last.name], best=best)
     return result
-
-
-def _best(checkpoints: CheckpointFiles) -> str | None:
-    """The fit's best checkpoint's file name, as its ``ModelCheckpoint`` recorded it in ``last.ckpt``
-    (``None``: no best checkpoint here, as for a fit reused from the cache)."""
-    if not any(checkpoints.path.glob(CheckpointFiles.patterns[0])):
-        return None
-    state = torch.load(checkpoints.last, map_location="cpu", weights_only=True).get("callbacks", {})
-    recorded = [Path(saved["best_model_path"]).name for saved in state.values() if saved.get("best_model_path")]
-    return next((name for name in recorded if (checkpoints.path / name).is_file()), None)
 
 
 def _launched_worker() -> bool:
@@ -121,7 +115,7 @@ def reuse_autoencoder(hit: Path, key: str, run_dir: Path, run_log: RunLog) -> Au
     atomic_copy(entry.model, run.checkpoints.last)
     metrics = json.loads(entry.quality.read_text())
     write_json(run.metrics.wae, metrics)
-    recorded = read_json(entry.provenance)
+    recorded = json.loads(entry.provenance.read_text())
     stale = stale_fit_warning(recorded)
     if stale:
         log.warning(
@@ -180,7 +174,9 @@ def fit_autoencoder(
     write_json(run.metrics.wae_provenance, {**provenance, "reused": False, "stale": None})
     cache.clear_unfinished("wae", key)
     run_log.step = trainer.global_step  # the graph and predictor numbers follow the training curves
-    return AutoencoderResult(model, metrics, key, effects=callback.result if callback else None)
+    best = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path), None)
+    effects = callback.result if callback else None
+    return AutoencoderResult(model, metrics, key, effects, best_checkpoint=Path(best).name if best else None)
 
 
 def check_resume_checkpoint(path: str, kwargs: dict) -> None:
@@ -214,8 +210,8 @@ def read_wae_checkpoint(key: str, path: str | Path) -> dict:
 
 def alphabet_differences(checkpoint: dict, alphabet_name: str) -> list[str]:
     """How the checkpoint's alphabet differs from ``alphabet_name``'s (empty: it is the same), by name
-    (the 20 letters old checkpoints store name the peptide alphabet) and by the embedding's size."""
-    alphabet, saved = get_alphabet(alphabet_name), checkpoint["hyper_parameters"].get("alphabet", "peptides")
+    (a checkpoint that names none, or an unknown one, differs) and by the embedding's size."""
+    alphabet, saved = get_alphabet(alphabet_name), checkpoint["hyper_parameters"].get("alphabet")
     try:
         saved_alphabet = get_alphabet(str(saved))
     except ValueError:
