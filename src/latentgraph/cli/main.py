@@ -83,7 +83,7 @@ def rebuild_graph(settings: Config, run_dir: Path, run_log: tracking.RunLog) -> 
     """``stage=graph``: the graph from ``run_dir=``'s saved effects, written to this job's ``graph/``."""
     run = RunLayout(run_dir)
     result, set_summary = pipeline.earlier_run_effects(settings.run_dir)
-    source = lineage.declared(RunLayout(settings.run_dir).perturbation.path)  # None: a run from before lineage
+    source = lineage.declared(RunLayout(settings.run_dir).perturbation.path)  # None: that run wrote no record of it
     bars = show_bars(settings.trainer.enable_progress_bar)
     graph = pipeline.graph_stage(
         settings.graph, result, set_summary, run.graph.path, run_log, built_from=source, bars=bars
